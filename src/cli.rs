@@ -1,0 +1,742 @@
+//! The command line: one static table of every flag, a parser that follows
+//! bubblewrap's grammar exactly, and the help text generated from the table.
+//!
+//! bwrap's grammar is not one that clap's parser can express (options with two
+//! or three values applied in order, modifiers binding to the next option,
+//! `--args FD` splicing, the first non-option ending the options, no
+//! `--opt=value`), so the table here is the single definition. The man page and
+//! the shell completions are generated from it through clap (see the tests).
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::RawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::spec::*;
+
+/// Where a flag is listed in the help and man page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    General,
+    Namespaces,
+    Filesystem,
+    Process,
+    Security,
+}
+
+/// One command-line flag: its exact spelling, the names of its values (their
+/// count is its arity) and its help line.
+#[derive(Debug)]
+pub struct Flag {
+    pub name: &'static str,
+    pub values: &'static [&'static str],
+    pub help: &'static str,
+    pub section: Section,
+}
+
+macro_rules! flags {
+    ($( $sec:ident $name:literal [$($v:literal),*] $help:literal ;)*) => {
+        &[ $( Flag { name: $name, values: &[$($v),*], help: $help, section: Section::$sec } ),* ]
+    };
+}
+
+/// Every flag hutch accepts, in help order.
+pub static FLAGS: &[Flag] = flags! {
+    General "--help" [] "Print this help";
+    General "--version" [] "Print version";
+    General "--args" ["FD"] "Parse NUL-separated args from FD";
+    General "--argv0" ["VALUE"] "Set argv[0] to the value VALUE before running the program";
+    General "--level-prefix" [] "Prepend e.g. <3> to diagnostic messages";
+    Namespaces "--unshare-all" [] "Unshare every namespace we support by default";
+    Namespaces "--share-net" [] "Retain the network namespace (can only combine with --unshare-all)";
+    Namespaces "--unshare-user" [] "Create new user namespace (may be automatically implied if not setuid)";
+    Namespaces "--unshare-user-try" [] "Create new user namespace if possible else continue by skipping it";
+    Namespaces "--unshare-ipc" [] "Create new ipc namespace";
+    Namespaces "--unshare-pid" [] "Create new pid namespace";
+    Namespaces "--unshare-net" [] "Create new network namespace";
+    Namespaces "--unshare-uts" [] "Create new uts namespace";
+    Namespaces "--unshare-cgroup" [] "Create new cgroup namespace";
+    Namespaces "--unshare-cgroup-try" [] "Create new cgroup namespace if possible else continue by skipping it";
+    Namespaces "--userns" ["FD"] "Use this user namespace (cannot combine with --unshare-user)";
+    Namespaces "--userns2" ["FD"] "After setup switch to this user namespace, only useful with --userns";
+    Namespaces "--disable-userns" [] "Disable further use of user namespaces inside sandbox";
+    Namespaces "--assert-userns-disabled" [] "Fail unless further use of user namespace inside sandbox is disabled";
+    Namespaces "--pidns" ["FD"] "Use this pid namespace (as parent namespace if using --unshare-pid)";
+    Namespaces "--uid" ["UID"] "Custom uid in the sandbox (requires --unshare-user or --userns)";
+    Namespaces "--gid" ["GID"] "Custom gid in the sandbox (requires --unshare-user or --userns)";
+    Namespaces "--hostname" ["NAME"] "Custom hostname in the sandbox (requires --unshare-uts)";
+    Process "--chdir" ["DIR"] "Change directory to DIR";
+    Process "--clearenv" [] "Unset all environment variables";
+    Process "--setenv" ["VAR", "VALUE"] "Set an environment variable";
+    Process "--unsetenv" ["VAR"] "Unset an environment variable";
+    Process "--lock-file" ["DEST"] "Take a lock on DEST while sandbox is running";
+    Process "--sync-fd" ["FD"] "Keep this fd open while sandbox is running";
+    Filesystem "--bind" ["SRC", "DEST"] "Bind mount the host path SRC on DEST";
+    Filesystem "--bind-try" ["SRC", "DEST"] "Equal to --bind but ignores non-existent SRC";
+    Filesystem "--dev-bind" ["SRC", "DEST"] "Bind mount the host path SRC on DEST, allowing device access";
+    Filesystem "--dev-bind-try" ["SRC", "DEST"] "Equal to --dev-bind but ignores non-existent SRC";
+    Filesystem "--ro-bind" ["SRC", "DEST"] "Bind mount the host path SRC readonly on DEST";
+    Filesystem "--ro-bind-try" ["SRC", "DEST"] "Equal to --ro-bind but ignores non-existent SRC";
+    Filesystem "--bind-fd" ["FD", "DEST"] "Bind open directory or path fd on DEST";
+    Filesystem "--ro-bind-fd" ["FD", "DEST"] "Bind open directory or path fd read-only on DEST";
+    Filesystem "--remount-ro" ["DEST"] "Remount DEST as readonly; does not recursively remount";
+    Filesystem "--overlay-src" ["SRC"] "Read files from SRC in the following overlay";
+    Filesystem "--overlay" ["RWSRC", "WORKDIR", "DEST"] "Mount overlayfs on DEST, with RWSRC as the host path for writes and WORKDIR an empty directory on the same filesystem as RWSRC";
+    Filesystem "--tmp-overlay" ["DEST"] "Mount overlayfs on DEST, with writes going to an invisible tmpfs";
+    Filesystem "--ro-overlay" ["DEST"] "Mount overlayfs read-only on DEST";
+    Security "--exec-label" ["LABEL"] "Exec label for the sandbox";
+    Security "--file-label" ["LABEL"] "File label for temporary sandbox content";
+    Filesystem "--proc" ["DEST"] "Mount new procfs on DEST";
+    Filesystem "--dev" ["DEST"] "Mount new dev on DEST";
+    Filesystem "--tmpfs" ["DEST"] "Mount new tmpfs on DEST";
+    Filesystem "--mqueue" ["DEST"] "Mount new mqueue on DEST";
+    Filesystem "--dir" ["DEST"] "Create dir at DEST";
+    Filesystem "--file" ["FD", "DEST"] "Copy from FD to destination DEST";
+    Filesystem "--bind-data" ["FD", "DEST"] "Copy from FD to file which is bind-mounted on DEST";
+    Filesystem "--ro-bind-data" ["FD", "DEST"] "Copy from FD to file which is readonly bind-mounted on DEST";
+    Filesystem "--symlink" ["SRC", "DEST"] "Create symlink at DEST with target SRC";
+    Security "--seccomp" ["FD"] "Load and use seccomp rules from FD (not repeatable)";
+    Security "--add-seccomp-fd" ["FD"] "Load and use seccomp rules from FD (repeatable)";
+    Process "--block-fd" ["FD"] "Block on FD until some data to read is available";
+    Process "--userns-block-fd" ["FD"] "Block on FD until the user namespace is ready";
+    Process "--info-fd" ["FD"] "Write information about the running container to FD";
+    Process "--json-status-fd" ["FD"] "Write container status to FD as multiple JSON documents";
+    Process "--new-session" [] "Create a new terminal session";
+    Process "--die-with-parent" [] "Kills with SIGKILL child process (COMMAND) when bwrap or bwrap's parent dies.";
+    Process "--as-pid-1" [] "Do not install a reaper process with PID=1";
+    Security "--cap-add" ["CAP"] "Add cap CAP when running as privileged user";
+    Security "--cap-drop" ["CAP"] "Drop cap CAP when running as privileged user";
+    Filesystem "--perms" ["OCTAL"] "Set permissions of next argument (--bind-data, --file, etc.)";
+    Filesystem "--size" ["BYTES"] "Set size of next argument (only for --tmpfs)";
+    Filesystem "--chmod" ["OCTAL", "PATH"] "Change permissions of PATH (must already exist)";
+};
+
+pub fn flag(name: &str) -> Option<&'static Flag> {
+    FLAGS.iter().find(|f| f.name == name)
+}
+
+/// bwrap's limit is 9000 arguments; hutch raises it (never lowers it) so that
+/// callers can pass thousands of mounts through `--args`.
+pub const MAX_ARGS: usize = 100_000;
+
+/// The help text, in bwrap's layout.
+pub fn usage(prog: &str) -> String {
+    let mut out = format!("usage: {prog} [OPTIONS...] [--] COMMAND [ARGS...]\n\n");
+    for f in FLAGS {
+        let left = std::iter::once(f.name).chain(f.values.iter().copied()).collect::<Vec<_>>().join(" ");
+        out.push_str(&format!("    {left:<28} {}\n", f.help));
+    }
+    out
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Action {
+    Help,
+    Version,
+    Run(Box<Spec>),
+}
+
+/// Non-fatal messages produced while parsing ("Only the last --chdir ...").
+pub type Warnings = Vec<String>;
+
+/// Why parsing of one argument list stopped.
+enum ListEnd {
+    /// The list ran out (or, in an `--args` file, reached a non-option).
+    Exhausted,
+    /// `--` or the first non-option: the command and its arguments.
+    Command(Vec<OsString>),
+    Help,
+    Version,
+}
+
+struct Parser {
+    spec: Spec,
+    warnings: Warnings,
+    perms: Option<u32>,
+    size: Option<u64>,
+    overlay_srcs: Vec<PathBuf>,
+    total_args: usize,
+    seen_single: Vec<&'static str>,
+}
+
+fn takes(name: &str, n: usize) -> Error {
+    Error::msg(match (name, n) {
+        ("--argv0" | "--chdir" | "--remount-ro", _) => format!("{name} takes one argument"),
+        ("--ro-bind-fd", _) => "--bind-fd takes two arguments".to_string(),
+        (_, 1) => format!("{name} takes an argument"),
+        (_, 2) => format!("{name} takes two arguments"),
+        _ => format!("{name} takes three arguments"),
+    })
+}
+
+const OVERLAY_SRC_DANGLING: &str =
+    "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay";
+
+fn parse_fd(s: &OsStr) -> Result<RawFd> {
+    s.to_str()
+        .and_then(|t| t.parse::<RawFd>().ok())
+        .filter(|fd| *fd >= 0)
+        .ok_or_else(|| Error::msg(format!("Invalid fd: {}", s.to_string_lossy())))
+}
+
+fn parse_id(s: &OsStr, what: &str) -> Result<u32> {
+    s.to_str()
+        .and_then(|t| t.parse::<u32>().ok())
+        .filter(|id| *id != u32::MAX)
+        .ok_or_else(|| Error::msg(format!("Invalid {what}: {}", s.to_string_lossy())))
+}
+
+fn parse_octal(s: &OsStr, name: &str) -> Result<u32> {
+    s.to_str()
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| (b'0'..=b'7').contains(&b)))
+        .and_then(|t| u32::from_str_radix(t, 8).ok())
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| Error::msg(format!("{name} takes an octal argument <= 07777")))
+}
+
+fn parse_size(s: &OsStr) -> Result<u64> {
+    s.to_str()
+        .and_then(|t| t.parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Error::msg("--size takes a non-zero number of bytes"))
+}
+
+pub fn parse_cap(s: &OsStr) -> Result<CapSet> {
+    let t = s.to_string_lossy();
+    if t.eq_ignore_ascii_case("ALL") {
+        return Ok(CapSet::All);
+    }
+    let upper = t.to_ascii_uppercase();
+    let name = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+    name.parse::<caps::Capability>()
+        .map(CapSet::One)
+        .map_err(|_| Error::msg(format!("unknown cap: {t}")))
+}
+
+/// Read one `--args FD` file: its whole content, split on NUL.
+fn read_args_fd(fd: RawFd) -> Result<Vec<OsString>> {
+    use std::io::Read;
+    if !crate::sys::fd_is_open(fd) {
+        return Err(Error::msg("Can't read --args data: Bad file descriptor"));
+    }
+    let mut file = std::fs::File::from(crate::sys::own_fd(fd));
+    let mut data = Vec::new();
+    file.read_to_end(&mut data)
+        .map_err(|e| Error::io("Can't read --args data", e))?;
+    let mut args: Vec<OsString> = data.split(|b| *b == 0).map(|a| OsString::from_vec(a.to_vec())).collect();
+    // A trailing NUL terminates the last argument rather than starting an empty one.
+    if data.last() == Some(&0) || data.is_empty() {
+        args.pop();
+    }
+    Ok(args)
+}
+
+impl Parser {
+    fn new(personality: Personality) -> Self {
+        Parser {
+            spec: Spec::new(personality),
+            warnings: Vec::new(),
+            perms: None,
+            size: None,
+            overlay_srcs: Vec::new(),
+            total_args: 0,
+            seen_single: Vec::new(),
+        }
+    }
+
+    /// Note a single-valued option; a second use keeps the last value and warns.
+    fn single(&mut self, name: &'static str) {
+        if self.seen_single.contains(&name) {
+            self.warnings.push(format!("Only the last {name} option will take effect"));
+        } else {
+            self.seen_single.push(name);
+        }
+    }
+
+    fn take_perms(&mut self) -> Option<u32> {
+        self.perms.take()
+    }
+
+    /// bwrap's check after every option: a pending modifier must have been
+    /// consumed by this option, unless it is itself a modifier.
+    fn check_modifiers(&self, name: &str) -> Result<()> {
+        if !matches!(name, "--perms" | "--size") {
+            if self.perms.is_some() {
+                return Err(Error::msg("--perms must be followed by an option that creates a file"));
+            }
+            if self.size.is_some() {
+                return Err(Error::msg("--size must be followed by --tmpfs"));
+            }
+        }
+        if name != "--overlay-src" && !self.overlay_srcs.is_empty() {
+            return Err(Error::msg(OVERLAY_SRC_DANGLING));
+        }
+        Ok(())
+    }
+
+    /// Parse one list of arguments. `from_file` is set for the contents of `--args FD`:
+    /// there a non-option stops reading that file, since the command must come from argv.
+    fn parse_list(&mut self, args: Vec<OsString>, from_file: bool) -> Result<ListEnd> {
+        self.total_args += args.len();
+        if self.total_args > MAX_ARGS {
+            return Err(Error::msg(format!("Exceeded maximum number of arguments {MAX_ARGS}")));
+        }
+        let mut it = args.into_iter();
+        while let Some(arg) = it.next() {
+            let bytes = arg.as_bytes();
+            if bytes == b"--" {
+                if from_file {
+                    return Ok(ListEnd::Exhausted);
+                }
+                return Ok(ListEnd::Command(it.collect()));
+            }
+            if !bytes.starts_with(b"-") {
+                if from_file {
+                    return Ok(ListEnd::Exhausted);
+                }
+                let mut rest = vec![arg];
+                rest.extend(it);
+                return Ok(ListEnd::Command(rest));
+            }
+            let name = arg.to_string_lossy();
+            let Some(flag) = flag(&name) else {
+                return Err(Error::msg(format!("Unknown option {name}")));
+            };
+            let mut vals = Vec::with_capacity(flag.values.len());
+            for _ in 0..flag.values.len() {
+                match it.next() {
+                    Some(v) => vals.push(v),
+                    None => return Err(takes(flag.name, flag.values.len())),
+                }
+            }
+            match self.apply(flag.name, vals, from_file)? {
+                ListEnd::Exhausted => self.check_modifiers(flag.name)?,
+                stop => return Ok(stop),
+            }
+        }
+        Ok(ListEnd::Exhausted)
+    }
+
+    /// Apply one flag. Returns `Exhausted` to go on parsing, `Help`/`Version` to stop.
+    fn apply(&mut self, name: &'static str, mut v: Vec<OsString>, from_file: bool) -> Result<ListEnd> {
+        let p = |o: &OsString| PathBuf::from(o);
+        let s = &mut self.spec;
+        match name {
+            "--help" => return Ok(ListEnd::Help),
+            "--version" => return Ok(ListEnd::Version),
+            "--args" => {
+                if from_file {
+                    return Err(Error::msg("--args not supported in arguments file"));
+                }
+                let fd = parse_fd(&v[0])?;
+                let inner = read_args_fd(fd)?;
+                match self.parse_list(inner, true)? {
+                    ListEnd::Exhausted | ListEnd::Command(_) => {}
+                    stop => return Ok(stop),
+                }
+            }
+            "--argv0" => {
+                if s.argv0.is_some() {
+                    return Err(Error::msg("--argv0 used multiple times"));
+                }
+                s.argv0 = Some(v.remove(0));
+            }
+            "--level-prefix" => s.level_prefix = true,
+            "--unshare-all" => {
+                s.ns.user = match s.ns.user {
+                    Unshare::Yes => Unshare::Yes,
+                    _ => Unshare::Try,
+                };
+                s.ns.ipc = true;
+                s.ns.pid = true;
+                s.ns.net = true;
+                s.ns.uts = true;
+                if s.ns.cgroup != Unshare::Yes {
+                    s.ns.cgroup = Unshare::Try;
+                }
+            }
+            "--share-net" => s.ns.net = false,
+            "--unshare-user" => s.ns.user = Unshare::Yes,
+            "--unshare-user-try" => {
+                if s.ns.user != Unshare::Yes {
+                    s.ns.user = Unshare::Try
+                }
+            }
+            "--unshare-ipc" => s.ns.ipc = true,
+            "--unshare-pid" => s.ns.pid = true,
+            "--unshare-net" => s.ns.net = true,
+            "--unshare-uts" => s.ns.uts = true,
+            "--unshare-cgroup" => s.ns.cgroup = Unshare::Yes,
+            "--unshare-cgroup-try" => {
+                if s.ns.cgroup != Unshare::Yes {
+                    s.ns.cgroup = Unshare::Try
+                }
+            }
+            "--userns" => {
+                s.userns_fd = Some(parse_fd(&v[0])?);
+                self.single(name);
+            }
+            "--userns2" => {
+                s.userns2_fd = Some(parse_fd(&v[0])?);
+                self.single(name);
+            }
+            "--pidns" => {
+                s.pidns_fd = Some(parse_fd(&v[0])?);
+                self.single(name);
+            }
+            "--disable-userns" => s.disable_userns = true,
+            "--assert-userns-disabled" => s.assert_userns_disabled = true,
+            "--uid" => {
+                s.uid = Some(parse_id(&v[0], "uid")?);
+                self.single(name);
+            }
+            "--gid" => {
+                s.gid = Some(parse_id(&v[0], "gid")?);
+                self.single(name);
+            }
+            "--hostname" => {
+                s.hostname = Some(v.remove(0));
+                self.single(name);
+            }
+            "--chdir" => {
+                s.chdir = Some(p(&v[0]));
+                self.single(name);
+            }
+            "--clearenv" => s.env.push(EnvOp::Clear),
+            "--setenv" => {
+                let val = v.pop().unwrap_or_default();
+                s.env.push(EnvOp::Set(v.remove(0), val));
+            }
+            "--unsetenv" => s.env.push(EnvOp::Unset(v.remove(0))),
+            "--lock-file" => s.lock_files.push(p(&v[0])),
+            "--sync-fd" => {
+                s.sync_fd = Some(parse_fd(&v[0])?);
+                self.single(name);
+            }
+            "--block-fd" => {
+                s.block_fd = Some(parse_fd(&v[0])?);
+                self.single(name);
+            }
+            "--userns-block-fd" => {
+                s.userns_block_fd = Some(parse_fd(&v[0])?);
+                self.single(name);
+            }
+            "--info-fd" => {
+                s.info_fd = Some(parse_fd(&v[0])?);
+                self.single(name);
+            }
+            "--json-status-fd" => {
+                s.json_status_fd = Some(parse_fd(&v[0])?);
+                self.single(name);
+            }
+            "--seccomp" => {
+                if !s.seccomp.add.is_empty() {
+                    return Err(Error::msg("--seccomp cannot be combined with --add-seccomp-fd"));
+                }
+                s.seccomp.replace = Some(parse_fd(&v[0])?);
+                self.single(name);
+            }
+            "--add-seccomp-fd" => {
+                if s.seccomp.replace.is_some() {
+                    return Err(Error::msg("--add-seccomp-fd cannot be combined with --seccomp"));
+                }
+                s.seccomp.add.push(parse_fd(&v[0])?)
+            }
+            "--exec-label" => {
+                s.exec_label = Some(v[0].to_string_lossy().into_owned());
+                self.single(name);
+            }
+            "--file-label" => {
+                s.file_label = Some(v[0].to_string_lossy().into_owned());
+                self.single(name);
+            }
+            "--new-session" => s.new_session = true,
+            "--die-with-parent" => s.die_with_parent = true,
+            "--as-pid-1" => s.as_pid_1 = true,
+            "--cap-add" => {
+                let c = parse_cap(&v[0])?;
+                s.caps.push(CapOp::Add(c));
+            }
+            "--cap-drop" => {
+                let c = parse_cap(&v[0])?;
+                s.caps.push(CapOp::Drop(c));
+            }
+            "--perms" => {
+                if self.perms.is_some() {
+                    return Err(Error::msg("--perms given twice for the same action"));
+                }
+                self.perms = Some(parse_octal(&v[0], "--perms")?);
+            }
+            "--size" => {
+                if self.size.is_some() {
+                    return Err(Error::msg("--size given twice for the same action"));
+                }
+                self.size = Some(parse_size(&v[0])?);
+            }
+            "--overlay-src" => self.overlay_srcs.push(p(&v[0])),
+            "--overlay" | "--tmp-overlay" | "--ro-overlay" => {
+                let sources = std::mem::take(&mut self.overlay_srcs);
+                let (kind, dest) = match name {
+                    "--overlay" => (OverlayKind::ReadWrite { upper: p(&v[0]), work: p(&v[1]) }, p(&v[2])),
+                    "--tmp-overlay" => (OverlayKind::Tmp, p(&v[0])),
+                    _ => (OverlayKind::ReadOnly, p(&v[0])),
+                };
+                let min = if kind == OverlayKind::ReadOnly { 2 } else { 1 };
+                if sources.len() < min {
+                    return Err(Error::msg(if min == 2 {
+                        format!("{name} requires at least two --overlay-src")
+                    } else {
+                        format!("{name} requires at least one --overlay-src")
+                    }));
+                }
+                self.spec.ops.push(Op::Overlay { sources, kind, dest });
+            }
+            _ => self.apply_op(name, v)?,
+        }
+        Ok(ListEnd::Exhausted)
+    }
+
+    /// Filesystem ops: each one appended in order, with its modifiers folded in.
+    fn apply_op(&mut self, name: &'static str, v: Vec<OsString>) -> Result<()> {
+        let p = |o: &OsString| PathBuf::from(o);
+        let op = match name {
+            "--bind" | "--bind-try" | "--ro-bind" | "--ro-bind-try" | "--dev-bind" | "--dev-bind-try" => {
+                let kind = match name {
+                    "--bind" | "--bind-try" => BindKind::ReadWrite,
+                    "--ro-bind" | "--ro-bind-try" => BindKind::ReadOnly,
+                    _ => BindKind::Dev,
+                };
+                Op::Bind { src: p(&v[0]), dest: p(&v[1]), kind, allow_missing: name.ends_with("-try") }
+            }
+            "--bind-fd" | "--ro-bind-fd" => {
+                Op::BindFd { fd: parse_fd(&v[0])?, dest: p(&v[1]), read_only: name == "--ro-bind-fd" }
+            }
+            "--remount-ro" => {
+                Op::RemountRo { dest: p(&v[0]) }
+            }
+            "--proc" => {
+                Op::Proc { dest: p(&v[0]) }
+            }
+            "--dev" => {
+                Op::Dev { dest: p(&v[0]) }
+            }
+            "--mqueue" => {
+                Op::Mqueue { dest: p(&v[0]) }
+            }
+            "--symlink" => {
+                Op::Symlink { target: p(&v[0]), dest: p(&v[1]) }
+            }
+            "--chmod" => {
+                Op::Chmod { perms: parse_octal(&v[0], "--chmod")?, path: p(&v[1]) }
+            }
+            "--tmpfs" => Op::Tmpfs { dest: p(&v[0]), perms: self.take_perms(), size: self.size.take() },
+            "--dir" => {
+                Op::Dir { dest: p(&v[0]), perms: self.take_perms() }
+            }
+            "--file" => {
+                Op::File { fd: parse_fd(&v[0])?, dest: p(&v[1]), perms: self.take_perms() }
+            }
+            "--bind-data" | "--ro-bind-data" => {
+                Op::BindData {
+                    fd: parse_fd(&v[0])?,
+                    dest: p(&v[1]),
+                    perms: self.take_perms(),
+                    read_only: name == "--ro-bind-data",
+                }
+            }
+            other => unreachable!("flag {other} is in the table but has no handler"),
+        };
+        self.spec.ops.push(op);
+        Ok(())
+    }
+
+    /// Checks that need the whole command line, in bwrap's order.
+    fn finish(mut self, command: Vec<OsString>) -> Result<(Spec, Warnings)> {
+        // Like bwrap, a --perms or --size left before the command is ignored, but
+        // a dangling --overlay-src is an error.
+        if !self.overlay_srcs.is_empty() {
+            return Err(Error::msg(OVERLAY_SRC_DANGLING));
+        }
+        let s = &mut self.spec;
+        s.command = command;
+
+        Ok((self.spec, self.warnings))
+    }
+}
+
+/// Parse the arguments after argv[0].
+pub fn parse(personality: Personality, args: Vec<OsString>) -> Result<(Action, Warnings)> {
+    let mut parser = Parser::new(personality);
+    let command = match parser.parse_list(args, false)? {
+        ListEnd::Command(c) => c,
+        ListEnd::Exhausted => Vec::new(),
+        ListEnd::Help => return Ok((Action::Help, Vec::new())),
+        ListEnd::Version => return Ok((Action::Version, Vec::new())),
+    };
+    let (spec, warnings) = parser.finish(command)?;
+    Ok((Action::Run(Box::new(spec)), warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<OsString> {
+        s.iter().map(OsString::from).collect()
+    }
+
+    fn spec(s: &[&str]) -> Spec {
+        match parse(Personality::Bwrap, args(s)).unwrap().0 {
+            Action::Run(spec) => *spec,
+            other => panic!("expected a spec, got {other:?}"),
+        }
+    }
+
+    fn err(s: &[&str]) -> String {
+        parse(Personality::Bwrap, args(s)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn ops_keep_command_line_order() {
+        let s = spec(&["--tmpfs", "/a", "--ro-bind", "/x", "/a/x", "--dir", "/a/d", "true"]);
+        let dests: Vec<_> = s.ops.iter().map(|o| o.dest().to_str().unwrap().to_string()).collect();
+        assert_eq!(dests, ["/a", "/a/x", "/a/d"]);
+        assert_eq!(s.command, args(&["true"]));
+    }
+
+    #[test]
+    fn first_non_option_ends_options() {
+        let s = spec(&["--unshare-pid", "sh", "--unshare-net", "-c"]);
+        assert!(s.ns.pid && !s.ns.net);
+        assert_eq!(s.command, args(&["sh", "--unshare-net", "-c"]));
+        let s = spec(&["--", "--weird", "x"]);
+        assert_eq!(s.command, args(&["--weird", "x"]));
+    }
+
+    #[test]
+    fn perms_and_size_bind_to_the_next_op() {
+        let s = spec(&["--perms", "0700", "--size", "1024", "--tmpfs", "/t", "--dir", "/d", "x"]);
+        assert_eq!(s.ops[0], Op::Tmpfs { dest: "/t".into(), perms: Some(0o700), size: Some(1024) });
+        assert_eq!(s.ops[1], Op::Dir { dest: "/d".into(), perms: None });
+    }
+
+    #[test]
+    fn modifier_errors_match_bwrap() {
+        assert_eq!(err(&["--perms", "0755", "--bind", "/", "/", "x"]), "--perms must be followed by an option that creates a file");
+        assert_eq!(err(&["--size", "10", "--dir", "/x", "x"]), "--size must be followed by --tmpfs");
+        assert_eq!(err(&["--perms", "0755", "--perms", "0700", "--dir", "/x"]), "--perms given twice for the same action");
+        assert_eq!(err(&["--perms", "888", "--dir", "/x"]), "--perms takes an octal argument <= 07777");
+        assert_eq!(err(&["--perms", "010000", "--dir", "/x"]), "--perms takes an octal argument <= 07777");
+        assert_eq!(err(&["--size", "0", "--tmpfs", "/x"]), "--size takes a non-zero number of bytes");
+        assert_eq!(err(&["--perms", "0755", "--setenv", "A", "B", "x"]), "--perms must be followed by an option that creates a file");
+        // bwrap ignores a modifier left just before the command.
+        assert!(parse(Personality::Bwrap, args(&["--perms", "0755", "x"])).is_ok());
+    }
+
+    #[test]
+    fn arity_errors() {
+        assert_eq!(err(&["--bind", "/x"]), "--bind takes two arguments");
+        assert_eq!(err(&["--uid"]), "--uid takes an argument");
+        assert_eq!(err(&["--overlay", "a", "b"]), "--overlay takes three arguments");
+        assert_eq!(err(&["--chdir"]), "--chdir takes one argument");
+        assert_eq!(err(&["--ro-bind-fd", "3"]), "--bind-fd takes two arguments");
+        assert_eq!(err(&["--frob"]), "Unknown option --frob");
+        assert_eq!(err(&["--bind=/x", "/y"]), "Unknown option --bind=/x");
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(err(&["--uid", "abc", "x"]), "Invalid uid: abc");
+        assert_eq!(err(&["--gid", "-1", "x"]), "Invalid gid: -1");
+        assert_eq!(err(&["--uid", "4294967295", "x"]), "Invalid uid: 4294967295");
+        assert_eq!(spec(&["--uid", "4294967294", "x"]).uid, Some(4294967294));
+        assert_eq!(err(&["--sync-fd", "abc", "x"]), "Invalid fd: abc");
+        assert_eq!(err(&["--cap-add", "FOO", "x"]), "unknown cap: FOO");
+    }
+
+    #[test]
+    fn unshare_all_and_share_net() {
+        let s = spec(&["--unshare-all", "--share-net", "x"]);
+        assert_eq!(s.ns, Namespaces { user: Unshare::Try, ipc: true, pid: true, net: false, uts: true, cgroup: Unshare::Try });
+        let s = spec(&["--unshare-user", "--unshare-all", "x"]);
+        assert_eq!(s.ns.user, Unshare::Yes);
+    }
+
+    #[test]
+    fn single_valued_options_warn() {
+        let (_, w) = parse(Personality::Bwrap, args(&["--chdir", "/a", "--chdir", "/b", "x"])).unwrap();
+        assert_eq!(w, ["Only the last --chdir option will take effect"]);
+        assert_eq!(spec(&["--chdir", "/a", "--chdir", "/b", "x"]).chdir, Some("/b".into()));
+        assert_eq!(err(&["--argv0", "a", "--argv0", "b", "x"]), "--argv0 used multiple times");
+    }
+
+    #[test]
+    fn env_ops_in_order() {
+        let s = spec(&["--setenv", "A", "1", "--clearenv", "--unsetenv", "B", "x"]);
+        assert_eq!(s.env, [EnvOp::Set("A".into(), "1".into()), EnvOp::Clear, EnvOp::Unset("B".into())]);
+    }
+
+    #[test]
+    fn overlay_sources_bind_to_the_overlay() {
+        let s = spec(&["--overlay-src", "/a", "--overlay-src", "/b", "--ro-overlay", "/m", "x"]);
+        assert_eq!(s.ops[0], Op::Overlay { sources: vec!["/a".into(), "/b".into()], kind: OverlayKind::ReadOnly, dest: "/m".into() });
+        assert!(err(&["--overlay-src", "/a", "--ro-overlay", "/m"]).contains("at least two"));
+        assert!(err(&["--overlay-src", "/a", "--dir", "/m"]).contains("--overlay-src must be followed"));
+        assert!(err(&["--overlay-src", "/a", "x"]).contains("--overlay-src must be followed"));
+        assert!(err(&["--overlay-src", "/a"]).contains("--overlay-src must be followed"));
+    }
+
+    #[test]
+    fn seccomp_modes_cannot_mix() {
+        assert!(err(&["--seccomp", "3", "--add-seccomp-fd", "4", "x"]).contains("cannot be combined"));
+    }
+
+    #[test]
+    fn help_and_version() {
+        assert!(matches!(parse(Personality::Bwrap, args(&["--help"])).unwrap().0, Action::Help));
+        assert!(matches!(parse(Personality::Bwrap, args(&["--unshare-pid", "--version"])).unwrap().0, Action::Version));
+        assert!(usage("bwrap").starts_with("usage: bwrap [OPTIONS...] [--] COMMAND [ARGS...]\n"));
+    }
+
+    #[test]
+    fn every_flag_has_a_handler() {
+        // Feeding each flag with plausible values must never reach `unreachable!`.
+        for f in FLAGS {
+            if matches!(f.name, "--args" | "--help" | "--version") {
+                continue;
+            }
+            let mut a = vec![f.name.to_string()];
+            let vals: Vec<String> = f
+                .values
+                .iter()
+                .map(|v| match *v {
+                    "FD" | "UID" | "GID" | "BYTES" => "3".into(),
+                    "OCTAL" => "0755".into(),
+                    "CAP" => "CAP_CHOWN".into(),
+                    _ => "/x".into(),
+                })
+                .collect();
+            a.extend(vals);
+            let mut full = if f.name.contains("overlay") && f.name != "--overlay-src" {
+                vec!["--overlay-src".to_string(), "/a".into(), "--overlay-src".into(), "/b".into()]
+            } else {
+                vec![]
+            };
+            if f.name == "--perms" {
+                a.extend(["--dir".to_string(), "/d".into()]);
+            }
+            if f.name == "--size" {
+                a.extend(["--tmpfs".to_string(), "/d".into()]);
+            }
+            if f.name == "--overlay-src" {
+                a.extend(["--tmp-overlay".to_string(), "/d".into()]);
+            }
+            full.extend(a);
+            full.push("true".into());
+            let r = parse(Personality::Bwrap, full.iter().map(OsString::from).collect());
+            assert!(r.is_ok(), "{}: {:?}", f.name, r.err());
+        }
+    }
+}

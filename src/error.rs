@@ -1,0 +1,58 @@
+//! hutch's one error type: a message that already carries its context.
+//!
+//! The system layer returns `io::Result`; each stage adds one line of context
+//! with [`Context::ctx`] ("Can't find source path /x: No such file or directory").
+
+use std::fmt;
+use std::io;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    msg: String,
+}
+
+impl Error {
+    pub fn msg(msg: impl Into<String>) -> Self {
+        Error { msg: msg.into() }
+    }
+
+    pub fn io(context: impl fmt::Display, err: io::Error) -> Self {
+        Error { msg: format!("{context}: {}", strerror(&err)) }
+    }
+}
+
+/// The C library's wording of an errno ("No such file or directory"), without
+/// Rust's " (os error 2)" suffix, so that messages read like bwrap's.
+pub fn strerror(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_string(),
+        None => err.to_string(),
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Add one line of context to an `io::Result`.
+pub trait Context<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::io(context(), e))
+    }
+}
+
+impl<T> Context<T> for nix::Result<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| Error::io(context(), io::Error::from_raw_os_error(e as i32)))
+    }
+}

@@ -1,0 +1,50 @@
+//! pid 1 in the sandbox: hold the lock files and the sync fd, reap every
+//! orphan, and leave with the command's status as soon as the command ends.
+
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::seccomp::Program;
+use crate::spec::Spec;
+use crate::sys;
+
+/// Run as init until `command` exits; never returns.
+pub fn run(command: Pid, spec: &Spec, seccomp: &[Program]) -> ! {
+    let fail = |msg: String| -> ! {
+        eprintln!("{}: {msg}", spec.personality.name());
+        sys::exit_now(1)
+    };
+    // Read locks on the lock files, held for the sandbox's lifetime.
+    let mut locks = Vec::new();
+    for path in &spec.lock_files {
+        let file = std::fs::File::open(path)
+            .unwrap_or_else(|e| fail(format!("Unable to open lock file {}: {}", path.display(), crate::error::strerror(&e))));
+        let lock = libc::flock {
+            l_type: libc::F_RDLCK as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: 0,
+            l_len: 0,
+            l_pid: 0,
+        };
+        if let Err(e) = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETLK(&lock)) {
+            fail(format!("Unable to lock file {}: {}", path.display(), e.desc()));
+        }
+        locks.push(file);
+    }
+    // pid 1 keeps no capabilities.
+    let _ = crate::caps::apply(&Default::default(), false);
+    for p in seccomp {
+        if let Err(e) = p.install() {
+            fail(e.to_string());
+        }
+    }
+    loop {
+        match waitpid(Pid::from_raw(-1), None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == command => sys::exit_now(code),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => sys::exit_now(128 + sig as i32),
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => sys::exit_now(1),
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! hutch: a rootless Linux sandbox with bubblewrap's command line.
+#![deny(unsafe_code)]
+
+mod caps;
+mod cli;
+mod error;
+mod init;
+mod mounts;
+mod report;
+mod sandbox;
+mod seccomp;
+mod spec;
+mod sys;
+mod userns;
+
+use std::io::Write;
+
+use cli::Action;
+use sandbox::Messages;
+use spec::Personality;
+
+fn main() {
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_else(|| "hutch".into());
+    let personality = Personality::from_argv0(&argv0);
+    let mut msgs = Messages { name: personality.name(), level_prefix: false };
+    let prog = argv0.to_string_lossy().into_owned();
+    let rest: Vec<_> = args.collect();
+    if rest.is_empty() {
+        eprint!("{}", cli::usage(&prog));
+        std::process::exit(1);
+    }
+    let (action, warnings) = match cli::parse(personality, rest) {
+        Ok(r) => r,
+        Err(e) => {
+            msgs.error(&e.to_string());
+            std::process::exit(1);
+        }
+    };
+    let spec = match action {
+        Action::Help => {
+            print!("{}", cli::usage(&prog));
+            let _ = std::io::stdout().flush();
+            std::process::exit(0);
+        }
+        Action::Version => {
+            println!("hutch {}", env!("CARGO_PKG_VERSION"));
+            std::process::exit(0);
+        }
+        Action::Run(spec) => spec,
+    };
+    msgs.level_prefix = spec.level_prefix;
+    for w in &warnings {
+        msgs.warn(w);
+    }
+    if spec.command.is_empty() {
+        eprint!("{}", cli::usage(&prog));
+        std::process::exit(1);
+    }
+    match sandbox::run(&spec, &msgs) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            msgs.error(&e.to_string());
+            std::process::exit(1);
+        }
+    }
+}

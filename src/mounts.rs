@@ -1,0 +1,622 @@
+//! Building the new root: the filesystem ops, applied in order.
+//!
+//! Layout while setting up (all inside the sandbox's private mount namespace,
+//! so nothing of it is visible on the host):
+//!
+//! ```text
+//! /            a private tmpfs ("base"), holding hidden data files
+//! /oldroot     the host's root, where bind sources are found
+//! /newroot     the sandbox's root, where every destination is resolved
+//! ```
+//!
+//! Destinations are always resolved with `openat2(RESOLVE_IN_ROOT)` from a
+//! descriptor of `/newroot`, so a symlink in the new root can never lead a
+//! mount or a created file out of it. Binds are made with the new mount API:
+//! `open_tree(OPEN_TREE_CLONE|AT_RECURSIVE)`, one recursive `mount_setattr`
+//! for read-only/nosuid/nodev, and `move_mount`: constant work per op, no
+//! re-reading of `/proc/self/mountinfo`.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use nix::fcntl::{AtFlags, OFlag};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::Mode;
+
+use crate::error::{Context, Error, Result};
+use crate::spec::{BindKind, Op, OverlayKind};
+use crate::sys;
+
+const BASE_CANDIDATES: &[&str] = &["/tmp", "/var/tmp", "/run", "/mnt", "/dev", "/"];
+
+/// Sources resolved on the host before the root changes (bwrap resolves them with
+/// realpath too): `None` for a `-try` op whose source is missing.
+pub fn resolve_sources(ops: &[Op]) -> Result<Vec<Option<PathBuf>>> {
+    let canon = |p: &Path| std::fs::canonicalize(p);
+    ops.iter()
+        .map(|op| match op {
+            Op::Bind { src, allow_missing, .. } => match canon(src) {
+                Ok(p) => Ok(Some(p)),
+                Err(e) if *allow_missing && e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::io(format!("Can't find source path {}", src.display()), e)),
+            },
+            Op::Overlay { sources, kind, .. } => {
+                for s in sources {
+                    canon(s).ctx(|| format!("Can't find source path {}", s.display()))?;
+                }
+                if let OverlayKind::ReadWrite { upper, work } = kind {
+                    canon(upper).ctx(|| format!("Can't find source path {}", upper.display()))?;
+                    canon(work).ctx(|| format!("Can't find source path {}", work.display()))?;
+                }
+                Ok(Some(PathBuf::new()))
+            }
+            _ => Ok(Some(PathBuf::new())),
+        })
+        .collect()
+}
+
+/// The path of `p` (absolute on the host) seen from the base root.
+fn oldroot(p: &Path) -> PathBuf {
+    Path::new("/oldroot").join(p.strip_prefix("/").unwrap_or(p))
+}
+
+/// A path that the kernel resolves to whatever `fd` refers to (for the calls
+/// that only take paths). Valid while the host's /proc is at /oldroot/proc.
+fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
+    PathBuf::from(format!("/oldroot/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// Destination paths are taken relative to the new root, whatever their form.
+fn rel(dest: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in dest.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => out.push(".."),
+            _ => {}
+        }
+    }
+    out
+}
+
+pub struct Root {
+    /// `/newroot`, reopened after every mount so that it names the top mount.
+    root: OwnedFd,
+    data_files: usize,
+    uses_new_api: bool,
+}
+
+fn open_root() -> Result<OwnedFd> {
+    nix::fcntl::open("/newroot", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .ctx(|| "Can't open new root".into())
+}
+
+impl Root {
+    /// Make mounts private to us, mount the base tmpfs and pivot into it.
+    pub fn prepare() -> Result<Root> {
+        // Slave, not private: host mounts made later still propagate in, none go out.
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SILENT | MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+            .ctx(|| "Failed to make / slave".into())?;
+        let base = BASE_CANDIDATES
+            .iter()
+            .find(|p| std::fs::metadata(p).map(|m| m.is_dir()).unwrap_or(false))
+            .ok_or_else(|| Error::msg("No directory to mount the new root on"))?;
+        mount(Some("tmpfs"), *base, Some("tmpfs"), MsFlags::MS_NODEV | MsFlags::MS_NOSUID, Some("mode=0755"))
+            .ctx(|| "Failed to mount tmpfs".into())?;
+        nix::unistd::chdir(*base).ctx(|| format!("chdir {base}"))?;
+        for d in ["newroot", "oldroot"] {
+            nix::unistd::mkdir(d, Mode::from_bits_truncate(0o755)).ctx(|| format!("Creating {d} failed"))?;
+        }
+        mount(Some("newroot"), "newroot", None::<&str>, MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .ctx(|| "setting up newroot bind".into())?;
+        sys::pivot_root(Path::new("."), Path::new("oldroot")).ctx(|| "pivot_root".into())?;
+        nix::unistd::chdir("/").ctx(|| "chdir /".into())?;
+        Ok(Root { root: open_root()?, data_files: 0, uses_new_api: true })
+    }
+
+    /// Leave the base behind: the new root becomes `/`, the host's root is detached.
+    pub fn finish(self) -> Result<()> {
+        drop(self.root);
+        umount2("/oldroot", MntFlags::MNT_DETACH).ctx(|| "unmount old root".into())?;
+        nix::unistd::chdir("/newroot").ctx(|| "chdir /newroot".into())?;
+        sys::pivot_root(Path::new("."), Path::new(".")).ctx(|| "pivot_root(/newroot)".into())?;
+        umount2(".", MntFlags::MNT_DETACH).ctx(|| "unmount old root".into())?;
+        nix::unistd::chdir("/").ctx(|| "chdir /".into())?;
+        Ok(())
+    }
+
+    fn resolve(&self, dest: &Path, flags: OFlag) -> io::Result<OwnedFd> {
+        let r = rel(dest);
+        let r = if r.as_os_str().is_empty() { PathBuf::from(".") } else { r };
+        sys::openat2(
+            self.root.as_fd(),
+            &r,
+            (flags | OFlag::O_CLOEXEC).bits(),
+            0,
+            sys::RESOLVE_IN_ROOT | sys::RESOLVE_NO_MAGICLINKS,
+        )
+    }
+
+    /// Create the missing parent directories of `dest`, all with `mode`.
+    /// Returns the parent directory and the final name.
+    fn parent(&self, dest: &Path, mode: u32) -> Result<(OwnedFd, OsString)> {
+        let r = rel(dest);
+        let name = r.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| ".".into());
+        let parent = r.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Ok(fd) = self.resolve(&parent, OFlag::O_PATH | OFlag::O_DIRECTORY) {
+            return Ok((fd, name));
+        }
+        let mut cur = self.resolve(Path::new(""), OFlag::O_PATH | OFlag::O_DIRECTORY).ctx(|| "open new root".into())?;
+        let mut sofar = PathBuf::new();
+        for comp in parent.components() {
+            sofar.push(comp);
+            match self.resolve(&sofar, OFlag::O_PATH | OFlag::O_DIRECTORY) {
+                Ok(fd) => cur = fd,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    mkdir_exact(cur.as_fd(), comp.as_os_str(), mode)
+                        .ctx(|| format!("Can't mkdir parents for {}", dest.display()))?;
+                    cur = self
+                        .resolve(&sofar, OFlag::O_PATH | OFlag::O_DIRECTORY)
+                        .ctx(|| format!("Can't mkdir parents for {}", dest.display()))?;
+                }
+                Err(e) => return Err(Error::io(format!("Can't mkdir parents for {}", dest.display()), e)),
+            }
+        }
+        Ok((cur, name))
+    }
+
+    /// Make sure `dest` exists as a directory (0755 unless `mode`), creating parents.
+    fn ensure_dir(&self, dest: &Path, mode: u32, parent_mode: u32) -> Result<OwnedFd> {
+        if let Ok(fd) = self.resolve(dest, OFlag::O_PATH | OFlag::O_DIRECTORY) {
+            return Ok(fd);
+        }
+        let (parent, name) = self.parent(dest, parent_mode)?;
+        match mkdir_exact(parent.as_fd(), &name, mode) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(Error::io(format!("Can't mkdir {}", dest.display()), e)),
+        }
+        self.resolve(dest, OFlag::O_PATH | OFlag::O_DIRECTORY).ctx(|| format!("Can't mkdir {}", dest.display()))
+    }
+
+    /// Make sure `dest` exists (as anything but a directory, created as an empty
+    /// file with `mode`), creating parents.
+    fn ensure_file(&self, dest: &Path, mode: u32, parent_mode: u32) -> Result<OwnedFd> {
+        if let Ok(fd) = self.resolve(dest, OFlag::O_PATH) {
+            return Ok(fd);
+        }
+        let (parent, name) = self.parent(dest, parent_mode)?;
+        match create_file(parent.as_fd(), &name, mode) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+            Err(e) => return Err(Error::io(format!("Can't create file at {}", dest.display()), e)),
+        }
+        self.resolve(dest, OFlag::O_PATH).ctx(|| format!("Can't create file at {}", dest.display()))
+    }
+
+    /// Mount `tree` (a detached mount from `open_tree`) on `dest_fd`.
+    fn attach(&mut self, tree: OwnedFd, dest_fd: BorrowedFd<'_>) -> io::Result<()> {
+        sys::move_mount_fd(tree.as_fd(), dest_fd)?;
+        self.reopen()
+    }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        self.root = open_root().map_err(|_| io::Error::from_raw_os_error(libc::EIO))?;
+        Ok(())
+    }
+
+    /// A recursive bind of `src` (a path seen from the base root) on `dest_fd`,
+    /// with `attrs` set on every mount in the tree.
+    fn bind(&mut self, src: &Path, dest_fd: BorrowedFd<'_>, attrs: u64) -> io::Result<()> {
+        if self.uses_new_api {
+            match sys::open_tree(
+                libc::AT_FDCWD,
+                src,
+                sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | sys::AT_RECURSIVE,
+            ) {
+                Ok(tree) => {
+                    sys::mount_setattr_fd(tree.as_fd(), attrs, true)?;
+                    return self.attach(tree, dest_fd);
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => self.uses_new_api = false,
+                Err(e) => return Err(e),
+            }
+        }
+        self.bind_legacy(src, dest_fd, attrs)
+    }
+
+    /// For kernels without the new mount API (before 5.2/5.12): bind, then remount
+    /// every mount of the new tree, found in /proc/self/mountinfo.
+    fn bind_legacy(&mut self, src: &Path, dest_fd: BorrowedFd<'_>, attrs: u64) -> io::Result<()> {
+        let target = fd_path(dest_fd);
+        mount(Some(src), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).map_err(io::Error::from)?;
+        self.reopen()?;
+        let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
+        if attrs & sys::MOUNT_ATTR_RDONLY != 0 {
+            flags |= MsFlags::MS_RDONLY;
+        }
+        if attrs & sys::MOUNT_ATTR_NOSUID != 0 {
+            flags |= MsFlags::MS_NOSUID;
+        }
+        if attrs & sys::MOUNT_ATTR_NODEV != 0 {
+            flags |= MsFlags::MS_NODEV;
+        }
+        let top = std::fs::read_link(&target)?;
+        let info = std::fs::read_to_string("/oldroot/proc/self/mountinfo")?;
+        for line in info.lines() {
+            let Some(mp) = line.split(' ').nth(4) else { continue };
+            let mp = unescape_mountinfo(mp);
+            if mp == top || mp.starts_with(&top.join("")) {
+                let _ = mount(None::<&str>, &mp, None::<&str>, flags, None::<&str>);
+            }
+        }
+        Ok(())
+    }
+
+    /// A tmpfs-like filesystem mounted on `dest_fd` with mount(2).
+    fn mount_fs(&mut self, fstype: &str, dest_fd: BorrowedFd<'_>, flags: MsFlags, data: Option<&str>) -> io::Result<()> {
+        mount(Some(fstype), &fd_path(dest_fd), Some(fstype), flags, data).map_err(io::Error::from)?;
+        self.reopen()
+    }
+
+    /// Copy everything readable from `fd` into a new hidden file in the base.
+    fn data_file(&mut self, fd: RawFd, mode: u32) -> io::Result<PathBuf> {
+        self.data_files += 1;
+        let path = PathBuf::from(format!("/.hutch-data-{}", self.data_files));
+        let mut out = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        copy_fd(fd, &mut out)?;
+        out.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        Ok(path)
+    }
+
+    /// Apply one op. `src` is the op's source as resolved before the pivot.
+    pub fn apply(&mut self, op: &Op, src: Option<&Path>, in_pid_ns: bool) -> Result<()> {
+        match op {
+            Op::Bind { dest, kind, .. } => {
+                let Some(src) = src else { return Ok(()) };
+                let from = oldroot(src);
+                let is_dir = std::fs::metadata(&from).map(|m| m.is_dir()).unwrap_or(false);
+                let dest_fd = if is_dir {
+                    self.ensure_dir(dest, 0o755, 0o700)?
+                } else {
+                    self.ensure_file(dest, 0o444, 0o700)?
+                };
+                let attrs = match kind {
+                    BindKind::ReadOnly => sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+                    BindKind::ReadWrite => sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+                    BindKind::Dev => sys::MOUNT_ATTR_NOSUID,
+                };
+                self.bind(&from, dest_fd.as_fd(), attrs)
+                    .ctx(|| format!("Can't bind mount {} on {}", src.display(), dest.display()))
+            }
+            Op::BindFd { fd, dest, read_only } => {
+                if !sys::fd_is_open(*fd) {
+                    return Err(Error::msg(format!("Invalid fd: {fd}")));
+                }
+                let src_fd = sys::own_fd(*fd);
+                let st = nix::sys::stat::fstat(&src_fd).ctx(|| format!("Can't stat fd {fd}"))?;
+                let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+                let dest_fd = if is_dir { self.ensure_dir(dest, 0o755, 0o700)? } else { self.ensure_file(dest, 0o444, 0o700)? };
+                let mut attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+                if *read_only {
+                    attrs |= sys::MOUNT_ATTR_RDONLY;
+                }
+                let tree = sys::open_tree(
+                    src_fd.as_raw_fd(),
+                    Path::new(""),
+                    sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | sys::AT_RECURSIVE | libc::AT_EMPTY_PATH as u32,
+                )
+                .ctx(|| format!("Can't bind mount fd {fd} on {}", dest.display()))?;
+                sys::mount_setattr_fd(tree.as_fd(), attrs, true).ctx(|| format!("Can't remount {}", dest.display()))?;
+                self.attach(tree, dest_fd.as_fd()).ctx(|| format!("Can't bind mount fd {fd} on {}", dest.display()))?;
+                let mounted = self.resolve(dest, OFlag::O_PATH).ctx(|| format!("Can't open {}", dest.display()))?;
+                let mst = nix::sys::stat::fstat(&mounted).ctx(|| format!("Can't stat {}", dest.display()))?;
+                if (mst.st_dev, mst.st_ino) != (st.st_dev, st.st_ino) {
+                    return Err(Error::msg("Race condition binding dirfd"));
+                }
+                Ok(())
+            }
+            Op::RemountRo { dest } => {
+                let fd = self.resolve(dest, OFlag::O_PATH).ctx(|| format!("Can't remount readonly on {}", dest.display()))?;
+                sys::mount_setattr_fd(fd.as_fd(), sys::MOUNT_ATTR_RDONLY, false)
+                    .ctx(|| format!("Can't remount readonly on {}", dest.display()))
+            }
+            Op::Proc { dest } => {
+                let fd = self.ensure_dir(dest, 0o755, 0o755)?;
+                if in_pid_ns {
+                    self.mount_fs(
+                        "proc",
+                        fd.as_fd(),
+                        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
+                        None,
+                    )
+                    .ctx(|| format!("Can't mount proc on {}", dest.display()))?;
+                } else {
+                    self.bind(Path::new("/oldroot/proc"), fd.as_fd(), sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)
+                        .ctx(|| format!("Can't bind mount /oldroot/proc on {}", dest.display()))?;
+                }
+                // bwrap's covers: read-only binds over the parts of /proc that can
+                // change the host, where they are writable at all.
+                for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
+                    let path = dest.join(sub);
+                    let Ok(fd) = self.resolve(&path, OFlag::O_PATH) else { continue };
+                    let writable = nix::unistd::access(&fd_path(fd.as_fd()), nix::unistd::AccessFlags::W_OK);
+                    if matches!(writable, Err(nix::errno::Errno::EACCES) | Err(nix::errno::Errno::EROFS)) {
+                        continue;
+                    }
+                    let src = fd_path(fd.as_fd());
+                    self.bind(&src, fd.as_fd(), sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)
+                        .ctx(|| format!("Can't remount readonly on {}", path.display()))?;
+                }
+                Ok(())
+            }
+            Op::Dev { dest } => self.dev(dest),
+            Op::Tmpfs { dest, perms, size } => {
+                let fd = self.ensure_dir(dest, 0o755, parent_mode(*perms))?;
+                let mut data = format!("mode={:04o}", perms.unwrap_or(0o755));
+                if let Some(size) = size {
+                    data.push_str(&format!(",size={size}"));
+                }
+                self.mount_fs("tmpfs", fd.as_fd(), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(&data))
+                    .ctx(|| format!("Can't mount tmpfs on {}", dest.display()))
+            }
+            Op::Mqueue { dest } => {
+                let fd = self.ensure_dir(dest, 0o755, 0o755)?;
+                self.mount_fs("mqueue", fd.as_fd(), MsFlags::empty(), None)
+                    .ctx(|| format!("Can't mount mqueue on {}", dest.display()))
+            }
+            Op::Dir { dest, perms } => {
+                self.ensure_dir(dest, perms.unwrap_or(0o755), parent_mode(*perms))?;
+                Ok(())
+            }
+            Op::File { fd, dest, perms } => {
+                let (parent, name) = self.parent(dest, parent_mode(*perms))?;
+                let mut file = create_file(parent.as_fd(), &name, perms.unwrap_or(0o666))
+                    .ctx(|| format!("Can't create file {}", dest.display()))?;
+                copy_fd(*fd, &mut file).ctx(|| format!("Can't write data to file {}", dest.display()))
+            }
+            Op::BindData { fd, dest, perms, read_only } => {
+                let tmp = self
+                    .data_file(*fd, perms.unwrap_or(0o600))
+                    .ctx(|| format!("Can't write data to file {}", dest.display()))?;
+                let dest_fd = self.ensure_file(dest, 0o444, parent_mode(*perms))?;
+                let mut attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+                if *read_only {
+                    attrs |= sys::MOUNT_ATTR_RDONLY;
+                }
+                self.bind(&tmp, dest_fd.as_fd(), attrs).ctx(|| format!("Can't bind mount {}", dest.display()))?;
+                let _ = std::fs::remove_file(&tmp);
+                Ok(())
+            }
+            Op::Symlink { target, dest } => {
+                let (parent, name) = self.parent(dest, 0o755)?;
+                match nix::unistd::symlinkat(target.as_os_str(), parent.as_fd(), name.as_os_str()) {
+                    Ok(()) => Ok(()),
+                    Err(nix::errno::Errno::EEXIST) => {
+                        let existing = nix::fcntl::readlinkat(parent.as_fd(), name.as_os_str());
+                        match existing {
+                            Ok(t) if t == target.as_os_str() => Ok(()),
+                            Ok(t) => Err(Error::msg(format!(
+                                "Can't make symlink at {}: existing destination is {}",
+                                dest.display(),
+                                Path::new(&t).display()
+                            ))),
+                            Err(_) => Err(Error::msg(format!("Can't make symlink at {}: File exists", dest.display()))),
+                        }
+                    }
+                    Err(e) => Err(Error::io(format!("Can't make symlink at {}", dest.display()), e.into())),
+                }
+            }
+            Op::Chmod { perms, path } => {
+                let fd = self.resolve(path, OFlag::O_PATH).ctx(|| format!("Can't chmod {perms:#o} {}", path.display()))?;
+                nix::sys::stat::fchmodat(
+                    nix::fcntl::AT_FDCWD,
+                    &fd_path(fd.as_fd()),
+                    Mode::from_bits_truncate(*perms),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+                .ctx(|| format!("Can't chmod {perms:#o} {}", path.display()))
+            }
+            Op::Overlay { sources, kind, dest } => self.overlay(sources, kind, dest),
+        }
+    }
+
+    fn overlay(&mut self, sources: &[PathBuf], kind: &OverlayKind, dest: &Path) -> Result<()> {
+        let fd = self.ensure_dir(dest, 0o755, 0o755)?;
+        let canon = |p: &Path| -> Result<String> {
+            let c = std::fs::canonicalize(oldroot(p)).ctx(|| format!("Can't find source path {}", p.display()))?;
+            Ok(escape_overlay(&c))
+        };
+        // bwrap stacks later --overlay-src above earlier ones; overlayfs lists the top first.
+        let lower: Vec<String> = sources.iter().rev().map(|s| canon(s)).collect::<Result<_>>()?;
+        let mut data = format!("lowerdir={}", lower.join(":"));
+        match kind {
+            OverlayKind::ReadWrite { upper, work } => {
+                data.push_str(&format!(",upperdir={},workdir={}", canon(upper)?, canon(work)?));
+            }
+            OverlayKind::Tmp => {
+                self.data_files += 1;
+                let base = PathBuf::from(format!("/.hutch-overlay-{}", self.data_files));
+                for d in ["", "upper", "work"] {
+                    std::fs::create_dir(base.join(d)).ctx(|| "Can't create overlay upper dir".into())?;
+                }
+                data.push_str(&format!(
+                    ",upperdir={},workdir={}",
+                    escape_overlay(&base.join("upper")),
+                    escape_overlay(&base.join("work"))
+                ));
+            }
+            OverlayKind::ReadOnly => {}
+        }
+        data.push_str(",userxattr");
+        self.mount_fs("overlay", fd.as_fd(), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(&data))
+            .ctx(|| format!("Can't make overlay mount on {} with options {}", dest.display(), data))
+    }
+
+    fn dev(&mut self, dest: &Path) -> Result<()> {
+        let fd = self.ensure_dir(dest, 0o755, 0o755)?;
+        self.mount_fs("tmpfs", fd.as_fd(), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755"))
+            .ctx(|| format!("Can't mount tmpfs on {}", dest.display()))?;
+        for node in ["null", "zero", "full", "random", "urandom", "tty"] {
+            let path = dest.join(node);
+            let fd = self.ensure_file(&path, 0o444, 0o755)?;
+            let src = PathBuf::from("/oldroot/dev").join(node);
+            self.bind(&src, fd.as_fd(), sys::MOUNT_ATTR_NOSUID)
+                .ctx(|| format!("Can't bind mount {} on {}", src.display(), path.display()))?;
+        }
+        let links: [(&str, &str); 6] = [
+            ("/proc/self/fd/0", "stdin"),
+            ("/proc/self/fd/1", "stdout"),
+            ("/proc/self/fd/2", "stderr"),
+            ("/proc/self/fd", "fd"),
+            ("/proc/kcore", "core"),
+            ("pts/ptmx", "ptmx"),
+        ];
+        for (target, name) in links {
+            self.apply(&Op::Symlink { target: target.into(), dest: dest.join(name) }, None, false)?;
+        }
+        self.ensure_dir(&dest.join("shm"), 0o755, 0o755)?;
+        let pts = self.ensure_dir(&dest.join("pts"), 0o755, 0o755)?;
+        self.mount_fs(
+            "devpts",
+            pts.as_fd(),
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            Some("newinstance,ptmxmode=0666,mode=620"),
+        )
+        .ctx(|| format!("Can't mount devpts on {}", dest.join("pts").display()))?;
+        if let Some(tty) = sys::ttyname(1) {
+            let console = dest.join("console");
+            let fd = self.ensure_file(&console, 0o444, 0o755)?;
+            self.bind(&oldroot(&tty), fd.as_fd(), sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)
+                .ctx(|| format!("Can't bind mount {} on {}", tty.display(), console.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// bwrap's parent directory mode: 0755, less the group/other bits a `--perms` clears.
+fn parent_mode(perms: Option<u32>) -> u32 {
+    let mut mode = 0o755;
+    if let Some(p) = perms {
+        if p & 0o070 == 0 {
+            mode &= !0o050;
+        }
+        if p & 0o007 == 0 {
+            mode &= !0o005;
+        }
+    }
+    mode
+}
+
+/// mkdirat with exactly `mode` (the umask does not apply to what the user asked).
+fn mkdir_exact(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::Result<()> {
+    nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)).map_err(io::Error::from)?;
+    nix::sys::stat::fchmodat(dir, name, Mode::from_bits_truncate(mode), nix::sys::stat::FchmodatFlags::NoFollowSymlink)
+        .or_else(|e| if e == nix::errno::Errno::EOPNOTSUPP { Ok(()) } else { Err(e) })
+        .map_err(io::Error::from)
+}
+
+/// Create a new file (O_EXCL, never following a symlink) with exactly `mode`.
+fn create_file(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::Result<File> {
+    let fd = nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(mode),
+    )
+    .map_err(io::Error::from)?;
+    let file = File::from(fd);
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    let _ = AtFlags::empty();
+    Ok(file)
+}
+
+/// Read `fd` to its end into `out`, then close it: each data fd is used once.
+fn copy_fd(fd: RawFd, out: &mut File) -> io::Result<()> {
+    if !sys::fd_is_open(fd) {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    let mut src = File::from(sys::own_fd(fd));
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(&buf[..n])?;
+    }
+}
+
+/// Escape a path for overlayfs' option string: `\`, `,` and `:` get a backslash.
+pub fn escape_overlay(p: &Path) -> String {
+    let mut out = String::new();
+    for ch in p.to_string_lossy().chars() {
+        if matches!(ch, '\\' | ',' | ':') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Undo mountinfo's octal escapes (`\040` for a space, ...).
+fn unescape_mountinfo(s: &str) -> PathBuf {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() + 0 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    PathBuf::from(std::ffi::OsStr::from_bytes(&out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_are_relative_to_the_new_root() {
+        assert_eq!(rel(Path::new("/a/b")), PathBuf::from("a/b"));
+        assert_eq!(rel(Path::new("a/./b/")), PathBuf::from("a/b"));
+        assert_eq!(rel(Path::new("/")), PathBuf::new());
+        assert_eq!(rel(Path::new("/../x")), PathBuf::from("../x"));
+    }
+
+    #[test]
+    fn parent_modes_follow_perms() {
+        assert_eq!(parent_mode(None), 0o755);
+        assert_eq!(parent_mode(Some(0o700)), 0o700);
+        assert_eq!(parent_mode(Some(0o640)), 0o750);
+        assert_eq!(parent_mode(Some(0o604)), 0o705);
+    }
+
+    #[test]
+    fn overlay_escapes() {
+        assert_eq!(escape_overlay(Path::new("/a,b:c\\d")), "/a\\,b\\:c\\\\d");
+    }
+
+    #[test]
+    fn mountinfo_unescape() {
+        assert_eq!(unescape_mountinfo("/a\\040b"), PathBuf::from("/a b"));
+        assert_eq!(unescape_mountinfo("/plain"), PathBuf::from("/plain"));
+    }
+
+    #[test]
+    fn oldroot_paths() {
+        assert_eq!(oldroot(Path::new("/usr/bin")), PathBuf::from("/oldroot/usr/bin"));
+        assert_eq!(oldroot(Path::new("/")), PathBuf::from("/oldroot"));
+    }
+}

@@ -1,0 +1,439 @@
+//! The orchestrator: the parent (monitor) half and the child half.
+//!
+//! ```text
+//! parent: checks ─► clone(new namespaces) ─► --info-fd/--json-status-fd ─► wait for exec
+//!         (an error pipe) ─► wait for the child ─► exit status
+//! child:  id maps ─► --userns-block-fd ─► new root (ops in order, pivot) ─► hostname, lo
+//!         ─► nested user ns ─► caps ─► cwd, env ─► [pid 1 reaper forks the command]
+//!         ─► --block-fd ─► seccomp (last) ─► exec
+//! ```
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io::{Read, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::error::{Context, Error, Result};
+use crate::mounts::{self, Root};
+use crate::seccomp::Program;
+use crate::spec::{EnvOp, Spec, Unshare};
+use crate::{caps, report, sys, userns};
+
+/// Facts decided in the parent before cloning, shared with the child.
+struct Plan {
+    real_uid: u32,
+    real_gid: u32,
+    /// A new user namespace is made.
+    userns: bool,
+    /// The ids mapped in the first user namespace (0 when a nested one follows).
+    ns_uid: u32,
+    ns_gid: u32,
+    sandbox_uid: u32,
+    sandbox_gid: u32,
+    nested_userns: bool,
+    cgroup_ns: bool,
+    clone_flags: libc::c_int,
+    /// The cwd before anything changed, to keep it in the sandbox if it exists.
+    old_cwd: Option<PathBuf>,
+    /// Seccomp programs, read in the parent (so bad data fails before any setup).
+    seccomp: Vec<Program>,
+}
+
+/// The name under which messages are printed, and whether to add `<3>`.
+pub struct Messages {
+    pub name: &'static str,
+    pub level_prefix: bool,
+}
+
+impl Messages {
+    pub fn error(&self, msg: &str) {
+        let p = if self.level_prefix { "<3>" } else { "" };
+        eprintln!("{p}{}: {msg}", self.name);
+    }
+    pub fn warn(&self, msg: &str) {
+        let p = if self.level_prefix { "<4>" } else { "" };
+        eprintln!("{p}{}: {msg}", self.name);
+    }
+}
+
+fn user_ns_available() -> bool {
+    Path::new("/proc/self/ns/user").exists()
+        && std::fs::read_to_string("/sys/module/user_namespace/parameters/enable")
+            .map(|s| !s.starts_with('N'))
+            .unwrap_or(true)
+        && std::fs::read_to_string("/proc/sys/user/max_user_namespaces").map(|s| s.trim() != "0").unwrap_or(true)
+}
+
+fn cgroup_ns_available() -> bool {
+    Path::new("/proc/self/ns/cgroup").exists()
+}
+
+/// Checks that need the environment, in bwrap's order, and the decisions that follow.
+fn plan(spec: &Spec) -> Result<Plan> {
+    let real_uid = nix::unistd::getuid().as_raw();
+    let real_gid = nix::unistd::getgid().as_raw();
+    if spec.userns_block_fd.is_some() && spec.ns.user != Unshare::Yes {
+        return Err(Error::msg("--userns-block-fd requires --unshare-user"));
+    }
+    if spec.userns_block_fd.is_some() && spec.info_fd.is_none() {
+        return Err(Error::msg("--userns-block-fd requires --info-fd"));
+    }
+    if spec.userns_fd.is_some() {
+        return Err(Error::msg("--userns is not supported yet"));
+    }
+    if spec.userns2_fd.is_some() {
+        return Err(Error::msg("--userns2 is not supported yet"));
+    }
+    if spec.pidns_fd.is_some() {
+        return Err(Error::msg("--pidns is not supported yet"));
+    }
+    if spec.disable_userns && spec.ns.user != Unshare::Yes {
+        return Err(Error::msg("--disable-userns requires --unshare-user"));
+    }
+    if spec.disable_userns || spec.assert_userns_disabled {
+        return Err(Error::msg("--disable-userns and --assert-userns-disabled are not supported yet"));
+    }
+    if let Some(label) = spec.exec_label.as_ref().or(spec.file_label.as_ref()) {
+        let _ = label;
+        return Err(Error::msg("labeling not supported on this system"));
+    }
+    // Not root: a user namespace is implied (bwrap is never setuid here).
+    let userns = match spec.ns.user {
+        Unshare::Yes => true,
+        Unshare::Try => user_ns_available(),
+        Unshare::No => real_uid != 0,
+    };
+    let sandbox_uid = spec.uid.unwrap_or(real_uid);
+    let sandbox_gid = spec.gid.unwrap_or(real_gid);
+    if sandbox_uid != real_uid && !userns {
+        return Err(Error::msg("Specifying --uid requires --unshare-user or --userns"));
+    }
+    if sandbox_gid != real_gid && !userns {
+        return Err(Error::msg("Specifying --gid requires --unshare-user or --userns"));
+    }
+    if spec.hostname.is_some() && !spec.ns.uts {
+        return Err(Error::msg("Specifying --hostname requires --unshare-uts"));
+    }
+    if spec.as_pid_1 && !spec.ns.pid {
+        return Err(Error::msg("Specifying --as-pid-1 requires --unshare-pid"));
+    }
+    if spec.as_pid_1 && !spec.lock_files.is_empty() {
+        return Err(Error::msg("Specifying --as-pid-1 and --lock-file is not permitted"));
+    }
+    for (name, fd) in [
+        ("--info-fd", spec.info_fd),
+        ("--json-status-fd", spec.json_status_fd),
+        ("--sync-fd", spec.sync_fd),
+        ("--block-fd", spec.block_fd),
+        ("--userns-block-fd", spec.userns_block_fd),
+    ] {
+        if let Some(fd) = fd {
+            if !sys::fd_is_open(fd) {
+                return Err(Error::msg(format!("Invalid fd: {fd} (given to {name}): Bad file descriptor")));
+            }
+        }
+    }
+    let mut seccomp = Vec::new();
+    for fd in spec.seccomp.replace.iter().chain(spec.seccomp.add.iter()) {
+        seccomp.push(Program::read_fd(*fd)?);
+    }
+    // devpts needs uid 0 mapped: map 0 first and switch to the final ids in a
+    // nested user namespace once the root is built, as bwrap does.
+    let nested_userns = userns && spec.needs_devpts() && (sandbox_uid != 0 || sandbox_gid != 0);
+    let (ns_uid, ns_gid) = if nested_userns { (0, 0) } else { (sandbox_uid, sandbox_gid) };
+    let cgroup_ns = match spec.ns.cgroup {
+        Unshare::Yes => true,
+        Unshare::Try => cgroup_ns_available(),
+        Unshare::No => false,
+    };
+    let mut clone_flags = libc::CLONE_NEWNS;
+    for (on, flag) in [
+        (userns, libc::CLONE_NEWUSER),
+        (spec.ns.ipc, libc::CLONE_NEWIPC),
+        (spec.ns.pid, libc::CLONE_NEWPID),
+        (spec.ns.net, libc::CLONE_NEWNET),
+        (spec.ns.uts, libc::CLONE_NEWUTS),
+        (cgroup_ns, libc::CLONE_NEWCGROUP),
+    ] {
+        if on {
+            clone_flags |= flag;
+        }
+    }
+    Ok(Plan {
+        real_uid,
+        real_gid,
+        userns,
+        ns_uid,
+        ns_gid,
+        sandbox_uid,
+        sandbox_gid,
+        nested_userns,
+        cgroup_ns,
+        clone_flags,
+        old_cwd: std::env::current_dir().ok(),
+        seccomp,
+    })
+}
+
+/// Explain a failed clone in terms a user can act on.
+fn clone_error(err: std::io::Error, userns: bool) -> Error {
+    let code = err.raw_os_error();
+    if userns && matches!(code, Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::ENOSPC) | Some(libc::EINVAL)) {
+        let mut hint = String::from("Creating new namespace failed: ");
+        hint.push_str(&crate::error::strerror(&err));
+        if std::fs::read_to_string("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+            .map(|s| s.trim() == "1")
+            .unwrap_or(false)
+        {
+            hint.push_str(" (user namespaces are restricted by AppArmor: kernel.apparmor_restrict_unprivileged_userns=1; install hutch's AppArmor profile or set the sysctl to 0)");
+        } else if std::fs::read_to_string("/proc/sys/user/max_user_namespaces").map(|s| s.trim() == "0").unwrap_or(false)
+        {
+            hint.push_str(" (user namespaces are disabled: user.max_user_namespaces=0)");
+        } else if std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone").map(|s| s.trim() == "0").unwrap_or(false) {
+            hint.push_str(" (unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone=0)");
+        }
+        return Error::msg(hint);
+    }
+    Error::io("Creating new namespace failed", err)
+}
+
+/// Run the sandbox; returns the exit status for hutch.
+pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
+    let plan = plan(spec)?;
+    if spec.die_with_parent {
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
+    }
+    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
+    let monitor = nix::unistd::getpid();
+    let pid = sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.userns))?;
+    if pid == 0 {
+        drop(err_r);
+        let result = child(spec, &plan, monitor);
+        let msg = match result {
+            Ok(never) => match never {},
+            Err(e) => e.to_string(),
+        };
+        let mut w = std::fs::File::from(err_w);
+        let _ = w.write_all(msg.as_bytes());
+        sys::exit_now(1);
+    }
+    drop(err_w);
+    let child = Pid::from_raw(pid);
+
+    // Report the namespaces before setup starts, as bwrap does.
+    let ids = report::namespace_ids(pid, spec, plan.cgroup_ns);
+    if let Some(fd) = spec.info_fd {
+        let mut f = std::fs::File::from(sys::own_fd(fd));
+        f.write_all(report::info_json(pid, &ids).as_bytes()).ctx(|| "Write to info_fd".into())?;
+    }
+    let mut status_fd = spec.json_status_fd.map(|fd| std::fs::File::from(sys::own_fd(fd)));
+    if let Some(f) = status_fd.as_mut() {
+        f.write_all(report::status_json(pid, &ids).as_bytes()).ctx(|| "Write to json_status_fd".into())?;
+    }
+
+    // The error pipe reaches end-of-file at exec (close-on-exec) or on failure.
+    let mut message = Vec::new();
+    let _ = std::fs::File::from(err_r).read_to_end(&mut message);
+    let code = wait_exit_code(child);
+    if !message.is_empty() {
+        msgs.error(&String::from_utf8_lossy(&message));
+        return Ok(1);
+    }
+    if let Some(f) = status_fd.as_mut() {
+        let _ = f.write_all(format!("{{ \"exit-code\": {code} }}\n").as_bytes());
+    }
+    Ok(code)
+}
+
+/// Wait for `pid` and turn its end into a shell-style status.
+fn wait_exit_code(pid: Pid) -> i32 {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 1,
+        }
+    }
+}
+
+/// The child half: never returns on success (it execs).
+fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infallible> {
+    if spec.die_with_parent {
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
+        if nix::unistd::getppid() != monitor {
+            sys::exit_now(1);
+        }
+    }
+    // Our copies of the report fds belong to the monitor.
+    for fd in [spec.info_fd, spec.json_status_fd].into_iter().flatten() {
+        let _ = nix::unistd::close(fd);
+    }
+
+    // 1. Identity: map the caller into the new user namespace.
+    if plan.userns {
+        userns::write_maps(Path::new("/proc/self"), (plan.ns_uid, plan.real_uid), (plan.ns_gid, plan.real_gid))
+            .ctx(|| "setting up uid map".into())?;
+    }
+    if let Some(fd) = spec.userns_block_fd {
+        let mut b = [0u8; 1];
+        let _ = std::fs::File::from(sys::own_fd(fd)).read(&mut b);
+    }
+
+    // 2. The new root: sources resolved on the host first, then every op in order.
+    let sources = mounts::resolve_sources(&spec.ops)?;
+    let mut root = Root::prepare()?;
+    for (op, src) in spec.ops.iter().zip(&sources) {
+        root.apply(op, src.as_deref(), spec.ns.pid)?;
+    }
+    root.finish()?;
+
+    // 3. Host name and loopback, while we still hold capabilities.
+    if let Some(name) = &spec.hostname {
+        nix::unistd::sethostname(name).ctx(|| format!("Can't set hostname to {}", name.to_string_lossy()))?;
+    }
+    if spec.ns.net {
+        sys::loopback_up().ctx(|| "Failed to bring up loopback".into())?;
+    }
+
+    // 4. Final identity: a nested user namespace mapping the sandbox ids onto ours.
+    if plan.nested_userns {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).ctx(|| "unshare user ns".into())?;
+        userns::write_maps(Path::new("/proc/self"), (plan.sandbox_uid, plan.ns_uid), (plan.sandbox_gid, plan.ns_gid))
+            .ctx(|| "setting up uid map".into())?;
+    }
+
+    // 5. Capabilities: everything for root mapped to root, nothing otherwise, then the user's edits.
+    let keep_all = plan.real_uid == 0 && plan.sandbox_uid == 0;
+    let keep = caps::requested(&spec.caps, keep_all);
+    if plan.sandbox_uid == 0 && !keep_all {
+        // uid 0 would regain every capability at exec: forbid that.
+        let _ = sys::set_securebits(sys::SECBIT_NOROOT | sys::SECBIT_NOROOT_LOCKED);
+    }
+    caps::apply(&keep, plan.real_uid == 0 && !plan.userns)?;
+
+    // 6. The process: cwd, environment, session.
+    let env = environment(&spec.env);
+    let cwd = working_dir(spec, plan, &env)?;
+    let mut env = env;
+    env.retain(|(k, _)| k != "PWD");
+    env.push(("PWD".into(), cwd.clone().into_os_string()));
+
+    // 7. pid 1: reap everything while the command runs as pid 2.
+    let need_init = !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some());
+    if need_init {
+        let pid = sys::fork().ctx(|| "fork".into())?;
+        if pid != 0 {
+            crate::init::run(Pid::from_raw(pid), spec, &plan.seccomp);
+        }
+        // The command: the sync fd stays with pid 1.
+        if let Some(fd) = spec.sync_fd {
+            let _ = nix::unistd::close(fd);
+        }
+    }
+    if spec.die_with_parent {
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
+    }
+    if spec.new_session {
+        nix::unistd::setsid().ctx(|| "setsid".into())?;
+    }
+    nix::sys::prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS) failed".into())?;
+    if let Some(fd) = spec.block_fd {
+        let mut b = [0u8; 1];
+        let _ = std::fs::File::from(sys::own_fd(fd)).read(&mut b);
+    }
+
+    // 8. seccomp last: the filter may forbid what the steps above need.
+    for p in &plan.seccomp {
+        p.install()?;
+    }
+    exec(spec, &env)
+}
+
+/// Apply the environment ops in order to a copy of our environment.
+pub fn environment(ops: &[EnvOp]) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    for op in ops {
+        match op {
+            EnvOp::Clear => env.clear(),
+            EnvOp::Set(k, v) => {
+                env.retain(|(key, _)| key != k);
+                env.push((k.clone(), v.clone()));
+            }
+            EnvOp::Unset(k) => env.retain(|(key, _)| key != k),
+        }
+    }
+    env
+}
+
+fn lookup<'a>(env: &'a [(OsString, OsString)], key: &str) -> Option<&'a OsStr> {
+    env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_os_str())
+}
+
+/// `--chdir`, else the old cwd if it exists inside, else `$HOME`, else `/`.
+fn working_dir(spec: &Spec, plan: &Plan, env: &[(OsString, OsString)]) -> Result<PathBuf> {
+    if let Some(dir) = &spec.chdir {
+        nix::unistd::chdir(dir.as_path()).ctx(|| format!("Can't chdir to {}", dir.display()))?;
+        return Ok(std::env::current_dir().unwrap_or_else(|_| dir.clone()));
+    }
+    let candidates = plan.old_cwd.iter().cloned().chain(lookup(env, "HOME").map(PathBuf::from));
+    for dir in candidates {
+        if nix::unistd::chdir(dir.as_path()).is_ok() {
+            return Ok(dir);
+        }
+    }
+    nix::unistd::chdir("/").ctx(|| "Can't chdir to /".into())?;
+    Ok(PathBuf::from("/"))
+}
+
+fn cstring(s: &OsStr) -> Result<CString> {
+    CString::new(s.as_bytes()).map_err(|_| Error::msg(format!("argument contains a NUL byte: {}", s.to_string_lossy())))
+}
+
+/// Exec the command, searched on the sandbox's PATH like execvp.
+fn exec(spec: &Spec, env: &[(OsString, OsString)]) -> Result<std::convert::Infallible> {
+    let file = &spec.command[0];
+    let mut argv: Vec<CString> = spec.command.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
+    if let Some(a0) = &spec.argv0 {
+        argv[0] = cstring(a0)?;
+    }
+    let envp: Vec<CString> = env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = k.clone().into_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).map_err(|_| Error::msg("environment contains a NUL byte"))
+        })
+        .collect::<Result<_>>()?;
+    let fail = |e: std::io::Error| Error::io(format!("execvp {}", file.to_string_lossy()), e);
+    if file.as_bytes().contains(&b'/') {
+        return Err(fail(sys::exec(&cstring(file)?, &argv, &envp)));
+    }
+    let path = lookup(env, "PATH").map(|p| p.to_os_string()).unwrap_or_else(|| "/bin:/usr/bin".into());
+    let mut last = std::io::Error::from_raw_os_error(libc::ENOENT);
+    let mut saw_eacces = false;
+    for dir in path.as_bytes().split(|b| *b == b':') {
+        let dir = if dir.is_empty() { b".".as_slice() } else { dir };
+        let mut full = dir.to_vec();
+        full.push(b'/');
+        full.extend_from_slice(file.as_bytes());
+        let candidate = CString::new(full).map_err(|_| Error::msg("PATH contains a NUL byte"))?;
+        let err = sys::exec(&candidate, &argv, &envp);
+        match err.raw_os_error() {
+            Some(libc::EACCES) => saw_eacces = true,
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ESTALE) | Some(libc::ELOOP) | Some(libc::ENODEV) => {}
+            _ => return Err(fail(err)),
+        }
+        last = err;
+    }
+    if saw_eacces {
+        last = std::io::Error::from_raw_os_error(libc::EACCES);
+    }
+    Err(fail(last))
+}
+

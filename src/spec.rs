@@ -1,0 +1,223 @@
+//! The plan: plain data produced by the command line, consumed by the sandbox.
+//! No I/O happens here.
+
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+
+/// Which name hutch was invoked under. Defaults differ; flags do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Personality {
+    /// Invoked as `bwrap`: every default is bubblewrap's.
+    Bwrap,
+    /// Invoked as `hutch`: hardening defaults (added by later work) apply.
+    Hutch,
+}
+
+impl Personality {
+    pub fn from_argv0(argv0: &std::ffi::OsStr) -> Self {
+        let name = std::path::Path::new(argv0).file_name().unwrap_or_default();
+        if name.to_string_lossy().starts_with("bwrap") {
+            Personality::Bwrap
+        } else {
+            Personality::Hutch
+        }
+    }
+
+    /// The prefix of every message hutch prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Personality::Bwrap => "bwrap",
+            Personality::Hutch => "hutch",
+        }
+    }
+}
+
+/// Whether to create a namespace: no, yes, or only if the kernel allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unshare {
+    #[default]
+    No,
+    Yes,
+    Try,
+}
+
+impl Unshare {
+    pub fn wanted(self) -> bool {
+        self != Unshare::No
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Namespaces {
+    pub user: Unshare,
+    pub ipc: bool,
+    pub pid: bool,
+    pub net: bool,
+    pub uts: bool,
+    pub cgroup: Unshare,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindKind {
+    /// `--bind`: read-write, nodev, nosuid.
+    ReadWrite,
+    /// `--ro-bind`: read-only, nodev, nosuid.
+    ReadOnly,
+    /// `--dev-bind`: read-write, devices allowed.
+    Dev,
+}
+
+/// One filesystem operation, applied in command-line order inside the new root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Bind { src: PathBuf, dest: PathBuf, kind: BindKind, allow_missing: bool },
+    BindFd { fd: RawFd, dest: PathBuf, read_only: bool },
+    RemountRo { dest: PathBuf },
+    Proc { dest: PathBuf },
+    Dev { dest: PathBuf },
+    Tmpfs { dest: PathBuf, perms: Option<u32>, size: Option<u64> },
+    Mqueue { dest: PathBuf },
+    Dir { dest: PathBuf, perms: Option<u32> },
+    File { fd: RawFd, dest: PathBuf, perms: Option<u32> },
+    BindData { fd: RawFd, dest: PathBuf, perms: Option<u32>, read_only: bool },
+    Symlink { target: PathBuf, dest: PathBuf },
+    Chmod { perms: u32, path: PathBuf },
+    Overlay { sources: Vec<PathBuf>, kind: OverlayKind, dest: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OverlayKind {
+    /// `--overlay RWSRC WORKDIR DEST`
+    ReadWrite { upper: PathBuf, work: PathBuf },
+    /// `--tmp-overlay DEST`: upper and work dirs on an invisible tmpfs.
+    Tmp,
+    /// `--ro-overlay DEST`: lower layers only.
+    ReadOnly,
+}
+
+impl Op {
+    /// The destination path inside the sandbox, for messages and ordering checks.
+    pub fn dest(&self) -> &std::path::Path {
+        match self {
+            Op::Bind { dest, .. }
+            | Op::BindFd { dest, .. }
+            | Op::RemountRo { dest }
+            | Op::Proc { dest }
+            | Op::Dev { dest }
+            | Op::Tmpfs { dest, .. }
+            | Op::Mqueue { dest }
+            | Op::Dir { dest, .. }
+            | Op::File { dest, .. }
+            | Op::BindData { dest, .. }
+            | Op::Symlink { dest, .. }
+            | Op::Overlay { dest, .. } => dest,
+            Op::Chmod { path, .. } => path,
+        }
+    }
+}
+
+/// An environment edit, applied in order to hutch's own environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvOp {
+    Set(OsString, OsString),
+    Unset(OsString),
+    Clear,
+}
+
+/// A capability change, applied in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CapOp {
+    Add(CapSet),
+    Drop(CapSet),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CapSet {
+    All,
+    One(caps::Capability),
+}
+
+/// Seccomp programs read from file descriptors (raw classic BPF).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeccompFds {
+    /// `--seccomp FD` (the last one given).
+    pub replace: Option<RawFd>,
+    /// `--add-seccomp-fd FD`, in order.
+    pub add: Vec<RawFd>,
+}
+
+/// Everything the sandbox needs, as parsed from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub personality: Personality,
+    pub ns: Namespaces,
+    pub userns_fd: Option<RawFd>,
+    pub userns2_fd: Option<RawFd>,
+    pub pidns_fd: Option<RawFd>,
+    pub disable_userns: bool,
+    pub assert_userns_disabled: bool,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub hostname: Option<OsString>,
+    pub ops: Vec<Op>,
+    pub env: Vec<EnvOp>,
+    pub chdir: Option<PathBuf>,
+    pub argv0: Option<OsString>,
+    pub command: Vec<OsString>,
+    pub caps: Vec<CapOp>,
+    pub as_pid_1: bool,
+    pub die_with_parent: bool,
+    pub new_session: bool,
+    pub lock_files: Vec<PathBuf>,
+    pub sync_fd: Option<RawFd>,
+    pub block_fd: Option<RawFd>,
+    pub userns_block_fd: Option<RawFd>,
+    pub info_fd: Option<RawFd>,
+    pub json_status_fd: Option<RawFd>,
+    pub seccomp: SeccompFds,
+    pub exec_label: Option<String>,
+    pub file_label: Option<String>,
+    pub level_prefix: bool,
+}
+
+impl Spec {
+    pub fn new(personality: Personality) -> Self {
+        Spec {
+            personality,
+            ns: Namespaces::default(),
+            userns_fd: None,
+            userns2_fd: None,
+            pidns_fd: None,
+            disable_userns: false,
+            assert_userns_disabled: false,
+            uid: None,
+            gid: None,
+            hostname: None,
+            ops: Vec::new(),
+            env: Vec::new(),
+            chdir: None,
+            argv0: None,
+            command: Vec::new(),
+            caps: Vec::new(),
+            as_pid_1: false,
+            die_with_parent: false,
+            new_session: false,
+            lock_files: Vec::new(),
+            sync_fd: None,
+            block_fd: None,
+            userns_block_fd: None,
+            info_fd: None,
+            json_status_fd: None,
+            seccomp: SeccompFds::default(),
+            exec_label: None,
+            file_label: None,
+            level_prefix: false,
+        }
+    }
+
+    /// Whether the sandbox needs a devpts (and so uid 0 mapped while setting up).
+    pub fn needs_devpts(&self) -> bool {
+        self.ops.iter().any(|op| matches!(op, Op::Dev { .. }))
+    }
+}

@@ -1,0 +1,293 @@
+//! The thin system layer: the only module allowed to use `unsafe`.
+//!
+//! Each function wraps one system call that nix does not (yet) offer, returns
+//! `io::Result`, and documents the man page it follows. Callers add context.
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+fn cstr(p: &Path) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `clone(2)` with fork semantics (no new stack): returns 0 in the child and
+/// the child's pid in the parent. `flags` are `CLONE_NEW*` flags; SIGCHLD is added.
+///
+/// The caller must be single-threaded, as with `fork(2)`.
+pub fn clone_fork(flags: libc::c_int) -> io::Result<libc::pid_t> {
+    // SAFETY: the raw clone syscall with a NULL stack behaves like fork(2): the
+    // child continues on a copy of the parent's stack. hutch is single-threaded
+    // until exec, so no lock can be held by another thread in the child. The
+    // argument order (flags, stack, parent_tid, child_tid, tls) is x86_64's and
+    // aarch64's (CONFIG_CLONE_BACKWARDS is not set on either).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            std::ptr::null_mut::<libc::c_int>(),
+            0 as libc::c_ulong,
+        )
+    };
+    check(ret).map(|pid| pid as libc::pid_t)
+}
+
+/// `pivot_root(2)`.
+pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
+    let (a, b) = (cstr(new_root)?, cstr(put_old)?);
+    // SAFETY: both arguments are valid NUL-terminated strings for the call's duration.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, a.as_ptr(), b.as_ptr()) }).map(drop)
+}
+
+pub const OPEN_TREE_CLONE: u32 = 1;
+pub const OPEN_TREE_CLOEXEC: u32 = libc::O_CLOEXEC as u32;
+pub const AT_RECURSIVE: u32 = 0x8000;
+pub const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+/// `open_tree(2)`: with `OPEN_TREE_CLONE` a detached copy of the mount at `path`.
+pub fn open_tree(dirfd: RawFd, path: &Path, flags: u32) -> io::Result<OwnedFd> {
+    let p = cstr(path)?;
+    // SAFETY: `p` outlives the call; the kernel returns a new fd that we own.
+    let fd = check(unsafe { libc::syscall(libc::SYS_open_tree, dirfd, p.as_ptr(), flags) })?;
+    // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `move_mount(2)` from one fd to another (both with the EMPTY_PATH flags).
+pub fn move_mount_fd(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<()> {
+    let empty = c"";
+    // SAFETY: both fds are valid for the duration of the call, paths are "".
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            empty.as_ptr(),
+            to.as_raw_fd(),
+            empty.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// `mount_setattr(2)` on the mount `fd` refers to (AT_EMPTY_PATH), optionally recursive.
+pub fn mount_setattr_fd(fd: BorrowedFd<'_>, set: u64, recursive: bool) -> io::Result<()> {
+    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
+    let empty = c"";
+    // SAFETY: `attr` is a properly laid out `struct mount_attr` (version 0, 32 bytes)
+    // that lives for the duration of the call; the size argument matches it.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// `openat2(2)`.
+pub fn openat2(dirfd: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32, resolve: u64) -> io::Result<OwnedFd> {
+    let p = cstr(path)?;
+    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: mode as u64, resolve };
+    // SAFETY: `p` and `how` outlive the call; `how` is `struct open_how` (24 bytes).
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd.as_raw_fd(),
+            p.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })?;
+    // SAFETY: a new fd returned by the kernel, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Whether `fd` is an open file descriptor (`fcntl(F_GETFD)`).
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table; any integer is acceptable.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Take ownership of an inherited descriptor named on the command line.
+///
+/// The caller checks with [`fd_is_open`] first and must take each number once.
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: the descriptor was inherited from our caller, named by the user for
+    // hutch to consume, and no other owner exists in this single-threaded process.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// `ioctl(SIOCSIFFLAGS)`/`SIOCSIFADDR` to bring `lo` up with 127.0.0.1/8.
+pub fn loopback_up() -> io::Result<()> {
+    // SAFETY: socket(2) with constant arguments.
+    let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if s < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `s` is a new descriptor we own.
+    let sock = unsafe { OwnedFd::from_raw_fd(s) };
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    let mut addr: libc::sockaddr_in = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr { s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be() },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sockaddr_in fits in the ifr_ifru union (sockaddr, 16 bytes).
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            &addr as *const libc::sockaddr_in as *const u8,
+            &mut req.ifr_ifru as *mut _ as *mut u8,
+            std::mem::size_of::<libc::sockaddr_in>(),
+        )
+    };
+    // SAFETY: SIOCSIFADDR reads a valid ifreq we own.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFADDR, &req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    addr.sin_addr.s_addr = u32::from_be_bytes([255, 0, 0, 0]).to_be();
+    // SAFETY: as above, for the netmask.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            &addr as *const libc::sockaddr_in as *const u8,
+            &mut req.ifr_ifru as *mut _ as *mut u8,
+            std::mem::size_of::<libc::sockaddr_in>(),
+        )
+    };
+    // SAFETY: SIOCSIFNETMASK reads a valid ifreq we own.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFNETMASK, &req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: SIOCGIFFLAGS writes the flags into our ifreq.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: reading and writing the ifru_flags member of the union we just filled.
+    unsafe {
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+    }
+    // SAFETY: SIOCSIFFLAGS reads a valid ifreq we own.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `execvpe`-like: exec `file` (searched on `path` when it has no `/`) with the
+/// given argv and environment. Returns only on failure.
+pub fn exec(file: &CString, argv: &[CString], envp: &[CString]) -> io::Error {
+    let mut av: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    av.push(std::ptr::null());
+    let mut ev: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
+    ev.push(std::ptr::null());
+    // SAFETY: all pointers point into CStrings that outlive the call and both
+    // arrays are NULL-terminated, as execve(2) requires.
+    unsafe { libc::execve(file.as_ptr(), av.as_ptr(), ev.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// `_exit(2)`: leave a forked child without running destructors or atexit handlers.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and is async-signal-safe.
+    unsafe { libc::_exit(code) }
+}
+
+/// `isatty(3)`.
+pub fn isatty(fd: RawFd) -> bool {
+    // SAFETY: isatty only queries the descriptor.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// The path of the terminal open on `fd`, if it is one.
+pub fn ttyname(fd: RawFd) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/self/fd/{fd}")).ok().filter(|_| isatty(fd))
+}
+
+/// Install a classic BPF seccomp program (`prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)`).
+/// `program` holds whole `struct sock_filter` entries (validated by the caller).
+pub fn seccomp_install(program: &[u8]) -> io::Result<()> {
+    let fprog = libc::sock_fprog {
+        len: (program.len() / std::mem::size_of::<libc::sock_filter>()) as libc::c_ushort,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `fprog` points at `program`, which stays alive for the call and holds
+    // `len` complete 8-byte sock_filter entries; the kernel copies the program.
+    let ret = unsafe { libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) };
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+pub const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
+pub const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+
+/// `prctl(PR_SET_SECUREBITS)`.
+pub fn set_securebits(bits: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: PR_SET_SECUREBITS takes an integer argument and touches no memory of ours.
+    if unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) } < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `fork(2)`: 0 in the child, the child's pid in the parent.
+///
+/// hutch is single-threaded until exec, which is what makes forking sound.
+pub fn fork() -> io::Result<libc::pid_t> {
+    // SAFETY: the process has a single thread (no lock can be held by another
+    // thread), and the child only runs hutch's own setup code before exec/_exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(pid)
+    }
+}
