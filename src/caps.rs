@@ -12,11 +12,16 @@ fn supported() -> HashSet<Capability> {
     caps::runtime::thread_all_supported()
 }
 
-/// What the command keeps: everything for real root mapped to uid 0, nothing
-/// otherwise, then the user's additions and removals in command-line order.
-pub fn requested(ops: &[CapOp], keep_all: bool) -> HashSet<Capability> {
+/// The caller's effective set (read before entering a new user namespace).
+pub fn current_effective() -> HashSet<Capability> {
+    caps::read(None, Set::Effective).unwrap_or_default()
+}
+
+/// What the command keeps: `initial` (the caller's effective set for real root,
+/// nothing otherwise), then the user's additions and removals in order.
+pub fn requested(ops: &[CapOp], initial: HashSet<Capability>) -> HashSet<Capability> {
     let all = supported();
-    let mut set = if keep_all { all.clone() } else { HashSet::new() };
+    let mut set = initial;
     for op in ops {
         match op {
             CapOp::Add(CapSet::All) => set = all.clone(),
@@ -32,26 +37,30 @@ pub fn requested(ops: &[CapOp], keep_all: bool) -> HashSet<Capability> {
     set
 }
 
-/// Apply `keep` to the current thread: bounding (unless `keep_bounding`), then
-/// inheritable, permitted, effective and ambient.
-pub fn apply(keep: &HashSet<Capability>, keep_bounding: bool) -> Result<()> {
+/// Apply `keep` to the current thread: the bounding set (when `drop_bounding`),
+/// effective, permitted, and, when `inheritable` (the user asked for capabilities),
+/// inheritable and ambient so that they survive exec.
+pub fn apply(keep: &HashSet<Capability>, drop_bounding: bool, inheritable: bool) -> Result<()> {
     let fail = |what: &str, e: caps::errors::CapsError| Error::msg(format!("Can't {what}: {e}"));
-    if keep == &supported() {
-        return Ok(());
-    }
-    if !keep_bounding {
+    if drop_bounding {
         for c in supported() {
             if !keep.contains(&c) {
-                caps::drop(None, Set::Bounding, c).map_err(|e| fail("drop bounding capabilities", e))?;
+                caps::drop(None, Set::Bounding, c)
+                    .map_err(|e| fail("drop bounding capabilities", e))?;
             }
         }
     }
     // Lower effective before permitted: effective must stay a subset of permitted.
     caps::set(None, Set::Effective, keep).map_err(|e| fail("set effective capabilities", e))?;
     caps::set(None, Set::Permitted, keep).map_err(|e| fail("set permitted capabilities", e))?;
-    caps::set(None, Set::Inheritable, keep).map_err(|e| fail("set inheritable capabilities", e))?;
+    let inh = if inheritable {
+        keep.clone()
+    } else {
+        HashSet::new()
+    };
+    caps::set(None, Set::Inheritable, &inh).map_err(|e| fail("set inheritable capabilities", e))?;
     caps::clear(None, Set::Ambient).map_err(|e| fail("clear ambient capabilities", e))?;
-    for c in keep {
+    for c in &inh {
         caps::raise(None, Set::Ambient, *c).map_err(|e| fail("raise ambient capabilities", e))?;
     }
     Ok(())
@@ -63,17 +72,32 @@ mod tests {
 
     #[test]
     fn unprivileged_default_is_empty_and_adds_apply() {
-        assert!(requested(&[], false).is_empty());
-        let s = requested(&[CapOp::Add(CapSet::One(Capability::CAP_NET_ADMIN))], false);
+        assert!(requested(&[], HashSet::new()).is_empty());
+        let s = requested(
+            &[CapOp::Add(CapSet::One(Capability::CAP_NET_ADMIN))],
+            HashSet::new(),
+        );
         assert_eq!(s, HashSet::from([Capability::CAP_NET_ADMIN]));
     }
 
     #[test]
     fn order_matters() {
-        let ops = [CapOp::Drop(CapSet::All), CapOp::Add(CapSet::One(Capability::CAP_CHOWN))];
-        assert_eq!(requested(&ops, true), HashSet::from([Capability::CAP_CHOWN]));
-        let ops = [CapOp::Add(CapSet::One(Capability::CAP_CHOWN)), CapOp::Drop(CapSet::All)];
-        assert!(requested(&ops, true).is_empty());
-        assert_eq!(requested(&[CapOp::Add(CapSet::All)], false), supported());
+        let ops = [
+            CapOp::Drop(CapSet::All),
+            CapOp::Add(CapSet::One(Capability::CAP_CHOWN)),
+        ];
+        assert_eq!(
+            requested(&ops, supported()),
+            HashSet::from([Capability::CAP_CHOWN])
+        );
+        let ops = [
+            CapOp::Add(CapSet::One(Capability::CAP_CHOWN)),
+            CapOp::Drop(CapSet::All),
+        ];
+        assert!(requested(&ops, supported()).is_empty());
+        assert_eq!(
+            requested(&[CapOp::Add(CapSet::All)], HashSet::new()),
+            supported()
+        );
     }
 }

@@ -124,7 +124,10 @@ pub const MAX_ARGS: usize = 100_000;
 pub fn usage(prog: &str) -> String {
     let mut out = format!("usage: {prog} [OPTIONS...] [--] COMMAND [ARGS...]\n\n");
     for f in FLAGS {
-        let left = std::iter::once(f.name).chain(f.values.iter().copied()).collect::<Vec<_>>().join(" ");
+        let left = std::iter::once(f.name)
+            .chain(f.values.iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ");
         out.push_str(&format!("    {left:<28} {}\n", f.help));
     }
     out
@@ -209,7 +212,11 @@ pub fn parse_cap(s: &OsStr) -> Result<CapSet> {
         return Ok(CapSet::All);
     }
     let upper = t.to_ascii_uppercase();
-    let name = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+    let name = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
     name.parse::<caps::Capability>()
         .map(CapSet::One)
         .map_err(|_| Error::msg(format!("unknown cap: {t}")))
@@ -225,7 +232,10 @@ fn read_args_fd(fd: RawFd) -> Result<Vec<OsString>> {
     let mut data = Vec::new();
     file.read_to_end(&mut data)
         .map_err(|e| Error::io("Can't read --args data", e))?;
-    let mut args: Vec<OsString> = data.split(|b| *b == 0).map(|a| OsString::from_vec(a.to_vec())).collect();
+    let mut args: Vec<OsString> = data
+        .split(|b| *b == 0)
+        .map(|a| OsString::from_vec(a.to_vec()))
+        .collect();
     // A trailing NUL terminates the last argument rather than starting an empty one.
     if data.last() == Some(&0) || data.is_empty() {
         args.pop();
@@ -249,7 +259,8 @@ impl Parser {
     /// Note a single-valued option; a second use keeps the last value and warns.
     fn single(&mut self, name: &'static str) {
         if self.seen_single.contains(&name) {
-            self.warnings.push(format!("Only the last {name} option will take effect"));
+            self.warnings
+                .push(format!("Only the last {name} option will take effect"));
         } else {
             self.seen_single.push(name);
         }
@@ -264,7 +275,9 @@ impl Parser {
     fn check_modifiers(&self, name: &str) -> Result<()> {
         if !matches!(name, "--perms" | "--size") {
             if self.perms.is_some() {
-                return Err(Error::msg("--perms must be followed by an option that creates a file"));
+                return Err(Error::msg(
+                    "--perms must be followed by an option that creates a file",
+                ));
             }
             if self.size.is_some() {
                 return Err(Error::msg("--size must be followed by --tmpfs"));
@@ -281,7 +294,9 @@ impl Parser {
     fn parse_list(&mut self, args: Vec<OsString>, from_file: bool) -> Result<ListEnd> {
         self.total_args += args.len();
         if self.total_args > MAX_ARGS {
-            return Err(Error::msg(format!("Exceeded maximum number of arguments {MAX_ARGS}")));
+            return Err(Error::msg(format!(
+                "Exceeded maximum number of arguments {MAX_ARGS}"
+            )));
         }
         let mut it = args.into_iter();
         while let Some(arg) = it.next() {
@@ -320,7 +335,12 @@ impl Parser {
     }
 
     /// Apply one flag. Returns `Exhausted` to go on parsing, `Help`/`Version` to stop.
-    fn apply(&mut self, name: &'static str, mut v: Vec<OsString>, from_file: bool) -> Result<ListEnd> {
+    fn apply(
+        &mut self,
+        name: &'static str,
+        mut v: Vec<OsString>,
+        from_file: bool,
+    ) -> Result<ListEnd> {
         let p = |o: &OsString| PathBuf::from(o);
         let s = &mut self.spec;
         match name {
@@ -433,14 +453,18 @@ impl Parser {
             }
             "--seccomp" => {
                 if !s.seccomp.add.is_empty() {
-                    return Err(Error::msg("--seccomp cannot be combined with --add-seccomp-fd"));
+                    return Err(Error::msg(
+                        "--seccomp cannot be combined with --add-seccomp-fd",
+                    ));
                 }
                 s.seccomp.replace = Some(parse_fd(&v[0])?);
                 self.single(name);
             }
             "--add-seccomp-fd" => {
                 if s.seccomp.replace.is_some() {
-                    return Err(Error::msg("--add-seccomp-fd cannot be combined with --seccomp"));
+                    return Err(Error::msg(
+                        "--add-seccomp-fd cannot be combined with --seccomp",
+                    ));
                 }
                 s.seccomp.add.push(parse_fd(&v[0])?)
             }
@@ -479,7 +503,13 @@ impl Parser {
             "--overlay" | "--tmp-overlay" | "--ro-overlay" => {
                 let sources = std::mem::take(&mut self.overlay_srcs);
                 let (kind, dest) = match name {
-                    "--overlay" => (OverlayKind::ReadWrite { upper: p(&v[0]), work: p(&v[1]) }, p(&v[2])),
+                    "--overlay" => (
+                        OverlayKind::ReadWrite {
+                            upper: p(&v[0]),
+                            work: p(&v[1]),
+                        },
+                        p(&v[2]),
+                    ),
                     "--tmp-overlay" => (OverlayKind::Tmp, p(&v[0])),
                     _ => (OverlayKind::ReadOnly, p(&v[0])),
                 };
@@ -491,7 +521,11 @@ impl Parser {
                         format!("{name} requires at least one --overlay-src")
                     }));
                 }
-                self.spec.ops.push(Op::Overlay { sources, kind, dest });
+                self.spec.ops.push(Op::Overlay {
+                    sources,
+                    kind,
+                    dest,
+                });
             }
             _ => self.apply_op(name, v)?,
         }
@@ -502,50 +536,57 @@ impl Parser {
     fn apply_op(&mut self, name: &'static str, v: Vec<OsString>) -> Result<()> {
         let p = |o: &OsString| PathBuf::from(o);
         let op = match name {
-            "--bind" | "--bind-try" | "--ro-bind" | "--ro-bind-try" | "--dev-bind" | "--dev-bind-try" => {
+            "--bind" | "--bind-try" | "--ro-bind" | "--ro-bind-try" | "--dev-bind"
+            | "--dev-bind-try" => {
                 let kind = match name {
                     "--bind" | "--bind-try" => BindKind::ReadWrite,
                     "--ro-bind" | "--ro-bind-try" => BindKind::ReadOnly,
                     _ => BindKind::Dev,
                 };
-                Op::Bind { src: p(&v[0]), dest: p(&v[1]), kind, allow_missing: name.ends_with("-try") }
-            }
-            "--bind-fd" | "--ro-bind-fd" => {
-                Op::BindFd { fd: parse_fd(&v[0])?, dest: p(&v[1]), read_only: name == "--ro-bind-fd" }
-            }
-            "--remount-ro" => {
-                Op::RemountRo { dest: p(&v[0]) }
-            }
-            "--proc" => {
-                Op::Proc { dest: p(&v[0]) }
-            }
-            "--dev" => {
-                Op::Dev { dest: p(&v[0]) }
-            }
-            "--mqueue" => {
-                Op::Mqueue { dest: p(&v[0]) }
-            }
-            "--symlink" => {
-                Op::Symlink { target: p(&v[0]), dest: p(&v[1]) }
-            }
-            "--chmod" => {
-                Op::Chmod { perms: parse_octal(&v[0], "--chmod")?, path: p(&v[1]) }
-            }
-            "--tmpfs" => Op::Tmpfs { dest: p(&v[0]), perms: self.take_perms(), size: self.size.take() },
-            "--dir" => {
-                Op::Dir { dest: p(&v[0]), perms: self.take_perms() }
-            }
-            "--file" => {
-                Op::File { fd: parse_fd(&v[0])?, dest: p(&v[1]), perms: self.take_perms() }
-            }
-            "--bind-data" | "--ro-bind-data" => {
-                Op::BindData {
-                    fd: parse_fd(&v[0])?,
+                Op::Bind {
+                    src: p(&v[0]),
                     dest: p(&v[1]),
-                    perms: self.take_perms(),
-                    read_only: name == "--ro-bind-data",
+                    kind,
+                    allow_missing: name.ends_with("-try"),
                 }
             }
+            "--bind-fd" | "--ro-bind-fd" => Op::BindFd {
+                fd: parse_fd(&v[0])?,
+                dest: p(&v[1]),
+                read_only: name == "--ro-bind-fd",
+            },
+            "--remount-ro" => Op::RemountRo { dest: p(&v[0]) },
+            "--proc" => Op::Proc { dest: p(&v[0]) },
+            "--dev" => Op::Dev { dest: p(&v[0]) },
+            "--mqueue" => Op::Mqueue { dest: p(&v[0]) },
+            "--symlink" => Op::Symlink {
+                target: p(&v[0]),
+                dest: p(&v[1]),
+            },
+            "--chmod" => Op::Chmod {
+                perms: parse_octal(&v[0], "--chmod")?,
+                path: p(&v[1]),
+            },
+            "--tmpfs" => Op::Tmpfs {
+                dest: p(&v[0]),
+                perms: self.take_perms(),
+                size: self.size.take(),
+            },
+            "--dir" => Op::Dir {
+                dest: p(&v[0]),
+                perms: self.take_perms(),
+            },
+            "--file" => Op::File {
+                fd: parse_fd(&v[0])?,
+                dest: p(&v[1]),
+                perms: self.take_perms(),
+            },
+            "--bind-data" | "--ro-bind-data" => Op::BindData {
+                fd: parse_fd(&v[0])?,
+                dest: p(&v[1]),
+                perms: self.take_perms(),
+                read_only: name == "--ro-bind-data",
+            },
             other => unreachable!("flag {other} is in the table but has no handler"),
         };
         self.spec.ops.push(op);
@@ -600,8 +641,21 @@ mod tests {
 
     #[test]
     fn ops_keep_command_line_order() {
-        let s = spec(&["--tmpfs", "/a", "--ro-bind", "/x", "/a/x", "--dir", "/a/d", "true"]);
-        let dests: Vec<_> = s.ops.iter().map(|o| o.dest().to_str().unwrap().to_string()).collect();
+        let s = spec(&[
+            "--tmpfs",
+            "/a",
+            "--ro-bind",
+            "/x",
+            "/a/x",
+            "--dir",
+            "/a/d",
+            "true",
+        ]);
+        let dests: Vec<_> = s
+            .ops
+            .iter()
+            .map(|o| o.dest().to_str().unwrap().to_string())
+            .collect();
         assert_eq!(dests, ["/a", "/a/x", "/a/d"]);
         assert_eq!(s.command, args(&["true"]));
     }
@@ -617,20 +671,56 @@ mod tests {
 
     #[test]
     fn perms_and_size_bind_to_the_next_op() {
-        let s = spec(&["--perms", "0700", "--size", "1024", "--tmpfs", "/t", "--dir", "/d", "x"]);
-        assert_eq!(s.ops[0], Op::Tmpfs { dest: "/t".into(), perms: Some(0o700), size: Some(1024) });
-        assert_eq!(s.ops[1], Op::Dir { dest: "/d".into(), perms: None });
+        let s = spec(&[
+            "--perms", "0700", "--size", "1024", "--tmpfs", "/t", "--dir", "/d", "x",
+        ]);
+        assert_eq!(
+            s.ops[0],
+            Op::Tmpfs {
+                dest: "/t".into(),
+                perms: Some(0o700),
+                size: Some(1024)
+            }
+        );
+        assert_eq!(
+            s.ops[1],
+            Op::Dir {
+                dest: "/d".into(),
+                perms: None
+            }
+        );
     }
 
     #[test]
     fn modifier_errors_match_bwrap() {
-        assert_eq!(err(&["--perms", "0755", "--bind", "/", "/", "x"]), "--perms must be followed by an option that creates a file");
-        assert_eq!(err(&["--size", "10", "--dir", "/x", "x"]), "--size must be followed by --tmpfs");
-        assert_eq!(err(&["--perms", "0755", "--perms", "0700", "--dir", "/x"]), "--perms given twice for the same action");
-        assert_eq!(err(&["--perms", "888", "--dir", "/x"]), "--perms takes an octal argument <= 07777");
-        assert_eq!(err(&["--perms", "010000", "--dir", "/x"]), "--perms takes an octal argument <= 07777");
-        assert_eq!(err(&["--size", "0", "--tmpfs", "/x"]), "--size takes a non-zero number of bytes");
-        assert_eq!(err(&["--perms", "0755", "--setenv", "A", "B", "x"]), "--perms must be followed by an option that creates a file");
+        assert_eq!(
+            err(&["--perms", "0755", "--bind", "/", "/", "x"]),
+            "--perms must be followed by an option that creates a file"
+        );
+        assert_eq!(
+            err(&["--size", "10", "--dir", "/x", "x"]),
+            "--size must be followed by --tmpfs"
+        );
+        assert_eq!(
+            err(&["--perms", "0755", "--perms", "0700", "--dir", "/x"]),
+            "--perms given twice for the same action"
+        );
+        assert_eq!(
+            err(&["--perms", "888", "--dir", "/x"]),
+            "--perms takes an octal argument <= 07777"
+        );
+        assert_eq!(
+            err(&["--perms", "010000", "--dir", "/x"]),
+            "--perms takes an octal argument <= 07777"
+        );
+        assert_eq!(
+            err(&["--size", "0", "--tmpfs", "/x"]),
+            "--size takes a non-zero number of bytes"
+        );
+        assert_eq!(
+            err(&["--perms", "0755", "--setenv", "A", "B", "x"]),
+            "--perms must be followed by an option that creates a file"
+        );
         // bwrap ignores a modifier left just before the command.
         assert!(parse(Personality::Bwrap, args(&["--perms", "0755", "x"])).is_ok());
     }
@@ -639,7 +729,10 @@ mod tests {
     fn arity_errors() {
         assert_eq!(err(&["--bind", "/x"]), "--bind takes two arguments");
         assert_eq!(err(&["--uid"]), "--uid takes an argument");
-        assert_eq!(err(&["--overlay", "a", "b"]), "--overlay takes three arguments");
+        assert_eq!(
+            err(&["--overlay", "a", "b"]),
+            "--overlay takes three arguments"
+        );
         assert_eq!(err(&["--chdir"]), "--chdir takes one argument");
         assert_eq!(err(&["--ro-bind-fd", "3"]), "--bind-fd takes two arguments");
         assert_eq!(err(&["--frob"]), "Unknown option --frob");
@@ -650,7 +743,10 @@ mod tests {
     fn numbers() {
         assert_eq!(err(&["--uid", "abc", "x"]), "Invalid uid: abc");
         assert_eq!(err(&["--gid", "-1", "x"]), "Invalid gid: -1");
-        assert_eq!(err(&["--uid", "4294967295", "x"]), "Invalid uid: 4294967295");
+        assert_eq!(
+            err(&["--uid", "4294967295", "x"]),
+            "Invalid uid: 4294967295"
+        );
         assert_eq!(spec(&["--uid", "4294967294", "x"]).uid, Some(4294967294));
         assert_eq!(err(&["--sync-fd", "abc", "x"]), "Invalid fd: abc");
         assert_eq!(err(&["--cap-add", "FOO", "x"]), "unknown cap: FOO");
@@ -659,44 +755,98 @@ mod tests {
     #[test]
     fn unshare_all_and_share_net() {
         let s = spec(&["--unshare-all", "--share-net", "x"]);
-        assert_eq!(s.ns, Namespaces { user: Unshare::Try, ipc: true, pid: true, net: false, uts: true, cgroup: Unshare::Try });
+        assert_eq!(
+            s.ns,
+            Namespaces {
+                user: Unshare::Try,
+                ipc: true,
+                pid: true,
+                net: false,
+                uts: true,
+                cgroup: Unshare::Try
+            }
+        );
         let s = spec(&["--unshare-user", "--unshare-all", "x"]);
         assert_eq!(s.ns.user, Unshare::Yes);
     }
 
     #[test]
     fn single_valued_options_warn() {
-        let (_, w) = parse(Personality::Bwrap, args(&["--chdir", "/a", "--chdir", "/b", "x"])).unwrap();
+        let (_, w) = parse(
+            Personality::Bwrap,
+            args(&["--chdir", "/a", "--chdir", "/b", "x"]),
+        )
+        .unwrap();
         assert_eq!(w, ["Only the last --chdir option will take effect"]);
-        assert_eq!(spec(&["--chdir", "/a", "--chdir", "/b", "x"]).chdir, Some("/b".into()));
-        assert_eq!(err(&["--argv0", "a", "--argv0", "b", "x"]), "--argv0 used multiple times");
+        assert_eq!(
+            spec(&["--chdir", "/a", "--chdir", "/b", "x"]).chdir,
+            Some("/b".into())
+        );
+        assert_eq!(
+            err(&["--argv0", "a", "--argv0", "b", "x"]),
+            "--argv0 used multiple times"
+        );
     }
 
     #[test]
     fn env_ops_in_order() {
         let s = spec(&["--setenv", "A", "1", "--clearenv", "--unsetenv", "B", "x"]);
-        assert_eq!(s.env, [EnvOp::Set("A".into(), "1".into()), EnvOp::Clear, EnvOp::Unset("B".into())]);
+        assert_eq!(
+            s.env,
+            [
+                EnvOp::Set("A".into(), "1".into()),
+                EnvOp::Clear,
+                EnvOp::Unset("B".into())
+            ]
+        );
     }
 
     #[test]
     fn overlay_sources_bind_to_the_overlay() {
-        let s = spec(&["--overlay-src", "/a", "--overlay-src", "/b", "--ro-overlay", "/m", "x"]);
-        assert_eq!(s.ops[0], Op::Overlay { sources: vec!["/a".into(), "/b".into()], kind: OverlayKind::ReadOnly, dest: "/m".into() });
+        let s = spec(&[
+            "--overlay-src",
+            "/a",
+            "--overlay-src",
+            "/b",
+            "--ro-overlay",
+            "/m",
+            "x",
+        ]);
+        assert_eq!(
+            s.ops[0],
+            Op::Overlay {
+                sources: vec!["/a".into(), "/b".into()],
+                kind: OverlayKind::ReadOnly,
+                dest: "/m".into()
+            }
+        );
         assert!(err(&["--overlay-src", "/a", "--ro-overlay", "/m"]).contains("at least two"));
-        assert!(err(&["--overlay-src", "/a", "--dir", "/m"]).contains("--overlay-src must be followed"));
+        assert!(
+            err(&["--overlay-src", "/a", "--dir", "/m"]).contains("--overlay-src must be followed")
+        );
         assert!(err(&["--overlay-src", "/a", "x"]).contains("--overlay-src must be followed"));
         assert!(err(&["--overlay-src", "/a"]).contains("--overlay-src must be followed"));
     }
 
     #[test]
     fn seccomp_modes_cannot_mix() {
-        assert!(err(&["--seccomp", "3", "--add-seccomp-fd", "4", "x"]).contains("cannot be combined"));
+        assert!(
+            err(&["--seccomp", "3", "--add-seccomp-fd", "4", "x"]).contains("cannot be combined")
+        );
     }
 
     #[test]
     fn help_and_version() {
-        assert!(matches!(parse(Personality::Bwrap, args(&["--help"])).unwrap().0, Action::Help));
-        assert!(matches!(parse(Personality::Bwrap, args(&["--unshare-pid", "--version"])).unwrap().0, Action::Version));
+        assert!(matches!(
+            parse(Personality::Bwrap, args(&["--help"])).unwrap().0,
+            Action::Help
+        ));
+        assert!(matches!(
+            parse(Personality::Bwrap, args(&["--unshare-pid", "--version"]))
+                .unwrap()
+                .0,
+            Action::Version
+        ));
         assert!(usage("bwrap").starts_with("usage: bwrap [OPTIONS...] [--] COMMAND [ARGS...]\n"));
     }
 
@@ -720,7 +870,12 @@ mod tests {
                 .collect();
             a.extend(vals);
             let mut full = if f.name.contains("overlay") && f.name != "--overlay-src" {
-                vec!["--overlay-src".to_string(), "/a".into(), "--overlay-src".into(), "/b".into()]
+                vec![
+                    "--overlay-src".to_string(),
+                    "/a".into(),
+                    "--overlay-src".into(),
+                    "/b".into(),
+                ]
             } else {
                 vec![]
             };
@@ -735,7 +890,10 @@ mod tests {
             }
             full.extend(a);
             full.push("true".into());
-            let r = parse(Personality::Bwrap, full.iter().map(OsString::from).collect());
+            let r = parse(
+                Personality::Bwrap,
+                full.iter().map(OsString::from).collect(),
+            );
             assert!(r.is_ok(), "{}: {:?}", f.name, r.err());
         }
     }

@@ -17,7 +17,9 @@ impl Error {
     }
 
     pub fn io(context: impl fmt::Display, err: io::Error) -> Self {
-        Error { msg: format!("{context}: {}", strerror(&err)) }
+        Error {
+            msg: format!("{context}: {}", strerror(&err)),
+        }
     }
 }
 
@@ -25,7 +27,7 @@ impl Error {
 /// Rust's " (os error 2)" suffix, so that messages read like bwrap's.
 pub fn strerror(err: &io::Error) -> String {
     match err.raw_os_error() {
-        Some(code) => nix::errno::Errno::from_raw(code).desc().to_string(),
+        Some(code) => crate::sys::strerror(code),
         None => err.to_string(),
     }
 }

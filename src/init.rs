@@ -17,8 +17,13 @@ pub fn run(command: Pid, spec: &Spec, seccomp: &[Program]) -> ! {
     // Read locks on the lock files, held for the sandbox's lifetime.
     let mut locks = Vec::new();
     for path in &spec.lock_files {
-        let file = std::fs::File::open(path)
-            .unwrap_or_else(|e| fail(format!("Unable to open lock file {}: {}", path.display(), crate::error::strerror(&e))));
+        let file = std::fs::File::open(path).unwrap_or_else(|e| {
+            fail(format!(
+                "Unable to open lock file {}: {}",
+                path.display(),
+                crate::error::strerror(&e)
+            ))
+        });
         let lock = libc::flock {
             l_type: libc::F_RDLCK as libc::c_short,
             l_whence: libc::SEEK_SET as libc::c_short,
@@ -27,12 +32,16 @@ pub fn run(command: Pid, spec: &Spec, seccomp: &[Program]) -> ! {
             l_pid: 0,
         };
         if let Err(e) = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETLK(&lock)) {
-            fail(format!("Unable to lock file {}: {}", path.display(), e.desc()));
+            fail(format!(
+                "Unable to lock file {}: {}",
+                path.display(),
+                crate::sys::strerror(e as i32)
+            ));
         }
         locks.push(file);
     }
     // pid 1 keeps no capabilities.
-    let _ = crate::caps::apply(&Default::default(), false);
+    let _ = crate::caps::apply(&Default::default(), false, false);
     for p in seccomp {
         if let Err(e) = p.install() {
             fail(e.to_string());
@@ -41,7 +50,9 @@ pub fn run(command: Pid, spec: &Spec, seccomp: &[Program]) -> ! {
     loop {
         match waitpid(Pid::from_raw(-1), None) {
             Ok(WaitStatus::Exited(pid, code)) if pid == command => sys::exit_now(code),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => sys::exit_now(128 + sig as i32),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => {
+                sys::exit_now(128 + sig as i32)
+            }
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => {}
             Err(_) => sys::exit_now(1),

@@ -23,7 +23,10 @@ fn main() {
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_else(|| "hutch".into());
     let personality = Personality::from_argv0(&argv0);
-    let mut msgs = Messages { name: personality.name(), level_prefix: false };
+    let mut msgs = Messages {
+        name: personality.name(),
+        level_prefix: false,
+    };
     let prog = argv0.to_string_lossy().into_owned();
     let rest: Vec<_> = args.collect();
     if rest.is_empty() {

@@ -40,10 +40,15 @@ pub fn resolve_sources(ops: &[Op]) -> Result<Vec<Option<PathBuf>>> {
     let canon = |p: &Path| std::fs::canonicalize(p);
     ops.iter()
         .map(|op| match op {
-            Op::Bind { src, allow_missing, .. } => match canon(src) {
+            Op::Bind {
+                src, allow_missing, ..
+            } => match canon(src) {
                 Ok(p) => Ok(Some(p)),
                 Err(e) if *allow_missing && e.kind() == io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Error::io(format!("Can't find source path {}", src.display()), e)),
+                Err(e) => Err(Error::io(
+                    format!("Can't find source path {}", src.display()),
+                    e,
+                )),
             },
             Op::Overlay { sources, kind, .. } => {
                 for s in sources {
@@ -92,31 +97,58 @@ pub struct Root {
 }
 
 fn open_root() -> Result<OwnedFd> {
-    nix::fcntl::open("/newroot", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .ctx(|| "Can't open new root".into())
+    nix::fcntl::open(
+        "/newroot",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "Can't open new root".into())
 }
 
 impl Root {
     /// Make mounts private to us, mount the base tmpfs and pivot into it.
     pub fn prepare() -> Result<Root> {
         // Slave, not private: host mounts made later still propagate in, none go out.
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SILENT | MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
-            .ctx(|| "Failed to make / slave".into())?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_SILENT | MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .ctx(|| "Failed to make / slave".into())?;
         let base = BASE_CANDIDATES
             .iter()
             .find(|p| std::fs::metadata(p).map(|m| m.is_dir()).unwrap_or(false))
             .ok_or_else(|| Error::msg("No directory to mount the new root on"))?;
-        mount(Some("tmpfs"), *base, Some("tmpfs"), MsFlags::MS_NODEV | MsFlags::MS_NOSUID, Some("mode=0755"))
-            .ctx(|| "Failed to mount tmpfs".into())?;
+        mount(
+            Some("tmpfs"),
+            *base,
+            Some("tmpfs"),
+            MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
+            Some("mode=0755"),
+        )
+        .ctx(|| "Failed to mount tmpfs".into())?;
         nix::unistd::chdir(*base).ctx(|| format!("chdir {base}"))?;
         for d in ["newroot", "oldroot"] {
-            nix::unistd::mkdir(d, Mode::from_bits_truncate(0o755)).ctx(|| format!("Creating {d} failed"))?;
+            nix::unistd::mkdir(d, Mode::from_bits_truncate(0o755))
+                .ctx(|| format!("Creating {d} failed"))?;
         }
-        mount(Some("newroot"), "newroot", None::<&str>, MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .ctx(|| "setting up newroot bind".into())?;
+        mount(
+            Some("newroot"),
+            "newroot",
+            None::<&str>,
+            MsFlags::MS_SILENT | MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .ctx(|| "setting up newroot bind".into())?;
         sys::pivot_root(Path::new("."), Path::new("oldroot")).ctx(|| "pivot_root".into())?;
         nix::unistd::chdir("/").ctx(|| "chdir /".into())?;
-        Ok(Root { root: open_root()?, data_files: 0, uses_new_api: true })
+        Ok(Root {
+            root: open_root()?,
+            data_files: 0,
+            uses_new_api: true,
+        })
     }
 
     /// Leave the base behind: the new root becomes `/`, the host's root is detached.
@@ -132,7 +164,11 @@ impl Root {
 
     fn resolve(&self, dest: &Path, flags: OFlag) -> io::Result<OwnedFd> {
         let r = rel(dest);
-        let r = if r.as_os_str().is_empty() { PathBuf::from(".") } else { r };
+        let r = if r.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            r
+        };
         sys::openat2(
             self.root.as_fd(),
             &r,
@@ -146,12 +182,17 @@ impl Root {
     /// Returns the parent directory and the final name.
     fn parent(&self, dest: &Path, mode: u32) -> Result<(OwnedFd, OsString)> {
         let r = rel(dest);
-        let name = r.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| ".".into());
+        let name = r
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| ".".into());
         let parent = r.parent().map(Path::to_path_buf).unwrap_or_default();
         if let Ok(fd) = self.resolve(&parent, OFlag::O_PATH | OFlag::O_DIRECTORY) {
             return Ok((fd, name));
         }
-        let mut cur = self.resolve(Path::new(""), OFlag::O_PATH | OFlag::O_DIRECTORY).ctx(|| "open new root".into())?;
+        let mut cur = self
+            .resolve(Path::new(""), OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .ctx(|| "open new root".into())?;
         let mut sofar = PathBuf::new();
         for comp in parent.components() {
             sofar.push(comp);
@@ -164,7 +205,12 @@ impl Root {
                         .resolve(&sofar, OFlag::O_PATH | OFlag::O_DIRECTORY)
                         .ctx(|| format!("Can't mkdir parents for {}", dest.display()))?;
                 }
-                Err(e) => return Err(Error::io(format!("Can't mkdir parents for {}", dest.display()), e)),
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("Can't mkdir parents for {}", dest.display()),
+                        e,
+                    ))
+                }
             }
         }
         Ok((cur, name))
@@ -181,7 +227,8 @@ impl Root {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
             Err(e) => return Err(Error::io(format!("Can't mkdir {}", dest.display()), e)),
         }
-        self.resolve(dest, OFlag::O_PATH | OFlag::O_DIRECTORY).ctx(|| format!("Can't mkdir {}", dest.display()))
+        self.resolve(dest, OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .ctx(|| format!("Can't mkdir {}", dest.display()))
     }
 
     /// Make sure `dest` exists (as anything but a directory, created as an empty
@@ -194,9 +241,15 @@ impl Root {
         match create_file(parent.as_fd(), &name, mode) {
             Ok(_) => {}
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-            Err(e) => return Err(Error::io(format!("Can't create file at {}", dest.display()), e)),
+            Err(e) => {
+                return Err(Error::io(
+                    format!("Can't create file at {}", dest.display()),
+                    e,
+                ))
+            }
         }
-        self.resolve(dest, OFlag::O_PATH).ctx(|| format!("Can't create file at {}", dest.display()))
+        self.resolve(dest, OFlag::O_PATH)
+            .ctx(|| format!("Can't create file at {}", dest.display()))
     }
 
     /// Mount `tree` (a detached mount from `open_tree`) on `dest_fd`.
@@ -234,7 +287,14 @@ impl Root {
     /// every mount of the new tree, found in /proc/self/mountinfo.
     fn bind_legacy(&mut self, src: &Path, dest_fd: BorrowedFd<'_>, attrs: u64) -> io::Result<()> {
         let target = fd_path(dest_fd);
-        mount(Some(src), &target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).map_err(io::Error::from)?;
+        mount(
+            Some(src),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(io::Error::from)?;
         self.reopen()?;
         let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
         if attrs & sys::MOUNT_ATTR_RDONLY != 0 {
@@ -249,7 +309,9 @@ impl Root {
         let top = std::fs::read_link(&target)?;
         let info = std::fs::read_to_string("/oldroot/proc/self/mountinfo")?;
         for line in info.lines() {
-            let Some(mp) = line.split(' ').nth(4) else { continue };
+            let Some(mp) = line.split(' ').nth(4) else {
+                continue;
+            };
             let mp = unescape_mountinfo(mp);
             if mp == top || mp.starts_with(&top.join("")) {
                 let _ = mount(None::<&str>, &mp, None::<&str>, flags, None::<&str>);
@@ -259,8 +321,15 @@ impl Root {
     }
 
     /// A tmpfs-like filesystem mounted on `dest_fd` with mount(2).
-    fn mount_fs(&mut self, fstype: &str, dest_fd: BorrowedFd<'_>, flags: MsFlags, data: Option<&str>) -> io::Result<()> {
-        mount(Some(fstype), &fd_path(dest_fd), Some(fstype), flags, data).map_err(io::Error::from)?;
+    fn mount_fs(
+        &mut self,
+        fstype: &str,
+        dest_fd: BorrowedFd<'_>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> io::Result<()> {
+        mount(Some(fstype), &fd_path(dest_fd), Some(fstype), flags, data)
+            .map_err(io::Error::from)?;
         self.reopen()
     }
 
@@ -268,7 +337,11 @@ impl Root {
     fn data_file(&mut self, fd: RawFd, mode: u32) -> io::Result<PathBuf> {
         self.data_files += 1;
         let path = PathBuf::from(format!("/.hutch-data-{}", self.data_files));
-        let mut out = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
         copy_fd(fd, &mut out)?;
         out.set_permissions(std::fs::Permissions::from_mode(mode))?;
         Ok(path)
@@ -280,28 +353,40 @@ impl Root {
             Op::Bind { dest, kind, .. } => {
                 let Some(src) = src else { return Ok(()) };
                 let from = oldroot(src);
-                let is_dir = std::fs::metadata(&from).map(|m| m.is_dir()).unwrap_or(false);
+                let is_dir = std::fs::metadata(&from)
+                    .map(|m| m.is_dir())
+                    .unwrap_or(false);
                 let dest_fd = if is_dir {
                     self.ensure_dir(dest, 0o755, 0o700)?
                 } else {
                     self.ensure_file(dest, 0o444, 0o700)?
                 };
                 let attrs = match kind {
-                    BindKind::ReadOnly => sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+                    BindKind::ReadOnly => {
+                        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV
+                    }
                     BindKind::ReadWrite => sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
                     BindKind::Dev => sys::MOUNT_ATTR_NOSUID,
                 };
                 self.bind(&from, dest_fd.as_fd(), attrs)
                     .ctx(|| format!("Can't bind mount {} on {}", src.display(), dest.display()))
             }
-            Op::BindFd { fd, dest, read_only } => {
+            Op::BindFd {
+                fd,
+                dest,
+                read_only,
+            } => {
                 if !sys::fd_is_open(*fd) {
                     return Err(Error::msg(format!("Invalid fd: {fd}")));
                 }
                 let src_fd = sys::own_fd(*fd);
                 let st = nix::sys::stat::fstat(&src_fd).ctx(|| format!("Can't stat fd {fd}"))?;
                 let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
-                let dest_fd = if is_dir { self.ensure_dir(dest, 0o755, 0o700)? } else { self.ensure_file(dest, 0o444, 0o700)? };
+                let dest_fd = if is_dir {
+                    self.ensure_dir(dest, 0o755, 0o700)?
+                } else {
+                    self.ensure_file(dest, 0o444, 0o700)?
+                };
                 let mut attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
                 if *read_only {
                     attrs |= sys::MOUNT_ATTR_RDONLY;
@@ -309,20 +394,30 @@ impl Root {
                 let tree = sys::open_tree(
                     src_fd.as_raw_fd(),
                     Path::new(""),
-                    sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC | sys::AT_RECURSIVE | libc::AT_EMPTY_PATH as u32,
+                    sys::OPEN_TREE_CLONE
+                        | sys::OPEN_TREE_CLOEXEC
+                        | sys::AT_RECURSIVE
+                        | libc::AT_EMPTY_PATH as u32,
                 )
                 .ctx(|| format!("Can't bind mount fd {fd} on {}", dest.display()))?;
-                sys::mount_setattr_fd(tree.as_fd(), attrs, true).ctx(|| format!("Can't remount {}", dest.display()))?;
-                self.attach(tree, dest_fd.as_fd()).ctx(|| format!("Can't bind mount fd {fd} on {}", dest.display()))?;
-                let mounted = self.resolve(dest, OFlag::O_PATH).ctx(|| format!("Can't open {}", dest.display()))?;
-                let mst = nix::sys::stat::fstat(&mounted).ctx(|| format!("Can't stat {}", dest.display()))?;
+                sys::mount_setattr_fd(tree.as_fd(), attrs, true)
+                    .ctx(|| format!("Can't remount {}", dest.display()))?;
+                self.attach(tree, dest_fd.as_fd())
+                    .ctx(|| format!("Can't bind mount fd {fd} on {}", dest.display()))?;
+                let mounted = self
+                    .resolve(dest, OFlag::O_PATH)
+                    .ctx(|| format!("Can't open {}", dest.display()))?;
+                let mst = nix::sys::stat::fstat(&mounted)
+                    .ctx(|| format!("Can't stat {}", dest.display()))?;
                 if (mst.st_dev, mst.st_ino) != (st.st_dev, st.st_ino) {
                     return Err(Error::msg("Race condition binding dirfd"));
                 }
                 Ok(())
             }
             Op::RemountRo { dest } => {
-                let fd = self.resolve(dest, OFlag::O_PATH).ctx(|| format!("Can't remount readonly on {}", dest.display()))?;
+                let fd = self
+                    .resolve(dest, OFlag::O_PATH)
+                    .ctx(|| format!("Can't remount readonly on {}", dest.display()))?;
                 sys::mount_setattr_fd(fd.as_fd(), sys::MOUNT_ATTR_RDONLY, false)
                     .ctx(|| format!("Can't remount readonly on {}", dest.display()))
             }
@@ -337,33 +432,52 @@ impl Root {
                     )
                     .ctx(|| format!("Can't mount proc on {}", dest.display()))?;
                 } else {
-                    self.bind(Path::new("/oldroot/proc"), fd.as_fd(), sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)
-                        .ctx(|| format!("Can't bind mount /oldroot/proc on {}", dest.display()))?;
+                    self.bind(
+                        Path::new("/oldroot/proc"),
+                        fd.as_fd(),
+                        sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+                    )
+                    .ctx(|| format!("Can't bind mount /oldroot/proc on {}", dest.display()))?;
                 }
                 // bwrap's covers: read-only binds over the parts of /proc that can
                 // change the host, where they are writable at all.
                 for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
                     let path = dest.join(sub);
-                    let Ok(fd) = self.resolve(&path, OFlag::O_PATH) else { continue };
-                    let writable = nix::unistd::access(&fd_path(fd.as_fd()), nix::unistd::AccessFlags::W_OK);
-                    if matches!(writable, Err(nix::errno::Errno::EACCES) | Err(nix::errno::Errno::EROFS)) {
+                    let Ok(fd) = self.resolve(&path, OFlag::O_PATH) else {
+                        continue;
+                    };
+                    let writable =
+                        nix::unistd::access(&fd_path(fd.as_fd()), nix::unistd::AccessFlags::W_OK);
+                    if matches!(
+                        writable,
+                        Err(nix::errno::Errno::EACCES) | Err(nix::errno::Errno::EROFS)
+                    ) {
                         continue;
                     }
                     let src = fd_path(fd.as_fd());
-                    self.bind(&src, fd.as_fd(), sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)
-                        .ctx(|| format!("Can't remount readonly on {}", path.display()))?;
+                    self.bind(
+                        &src,
+                        fd.as_fd(),
+                        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+                    )
+                    .ctx(|| format!("Can't remount readonly on {}", path.display()))?;
                 }
                 Ok(())
             }
             Op::Dev { dest } => self.dev(dest),
             Op::Tmpfs { dest, perms, size } => {
                 let fd = self.ensure_dir(dest, 0o755, parent_mode(*perms))?;
-                let mut data = format!("mode={:04o}", perms.unwrap_or(0o755));
+                let mut data = format!("mode={}", c_octal(perms.unwrap_or(0o755)));
                 if let Some(size) = size {
                     data.push_str(&format!(",size={size}"));
                 }
-                self.mount_fs("tmpfs", fd.as_fd(), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(&data))
-                    .ctx(|| format!("Can't mount tmpfs on {}", dest.display()))
+                self.mount_fs(
+                    "tmpfs",
+                    fd.as_fd(),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    Some(&data),
+                )
+                .ctx(|| format!("Can't mount tmpfs on {}", dest.display()))
             }
             Op::Mqueue { dest } => {
                 let fd = self.ensure_dir(dest, 0o755, 0o755)?;
@@ -378,9 +492,15 @@ impl Root {
                 let (parent, name) = self.parent(dest, parent_mode(*perms))?;
                 let mut file = create_file(parent.as_fd(), &name, perms.unwrap_or(0o666))
                     .ctx(|| format!("Can't create file {}", dest.display()))?;
-                copy_fd(*fd, &mut file).ctx(|| format!("Can't write data to file {}", dest.display()))
+                copy_fd(*fd, &mut file)
+                    .ctx(|| format!("Can't write data to file {}", dest.display()))
             }
-            Op::BindData { fd, dest, perms, read_only } => {
+            Op::BindData {
+                fd,
+                dest,
+                perms,
+                read_only,
+            } => {
                 let tmp = self
                     .data_file(*fd, perms.unwrap_or(0o600))
                     .ctx(|| format!("Can't write data to file {}", dest.display()))?;
@@ -389,7 +509,8 @@ impl Root {
                 if *read_only {
                     attrs |= sys::MOUNT_ATTR_RDONLY;
                 }
-                self.bind(&tmp, dest_fd.as_fd(), attrs).ctx(|| format!("Can't bind mount {}", dest.display()))?;
+                self.bind(&tmp, dest_fd.as_fd(), attrs)
+                    .ctx(|| format!("Can't bind mount {}", dest.display()))?;
                 let _ = std::fs::remove_file(&tmp);
                 Ok(())
             }
@@ -406,44 +527,66 @@ impl Root {
                                 dest.display(),
                                 Path::new(&t).display()
                             ))),
-                            Err(_) => Err(Error::msg(format!("Can't make symlink at {}: File exists", dest.display()))),
+                            Err(_) => Err(Error::msg(format!(
+                                "Can't make symlink at {}: File exists",
+                                dest.display()
+                            ))),
                         }
                     }
-                    Err(e) => Err(Error::io(format!("Can't make symlink at {}", dest.display()), e.into())),
+                    Err(e) => Err(Error::io(
+                        format!("Can't make symlink at {}", dest.display()),
+                        e.into(),
+                    )),
                 }
             }
             Op::Chmod { perms, path } => {
-                let fd = self.resolve(path, OFlag::O_PATH).ctx(|| format!("Can't chmod {perms:#o} {}", path.display()))?;
+                let fd = self
+                    .resolve(path, OFlag::O_PATH)
+                    .ctx(|| format!("Can't chmod {} {}", c_octal(*perms), path.display()))?;
                 nix::sys::stat::fchmodat(
                     nix::fcntl::AT_FDCWD,
                     &fd_path(fd.as_fd()),
                     Mode::from_bits_truncate(*perms),
                     nix::sys::stat::FchmodatFlags::FollowSymlink,
                 )
-                .ctx(|| format!("Can't chmod {perms:#o} {}", path.display()))
+                .ctx(|| format!("Can't chmod {} {}", c_octal(*perms), path.display()))
             }
-            Op::Overlay { sources, kind, dest } => self.overlay(sources, kind, dest),
+            Op::Overlay {
+                sources,
+                kind,
+                dest,
+            } => self.overlay(sources, kind, dest),
         }
     }
 
     fn overlay(&mut self, sources: &[PathBuf], kind: &OverlayKind, dest: &Path) -> Result<()> {
         let fd = self.ensure_dir(dest, 0o755, 0o755)?;
         let canon = |p: &Path| -> Result<String> {
-            let c = std::fs::canonicalize(oldroot(p)).ctx(|| format!("Can't find source path {}", p.display()))?;
+            let c = std::fs::canonicalize(oldroot(p))
+                .ctx(|| format!("Can't find source path {}", p.display()))?;
             Ok(escape_overlay(&c))
         };
         // bwrap stacks later --overlay-src above earlier ones; overlayfs lists the top first.
-        let lower: Vec<String> = sources.iter().rev().map(|s| canon(s)).collect::<Result<_>>()?;
+        let lower: Vec<String> = sources
+            .iter()
+            .rev()
+            .map(|s| canon(s))
+            .collect::<Result<_>>()?;
         let mut data = format!("lowerdir={}", lower.join(":"));
         match kind {
             OverlayKind::ReadWrite { upper, work } => {
-                data.push_str(&format!(",upperdir={},workdir={}", canon(upper)?, canon(work)?));
+                data.push_str(&format!(
+                    ",upperdir={},workdir={}",
+                    canon(upper)?,
+                    canon(work)?
+                ));
             }
             OverlayKind::Tmp => {
                 self.data_files += 1;
                 let base = PathBuf::from(format!("/.hutch-overlay-{}", self.data_files));
                 for d in ["", "upper", "work"] {
-                    std::fs::create_dir(base.join(d)).ctx(|| "Can't create overlay upper dir".into())?;
+                    std::fs::create_dir(base.join(d))
+                        .ctx(|| "Can't create overlay upper dir".into())?;
                 }
                 data.push_str(&format!(
                     ",upperdir={},workdir={}",
@@ -454,14 +597,30 @@ impl Root {
             OverlayKind::ReadOnly => {}
         }
         data.push_str(",userxattr");
-        self.mount_fs("overlay", fd.as_fd(), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(&data))
-            .ctx(|| format!("Can't make overlay mount on {} with options {}", dest.display(), data))
+        self.mount_fs(
+            "overlay",
+            fd.as_fd(),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(&data),
+        )
+        .ctx(|| {
+            format!(
+                "Can't make overlay mount on {} with options {}",
+                dest.display(),
+                data
+            )
+        })
     }
 
     fn dev(&mut self, dest: &Path) -> Result<()> {
         let fd = self.ensure_dir(dest, 0o755, 0o755)?;
-        self.mount_fs("tmpfs", fd.as_fd(), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=0755"))
-            .ctx(|| format!("Can't mount tmpfs on {}", dest.display()))?;
+        self.mount_fs(
+            "tmpfs",
+            fd.as_fd(),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=0755"),
+        )
+        .ctx(|| format!("Can't mount tmpfs on {}", dest.display()))?;
         for node in ["null", "zero", "full", "random", "urandom", "tty"] {
             let path = dest.join(node);
             let fd = self.ensure_file(&path, 0o444, 0o755)?;
@@ -478,7 +637,14 @@ impl Root {
             ("pts/ptmx", "ptmx"),
         ];
         for (target, name) in links {
-            self.apply(&Op::Symlink { target: target.into(), dest: dest.join(name) }, None, false)?;
+            self.apply(
+                &Op::Symlink {
+                    target: target.into(),
+                    dest: dest.join(name),
+                },
+                None,
+                false,
+            )?;
         }
         self.ensure_dir(&dest.join("shm"), 0o755, 0o755)?;
         let pts = self.ensure_dir(&dest.join("pts"), 0o755, 0o755)?;
@@ -492,10 +658,29 @@ impl Root {
         if let Some(tty) = sys::ttyname(1) {
             let console = dest.join("console");
             let fd = self.ensure_file(&console, 0o444, 0o755)?;
-            self.bind(&oldroot(&tty), fd.as_fd(), sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV)
-                .ctx(|| format!("Can't bind mount {} on {}", tty.display(), console.display()))?;
+            self.bind(
+                &oldroot(&tty),
+                fd.as_fd(),
+                sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+            )
+            .ctx(|| {
+                format!(
+                    "Can't bind mount {} on {}",
+                    tty.display(),
+                    console.display()
+                )
+            })?;
         }
         Ok(())
+    }
+}
+
+/// C's `%#o`: `0755`, and `0` for zero.
+fn c_octal(n: u32) -> String {
+    if n == 0 {
+        "0".into()
+    } else {
+        format!("0{n:o}")
     }
 }
 
@@ -516,9 +701,20 @@ fn parent_mode(perms: Option<u32>) -> u32 {
 /// mkdirat with exactly `mode` (the umask does not apply to what the user asked).
 fn mkdir_exact(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::Result<()> {
     nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)).map_err(io::Error::from)?;
-    nix::sys::stat::fchmodat(dir, name, Mode::from_bits_truncate(mode), nix::sys::stat::FchmodatFlags::NoFollowSymlink)
-        .or_else(|e| if e == nix::errno::Errno::EOPNOTSUPP { Ok(()) } else { Err(e) })
-        .map_err(io::Error::from)
+    nix::sys::stat::fchmodat(
+        dir,
+        name,
+        Mode::from_bits_truncate(mode),
+        nix::sys::stat::FchmodatFlags::NoFollowSymlink,
+    )
+    .or_else(|e| {
+        if e == nix::errno::Errno::EOPNOTSUPP {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })
+    .map_err(io::Error::from)
 }
 
 /// Create a new file (O_EXCL, never following a symlink) with exactly `mode`.
@@ -572,7 +768,10 @@ fn unescape_mountinfo(s: &str) -> PathBuf {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() + 0 && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len() + 0
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -616,7 +815,10 @@ mod tests {
 
     #[test]
     fn oldroot_paths() {
-        assert_eq!(oldroot(Path::new("/usr/bin")), PathBuf::from("/oldroot/usr/bin"));
+        assert_eq!(
+            oldroot(Path::new("/usr/bin")),
+            PathBuf::from("/oldroot/usr/bin")
+        );
         assert_eq!(oldroot(Path::new("/")), PathBuf::from("/oldroot"));
     }
 }

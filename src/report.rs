@@ -18,7 +18,9 @@ pub fn namespace_ids(pid: i32, spec: &Spec, cgroup_ns: bool) -> Vec<(&'static st
         .iter()
         .filter(|(_, on)| *on)
         .filter_map(|(name, _)| {
-            let ino = std::fs::metadata(format!("/proc/{pid}/ns/{name}")).ok()?.ino();
+            let ino = std::fs::metadata(format!("/proc/{pid}/ns/{name}"))
+                .ok()?
+                .ino();
             (ino != 0).then_some((*name, ino))
         })
         .collect()
@@ -55,6 +57,9 @@ mod tests {
             info_json(42, &ids),
             "{\n    \"child-pid\": 42,\n    \"mnt-namespace\": 4026532178,\n    \"pid-namespace\": 4026532181\n}\n"
         );
-        assert_eq!(status_json(42, &ids), "{ \"child-pid\": 42, \"mnt-namespace\": 4026532178, \"pid-namespace\": 4026532181 }\n");
+        assert_eq!(
+            status_json(42, &ids),
+            "{ \"child-pid\": 42, \"mnt-namespace\": 4026532178, \"pid-namespace\": 4026532181 }\n"
+        );
     }
 }

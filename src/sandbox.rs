@@ -13,8 +13,16 @@ use std::io::{Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
+use std::os::fd::AsFd;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
+
+use std::collections::HashSet;
+
+use ::caps::Capability;
 
 use crate::error::{Context, Error, Result};
 use crate::mounts::{self, Root};
@@ -40,6 +48,8 @@ struct Plan {
     old_cwd: Option<PathBuf>,
     /// Seccomp programs, read in the parent (so bad data fails before any setup).
     seccomp: Vec<Program>,
+    /// The capabilities the command keeps.
+    keep_caps: HashSet<Capability>,
 }
 
 /// The name under which messages are printed, and whether to add `<3>`.
@@ -64,7 +74,9 @@ fn user_ns_available() -> bool {
         && std::fs::read_to_string("/sys/module/user_namespace/parameters/enable")
             .map(|s| !s.starts_with('N'))
             .unwrap_or(true)
-        && std::fs::read_to_string("/proc/sys/user/max_user_namespaces").map(|s| s.trim() != "0").unwrap_or(true)
+        && std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+            .map(|s| s.trim() != "0")
+            .unwrap_or(true)
 }
 
 fn cgroup_ns_available() -> bool {
@@ -94,7 +106,9 @@ fn plan(spec: &Spec) -> Result<Plan> {
         return Err(Error::msg("--disable-userns requires --unshare-user"));
     }
     if spec.disable_userns || spec.assert_userns_disabled {
-        return Err(Error::msg("--disable-userns and --assert-userns-disabled are not supported yet"));
+        return Err(Error::msg(
+            "--disable-userns and --assert-userns-disabled are not supported yet",
+        ));
     }
     if let Some(label) = spec.exec_label.as_ref().or(spec.file_label.as_ref()) {
         let _ = label;
@@ -109,10 +123,14 @@ fn plan(spec: &Spec) -> Result<Plan> {
     let sandbox_uid = spec.uid.unwrap_or(real_uid);
     let sandbox_gid = spec.gid.unwrap_or(real_gid);
     if sandbox_uid != real_uid && !userns {
-        return Err(Error::msg("Specifying --uid requires --unshare-user or --userns"));
+        return Err(Error::msg(
+            "Specifying --uid requires --unshare-user or --userns",
+        ));
     }
     if sandbox_gid != real_gid && !userns {
-        return Err(Error::msg("Specifying --gid requires --unshare-user or --userns"));
+        return Err(Error::msg(
+            "Specifying --gid requires --unshare-user or --userns",
+        ));
     }
     if spec.hostname.is_some() && !spec.ns.uts {
         return Err(Error::msg("Specifying --hostname requires --unshare-uts"));
@@ -121,7 +139,9 @@ fn plan(spec: &Spec) -> Result<Plan> {
         return Err(Error::msg("Specifying --as-pid-1 requires --unshare-pid"));
     }
     if spec.as_pid_1 && !spec.lock_files.is_empty() {
-        return Err(Error::msg("Specifying --as-pid-1 and --lock-file is not permitted"));
+        return Err(Error::msg(
+            "Specifying --as-pid-1 and --lock-file is not permitted",
+        ));
     }
     for (name, fd) in [
         ("--info-fd", spec.info_fd),
@@ -132,7 +152,9 @@ fn plan(spec: &Spec) -> Result<Plan> {
     ] {
         if let Some(fd) = fd {
             if !sys::fd_is_open(fd) {
-                return Err(Error::msg(format!("Invalid fd: {fd} (given to {name}): Bad file descriptor")));
+                return Err(Error::msg(format!(
+                    "Invalid fd: {fd} (given to {name}): Bad file descriptor"
+                )));
             }
         }
     }
@@ -143,7 +165,11 @@ fn plan(spec: &Spec) -> Result<Plan> {
     // devpts needs uid 0 mapped: map 0 first and switch to the final ids in a
     // nested user namespace once the root is built, as bwrap does.
     let nested_userns = userns && spec.needs_devpts() && (sandbox_uid != 0 || sandbox_gid != 0);
-    let (ns_uid, ns_gid) = if nested_userns { (0, 0) } else { (sandbox_uid, sandbox_gid) };
+    let (ns_uid, ns_gid) = if nested_userns {
+        (0, 0)
+    } else {
+        (sandbox_uid, sandbox_gid)
+    };
     let cgroup_ns = match spec.ns.cgroup {
         Unshare::Yes => true,
         Unshare::Try => cgroup_ns_available(),
@@ -175,13 +201,28 @@ fn plan(spec: &Spec) -> Result<Plan> {
         clone_flags,
         old_cwd: std::env::current_dir().ok(),
         seccomp,
+        // Real root starts from its own effective set (read before a new user
+        // namespace grants a full one), anyone else from nothing.
+        keep_caps: caps::requested(
+            &spec.caps,
+            if real_uid == 0 {
+                caps::current_effective()
+            } else {
+                HashSet::new()
+            },
+        ),
     })
 }
 
 /// Explain a failed clone in terms a user can act on.
 fn clone_error(err: std::io::Error, userns: bool) -> Error {
     let code = err.raw_os_error();
-    if userns && matches!(code, Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::ENOSPC) | Some(libc::EINVAL)) {
+    if userns
+        && matches!(
+            code,
+            Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::ENOSPC) | Some(libc::EINVAL)
+        )
+    {
         let mut hint = String::from("Creating new namespace failed: ");
         hint.push_str(&crate::error::strerror(&err));
         if std::fs::read_to_string("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
@@ -189,11 +230,18 @@ fn clone_error(err: std::io::Error, userns: bool) -> Error {
             .unwrap_or(false)
         {
             hint.push_str(" (user namespaces are restricted by AppArmor: kernel.apparmor_restrict_unprivileged_userns=1; install hutch's AppArmor profile or set the sysctl to 0)");
-        } else if std::fs::read_to_string("/proc/sys/user/max_user_namespaces").map(|s| s.trim() == "0").unwrap_or(false)
+        } else if std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+            .map(|s| s.trim() == "0")
+            .unwrap_or(false)
         {
             hint.push_str(" (user namespaces are disabled: user.max_user_namespaces=0)");
-        } else if std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone").map(|s| s.trim() == "0").unwrap_or(false) {
-            hint.push_str(" (unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone=0)");
+        } else if std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone")
+            .map(|s| s.trim() == "0")
+            .unwrap_or(false)
+        {
+            hint.push_str(
+                " (unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone=0)",
+            );
         }
         return Error::msg(hint);
     }
@@ -227,11 +275,15 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     let ids = report::namespace_ids(pid, spec, plan.cgroup_ns);
     if let Some(fd) = spec.info_fd {
         let mut f = std::fs::File::from(sys::own_fd(fd));
-        f.write_all(report::info_json(pid, &ids).as_bytes()).ctx(|| "Write to info_fd".into())?;
+        f.write_all(report::info_json(pid, &ids).as_bytes())
+            .ctx(|| "Write to info_fd".into())?;
     }
-    let mut status_fd = spec.json_status_fd.map(|fd| std::fs::File::from(sys::own_fd(fd)));
+    let mut status_fd = spec
+        .json_status_fd
+        .map(|fd| std::fs::File::from(sys::own_fd(fd)));
     if let Some(f) = status_fd.as_mut() {
-        f.write_all(report::status_json(pid, &ids).as_bytes()).ctx(|| "Write to json_status_fd".into())?;
+        f.write_all(report::status_json(pid, &ids).as_bytes())
+            .ctx(|| "Write to json_status_fd".into())?;
     }
 
     // The error pipe reaches end-of-file at exec (close-on-exec) or on failure.
@@ -274,10 +326,21 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
         let _ = nix::unistd::close(fd);
     }
 
-    // 1. Identity: map the caller into the new user namespace.
+    // 1. Identity: map the caller into the new user namespace. The /proc/<pid>
+    // descriptor outlives the pivot, for the nested namespace's maps.
+    let proc_self = nix::fcntl::open(
+        "/proc/self",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "Can't open /proc/self".into())?;
     if plan.userns {
-        userns::write_maps(Path::new("/proc/self"), (plan.ns_uid, plan.real_uid), (plan.ns_gid, plan.real_gid))
-            .ctx(|| "setting up uid map".into())?;
+        userns::write_maps(
+            proc_self.as_fd(),
+            (plan.ns_uid, plan.real_uid),
+            (plan.ns_gid, plan.real_gid),
+        )
+        .ctx(|| "setting up uid map".into())?;
     }
     if let Some(fd) = spec.userns_block_fd {
         let mut b = [0u8; 1];
@@ -294,7 +357,8 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
 
     // 3. Host name and loopback, while we still hold capabilities.
     if let Some(name) = &spec.hostname {
-        nix::unistd::sethostname(name).ctx(|| format!("Can't set hostname to {}", name.to_string_lossy()))?;
+        nix::unistd::sethostname(name)
+            .ctx(|| format!("Can't set hostname to {}", name.to_string_lossy()))?;
     }
     if spec.ns.net {
         sys::loopback_up().ctx(|| "Failed to bring up loopback".into())?;
@@ -302,19 +366,27 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
 
     // 4. Final identity: a nested user namespace mapping the sandbox ids onto ours.
     if plan.nested_userns {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).ctx(|| "unshare user ns".into())?;
-        userns::write_maps(Path::new("/proc/self"), (plan.sandbox_uid, plan.ns_uid), (plan.sandbox_gid, plan.ns_gid))
-            .ctx(|| "setting up uid map".into())?;
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
+            .ctx(|| "unshare user ns".into())?;
+        userns::write_maps(
+            proc_self.as_fd(),
+            (plan.sandbox_uid, plan.ns_uid),
+            (plan.sandbox_gid, plan.ns_gid),
+        )
+        .ctx(|| "setting up uid map".into())?;
     }
+    drop(proc_self);
 
-    // 5. Capabilities: everything for root mapped to root, nothing otherwise, then the user's edits.
-    let keep_all = plan.real_uid == 0 && plan.sandbox_uid == 0;
-    let keep = caps::requested(&spec.caps, keep_all);
-    if plan.sandbox_uid == 0 && !keep_all {
-        // uid 0 would regain every capability at exec: forbid that.
-        let _ = sys::set_securebits(sys::SECBIT_NOROOT | sys::SECBIT_NOROOT_LOCKED);
+    // 5. Capabilities, as bwrap: real root without a new user namespace and
+    // without --cap-add/--cap-drop keeps everything untouched.
+    if plan.real_uid != 0 || plan.userns || !spec.caps.is_empty() {
+        if plan.sandbox_uid == 0 && !spec.caps.is_empty() {
+            // uid 0 would regain its bounding set at exec: only ambient caps may pass.
+            sys::set_securebits(sys::SECBIT_NOROOT | sys::SECBIT_NOROOT_LOCKED)
+                .ctx(|| "Can't set securebits".into())?;
+        }
+        caps::apply(&plan.keep_caps, plan.userns, !spec.caps.is_empty())?;
     }
-    caps::apply(&keep, plan.real_uid == 0 && !plan.userns)?;
 
     // 6. The process: cwd, environment, session.
     let env = environment(&spec.env);
@@ -324,7 +396,8 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
     env.push(("PWD".into(), cwd.clone().into_os_string()));
 
     // 7. pid 1: reap everything while the command runs as pid 2.
-    let need_init = !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some());
+    let need_init =
+        !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some());
     if need_init {
         let pid = sys::fork().ctx(|| "fork".into())?;
         if pid != 0 {
@@ -371,7 +444,9 @@ pub fn environment(ops: &[EnvOp]) -> Vec<(OsString, OsString)> {
 }
 
 fn lookup<'a>(env: &'a [(OsString, OsString)], key: &str) -> Option<&'a OsStr> {
-    env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_os_str())
+    env.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_os_str())
 }
 
 /// `--chdir`, else the old cwd if it exists inside, else `$HOME`, else `/`.
@@ -380,7 +455,11 @@ fn working_dir(spec: &Spec, plan: &Plan, env: &[(OsString, OsString)]) -> Result
         nix::unistd::chdir(dir.as_path()).ctx(|| format!("Can't chdir to {}", dir.display()))?;
         return Ok(std::env::current_dir().unwrap_or_else(|_| dir.clone()));
     }
-    let candidates = plan.old_cwd.iter().cloned().chain(lookup(env, "HOME").map(PathBuf::from));
+    let candidates = plan
+        .old_cwd
+        .iter()
+        .cloned()
+        .chain(lookup(env, "HOME").map(PathBuf::from));
     for dir in candidates {
         if nix::unistd::chdir(dir.as_path()).is_ok() {
             return Ok(dir);
@@ -391,13 +470,22 @@ fn working_dir(spec: &Spec, plan: &Plan, env: &[(OsString, OsString)]) -> Result
 }
 
 fn cstring(s: &OsStr) -> Result<CString> {
-    CString::new(s.as_bytes()).map_err(|_| Error::msg(format!("argument contains a NUL byte: {}", s.to_string_lossy())))
+    CString::new(s.as_bytes()).map_err(|_| {
+        Error::msg(format!(
+            "argument contains a NUL byte: {}",
+            s.to_string_lossy()
+        ))
+    })
 }
 
 /// Exec the command, searched on the sandbox's PATH like execvp.
 fn exec(spec: &Spec, env: &[(OsString, OsString)]) -> Result<std::convert::Infallible> {
     let file = &spec.command[0];
-    let mut argv: Vec<CString> = spec.command.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
+    let mut argv: Vec<CString> = spec
+        .command
+        .iter()
+        .map(|a| cstring(a))
+        .collect::<Result<_>>()?;
     if let Some(a0) = &spec.argv0 {
         argv[0] = cstring(a0)?;
     }
@@ -414,7 +502,9 @@ fn exec(spec: &Spec, env: &[(OsString, OsString)]) -> Result<std::convert::Infal
     if file.as_bytes().contains(&b'/') {
         return Err(fail(sys::exec(&cstring(file)?, &argv, &envp)));
     }
-    let path = lookup(env, "PATH").map(|p| p.to_os_string()).unwrap_or_else(|| "/bin:/usr/bin".into());
+    let path = lookup(env, "PATH")
+        .map(|p| p.to_os_string())
+        .unwrap_or_else(|| "/bin:/usr/bin".into());
     let mut last = std::io::Error::from_raw_os_error(libc::ENOENT);
     let mut saw_eacces = false;
     for dir in path.as_bytes().split(|b| *b == b':') {
@@ -426,7 +516,8 @@ fn exec(spec: &Spec, env: &[(OsString, OsString)]) -> Result<std::convert::Infal
         let err = sys::exec(&candidate, &argv, &envp);
         match err.raw_os_error() {
             Some(libc::EACCES) => saw_eacces = true,
-            Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ESTALE) | Some(libc::ELOOP) | Some(libc::ENODEV) => {}
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ESTALE) | Some(libc::ELOOP)
+            | Some(libc::ENODEV) => {}
             _ => return Err(fail(err)),
         }
         last = err;
@@ -436,4 +527,3 @@ fn exec(spec: &Spec, env: &[(OsString, OsString)]) -> Result<std::convert::Infal
     }
     Err(fail(last))
 }
-

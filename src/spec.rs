@@ -71,19 +71,62 @@ pub enum BindKind {
 /// One filesystem operation, applied in command-line order inside the new root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    Bind { src: PathBuf, dest: PathBuf, kind: BindKind, allow_missing: bool },
-    BindFd { fd: RawFd, dest: PathBuf, read_only: bool },
-    RemountRo { dest: PathBuf },
-    Proc { dest: PathBuf },
-    Dev { dest: PathBuf },
-    Tmpfs { dest: PathBuf, perms: Option<u32>, size: Option<u64> },
-    Mqueue { dest: PathBuf },
-    Dir { dest: PathBuf, perms: Option<u32> },
-    File { fd: RawFd, dest: PathBuf, perms: Option<u32> },
-    BindData { fd: RawFd, dest: PathBuf, perms: Option<u32>, read_only: bool },
-    Symlink { target: PathBuf, dest: PathBuf },
-    Chmod { perms: u32, path: PathBuf },
-    Overlay { sources: Vec<PathBuf>, kind: OverlayKind, dest: PathBuf },
+    Bind {
+        src: PathBuf,
+        dest: PathBuf,
+        kind: BindKind,
+        allow_missing: bool,
+    },
+    BindFd {
+        fd: RawFd,
+        dest: PathBuf,
+        read_only: bool,
+    },
+    RemountRo {
+        dest: PathBuf,
+    },
+    Proc {
+        dest: PathBuf,
+    },
+    Dev {
+        dest: PathBuf,
+    },
+    Tmpfs {
+        dest: PathBuf,
+        perms: Option<u32>,
+        size: Option<u64>,
+    },
+    Mqueue {
+        dest: PathBuf,
+    },
+    Dir {
+        dest: PathBuf,
+        perms: Option<u32>,
+    },
+    File {
+        fd: RawFd,
+        dest: PathBuf,
+        perms: Option<u32>,
+    },
+    BindData {
+        fd: RawFd,
+        dest: PathBuf,
+        perms: Option<u32>,
+        read_only: bool,
+    },
+    Symlink {
+        target: PathBuf,
+        dest: PathBuf,
+    },
+    Chmod {
+        perms: u32,
+        path: PathBuf,
+    },
+    Overlay {
+        sources: Vec<PathBuf>,
+        kind: OverlayKind,
+        dest: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

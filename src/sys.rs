@@ -97,7 +97,12 @@ struct MountAttr {
 
 /// `mount_setattr(2)` on the mount `fd` refers to (AT_EMPTY_PATH), optionally recursive.
 pub fn mount_setattr_fd(fd: BorrowedFd<'_>, set: u64, recursive: bool) -> io::Result<()> {
-    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
     let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
     let empty = c"";
     // SAFETY: `attr` is a properly laid out `struct mount_attr` (version 0, 32 bytes)
@@ -126,9 +131,19 @@ pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// `openat2(2)`.
-pub fn openat2(dirfd: BorrowedFd<'_>, path: &Path, flags: i32, mode: u32, resolve: u64) -> io::Result<OwnedFd> {
+pub fn openat2(
+    dirfd: BorrowedFd<'_>,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
     let p = cstr(path)?;
-    let how = OpenHow { flags: (flags | libc::O_CLOEXEC) as u64, mode: mode as u64, resolve };
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve,
+    };
     // SAFETY: `p` and `how` outlive the call; `how` is `struct open_how` (24 bytes).
     let fd = check(unsafe {
         libc::syscall(
@@ -175,7 +190,9 @@ pub fn loopback_up() -> io::Result<()> {
     let mut addr: libc::sockaddr_in = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: 0,
-        sin_addr: libc::in_addr { s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be() },
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_be_bytes([127, 0, 0, 1]).to_be(),
+        },
         sin_zero: [0; 8],
     };
     // SAFETY: sockaddr_in fits in the ifr_ifru union (sockaddr, 16 bytes).
@@ -245,7 +262,9 @@ pub fn isatty(fd: RawFd) -> bool {
 
 /// The path of the terminal open on `fd`, if it is one.
 pub fn ttyname(fd: RawFd) -> Option<std::path::PathBuf> {
-    std::fs::read_link(format!("/proc/self/fd/{fd}")).ok().filter(|_| isatty(fd))
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .ok()
+        .filter(|_| isatty(fd))
 }
 
 /// Install a classic BPF seccomp program (`prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)`).
@@ -257,7 +276,13 @@ pub fn seccomp_install(program: &[u8]) -> io::Result<()> {
     };
     // SAFETY: `fprog` points at `program`, which stays alive for the call and holds
     // `len` complete 8-byte sock_filter entries; the kernel copies the program.
-    let ret = unsafe { libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) };
+    let ret = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -290,4 +315,19 @@ pub fn fork() -> io::Result<libc::pid_t> {
     } else {
         Ok(pid)
     }
+}
+
+/// The C library's message for `errno` (`strerror_r`), e.g. "Bad file descriptor".
+pub fn strerror(errno: i32) -> String {
+    let mut buf = [0 as libc::c_char; 256];
+    // SAFETY: the buffer is valid for its length; the XSI strerror_r that libc
+    // exposes writes a NUL-terminated string into it (truncated if needed).
+    let ret = unsafe { libc::strerror_r(errno, buf.as_mut_ptr(), buf.len()) };
+    if ret != 0 {
+        return format!("Unknown error {errno}");
+    }
+    // SAFETY: strerror_r succeeded, so `buf` holds a NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
