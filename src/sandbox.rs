@@ -105,11 +105,6 @@ fn plan(spec: &Spec) -> Result<Plan> {
     if spec.disable_userns && spec.ns.user != Unshare::Yes {
         return Err(Error::msg("--disable-userns requires --unshare-user"));
     }
-    if spec.disable_userns || spec.assert_userns_disabled {
-        return Err(Error::msg(
-            "--disable-userns and --assert-userns-disabled are not supported yet",
-        ));
-    }
     if let Some(label) = spec.exec_label.as_ref().or(spec.file_label.as_ref()) {
         let _ = label;
         return Err(Error::msg("labeling not supported on this system"));
@@ -164,7 +159,8 @@ fn plan(spec: &Spec) -> Result<Plan> {
     }
     // devpts needs uid 0 mapped: map 0 first and switch to the final ids in a
     // nested user namespace once the root is built, as bwrap does.
-    let nested_userns = userns && spec.needs_devpts() && (sandbox_uid != 0 || sandbox_gid != 0);
+    let nested_userns = userns
+        && (spec.disable_userns || (spec.needs_devpts() && (sandbox_uid != 0 || sandbox_gid != 0)));
     let (ns_uid, ns_gid) = if nested_userns {
         (0, 0)
     } else {
@@ -347,6 +343,17 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
         let _ = std::fs::File::from(sys::own_fd(fd)).read(&mut b);
     }
 
+    let max_userns = if spec.disable_userns {
+        Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/proc/sys/user/max_user_namespaces")
+                .ctx(|| "cannot open /proc/sys/user/max_user_namespaces".into())?,
+        )
+    } else {
+        None
+    };
+
     // 2. The new root: sources resolved on the host first, then every op in order.
     let sources = mounts::resolve_sources(&spec.ops)?;
     let mut root = Root::prepare()?;
@@ -365,6 +372,13 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
     }
 
     // 4. Final identity: a nested user namespace mapping the sandbox ids onto ours.
+    // With --disable-userns the outer namespace allows one namespace below it,
+    // the nested one, so none can be made inside the sandbox.
+    if let Some(mut limit) = max_userns {
+        limit
+            .write_all(b"1")
+            .ctx(|| "sysctl user.max_user_namespaces = 1".into())?;
+    }
     if plan.nested_userns {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
             .ctx(|| "unshare user ns".into())?;
@@ -376,6 +390,13 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
         .ctx(|| "setting up uid map".into())?;
     }
     drop(proc_self);
+    if spec.disable_userns || spec.assert_userns_disabled {
+        if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok() {
+            return Err(Error::msg(
+                "creation of new user namespaces was not disabled as requested",
+            ));
+        }
+    }
 
     // 5. Capabilities, as bwrap: real root without a new user namespace and
     // without --cap-add/--cap-drop keeps everything untouched.
