@@ -3,6 +3,7 @@
 
 mod caps;
 mod cli;
+mod docs;
 mod error;
 mod init;
 mod mounts;

@@ -313,7 +313,9 @@ fn wait_exit_code(pid: Pid) -> i32 {
 fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infallible> {
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
-        if nix::unistd::getppid() != monitor {
+        // The monitor may have died before the line above. (In a new pid
+        // namespace the parent is outside it and getppid() is always 0.)
+        if !spec.ns.pid && nix::unistd::getppid() != monitor {
             sys::exit_now(1);
         }
     }

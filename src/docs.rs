@@ -1,0 +1,408 @@
+//! The man page and the shell completions, generated from `cli::FLAGS`.
+//!
+//! hutch parses its command line by hand (bwrap's grammar does not fit clap's
+//! parser), but clap can still describe it: this module builds a `clap::Command`
+//! from the flag table and feeds it to clap_mangen and clap_complete. It is
+//! test-only, so the binary does not link clap; the generated files are committed
+//! and `docs_are_fresh` fails when they no longer match the table:
+//!
+//! ```text
+//! UPDATE_DOCS=1 cargo test docs
+//! ```
+#![cfg(test)]
+
+use std::path::{Path, PathBuf};
+
+use clap::{Arg, ArgAction, Command, ValueHint};
+use clap_complete::Shell;
+use clap_mangen::roff::{bold, italic, roman, Inline, Roff};
+
+use crate::cli::{Flag, Section, FLAGS};
+
+const NAME: &str = "hutch";
+
+const ABOUT: &str = "run a command in an unprivileged Linux sandbox (bubblewrap-compatible)";
+
+const COMMAND_HELP: &str = "The program to run inside the sandbox, and its arguments";
+
+/// The man page section for each group of flags.
+fn heading(section: Section) -> &'static str {
+    match section {
+        Section::General => "General options",
+        Section::Namespaces => "Namespace options",
+        Section::Process => "Process options",
+        Section::Filesystem => "Filesystem options",
+        Section::Security => "Security options",
+    }
+}
+
+/// Value names that name a path, inside or outside the sandbox.
+fn is_path(value_name: &str) -> bool {
+    matches!(
+        value_name,
+        "DEST" | "SRC" | "DIR" | "PATH" | "RWSRC" | "WORKDIR"
+    )
+}
+
+/// clap has one value hint per argument: paths if any value is a path (the
+/// zsh rewrite below restores per-value precision).
+fn value_hint(flag: &Flag) -> ValueHint {
+    if flag.values.iter().any(|v| is_path(v)) {
+        ValueHint::AnyPath
+    } else {
+        ValueHint::Unknown
+    }
+}
+
+/// What the man page adds to a flag's one-line help: hutch's status where it
+/// differs from bubblewrap's.
+fn man_note(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "--version" => "Prints hutch's version, also when invoked as bwrap.",
+        "--args" => {
+            "The arguments are inserted at this point of the command line. \
+             hutch accepts up to 100000 arguments in total (bwrap: 9000)."
+        }
+        "--userns" | "--userns2" | "--pidns" | "--disable-userns" | "--assert-userns-disabled" => {
+            "Not supported by hutch yet: using it is an error."
+        }
+        "--exec-label" | "--file-label" => {
+            "hutch has no SELinux support: like bwrap built without it, it fails with \
+             \"labeling not supported on this system\"."
+        }
+        "--overlay" | "--tmp-overlay" | "--ro-overlay" | "--overlay-src" => {
+            "Implemented, but not yet checked against bwrap 0.8, which lacks overlays."
+        }
+        _ => return None,
+    })
+}
+
+/// The clap description of hutch's command line. It is never used to parse.
+pub fn command() -> Command {
+    let mut cmd = Command::new(NAME)
+        .bin_name(NAME)
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .override_usage("hutch [OPTIONS...] [--] COMMAND [ARGS...]")
+        .disable_help_flag(true)
+        .disable_version_flag(true);
+    for flag in FLAGS {
+        let long = flag
+            .name
+            .strip_prefix("--")
+            .expect("every flag is a long option");
+        let mut arg = Arg::new(long)
+            .long(long)
+            .help(flag.help)
+            .help_heading(heading(flag.section))
+            .num_args(flag.values.len())
+            .action(ArgAction::Append)
+            .value_hint(value_hint(flag));
+        if !flag.values.is_empty() {
+            arg = arg.value_names(flag.values.iter().copied());
+        }
+        if let Some(note) = man_note(flag.name) {
+            arg = arg.long_help(format!("{}. {note}", flag.help.trim_end_matches('.')));
+        }
+        cmd = cmd.arg(arg);
+    }
+    cmd.arg(
+        Arg::new("command")
+            .value_name("COMMAND")
+            .help(COMMAND_HELP)
+            .num_args(1..)
+            .trailing_var_arg(true)
+            .allow_hyphen_values(true)
+            .value_hint(ValueHint::CommandName),
+    )
+}
+
+fn code(roff: &mut Roff, lines: &str) {
+    roff.control("RS", ["4"]).control("nf", []);
+    for line in lines.lines() {
+        roff.text([roman(line)]);
+    }
+    roff.control("fi", []).control("RE", []);
+}
+
+fn para(roff: &mut Roff, inlines: impl Into<Vec<Inline>>) {
+    roff.control("PP", []).text(inlines);
+}
+
+fn section(roff: &mut Roff, title: &str) {
+    roff.control("SH", [title]);
+}
+
+fn synopsis(roff: &mut Roff) {
+    section(roff, "SYNOPSIS");
+    roff.text([
+        bold(NAME),
+        roman(" ["),
+        italic("OPTIONS"),
+        roman("...] [--] "),
+        italic("COMMAND"),
+        roman(" ["),
+        italic("ARGS"),
+        roman("...]"),
+    ]);
+}
+
+fn description(roff: &mut Roff) {
+    section(roff, "DESCRIPTION");
+    roff.text([
+        bold(NAME),
+        roman(
+            " runs COMMAND in new Linux namespaces, in a filesystem tree that the options build \
+             from nothing. It is a reimplementation of bubblewrap, ",
+        ),
+        bold("bwrap"),
+        roman(
+            "(1), and accepts exactly bwrap's command line: the same options, applied in the same \
+             order, with the same error messages. It needs no setuid bit: an unprivileged user \
+             namespace gives it the rights it needs inside the sandbox, and no more.",
+        ),
+    ]);
+    para(
+        roff,
+        [roman(
+            "The sandbox starts with an empty mount namespace whose root is a tmpfs invisible \
+             from the host. Filesystem options are applied in the order given, so a later mount \
+             can be placed inside an earlier one; destinations are resolved inside the new root, \
+             and a symbolic link can never lead a mount out of it. The modifiers --perms and \
+             --size apply to the option that follows them, and --overlay-src adds a layer to the \
+             next overlay.",
+        )],
+    );
+    para(
+        roff,
+        [
+            roman(
+                "Each option's values are separate words (--bind SRC DEST, never --bind=SRC). \
+                 Options end at -- or at the first word that does not start with a dash; that \
+                 word is COMMAND and the remaining words are its arguments. ",
+            ),
+            bold("--args"),
+            roman(
+                " FD reads more options, separated by NUL bytes, from a file descriptor, which \
+                 keeps long or private argument lists off the command line.",
+            ),
+        ],
+    );
+    para(
+        roff,
+        [
+            roman("Invoked under a name starting with "),
+            bold("bwrap"),
+            roman(
+                " (for example through a symbolic link), hutch follows bubblewrap's defaults and \
+                 prefixes its messages with \"bwrap:\", so that it can stand in for bwrap. Invoked \
+                 as ",
+            ),
+            bold(NAME),
+            roman(
+                " it accepts the same options; its defaults are currently bubblewrap's too \
+                 (hardening defaults for the hutch name are planned).",
+            ),
+        ],
+    );
+}
+
+fn examples(roff: &mut Roff) {
+    section(roff, "EXAMPLES");
+    roff.text([roman(
+        "A shell with a read-only view of the host, its own /tmp, and no network:",
+    )]);
+    code(
+        roff,
+        "hutch --unshare-all --ro-bind / / --dev /dev --proc /proc \\\n      --tmpfs /tmp -- /bin/sh",
+    );
+    para(
+        roff,
+        [roman(
+            "Run every recipe of a Makefile in a sandbox that can write only the project \
+             directory and has no network (make runs $(SHELL) -c RECIPE; the bind comes after \
+             --tmpfs /tmp so that a project under /tmp stays visible):",
+        )],
+    );
+    code(
+        roff,
+        "SHELL := hutch --unshare-all --die-with-parent --ro-bind / / --dev /dev \\\n\
+         \x20        --proc /proc --tmpfs /tmp --bind $(CURDIR) $(CURDIR) -- /bin/sh",
+    );
+    para(
+        roff,
+        [roman(
+            "A desktop application with the network, the Wayland or PulseAudio sockets of the \
+             session and a private home directory that keeps only its own settings:",
+        )],
+    );
+    code(
+        roff,
+        "mkdir -p ~/.mozilla\n\
+         hutch --unshare-all --share-net --die-with-parent \\\n\
+         \x20     --ro-bind / / --dev /dev --proc /proc --tmpfs /tmp \\\n\
+         \x20     --bind \"$XDG_RUNTIME_DIR\" \"$XDG_RUNTIME_DIR\" \\\n\
+         \x20     --tmpfs \"$HOME\" --bind ~/.mozilla ~/.mozilla \\\n\
+         \x20     -- firefox",
+    );
+    para(
+        roff,
+        [roman(
+            "A Flatpak-style launcher: the sandbox options are written NUL-separated to a pipe \
+             read through --args, so that no quoting is needed and they do not appear in ps(1). \
+             The command itself must follow on the command line:",
+        )],
+    );
+    code(
+        roff,
+        "printf '%s\\0' --unshare-all --die-with-parent \\\n\
+         \x20   --ro-bind /usr /usr --symlink usr/bin /bin --symlink usr/lib /lib \\\n\
+         \x20   --symlink usr/lib64 /lib64 --proc /proc --dev /dev --tmpfs /tmp \\\n\
+         \x20   --dir /home/app --setenv HOME /home/app --chdir /home/app |\n\
+         hutch --args 3 3<&0 -- /bin/sh -c 'id; ls /'",
+    );
+    para(
+        roff,
+        [roman(
+            "Here fd 3 is a copy of the pipe on standard input. To keep standard input for the \
+             command, give the options on another descriptor, as in bash's 3< <(printf ...).",
+        )],
+    );
+}
+
+fn exit_status(roff: &mut Roff) {
+    section(roff, "EXIT STATUS");
+    roff.text([roman(
+        "hutch exits with the exit status of COMMAND. If COMMAND is killed by signal N, hutch \
+         exits with 128+N, as a shell would report it. If hutch itself fails (an invalid option, \
+         or a sandbox that cannot be set up), it prints one line prefixed \"hutch:\" (\"bwrap:\" \
+         under that name) on standard error and exits with 1. Without arguments it prints its \
+         usage to standard error and exits with 1; --help and --version exit with 0.",
+    )]);
+}
+
+fn see_also(roff: &mut Roff) {
+    section(roff, "SEE ALSO");
+    roff.text([
+        bold("bwrap"),
+        roman("(1), "),
+        bold("namespaces"),
+        roman("(7), "),
+        bold("user_namespaces"),
+        roman("(7), "),
+        bold("mount_namespaces"),
+        roman("(7)"),
+    ]);
+}
+
+/// The man page: clap_mangen's title, name and option sections, with the rest
+/// written here.
+pub fn man_page() -> String {
+    let man = clap_mangen::Man::new(command()).manual("User Commands");
+    let mut out = Vec::new();
+    man.render_title(&mut out).unwrap();
+    man.render_name_section(&mut out).unwrap();
+    let mut roff = Roff::new();
+    synopsis(&mut roff);
+    description(&mut roff);
+    roff.to_writer(&mut out).unwrap();
+    man.render_options_section(&mut out).unwrap();
+    let mut roff = Roff::new();
+    examples(&mut roff);
+    exit_status(&mut roff);
+    see_also(&mut roff);
+    roff.to_writer(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+pub fn completion(shell: Shell) -> String {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut command(), NAME, &mut out);
+    String::from_utf8(out).unwrap()
+}
+
+/// Every generated file, by its path in the repository.
+fn generated() -> Vec<(&'static str, String)> {
+    vec![
+        ("man/hutch.1", man_page()),
+        ("completions/hutch.bash", completion(Shell::Bash)),
+        ("completions/_hutch", completion(Shell::Zsh)),
+        ("completions/hutch.fish", completion(Shell::Fish)),
+    ]
+}
+
+fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+#[test]
+fn clap_accepts_the_table() {
+    command().debug_assert();
+}
+
+#[test]
+fn docs_are_fresh() {
+    let update = std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for (rel, content) in generated() {
+        let path = repo_path(rel);
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(content.as_str()) {
+            continue;
+        }
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, content).unwrap();
+            eprintln!("updated {rel}");
+        } else {
+            stale.push(rel);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "man/ or completions/ are stale: run UPDATE_DOCS=1 cargo test docs ({})",
+        stale.join(", ")
+    );
+}
+
+#[test]
+fn man_page_lists_every_flag() {
+    // The roff source spells a dash as `\-`.
+    let text = man_page().replace("\\-", "-");
+    for flag in FLAGS {
+        assert!(
+            text.contains(&format!("\\fB{}\\fR", flag.name)),
+            "{} is missing from the man page",
+            flag.name
+        );
+    }
+}
+
+#[test]
+fn man_page_renders_without_warnings() {
+    let has_man = std::process::Command::new("sh")
+        .args(["-c", "command -v man"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_man {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "man is not installed, and CI must check the man page (install man-db)"
+        );
+        eprintln!("skipping: man is not installed");
+        return;
+    }
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "MANWIDTH=80 man -l --warnings \"$1\" 2>&1 >/dev/null",
+            "sh",
+        ])
+        .arg(repo_path("man/hutch.1"))
+        .output()
+        .unwrap();
+    let warnings = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && warnings.is_empty(),
+        "man -l --warnings man/hutch.1:\n{warnings}"
+    );
+}
