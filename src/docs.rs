@@ -58,7 +58,7 @@ fn value_hint(flag: &Flag) -> ValueHint {
 /// differs from bubblewrap's.
 fn man_note(name: &str) -> Option<&'static str> {
     Some(match name {
-        "--version" => "Prints hutch's version, also when invoked as bwrap.",
+        "--version" => "The version printed is hutch's, also when invoked as bwrap.",
         "--args" => {
             "The arguments are inserted at this point of the command line. \
              hutch accepts up to 100000 arguments in total (bwrap: 9000)."
@@ -295,24 +295,41 @@ fn see_also(roff: &mut Roff) {
     ]);
 }
 
-/// The man page: clap_mangen's title, name and option sections, with the rest
-/// written here.
+/// The man page: clap_mangen's name and option sections, with the rest written
+/// here.
 pub fn man_page() -> String {
-    let man = clap_mangen::Man::new(command()).manual("User Commands");
-    let mut out = Vec::new();
-    man.render_title(&mut out).unwrap();
-    man.render_name_section(&mut out).unwrap();
-    let mut roff = Roff::new();
-    synopsis(&mut roff);
-    description(&mut roff);
-    roff.to_writer(&mut out).unwrap();
-    man.render_options_section(&mut out).unwrap();
-    let mut roff = Roff::new();
-    examples(&mut roff);
-    exit_status(&mut roff);
-    see_also(&mut roff);
-    roff.to_writer(&mut out).unwrap();
-    String::from_utf8(out).unwrap()
+    // The command is described in SYNOPSIS and DESCRIPTION, not as an option.
+    let man = clap_mangen::Man::new(command().mut_arg("command", |a| a.hide(true)));
+    // Every rendered piece starts with the same preamble (apostrophe handling).
+    let preamble = Roff::new().render();
+    let mut out = preamble.clone();
+    // clap_mangen drops the empty date from .TH, which shifts the fields after it.
+    out.push_str(&format!(
+        ".TH HUTCH 1 \"\" \"hutch {}\" \"User Commands\"\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let mut piece = |render: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
+        let mut buf = Vec::new();
+        render(&mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        out.push_str(text.strip_prefix(preamble.as_str()).unwrap_or(&text));
+    };
+    piece(&|w| man.render_name_section(w));
+    piece(&|w| {
+        let mut roff = Roff::new();
+        synopsis(&mut roff);
+        description(&mut roff);
+        roff.to_writer(w)
+    });
+    piece(&|w| man.render_options_section(w));
+    piece(&|w| {
+        let mut roff = Roff::new();
+        examples(&mut roff);
+        exit_status(&mut roff);
+        see_also(&mut roff);
+        roff.to_writer(w)
+    });
+    out
 }
 
 pub fn completion(shell: Shell) -> String {

@@ -10,6 +10,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io::{Read, Write};
+use std::os::fd::RawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
@@ -93,11 +94,11 @@ fn plan(spec: &Spec) -> Result<Plan> {
     if spec.userns_block_fd.is_some() && spec.info_fd.is_none() {
         return Err(Error::msg("--userns-block-fd requires --info-fd"));
     }
-    if spec.userns_fd.is_some() {
-        return Err(Error::msg("--userns is not supported yet"));
+    if spec.userns_fd.is_some() && spec.ns.user == Unshare::Yes {
+        return Err(Error::msg("--userns not compatible --unshare-user"));
     }
-    if spec.userns2_fd.is_some() {
-        return Err(Error::msg("--userns2 is not supported yet"));
+    if spec.userns_fd.is_some() && spec.ns.user == Unshare::Try {
+        return Err(Error::msg("--userns not compatible --unshare-user-try"));
     }
     if spec.pidns_fd.is_some() {
         return Err(Error::msg("--pidns is not supported yet"));
@@ -109,20 +110,22 @@ fn plan(spec: &Spec) -> Result<Plan> {
         let _ = label;
         return Err(Error::msg("labeling not supported on this system"));
     }
-    // Not root: a user namespace is implied (bwrap is never setuid here).
+    // Not root: a user namespace is implied (bwrap is never setuid here),
+    // unless the caller gives one to join with --userns.
     let userns = match spec.ns.user {
         Unshare::Yes => true,
         Unshare::Try => user_ns_available(),
-        Unshare::No => real_uid != 0,
+        Unshare::No => real_uid != 0 && spec.userns_fd.is_none(),
     };
+    let joined = spec.userns_fd.is_some();
     let sandbox_uid = spec.uid.unwrap_or(real_uid);
     let sandbox_gid = spec.gid.unwrap_or(real_gid);
-    if sandbox_uid != real_uid && !userns {
+    if sandbox_uid != real_uid && !userns && !joined {
         return Err(Error::msg(
             "Specifying --uid requires --unshare-user or --userns",
         ));
     }
-    if sandbox_gid != real_gid && !userns {
+    if sandbox_gid != real_gid && !userns && !joined {
         return Err(Error::msg(
             "Specifying --gid requires --unshare-user or --userns",
         ));
@@ -252,6 +255,15 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     }
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
     let monitor = nix::unistd::getpid();
+    if let Some(fd) = spec.userns_fd {
+        join(fd, nix::sched::CloneFlags::CLONE_NEWUSER).map_err(|e| {
+            if e == nix::errno::Errno::EINVAL {
+                Error::msg("Joining the specified user namespace failed, it might not be a descendant of the current user namespace.")
+            } else {
+                Error::io("Joining specified user namespace failed", e.into())
+            }
+        })?;
+    }
     let pid = sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.userns))?;
     if pid == 0 {
         drop(err_r);
@@ -294,6 +306,15 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         let _ = f.write_all(format!("{{ \"exit-code\": {code} }}\n").as_bytes());
     }
     Ok(code)
+}
+
+/// `setns(2)` into the namespace behind an inherited fd, which is then closed.
+fn join(fd: RawFd, kind: nix::sched::CloneFlags) -> nix::Result<()> {
+    if !sys::fd_is_open(fd) {
+        return Err(nix::errno::Errno::EBADF);
+    }
+    let owned = sys::own_fd(fd);
+    nix::sched::setns(&owned, kind)
 }
 
 /// Wait for `pid` and turn its end into a shell-style status.
@@ -364,6 +385,22 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
     }
     root.finish()?;
 
+    // After setup, switch to the user namespace given with --userns2.
+    if let Some(fd) = spec.userns2_fd {
+        join(fd, nix::sched::CloneFlags::CLONE_NEWUSER).ctx(|| "Setting userns2 failed".into())?;
+    }
+    // In a joined namespace nobody wrote a map for us: switch ids if asked.
+    if spec.userns_fd.is_some() {
+        if let Some(gid) = spec.gid {
+            let g = nix::unistd::Gid::from_raw(gid);
+            nix::unistd::setresgid(g, g, g).ctx(|| format!("unable to switch to gid {gid}"))?;
+        }
+        if let Some(uid) = spec.uid {
+            let u = nix::unistd::Uid::from_raw(uid);
+            nix::unistd::setresuid(u, u, u).ctx(|| format!("unable to switch to uid {uid}"))?;
+        }
+    }
+
     // 3. Host name and loopback, while we still hold capabilities.
     if let Some(name) = &spec.hostname {
         nix::unistd::sethostname(name)
@@ -402,13 +439,17 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
 
     // 5. Capabilities, as bwrap: real root without a new user namespace and
     // without --cap-add/--cap-drop keeps everything untouched.
-    if plan.real_uid != 0 || plan.userns || !spec.caps.is_empty() {
+    if plan.real_uid != 0 || plan.userns || spec.userns_fd.is_some() || !spec.caps.is_empty() {
         if plan.sandbox_uid == 0 && !spec.caps.is_empty() {
             // uid 0 would regain its bounding set at exec: only ambient caps may pass.
             sys::set_securebits(sys::SECBIT_NOROOT | sys::SECBIT_NOROOT_LOCKED)
                 .ctx(|| "Can't set securebits".into())?;
         }
-        caps::apply(&plan.keep_caps, plan.userns, !spec.caps.is_empty())?;
+        caps::apply(
+            &plan.keep_caps,
+            plan.userns || spec.userns_fd.is_some(),
+            !spec.caps.is_empty(),
+        )?;
     }
 
     // 6. The process: cwd, environment, session.
