@@ -113,6 +113,18 @@ pub static FLAGS: &[Flag] = flags! {
     Filesystem "--perms" ["OCTAL"] "Set permissions of next argument (--bind-data, --file, etc.)";
     Filesystem "--size" ["BYTES"] "Set size of next argument (only for --tmpfs)";
     Filesystem "--chmod" ["OCTAL", "PATH"] "Change permissions of PATH (must already exist)";
+    Security "--landlock" ["MODE"] "Landlock: auto (rules from the mounts or --landlock-read/-write/-exec) or off (default: auto as hutch, off as bwrap)";
+    Security "--landlock-read" ["PATH"] "Landlock: allow reading beneath PATH (as seen inside); explicit path rules replace the ones derived from the mounts";
+    Security "--landlock-write" ["PATH"] "Landlock: allow reading and writing (not executing) beneath PATH";
+    Security "--landlock-exec" ["PATH"] "Landlock: allow reading and executing beneath PATH";
+    Security "--landlock-connect" ["PORT"] "Landlock: allow TCP connect to PORT; once given, connecting to any other port is denied";
+    Security "--landlock-bind" ["PORT"] "Landlock: allow TCP bind to PORT; once given, binding any other port is denied";
+    Security "--landlock-scope" ["MODE"] "Landlock: on or off: deny signals and abstract unix sockets leaving the sandbox (default: on as hutch)";
+    Security "--landlock-strict" [] "Fail unless the kernel enforces every Landlock restriction asked for (default: best effort, see --report)";
+    Security "--seccomp-policy" ["POLICY"] "default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)";
+    Security "--seccomp-action" ["ACTION"] "errno, kill or log: what the default seccomp policy does to a denied call (default: errno)";
+    Security "--report" [] "Print the protections in force as JSON to stderr before running COMMAND";
+    Security "--report-fd" ["FD"] "Write the protections in force as JSON to FD before running COMMAND";
 };
 
 pub fn flag(name: &str) -> Option<&'static Flag> {
@@ -165,6 +177,11 @@ struct Parser {
     overlay_srcs: Vec<PathBuf>,
     total_args: usize,
     seen_single: Vec<&'static str>,
+    /// `--landlock auto|off` as given (the last one wins), resolved in `finish`.
+    landlock_mode: Option<bool>,
+    /// `--landlock-scope on|off` as given.
+    landlock_scope: Option<bool>,
+    landlock_paths: Vec<(PathBuf, PathAccess)>,
 }
 
 fn takes(name: &str, n: usize) -> Error {
@@ -200,6 +217,30 @@ fn parse_octal(s: &OsStr, name: &str) -> Result<u32> {
         .and_then(|t| u32::from_str_radix(t, 8).ok())
         .filter(|m| *m <= 0o7777)
         .ok_or_else(|| Error::msg(format!("{name} takes an octal argument <= 07777")))
+}
+
+fn parse_port(s: &OsStr, name: &str) -> Result<u16> {
+    s.to_str()
+        .and_then(|t| t.parse::<u16>().ok())
+        .ok_or_else(|| {
+            Error::msg(format!(
+                "{name} takes a TCP port number (0-65535): {}",
+                s.to_string_lossy()
+            ))
+        })
+}
+
+/// One value out of a fixed set of words, e.g. `--landlock auto|off`.
+fn parse_word<T: Copy>(s: &OsStr, name: &str, words: &[(&str, T)]) -> Result<T> {
+    let t = s.to_string_lossy();
+    words
+        .iter()
+        .find(|(w, _)| *w == t)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let all: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
+            Error::msg(format!("{name} takes one of {}: {t}", all.join(", ")))
+        })
 }
 
 fn parse_size(s: &OsStr) -> Result<u64> {
@@ -256,6 +297,9 @@ impl Parser {
             overlay_srcs: Vec::new(),
             total_args: 0,
             seen_single: Vec::new(),
+            landlock_mode: None,
+            landlock_scope: None,
+            landlock_paths: Vec::new(),
         }
     }
 
@@ -479,6 +523,52 @@ impl Parser {
                 s.file_label = Some(v[0].to_string_lossy().into_owned());
                 self.single(name);
             }
+            "--landlock" => {
+                self.landlock_mode =
+                    Some(parse_word(&v[0], name, &[("auto", true), ("off", false)])?);
+                self.single(name);
+            }
+            "--landlock-read" | "--landlock-write" | "--landlock-exec" => {
+                let access = match name {
+                    "--landlock-read" => PathAccess::Read,
+                    "--landlock-write" => PathAccess::Write,
+                    _ => PathAccess::Exec,
+                };
+                self.landlock_paths.push((p(&v[0]), access));
+            }
+            "--landlock-connect" => s.landlock.connect.push(parse_port(&v[0], name)?),
+            "--landlock-bind" => s.landlock.bind.push(parse_port(&v[0], name)?),
+            "--landlock-scope" => {
+                self.landlock_scope =
+                    Some(parse_word(&v[0], name, &[("on", true), ("off", false)])?);
+                self.single(name);
+            }
+            "--landlock-strict" => s.landlock.strict = true,
+            "--seccomp-policy" => {
+                s.seccomp_policy.source = match v[0].to_str() {
+                    Some("default") => PolicySource::Default,
+                    Some("none") => PolicySource::None,
+                    _ => PolicySource::File(p(&v[0])),
+                };
+                self.single(name);
+            }
+            "--seccomp-action" => {
+                s.seccomp_policy.action = parse_word(
+                    &v[0],
+                    name,
+                    &[
+                        ("errno", PolicyAction::Errno),
+                        ("kill", PolicyAction::Kill),
+                        ("log", PolicyAction::Log),
+                    ],
+                )?;
+                self.single(name);
+            }
+            "--report" => s.report = Some(ReportTo::Stderr),
+            "--report-fd" => {
+                s.report = Some(ReportTo::Fd(parse_fd(&v[0])?));
+                self.single(name);
+            }
             "--new-session" => s.new_session = true,
             "--die-with-parent" => s.die_with_parent = true,
             "--as-pid-1" => s.as_pid_1 = true,
@@ -603,6 +693,36 @@ impl Parser {
         self.check_modifiers("")?;
         let s = &mut self.spec;
         s.command = command;
+
+        // Landlock: explicit path rules replace the derived ones; `--landlock off`
+        // turns off the personality's defaults and conflicts with explicit rules.
+        let ll = &mut s.landlock;
+        if self.landlock_mode == Some(false) {
+            let given = [
+                (
+                    "--landlock-read/-write/-exec",
+                    !self.landlock_paths.is_empty(),
+                ),
+                ("--landlock-connect", !ll.connect.is_empty()),
+                ("--landlock-bind", !ll.bind.is_empty()),
+                ("--landlock-scope on", self.landlock_scope == Some(true)),
+            ];
+            if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+                return Err(Error::msg(format!(
+                    "{flag} cannot be combined with --landlock off"
+                )));
+            }
+        }
+        let hutch = s.personality == Personality::Hutch;
+        let auto = self.landlock_mode.unwrap_or(hutch);
+        ll.fs = if !self.landlock_paths.is_empty() {
+            LandlockFs::Explicit(std::mem::take(&mut self.landlock_paths))
+        } else if auto {
+            LandlockFs::Derived
+        } else {
+            LandlockFs::Off
+        };
+        ll.scope = self.landlock_scope.unwrap_or(auto && hutch);
 
         Ok((self.spec, self.warnings))
     }
@@ -858,6 +978,135 @@ mod tests {
         assert!(usage("bwrap").starts_with("usage: bwrap [OPTIONS...] [--] COMMAND [ARGS...]\n"));
     }
 
+    fn hutch_spec(s: &[&str]) -> Spec {
+        match parse(Personality::Hutch, args(s)).unwrap().0 {
+            Action::Run(spec) => *spec,
+            other => panic!("expected a spec, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hardening_defaults_follow_the_personality() {
+        let h = hutch_spec(&["true"]);
+        assert_eq!(h.landlock.fs, LandlockFs::Derived);
+        assert!(h.landlock.scope && !h.landlock.strict);
+        assert_eq!(h.seccomp_policy.source, PolicySource::Default);
+        assert_eq!(h.seccomp_policy.action, PolicyAction::Errno);
+        let b = spec(&["true"]);
+        assert_eq!(b.landlock.fs, LandlockFs::Off);
+        assert!(!b.landlock.enabled());
+        assert_eq!(b.seccomp_policy.source, PolicySource::None);
+        assert_eq!(b.report, None);
+    }
+
+    #[test]
+    fn landlock_flags() {
+        let h = hutch_spec(&["--landlock", "off", "true"]);
+        assert!(!h.landlock.enabled());
+        let b = spec(&["--landlock", "auto", "true"]);
+        assert_eq!(b.landlock.fs, LandlockFs::Derived);
+        assert!(!b.landlock.scope, "scoping is only a hutch default");
+        let s = hutch_spec(&[
+            "--landlock-read",
+            "/usr",
+            "--landlock-write",
+            "/tmp",
+            "--landlock-exec",
+            "/bin",
+            "--landlock-read",
+            "/etc",
+            "true",
+        ]);
+        assert_eq!(
+            s.landlock.fs,
+            LandlockFs::Explicit(vec![
+                ("/usr".into(), PathAccess::Read),
+                ("/tmp".into(), PathAccess::Write),
+                ("/bin".into(), PathAccess::Exec),
+                ("/etc".into(), PathAccess::Read),
+            ])
+        );
+        // Explicit rules turn Landlock on under bwrap's name too.
+        assert!(matches!(
+            spec(&["--landlock-read", "/", "true"]).landlock.fs,
+            LandlockFs::Explicit(_)
+        ));
+        let s = spec(&[
+            "--landlock-connect",
+            "443",
+            "--landlock-connect",
+            "80",
+            "--landlock-bind",
+            "8080",
+            "--landlock-scope",
+            "on",
+            "--landlock-strict",
+            "true",
+        ]);
+        assert_eq!(s.landlock.connect, [443, 80]);
+        assert_eq!(s.landlock.bind, [8080]);
+        assert!(s.landlock.scope && s.landlock.strict && s.landlock.enabled());
+        assert_eq!(s.landlock.fs, LandlockFs::Off);
+        assert!(
+            !hutch_spec(&["--landlock-scope", "off", "true"])
+                .landlock
+                .scope
+        );
+    }
+
+    #[test]
+    fn landlock_flag_errors() {
+        assert_eq!(
+            err(&["--landlock", "on", "true"]),
+            "--landlock takes one of auto, off: on"
+        );
+        assert_eq!(
+            err(&["--landlock-scope", "yes", "true"]),
+            "--landlock-scope takes one of on, off: yes"
+        );
+        assert_eq!(
+            err(&["--landlock-connect", "65536", "true"]),
+            "--landlock-connect takes a TCP port number (0-65535): 65536"
+        );
+        assert_eq!(
+            err(&["--landlock-write", "/x", "--landlock", "off", "true"]),
+            "--landlock-read/-write/-exec cannot be combined with --landlock off"
+        );
+        assert_eq!(
+            err(&["--landlock", "off", "--landlock-bind", "1", "true"]),
+            "--landlock-bind cannot be combined with --landlock off"
+        );
+    }
+
+    #[test]
+    fn seccomp_policy_and_report_flags() {
+        let s = hutch_spec(&["--seccomp-policy", "none", "true"]);
+        assert_eq!(s.seccomp_policy.source, PolicySource::None);
+        let s = spec(&[
+            "--seccomp-policy",
+            "default",
+            "--seccomp-action",
+            "kill",
+            "true",
+        ]);
+        assert_eq!(s.seccomp_policy.source, PolicySource::Default);
+        assert_eq!(s.seccomp_policy.action, PolicyAction::Kill);
+        let s = spec(&["--seccomp-policy", "/etc/p.json", "true"]);
+        assert_eq!(
+            s.seccomp_policy.source,
+            PolicySource::File("/etc/p.json".into())
+        );
+        assert_eq!(
+            err(&["--seccomp-action", "trap", "true"]),
+            "--seccomp-action takes one of errno, kill, log: trap"
+        );
+        assert_eq!(spec(&["--report", "true"]).report, Some(ReportTo::Stderr));
+        assert_eq!(
+            spec(&["--report", "--report-fd", "7", "true"]).report,
+            Some(ReportTo::Fd(7))
+        );
+    }
+
     #[test]
     fn every_flag_has_a_handler() {
         // Feeding each flag with plausible values must never reach `unreachable!`.
@@ -870,7 +1119,10 @@ mod tests {
                 .values
                 .iter()
                 .map(|v| match *v {
-                    "FD" | "UID" | "GID" | "BYTES" => "3".into(),
+                    "FD" | "UID" | "GID" | "BYTES" | "PORT" => "3".into(),
+                    "MODE" if f.name == "--landlock" => "auto".into(),
+                    "MODE" => "on".into(),
+                    "ACTION" => "kill".into(),
                     "OCTAL" => "0755".into(),
                     "CAP" => "CAP_CHOWN".into(),
                     _ => "/x".into(),

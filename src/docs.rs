@@ -45,7 +45,7 @@ fn is_path(value_name: &str) -> bool {
 }
 
 /// clap has one value hint per argument: paths if any value is a path (the
-/// zsh rewrite below restores per-value precision).
+/// zsh script is then rewritten with one completion per value, see `zsh_fixup`).
 fn value_hint(flag: &Flag) -> ValueHint {
     if flag.values.iter().any(|v| is_path(v)) {
         ValueHint::AnyPath
@@ -54,8 +54,61 @@ fn value_hint(flag: &Flag) -> ValueHint {
     }
 }
 
-/// What the man page adds to a flag's one-line help: hutch's status where it
-/// differs from bubblewrap's.
+/// bubblewrap's own options (as of bwrap 0.11). Every other flag in the table is
+/// hutch's own: the README lists those apart and the man page marks them.
+#[rustfmt::skip]
+const BWRAP_OPTIONS: &[&str] = &[
+    "--help", "--version", "--args", "--argv0", "--level-prefix", "--unshare-all", "--share-net",
+    "--unshare-user", "--unshare-user-try", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+    "--unshare-uts", "--unshare-cgroup", "--unshare-cgroup-try", "--userns", "--userns2",
+    "--disable-userns", "--assert-userns-disabled", "--pidns", "--uid", "--gid", "--hostname",
+    "--chdir", "--clearenv", "--setenv", "--unsetenv", "--lock-file", "--sync-fd", "--bind",
+    "--bind-try", "--dev-bind", "--dev-bind-try", "--ro-bind", "--ro-bind-try", "--bind-fd",
+    "--ro-bind-fd", "--remount-ro", "--overlay-src", "--overlay", "--tmp-overlay", "--ro-overlay",
+    "--exec-label", "--file-label", "--proc", "--dev", "--tmpfs", "--mqueue", "--dir", "--file",
+    "--bind-data", "--ro-bind-data", "--symlink", "--seccomp", "--add-seccomp-fd", "--block-fd",
+    "--userns-block-fd", "--info-fd", "--json-status-fd", "--new-session", "--die-with-parent",
+    "--as-pid-1", "--cap-add", "--cap-drop", "--perms", "--size", "--chmod",
+];
+
+fn is_bwrap_option(name: &str) -> bool {
+    BWRAP_OPTIONS.contains(&name)
+}
+
+/// How far hutch implements a flag: the status column of the README's table.
+/// The man page turns the same facts into `man_note`.
+fn status(name: &str) -> &'static str {
+    match name {
+        "--pidns" => "not supported yet: exits with an error",
+        "--exec-label" | "--file-label" => {
+            "exits with \"labeling not supported on this system\", as bwrap built without SELinux"
+        }
+        "--overlay-src" | "--overlay" | "--tmp-overlay" | "--ro-overlay" => {
+            "implemented (untested against bwrap 0.8, which lacks them)"
+        }
+        _ => "implemented",
+    }
+}
+
+/// The man page's text for a flag: its help line, then what hutch adds.
+fn long_help(flag: &Flag) -> Option<String> {
+    let mut notes = Vec::new();
+    if !is_bwrap_option(flag.name) {
+        notes.push("hutch only: bwrap has no such option.");
+    }
+    notes.extend(man_note(flag.name));
+    if notes.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}. {}",
+        flag.help.trim_end_matches('.'),
+        notes.join(" ")
+    ))
+}
+
+/// What the man page adds to a bwrap option's help: where hutch differs from
+/// bubblewrap, or does not do everything yet.
 fn man_note(name: &str) -> Option<&'static str> {
     Some(match name {
         "--version" => "The version printed is hutch's, also when invoked as bwrap.",
@@ -63,15 +116,13 @@ fn man_note(name: &str) -> Option<&'static str> {
             "The arguments are inserted at this point of the command line. \
              hutch accepts up to 100000 arguments in total (bwrap: 9000)."
         }
-        "--userns" | "--userns2" | "--pidns" | "--disable-userns" | "--assert-userns-disabled" => {
-            "Not supported by hutch yet: using it is an error."
-        }
+        "--pidns" => "Not supported by hutch yet: using it is an error.",
         "--exec-label" | "--file-label" => {
             "hutch has no SELinux support: like bwrap built without it, it fails with \
              \"labeling not supported on this system\"."
         }
         "--overlay" | "--tmp-overlay" | "--ro-overlay" | "--overlay-src" => {
-            "Implemented, but not yet checked against bwrap 0.8, which lacks overlays."
+            "Implemented, but not yet compared with bwrap, whose version 0.8 lacks overlays."
         }
         _ => return None,
     })
@@ -101,8 +152,8 @@ pub fn command() -> Command {
         if !flag.values.is_empty() {
             arg = arg.value_names(flag.values.iter().copied());
         }
-        if let Some(note) = man_note(flag.name) {
-            arg = arg.long_help(format!("{}. {note}", flag.help.trim_end_matches('.')));
+        if let Some(help) = long_help(flag) {
+            arg = arg.long_help(help);
         }
         cmd = cmd.arg(arg);
     }
@@ -113,7 +164,10 @@ pub fn command() -> Command {
             .num_args(1..)
             .trailing_var_arg(true)
             .allow_hyphen_values(true)
-            .value_hint(ValueHint::CommandName),
+            // Not CommandName: zsh would then complete every argument of the
+            // command as a command name. This completes the command, then its
+            // arguments as that command's own completion would.
+            .value_hint(ValueHint::CommandWithArguments),
     )
 }
 
@@ -158,7 +212,7 @@ fn description(roff: &mut Roff) {
         bold("bwrap"),
         roman(
             "(1), and accepts exactly bwrap's command line: the same options, applied in the same \
-             order, with the same error messages. It needs no setuid bit: an unprivileged user \
+             order, with bwrap's error messages. It needs no setuid bit: an unprivileged user \
              namespace gives it the rights it needs inside the sandbox, and no more.",
         ),
     ]);
@@ -200,8 +254,9 @@ fn description(roff: &mut Roff) {
             ),
             bold(NAME),
             roman(
-                " it accepts the same options; its defaults are currently bubblewrap's too \
-                 (hardening defaults for the hutch name are planned).",
+                " it accepts the same options, and hutch's own options (marked \"hutch only\" \
+                 below) work under both names. Where a default differs between the two names, \
+                 the option's description says so.",
             ),
         ],
     );
@@ -335,7 +390,37 @@ pub fn man_page() -> String {
 pub fn completion(shell: Shell) -> String {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command(), NAME, &mut out);
-    String::from_utf8(out).unwrap()
+    let script = String::from_utf8(out).unwrap();
+    match shell {
+        Shell::Zsh => zsh_fixup(&script),
+        _ => script,
+    }
+}
+
+/// clap_complete writes `'*--bind=[help]:SRC:_files:SRC:_files'`: zsh then
+/// completes `--bind=`, a form bwrap's grammar rejects, and it repeats the first
+/// value's name and completion for every value. Rewrite each option that takes
+/// values as `'*--bind[help]:SRC:_files:DEST:_files'`.
+fn zsh_fixup(script: &str) -> String {
+    let mut out = String::with_capacity(script.len());
+    for line in script.lines() {
+        let rewritten = FLAGS
+            .iter()
+            .filter(|f| !f.values.is_empty())
+            .find_map(|flag| {
+                let rest = line.strip_prefix(&format!("'*{}=[", flag.name))?;
+                let help = &rest[..rest.rfind("]:")?];
+                let values: String = flag
+                    .values
+                    .iter()
+                    .map(|v| format!(":{v}:{}", if is_path(v) { "_files" } else { " " }))
+                    .collect();
+                Some(format!(r"'*{}[{help}]{values}' \", flag.name))
+            });
+        out.push_str(rewritten.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
 }
 
 /// Every generated file, by its path in the repository.
@@ -348,8 +433,69 @@ fn generated() -> Vec<(&'static str, String)> {
     ]
 }
 
+const TABLE_BEGIN: &str =
+    "<!-- BEGIN FLAGS: generated from src/cli.rs by `UPDATE_DOCS=1 cargo test docs` -->\n";
+const TABLE_END: &str = "<!-- END FLAGS -->\n";
+
+/// The README's tables: every bwrap option with hutch's status, then hutch's
+/// own options.
+fn flags_table() -> String {
+    let cell = |s: &str| {
+        s.replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('|', "\\|")
+    };
+    let mut out =
+        String::from("| Option | Arguments | Description | Status in hutch |\n|---|---|---|---|\n");
+    for flag in FLAGS.iter().filter(|f| is_bwrap_option(f.name)) {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            flag.name,
+            flag.values.join(" "),
+            cell(flag.help),
+            cell(status(flag.name))
+        ));
+    }
+    let own: Vec<&Flag> = FLAGS.iter().filter(|f| !is_bwrap_option(f.name)).collect();
+    if !own.is_empty() {
+        out.push_str("\nhutch's own options, under both names:\n\n");
+        out.push_str("| Option | Arguments | Description |\n|---|---|---|\n");
+        for flag in own {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                flag.name,
+                flag.values.join(" "),
+                cell(flag.help)
+            ));
+        }
+    }
+    out
+}
+
+/// `readme` with the text between the table markers replaced by the table.
+fn with_flags_table(readme: &str) -> Option<String> {
+    let begin = readme.find(TABLE_BEGIN)? + TABLE_BEGIN.len();
+    let end = begin + readme[begin..].find(TABLE_END)?;
+    Some(format!(
+        "{}{}{}",
+        &readme[..begin],
+        flags_table(),
+        &readme[end..]
+    ))
+}
+
 fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+#[test]
+fn every_bwrap_option_is_in_the_table() {
+    for name in BWRAP_OPTIONS {
+        assert!(
+            FLAGS.iter().any(|f| f.name == *name),
+            "bwrap's {name} is missing from cli::FLAGS"
+        );
+    }
 }
 
 #[test]
@@ -361,7 +507,11 @@ fn clap_accepts_the_table() {
 fn docs_are_fresh() {
     let update = std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1");
     let mut stale = Vec::new();
-    for (rel, content) in generated() {
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap_or_default();
+    let readme = with_flags_table(&readme).expect("README.md has no BEGIN FLAGS/END FLAGS markers");
+    let mut files = generated();
+    files.push(("README.md", readme));
+    for (rel, content) in files {
         let path = repo_path(rel);
         if std::fs::read_to_string(&path).ok().as_deref() == Some(content.as_str()) {
             continue;
@@ -395,6 +545,19 @@ fn man_page_lists_every_flag() {
 }
 
 #[test]
+fn zsh_options_take_separate_words() {
+    let zsh = completion(Shell::Zsh);
+    assert!(
+        !zsh.contains("=["),
+        "an option is still completed as --opt=VALUE:\n{zsh}"
+    );
+    assert!(
+        zsh.contains("'*--bind[Bind mount the host path SRC on DEST]:SRC:_files:DEST:_files' \\\n")
+    );
+    assert!(zsh.contains("'*--file[Copy from FD to destination DEST]:FD: :DEST:_files' \\\n"));
+}
+
+#[test]
 fn man_page_renders_without_warnings() {
     let has_man = std::process::Command::new("sh")
         .args(["-c", "command -v man"])
@@ -408,18 +571,27 @@ fn man_page_renders_without_warnings() {
         eprintln!("skipping: man is not installed");
         return;
     }
-    let out = std::process::Command::new("sh")
-        .args([
-            "-c",
-            "MANWIDTH=80 man -l --warnings \"$1\" 2>&1 >/dev/null",
-            "sh",
-        ])
-        .arg(repo_path("man/hutch.1"))
+    // The page as generated rather than the committed file, which docs_are_fresh
+    // may be rewriting concurrently (and which it compares with this content).
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("hutch.1");
+    std::fs::write(&page, man_page()).unwrap();
+    // MANWIDTH=80 man -l --warnings man/hutch.1
+    let out = std::process::Command::new("man")
+        .args(["-l", "--warnings"])
+        .arg(&page)
+        .env("MANWIDTH", "80")
         .output()
         .unwrap();
-    let warnings = String::from_utf8_lossy(&out.stdout);
+    let warnings = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && warnings.is_empty(),
         "man -l --warnings man/hutch.1:\n{warnings}"
+    );
+    // A stub `man` (as on minimized Ubuntu images) would pass the check above.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("EXIT STATUS"),
+        "man rendered no page:\n{text}"
     );
 }

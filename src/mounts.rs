@@ -313,7 +313,7 @@ impl Root {
                 continue;
             };
             let mp = unescape_mountinfo(mp);
-            if mp == top || mp.starts_with(&top.join("")) {
+            if mp == top || mp.starts_with(top.join("")) {
                 let _ = mount(None::<&str>, &mp, None::<&str>, flags, None::<&str>);
             }
         }
@@ -769,7 +769,7 @@ fn unescape_mountinfo(s: &str) -> PathBuf {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\'
-            && i + 3 < b.len() + 0
+            && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));

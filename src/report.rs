@@ -46,9 +46,103 @@ pub fn status_json(pid: i32, ids: &[(&str, u64)]) -> String {
     s
 }
 
+/// A JSON string literal.
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_list<S: AsRef<str>>(items: &[S]) -> String {
+    let v: Vec<String> = items.iter().map(|s| json_str(s.as_ref())).collect();
+    format!("[{}]", v.join(", "))
+}
+
+/// What is in force for the command, as `--report` prints it.
+#[derive(Debug, Clone)]
+pub struct Enforcement<'a> {
+    pub namespaces: Vec<&'static str>,
+    pub landlock: &'a crate::landlock::Status,
+    pub seccomp_policy: String,
+    pub seccomp_action: &'static str,
+    /// Every program installed: the policy's and `--seccomp`/`--add-seccomp-fd`'s.
+    pub seccomp_programs: usize,
+    pub capabilities: Vec<String>,
+    pub no_new_privs: bool,
+}
+
+/// `--report`: one JSON object on one line.
+pub fn enforcement_json(e: &Enforcement<'_>) -> String {
+    let ll = e.landlock;
+    format!(
+        concat!(
+            "{{\"namespaces\": {}, ",
+            "\"landlock\": {{\"abi\": {}, \"status\": {}, \"fs\": {}, \"rules\": {}, ",
+            "\"scope\": {}, \"dropped\": {}, \"skipped\": {}}}, ",
+            "\"seccomp\": {{\"policy\": {}, \"action\": {}, \"programs\": {}}}, ",
+            "\"capabilities\": {}, \"no_new_privs\": {}}}\n"
+        ),
+        json_list(&e.namespaces),
+        ll.abi,
+        json_str(ll.state),
+        json_str(ll.fs),
+        ll.rules,
+        ll.scope,
+        json_list(&ll.dropped),
+        json_list(&ll.skipped),
+        json_str(&e.seccomp_policy),
+        json_str(e.seccomp_action),
+        e.seccomp_programs,
+        json_list(&e.capabilities),
+        e.no_new_privs,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enforcement_report() {
+        let ll = crate::landlock::Status {
+            abi: 7,
+            state: "full",
+            rules: 3,
+            dropped: vec![],
+            skipped: vec!["/x\"y: No such file or directory".into()],
+            fs: "derived",
+            scope: true,
+        };
+        let e = Enforcement {
+            namespaces: vec!["user", "mnt"],
+            landlock: &ll,
+            seccomp_policy: "default".into(),
+            seccomp_action: "errno",
+            seccomp_programs: 3,
+            capabilities: vec![],
+            no_new_privs: true,
+        };
+        assert_eq!(
+            enforcement_json(&e),
+            concat!(
+                r#"{"namespaces": ["user", "mnt"], "landlock": {"abi": 7, "status": "full", "fs": "derived", "#,
+                r#""rules": 3, "scope": true, "dropped": [], "skipped": ["/x\"y: No such file or directory"]}, "#,
+                r#""seccomp": {"policy": "default", "action": "errno", "programs": 3}, "#,
+                r#""capabilities": [], "no_new_privs": true}"#,
+                "\n"
+            )
+        );
+    }
 
     #[test]
     fn layouts_match_bwrap() {

@@ -4,8 +4,8 @@
 //! parent: checks ─► clone(new namespaces) ─► --info-fd/--json-status-fd ─► wait for exec
 //!         (an error pipe) ─► wait for the child ─► exit status
 //! child:  id maps ─► --userns-block-fd ─► new root (ops in order, pivot) ─► hostname, lo
-//!         ─► nested user ns ─► caps ─► cwd, env ─► [pid 1 reaper forks the command]
-//!         ─► --block-fd ─► seccomp (last) ─► exec
+//!         ─► nested user ns ─► Landlock ─► caps ─► cwd, env ─► [pid 1 reaper forks the
+//!         command] ─► --block-fd ─► --report ─► seccomp (last) ─► exec
 //! ```
 
 use std::ffi::{CString, OsStr, OsString};
@@ -28,8 +28,8 @@ use ::caps::Capability;
 use crate::error::{Context, Error, Result};
 use crate::mounts::{self, Root};
 use crate::seccomp::Program;
-use crate::spec::{EnvOp, Spec, Unshare};
-use crate::{caps, report, sys, userns};
+use crate::spec::{EnvOp, ReportTo, Spec, Unshare};
+use crate::{caps, report, seccomp_policy, sys, userns};
 
 /// Facts decided in the parent before cloning, shared with the child.
 struct Plan {
@@ -147,6 +147,13 @@ fn plan(spec: &Spec) -> Result<Plan> {
         ("--sync-fd", spec.sync_fd),
         ("--block-fd", spec.block_fd),
         ("--userns-block-fd", spec.userns_block_fd),
+        (
+            "--report-fd",
+            match spec.report {
+                Some(ReportTo::Fd(fd)) => Some(fd),
+                _ => None,
+            },
+        ),
     ] {
         if let Some(fd) = fd {
             if !sys::fd_is_open(fd) {
@@ -156,7 +163,8 @@ fn plan(spec: &Spec) -> Result<Plan> {
             }
         }
     }
-    let mut seccomp = Vec::new();
+    // The built-in policy first, then the caller's programs (whose errno wins a tie).
+    let mut seccomp = seccomp_policy::programs(&spec.seccomp_policy)?;
     for fd in spec.seccomp.replace.iter().chain(spec.seccomp.add.iter()) {
         seccomp.push(Program::read_fd(*fd)?);
     }
@@ -278,6 +286,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     }
     drop(err_w);
     let child = Pid::from_raw(pid);
+    close_report_fd(spec);
 
     // Report the namespaces before setup starts, as bwrap does.
     let ids = report::namespace_ids(pid, spec, plan.cgroup_ns);
@@ -429,13 +438,19 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
         .ctx(|| "setting up uid map".into())?;
     }
     drop(proc_self);
-    if spec.disable_userns || spec.assert_userns_disabled {
-        if nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok() {
-            return Err(Error::msg(
-                "creation of new user namespaces was not disabled as requested",
-            ));
-        }
+    if (spec.disable_userns || spec.assert_userns_disabled)
+        && nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok()
+    {
+        return Err(Error::msg(
+            "creation of new user namespaces was not disabled as requested",
+        ));
     }
+
+    // 4b. Landlock: after the mount plan, paths are the sandbox's own, and before the
+    // capabilities go. It needs no privilege, only no_new_privs (set here, as bwrap
+    // sets it anyway before exec). pid 1, forked below, is inside the domain too.
+    nix::sys::prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS) failed".into())?;
+    let landlock = crate::landlock::apply(&spec.landlock, &spec.ops)?;
 
     // 5. Capabilities, as bwrap: real root without a new user namespace and
     // without --cap-add/--cap-drop keeps everything untouched.
@@ -465,6 +480,7 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
     if need_init {
         let pid = sys::fork().ctx(|| "fork".into())?;
         if pid != 0 {
+            close_report_fd(spec);
             crate::init::run(Pid::from_raw(pid), spec, &plan.seccomp);
         }
         // The command: the sync fd stays with pid 1.
@@ -484,11 +500,76 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
         let _ = std::fs::File::from(sys::own_fd(fd)).read(&mut b);
     }
 
-    // 8. seccomp last: the filter may forbid what the steps above need.
+    // 8. --report: what is in force, written while nothing is filtered yet.
+    if let Some(to) = spec.report {
+        write_report(spec, plan, &landlock, to)?;
+    }
+
+    // 9. seccomp last: the filter may forbid what the steps above need.
     for p in &plan.seccomp {
         p.install()?;
     }
     exec(spec, &env)
+}
+
+/// Only the command's process keeps the `--report-fd` (until it writes the report).
+fn close_report_fd(spec: &Spec) {
+    if let Some(ReportTo::Fd(fd)) = spec.report {
+        if fd > 2 {
+            let _ = nix::unistd::close(fd);
+        }
+    }
+}
+
+/// `--report`/`--report-fd`: the protections in force for the command, as JSON.
+fn write_report(
+    spec: &Spec,
+    plan: &Plan,
+    landlock: &crate::landlock::Status,
+    to: ReportTo,
+) -> Result<()> {
+    let mut namespaces = Vec::new();
+    for (flag, name) in [
+        (libc::CLONE_NEWUSER, "user"),
+        (libc::CLONE_NEWNS, "mnt"),
+        (libc::CLONE_NEWPID, "pid"),
+        (libc::CLONE_NEWNET, "net"),
+        (libc::CLONE_NEWIPC, "ipc"),
+        (libc::CLONE_NEWUTS, "uts"),
+        (libc::CLONE_NEWCGROUP, "cgroup"),
+    ] {
+        if plan.clone_flags & flag != 0 {
+            namespaces.push(name);
+        }
+    }
+    let mut capabilities: Vec<String> = caps::current_effective()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    capabilities.sort();
+    let text = report::enforcement_json(&report::Enforcement {
+        namespaces,
+        landlock,
+        seccomp_policy: seccomp_policy::describe(&spec.seccomp_policy),
+        seccomp_action: match spec.seccomp_policy.action {
+            crate::spec::PolicyAction::Errno => "errno",
+            crate::spec::PolicyAction::Kill => "kill",
+            crate::spec::PolicyAction::Log => "log",
+        },
+        seccomp_programs: plan.seccomp.len(),
+        capabilities,
+        no_new_privs: nix::sys::prctl::get_no_new_privs().unwrap_or(false),
+    });
+    let fd = match to {
+        ReportTo::Stderr => 2,
+        ReportTo::Fd(fd) => fd,
+    };
+    // Not closed here: fd 2 stays the command's; close_report_fd closes any other.
+    let mut f = std::mem::ManuallyDrop::new(std::fs::File::from(sys::own_fd(fd)));
+    f.write_all(text.as_bytes())
+        .ctx(|| "Write to the report fd".into())?;
+    close_report_fd(spec);
+    Ok(())
 }
 
 /// Apply the environment ops in order to a copy of our environment.

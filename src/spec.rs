@@ -10,7 +10,7 @@ use std::path::PathBuf;
 pub enum Personality {
     /// Invoked as `bwrap`: every default is bubblewrap's.
     Bwrap,
-    /// Invoked as `hutch`: hardening defaults (added by later work) apply.
+    /// Invoked as `hutch`: hardening is on by default (Landlock, seccomp policy).
     Hutch,
 }
 
@@ -40,12 +40,6 @@ pub enum Unshare {
     No,
     Yes,
     Try,
-}
-
-impl Unshare {
-    pub fn wanted(self) -> bool {
-        self != Unshare::No
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -190,6 +184,113 @@ pub struct SeccompFds {
     pub add: Vec<RawFd>,
 }
 
+/// What an explicit `--landlock-read/-write/-exec PATH` rule grants beneath PATH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathAccess {
+    /// `--landlock-read`: read files, list directories.
+    Read,
+    /// `--landlock-write`: read, plus write, create, remove, rename, truncate, ioctl on devices.
+    Write,
+    /// `--landlock-exec`: read, plus execute.
+    Exec,
+}
+
+/// Which filesystem rules Landlock enforces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LandlockFs {
+    /// No filesystem restriction.
+    Off,
+    /// Rules derived from the mount plan (`Spec::ops`).
+    Derived,
+    /// The user's `--landlock-read/-write/-exec` rules, in order; they replace the derived ones.
+    Explicit(Vec<(PathBuf, PathAccess)>),
+}
+
+/// The Landlock part of the plan. Defaults depend on the personality.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LandlockSpec {
+    pub fs: LandlockFs,
+    /// `--landlock-connect PORT`: when any is given, TCP connect to other ports is denied.
+    pub connect: Vec<u16>,
+    /// `--landlock-bind PORT`: when any is given, TCP bind to other ports is denied.
+    pub bind: Vec<u16>,
+    /// Scoping (ABI 6): no abstract unix sockets or signals out of the sandbox.
+    pub scope: bool,
+    /// `--landlock-strict`: fail if the kernel cannot enforce everything asked.
+    pub strict: bool,
+}
+
+impl LandlockSpec {
+    pub fn new(personality: Personality) -> Self {
+        let hutch = personality == Personality::Hutch;
+        LandlockSpec {
+            fs: if hutch {
+                LandlockFs::Derived
+            } else {
+                LandlockFs::Off
+            },
+            connect: Vec::new(),
+            bind: Vec::new(),
+            scope: hutch,
+            strict: false,
+        }
+    }
+
+    /// Whether any Landlock restriction is asked for.
+    pub fn enabled(&self) -> bool {
+        self.fs != LandlockFs::Off
+            || !self.connect.is_empty()
+            || !self.bind.is_empty()
+            || self.scope
+    }
+}
+
+/// Where the built-in seccomp policy comes from (`--seccomp-policy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    None,
+    /// hutch's built-in deny list.
+    Default,
+    /// A seccompiler JSON file (every filter in it is installed).
+    File(PathBuf),
+}
+
+/// What the built-in policy does to a denied call (`--seccomp-action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyAction {
+    /// Fail with EPERM (ENOSYS for clone3).
+    Errno,
+    /// Kill the process.
+    Kill,
+    /// Allow, but log to the audit log.
+    Log,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeccompPolicy {
+    pub source: PolicySource,
+    pub action: PolicyAction,
+}
+
+impl SeccompPolicy {
+    pub fn new(personality: Personality) -> Self {
+        SeccompPolicy {
+            source: match personality {
+                Personality::Hutch => PolicySource::Default,
+                Personality::Bwrap => PolicySource::None,
+            },
+            action: PolicyAction::Errno,
+        }
+    }
+}
+
+/// Where `--report`/`--report-fd` send the enforcement report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportTo {
+    Stderr,
+    Fd(RawFd),
+}
+
 /// Everything the sandbox needs, as parsed from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
@@ -222,6 +323,9 @@ pub struct Spec {
     pub exec_label: Option<String>,
     pub file_label: Option<String>,
     pub level_prefix: bool,
+    pub landlock: LandlockSpec,
+    pub seccomp_policy: SeccompPolicy,
+    pub report: Option<ReportTo>,
 }
 
 impl Spec {
@@ -256,6 +360,9 @@ impl Spec {
             exec_label: None,
             file_label: None,
             level_prefix: false,
+            landlock: LandlockSpec::new(personality),
+            seccomp_policy: SeccompPolicy::new(personality),
+            report: None,
         }
     }
 

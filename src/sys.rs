@@ -331,3 +331,25 @@ pub fn strerror(errno: i32) -> String {
         .to_string_lossy()
         .into_owned()
 }
+
+/// The kernel's Landlock ABI version: `landlock_create_ruleset(NULL, 0,
+/// LANDLOCK_CREATE_RULESET_VERSION)` (landlock_create_ruleset(2)); 0 when the
+/// kernel lacks Landlock or has it disabled.
+pub fn landlock_abi() -> i32 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a NULL attribute pointer, size 0 and the VERSION flag, the call
+    // reads no memory of ours and only returns a number (or an error).
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0 as libc::size_t,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    if ret < 0 {
+        0
+    } else {
+        ret as i32
+    }
+}

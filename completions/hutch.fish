@@ -1,0 +1,79 @@
+complete -c hutch -l args -d 'Parse NUL-separated args from FD' -r
+complete -c hutch -l argv0 -d 'Set argv[0] to the value VALUE before running the program' -r
+complete -c hutch -l userns -d 'Use this user namespace (cannot combine with --unshare-user)' -r
+complete -c hutch -l userns2 -d 'After setup switch to this user namespace, only useful with --userns' -r
+complete -c hutch -l pidns -d 'Use this pid namespace (as parent namespace if using --unshare-pid)' -r
+complete -c hutch -l uid -d 'Custom uid in the sandbox (requires --unshare-user or --userns)' -r
+complete -c hutch -l gid -d 'Custom gid in the sandbox (requires --unshare-user or --userns)' -r
+complete -c hutch -l hostname -d 'Custom hostname in the sandbox (requires --unshare-uts)' -r
+complete -c hutch -l chdir -d 'Change directory to DIR' -r -F
+complete -c hutch -l setenv -d 'Set an environment variable' -r
+complete -c hutch -l unsetenv -d 'Unset an environment variable' -r
+complete -c hutch -l lock-file -d 'Take a lock on DEST while sandbox is running' -r -F
+complete -c hutch -l sync-fd -d 'Keep this fd open while sandbox is running' -r
+complete -c hutch -l bind -d 'Bind mount the host path SRC on DEST' -r -F
+complete -c hutch -l bind-try -d 'Equal to --bind but ignores non-existent SRC' -r -F
+complete -c hutch -l dev-bind -d 'Bind mount the host path SRC on DEST, allowing device access' -r -F
+complete -c hutch -l dev-bind-try -d 'Equal to --dev-bind but ignores non-existent SRC' -r -F
+complete -c hutch -l ro-bind -d 'Bind mount the host path SRC readonly on DEST' -r -F
+complete -c hutch -l ro-bind-try -d 'Equal to --ro-bind but ignores non-existent SRC' -r -F
+complete -c hutch -l bind-fd -d 'Bind open directory or path fd on DEST' -r -F
+complete -c hutch -l ro-bind-fd -d 'Bind open directory or path fd read-only on DEST' -r -F
+complete -c hutch -l remount-ro -d 'Remount DEST as readonly; does not recursively remount' -r -F
+complete -c hutch -l overlay-src -d 'Read files from SRC in the following overlay' -r -F
+complete -c hutch -l overlay -d 'Mount overlayfs on DEST, with RWSRC as the host path for writes and WORKDIR an empty directory on the same filesystem as RWSRC' -r -F
+complete -c hutch -l tmp-overlay -d 'Mount overlayfs on DEST, with writes going to an invisible tmpfs' -r -F
+complete -c hutch -l ro-overlay -d 'Mount overlayfs read-only on DEST' -r -F
+complete -c hutch -l exec-label -d 'Exec label for the sandbox' -r
+complete -c hutch -l file-label -d 'File label for temporary sandbox content' -r
+complete -c hutch -l proc -d 'Mount new procfs on DEST' -r -F
+complete -c hutch -l dev -d 'Mount new dev on DEST' -r -F
+complete -c hutch -l tmpfs -d 'Mount new tmpfs on DEST' -r -F
+complete -c hutch -l mqueue -d 'Mount new mqueue on DEST' -r -F
+complete -c hutch -l dir -d 'Create dir at DEST' -r -F
+complete -c hutch -l file -d 'Copy from FD to destination DEST' -r -F
+complete -c hutch -l bind-data -d 'Copy from FD to file which is bind-mounted on DEST' -r -F
+complete -c hutch -l ro-bind-data -d 'Copy from FD to file which is readonly bind-mounted on DEST' -r -F
+complete -c hutch -l symlink -d 'Create symlink at DEST with target SRC' -r -F
+complete -c hutch -l seccomp -d 'Load and use seccomp rules from FD (not repeatable)' -r
+complete -c hutch -l add-seccomp-fd -d 'Load and use seccomp rules from FD (repeatable)' -r
+complete -c hutch -l block-fd -d 'Block on FD until some data to read is available' -r
+complete -c hutch -l userns-block-fd -d 'Block on FD until the user namespace is ready' -r
+complete -c hutch -l info-fd -d 'Write information about the running container to FD' -r
+complete -c hutch -l json-status-fd -d 'Write container status to FD as multiple JSON documents' -r
+complete -c hutch -l cap-add -d 'Add cap CAP when running as privileged user' -r
+complete -c hutch -l cap-drop -d 'Drop cap CAP when running as privileged user' -r
+complete -c hutch -l perms -d 'Set permissions of next argument (--bind-data, --file, etc.)' -r
+complete -c hutch -l size -d 'Set size of next argument (only for --tmpfs)' -r
+complete -c hutch -l chmod -d 'Change permissions of PATH (must already exist)' -r -F
+complete -c hutch -l landlock -d 'Landlock: auto (rules from the mounts or --landlock-read/-write/-exec) or off (default: auto as hutch, off as bwrap)' -r
+complete -c hutch -l landlock-read -d 'Landlock: allow reading beneath PATH (as seen inside); explicit path rules replace the ones derived from the mounts' -r -F
+complete -c hutch -l landlock-write -d 'Landlock: allow reading and writing (not executing) beneath PATH' -r -F
+complete -c hutch -l landlock-exec -d 'Landlock: allow reading and executing beneath PATH' -r -F
+complete -c hutch -l landlock-connect -d 'Landlock: allow TCP connect to PORT; once given, connecting to any other port is denied' -r
+complete -c hutch -l landlock-bind -d 'Landlock: allow TCP bind to PORT; once given, binding any other port is denied' -r
+complete -c hutch -l landlock-scope -d 'Landlock: on or off: deny signals and abstract unix sockets leaving the sandbox (default: on as hutch)' -r
+complete -c hutch -l seccomp-policy -d 'default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)' -r
+complete -c hutch -l seccomp-action -d 'errno, kill or log: what the default seccomp policy does to a denied call (default: errno)' -r
+complete -c hutch -l report-fd -d 'Write the protections in force as JSON to FD before running COMMAND' -r
+complete -c hutch -l help -d 'Print this help'
+complete -c hutch -l version -d 'Print version'
+complete -c hutch -l level-prefix -d 'Prepend e.g. <3> to diagnostic messages'
+complete -c hutch -l unshare-all -d 'Unshare every namespace we support by default'
+complete -c hutch -l share-net -d 'Retain the network namespace (can only combine with --unshare-all)'
+complete -c hutch -l unshare-user -d 'Create new user namespace (may be automatically implied if not setuid)'
+complete -c hutch -l unshare-user-try -d 'Create new user namespace if possible else continue by skipping it'
+complete -c hutch -l unshare-ipc -d 'Create new ipc namespace'
+complete -c hutch -l unshare-pid -d 'Create new pid namespace'
+complete -c hutch -l unshare-net -d 'Create new network namespace'
+complete -c hutch -l unshare-uts -d 'Create new uts namespace'
+complete -c hutch -l unshare-cgroup -d 'Create new cgroup namespace'
+complete -c hutch -l unshare-cgroup-try -d 'Create new cgroup namespace if possible else continue by skipping it'
+complete -c hutch -l disable-userns -d 'Disable further use of user namespaces inside sandbox'
+complete -c hutch -l assert-userns-disabled -d 'Fail unless further use of user namespace inside sandbox is disabled'
+complete -c hutch -l clearenv -d 'Unset all environment variables'
+complete -c hutch -l new-session -d 'Create a new terminal session'
+complete -c hutch -l die-with-parent -d 'Kills with SIGKILL child process (COMMAND) when bwrap or bwrap\'s parent dies.'
+complete -c hutch -l as-pid-1 -d 'Do not install a reaper process with PID=1'
+complete -c hutch -l landlock-strict -d 'Fail unless the kernel enforces every Landlock restriction asked for (default: best effort, see --report)'
+complete -c hutch -l report -d 'Print the protections in force as JSON to stderr before running COMMAND'

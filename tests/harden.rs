@@ -1,0 +1,687 @@
+//! Hardened by default: attacks from inside a `hutch` sandbox, each run as root and
+//! as an unprivileged user (nobody, through `setpriv`).
+//!
+//! - Landlock: a write the mounts allow but the rules do not fails with EACCES, and
+//!   succeeds with `--landlock off`; TCP connect is limited to `--landlock-connect`;
+//!   signals and abstract unix sockets do not leave the sandbox (scoping).
+//! - The default seccomp policy: TIOCSTI, keyctl, bpf and new user namespaces fail
+//!   with EPERM.
+//! - `--report` says what is in force; this machine has Landlock ABI 7, and a test
+//!   asserts it, so a kernel that lost a feature fails here instead of skipping.
+//!
+//! Self-contained on purpose (tests/it/ belongs to the main suite).
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Read;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+const PY: &str = "/usr/bin/python3";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum User {
+    /// Whoever runs the tests (root in CI).
+    Current,
+    /// nobody, when the tests run as root.
+    Nobody,
+}
+
+fn is_root() -> bool {
+    nix_uid() == 0
+}
+
+fn nix_uid() -> u32 {
+    // The owner of /proc/self is the real uid; no unsafe needed.
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1)
+}
+
+/// Every user the tests run as here.
+fn users() -> Vec<User> {
+    if is_root() {
+        vec![User::Current, User::Nobody]
+    } else {
+        vec![User::Current]
+    }
+}
+
+fn chmod(p: &Path, mode: u32) {
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A fresh directory under /tmp that everyone can use.
+fn tempdir(tag: &str) -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix(&format!("hutch-harden-{tag}-"))
+        .tempdir_in("/tmp")
+        .unwrap();
+    chmod(d.path(), 0o777);
+    d
+}
+
+/// A copy of the binary named `hutch` in a 0755 directory that nobody can reach.
+fn hutch() -> &'static Path {
+    static BIN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &BIN.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("hutch-harden-bin-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        chmod(dir.path(), 0o755);
+        let bin = dir.path().join("hutch");
+        fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
+        chmod(&bin, 0o755);
+        (dir, bin)
+    })
+    .1
+}
+
+#[derive(Debug)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "{self:#?}");
+        self
+    }
+    /// The `--report` line on stderr.
+    fn report(&self) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with("{\"namespaces\""))
+            .unwrap_or_else(|| panic!("no report in {self:#?}"))
+    }
+}
+
+fn command(user: User, args: &[OsString]) -> Command {
+    let mut c = match user {
+        User::Current => Command::new(hutch()),
+        User::Nobody => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--reset-env",
+            ]);
+            c.arg(hutch());
+            c
+        }
+    };
+    c.args(args)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn wait(mut child: Child) -> Out {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stdout = String::new();
+            let mut stderr = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut stdout)
+                .unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            let code = status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+            return Out {
+                code,
+                stdout,
+                stderr,
+            };
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            panic!("sandbox timed out");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Run `hutch ARGS...` as `user`. Output is read after exit: keep it small.
+fn run<S: AsRef<std::ffi::OsStr>>(user: User, args: &[S]) -> Out {
+    let args: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
+    wait(command(user, &args).spawn().unwrap())
+}
+
+/// The usual system view: the host's root read-only, a private /dev, /proc and /tmp.
+fn system() -> Vec<String> {
+    [
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn with(mut base: Vec<String>, more: &[&str]) -> Vec<String> {
+    base.extend(more.iter().map(|s| s.to_string()));
+    base
+}
+
+/// A Python snippet that runs `body` and prints `ok` or the errno it failed with.
+fn py_errno(body: &str) -> String {
+    format!(
+        "import os, sys, socket, fcntl, termios, ctypes\ntry:\n{}\n    print('ok')\nexcept OSError as e:\n    print('errno', e.errno)\n",
+        body.lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+/// A raw system call through libc, raising OSError on failure.
+fn py_syscall(nr: i64, args: &str) -> String {
+    format!(
+        "libc = ctypes.CDLL(None, use_errno=True)\nif libc.syscall({nr}, {args}) == -1:\n    raise OSError(ctypes.get_errno(), 'syscall')"
+    )
+}
+
+fn errno_line(e: i32) -> String {
+    format!("errno {e}")
+}
+
+// ---------------------------------------------------------------------------
+// The report
+
+#[test]
+fn report_shows_landlock_abi_7_fully_enforced_and_the_default_policy() {
+    for user in users() {
+        let o = run(user, &with(system(), &["--report", "--", "true"]));
+        o.ok();
+        let r = o.report();
+        // This machine's kernel has Landlock ABI 7: a missing feature must fail here.
+        assert!(r.contains("\"abi\": 7,"), "{user:?}: {r}");
+        assert!(r.contains("\"status\": \"full\""), "{user:?}: {r}");
+        assert!(r.contains("\"fs\": \"derived\""), "{user:?}: {r}");
+        assert!(r.contains("\"scope\": true"), "{user:?}: {r}");
+        assert!(r.contains("\"dropped\": []"), "{user:?}: {r}");
+        assert!(
+            r.contains("\"seccomp\": {\"policy\": \"default\", \"action\": \"errno\""),
+            "{user:?}: {r}"
+        );
+        assert!(r.contains("\"no_new_privs\": true"), "{user:?}: {r}");
+        if user == User::Nobody {
+            assert!(r.contains("\"capabilities\": []"), "{r}");
+            assert!(r.contains("\"namespaces\": [\"user\", \"mnt\"]"), "{r}");
+        }
+    }
+}
+
+#[test]
+fn strict_mode_succeeds_on_this_kernel_and_report_goes_to_an_fd() {
+    for user in users() {
+        let dir = tempdir("report");
+        let file = dir.path().join("report.json");
+        // The report fd is opened by a shell around hutch, so nobody can write it.
+        let script = format!(
+            "exec {} --ro-bind / / --landlock-strict --landlock-connect 1 --report-fd 5 -- true 5>{}",
+            hutch().display(),
+            file.display()
+        );
+        let mut c = match user {
+            User::Current => Command::new("sh"),
+            User::Nobody => {
+                let mut c = Command::new("setpriv");
+                c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh"]);
+                c
+            }
+        };
+        c.args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let o = wait(c.spawn().unwrap());
+        o.ok();
+        let r = fs::read_to_string(&file).unwrap();
+        assert!(
+            r.contains("\"abi\": 7,") && r.contains("\"status\": \"full\""),
+            "{r}"
+        );
+        assert!(!o.stderr.contains("namespaces"), "{o:#?}");
+    }
+}
+
+#[test]
+fn bwrap_personality_keeps_bwrap_defaults() {
+    let dir = tempfile::Builder::new()
+        .prefix("hutch-harden-bwrap-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    chmod(dir.path(), 0o755);
+    let bwrap = dir.path().join("bwrap");
+    std::os::unix::fs::symlink(hutch(), &bwrap).unwrap();
+    let o = wait(
+        Command::new(&bwrap)
+            .args(with(system(), &["--report", "--", "true"]))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    o.ok();
+    let r = o.report();
+    assert!(r.contains("\"status\": \"off\""), "{r}");
+    assert!(r.contains("\"policy\": \"none\""), "{r}");
+}
+
+// ---------------------------------------------------------------------------
+// Landlock: filesystem
+
+#[test]
+fn derived_rules_allow_what_the_mounts_allow() {
+    for user in users() {
+        let host = tempdir("work");
+        let mut a = with(system(), &["--bind"]);
+        a.push(host.path().display().to_string());
+        a.extend(
+            [
+                "/mnt",
+                "--",
+                "sh",
+                "-c",
+                "echo hi > /mnt/f && echo tmp > /tmp/t && cat /tmp/t",
+            ]
+            .map(String::from),
+        );
+        let o = run(user, &a);
+        o.ok();
+        assert_eq!(o.stdout, "tmp\n");
+        assert_eq!(fs::read_to_string(host.path().join("f")).unwrap(), "hi\n");
+    }
+}
+
+/// The root of the sandbox is a writable tmpfs (bwrap's), but Landlock only lets
+/// it be listed: only what is mounted on it is usable.
+#[test]
+fn sandbox_root_is_list_only_under_landlock() {
+    let base = [
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--dir",
+        "/d",
+    ];
+    let script = "mkdir /newdir; echo mkdir=$?; ls / | tr '\\n' ' '";
+    for user in users() {
+        let o = run(
+            user,
+            &with(base.map(String::from).to_vec(), &["--", "sh", "-c", script]),
+        );
+        o.ok();
+        assert!(o.stdout.starts_with("mkdir=1\n"), "{user:?}: {o:#?}");
+        assert!(o.stdout.contains("usr"), "{user:?}: {o:#?}");
+        let o = run(
+            user,
+            &with(
+                base.map(String::from).to_vec(),
+                &["--landlock", "off", "--", "sh", "-c", script],
+            ),
+        );
+        assert!(o.stdout.starts_with("mkdir=0\n"), "{user:?}: {o:#?}");
+    }
+}
+
+/// `--bind / /` makes everything writable as far as the mounts go; explicit rules
+/// narrow it to one directory.
+#[test]
+fn explicit_rules_deny_a_write_the_mount_allows() {
+    for user in users() {
+        let allowed = tempdir("allowed");
+        let other = tempdir("other");
+        let (a, b) = (allowed.path().display(), other.path().display());
+        let body = format!("open('{a}/f', 'w').write('x')\nopen('{b}/f', 'w').write('x')");
+        let script = py_errno(&body);
+        let landlock = ["--landlock-exec", "/", "--landlock-write"];
+        let mut args: Vec<String> = ["--bind", "/", "/"].map(String::from).to_vec();
+        args.extend(landlock.map(String::from));
+        args.push(a.to_string());
+        args.extend([PY, "-c", &script].map(String::from));
+        let o = run(user, &with(args, &[]));
+        o.ok();
+        assert_eq!(
+            o.stdout.trim(),
+            errno_line(libc::EACCES),
+            "{user:?}: {o:#?}"
+        );
+        assert!(allowed.path().join("f").exists(), "{user:?}");
+        assert!(!other.path().join("f").exists(), "{user:?}");
+
+        // The same attempt without Landlock succeeds.
+        let args: Vec<String> = ["--bind", "/", "/", "--landlock", "off", PY, "-c", &script]
+            .map(String::from)
+            .to_vec();
+        let o = run(user, &args);
+        o.ok();
+        assert_eq!(o.stdout.trim(), "ok", "{user:?}: {o:#?}");
+        assert!(other.path().join("f").exists(), "{user:?}");
+    }
+}
+
+#[test]
+fn explicit_rule_on_a_missing_path_is_an_error() {
+    for user in users() {
+        let o = run(
+            user,
+            &[
+                "--ro-bind",
+                "/",
+                "/",
+                "--landlock-read",
+                "/no/such/dir",
+                "--",
+                "true",
+            ],
+        );
+        assert_eq!(o.code, 1, "{o:#?}");
+        assert!(
+            o.stderr
+                .contains("hutch: --landlock-read /no/such/dir: No such file or directory"),
+            "{o:#?}"
+        );
+        let o = run(
+            user,
+            &[
+                "--ro-bind",
+                "/",
+                "/",
+                "--landlock",
+                "off",
+                "--landlock-read",
+                "/",
+                "true",
+            ],
+        );
+        assert_eq!(o.code, 1, "{o:#?}");
+        assert!(
+            o.stderr.contains("cannot be combined with --landlock off"),
+            "{o:#?}"
+        );
+    }
+}
+
+#[test]
+fn derived_rule_for_a_missing_path_is_skipped_and_reported() {
+    for user in users() {
+        let o = run(
+            user,
+            &[
+                "--ro-bind",
+                "/",
+                "/",
+                "--bind-try",
+                "/no/such/src",
+                "/no-such-dest",
+                "--report",
+                "true",
+            ],
+        );
+        o.ok();
+        assert!(
+            o.report()
+                .contains("\"skipped\": [\"/no-such-dest: No such file or directory\"]"),
+            "{user:?}: {o:#?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Landlock: network and scoping
+
+#[test]
+fn tcp_connect_is_limited_to_allowed_ports() {
+    let allowed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let denied = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (ap, dp) = (
+        allowed.local_addr().unwrap().port(),
+        denied.local_addr().unwrap().port(),
+    );
+    let connect = |port: u16| {
+        py_errno(&format!(
+            "socket.create_connection(('127.0.0.1', {port}), timeout=5)"
+        ))
+    };
+    for user in users() {
+        // The network namespace is shared (no --unshare-net): the host's loopback.
+        let base = with(system(), &["--landlock-connect", &ap.to_string(), PY, "-c"]);
+        let o = run(user, &with(base.clone(), &[&connect(ap)]));
+        assert_eq!(o.ok().stdout.trim(), "ok", "{user:?}: {o:#?}");
+        let o = run(user, &with(base, &[&connect(dp)]));
+        assert_eq!(
+            o.ok().stdout.trim(),
+            errno_line(libc::EACCES),
+            "{user:?}: {o:#?}"
+        );
+        // Without a port rule, TCP is not restricted.
+        let o = run(user, &with(system(), &[PY, "-c", &connect(dp)]));
+        assert_eq!(o.ok().stdout.trim(), "ok", "{user:?}: {o:#?}");
+    }
+}
+
+/// A host process to signal: as the same user as the sandbox, so that only
+/// Landlock's scoping can refuse the signal.
+fn host_sleeper(user: User) -> Child {
+    let mut c = match user {
+        User::Current => Command::new("sleep"),
+        User::Nobody => {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sleep"]);
+            c
+        }
+    };
+    c.arg("30").stdin(Stdio::null()).spawn().unwrap()
+}
+
+#[test]
+fn signals_do_not_leave_the_sandbox() {
+    for user in users() {
+        let mut sleeper = host_sleeper(user);
+        let pid = sleeper.id().to_string();
+        // No --unshare-pid: the host's process is visible by its pid.
+        let script = format!("os.kill({pid}, 0)");
+        let o = run(user, &with(system(), &[PY, "-c", &py_errno(&script)]));
+        let o2 = run(
+            user,
+            &with(
+                system(),
+                &["--landlock-scope", "off", PY, "-c", &py_errno(&script)],
+            ),
+        );
+        let _ = sleeper.kill();
+        let _ = sleeper.wait();
+        assert_eq!(
+            o.ok().stdout.trim(),
+            errno_line(libc::EPERM),
+            "{user:?}: {o:#?}"
+        );
+        assert_eq!(o2.ok().stdout.trim(), "ok", "{user:?}: {o2:#?}");
+    }
+}
+
+#[test]
+fn abstract_unix_sockets_outside_are_unreachable() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixListener};
+    let name = format!("hutch-harden-{}", std::process::id());
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let _listener = UnixListener::bind_addr(&addr).unwrap();
+    let script = py_errno(&format!(
+        "s = socket.socket(socket.AF_UNIX)\ns.connect('\\0{name}')"
+    ));
+    for user in users() {
+        let o = run(user, &with(system(), &[PY, "-c", &script]));
+        assert_eq!(
+            o.ok().stdout.trim(),
+            errno_line(libc::EPERM),
+            "{user:?}: {o:#?}"
+        );
+        let o = run(
+            user,
+            &with(system(), &["--landlock-scope", "off", PY, "-c", &script]),
+        );
+        assert_eq!(o.ok().stdout.trim(), "ok", "{user:?}: {o:#?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The default seccomp policy
+
+/// TIOCSTI on a pty that is our controlling terminal (so that the kernel's own
+/// check, which wants CAP_SYS_ADMIN otherwise, passes): EPERM only from the policy.
+#[test]
+fn tiocsti_is_denied_by_the_default_policy() {
+    let body = "m, s = os.openpty()\nfcntl.ioctl(s, termios.TIOCSCTTY, 0)\nfcntl.ioctl(s, termios.TIOCSTI, b'x')";
+    let script = py_errno(body);
+    for user in users() {
+        let o = run(user, &with(system(), &["--new-session", PY, "-c", &script]));
+        assert_eq!(
+            o.ok().stdout.trim(),
+            errno_line(libc::EPERM),
+            "{user:?}: {o:#?}"
+        );
+        // Without the policy: success, or EIO when dev.tty.legacy_tiocsti=0; never EPERM.
+        let o = run(
+            user,
+            &with(
+                system(),
+                &[
+                    "--new-session",
+                    "--seccomp-policy",
+                    "none",
+                    PY,
+                    "-c",
+                    &script,
+                ],
+            ),
+        );
+        assert_ne!(
+            o.ok().stdout.trim(),
+            errno_line(libc::EPERM),
+            "{user:?}: {o:#?}"
+        );
+    }
+}
+
+#[test]
+fn keyctl_and_bpf_are_denied() {
+    // keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)
+    let keyctl = py_errno(&py_syscall(libc::SYS_keyctl, "0, -3, 0"));
+    // bpf(BPF_MAP_CREATE, NULL, 0): EFAULT/EINVAL/EPERM when allowed.
+    let bpf = py_errno(&py_syscall(libc::SYS_bpf, "0, None, 0"));
+    for user in users() {
+        for script in [&keyctl, &bpf] {
+            let o = run(user, &with(system(), &[PY, "-c", script]));
+            assert_eq!(
+                o.ok().stdout.trim(),
+                errno_line(libc::EPERM),
+                "{user:?}: {o:#?}"
+            );
+        }
+        let o = run(
+            user,
+            &with(system(), &["--seccomp-policy", "none", PY, "-c", &keyctl]),
+        );
+        assert_ne!(
+            o.ok().stdout.trim(),
+            errno_line(libc::EPERM),
+            "{user:?}: {o:#?}"
+        );
+        if user == User::Current && is_root() {
+            let o = run(
+                user,
+                &with(system(), &["--seccomp-policy", "none", PY, "-c", &bpf]),
+            );
+            assert_ne!(o.ok().stdout.trim(), errno_line(libc::EPERM), "{o:#?}");
+        }
+    }
+}
+
+#[test]
+fn no_new_user_namespaces() {
+    for user in users() {
+        let o = run(user, &with(system(), &["unshare", "-U", "true"]));
+        assert_ne!(o.code, 0, "{user:?}: {o:#?}");
+        assert!(
+            o.stderr.contains("Operation not permitted"),
+            "{user:?}: {o:#?}"
+        );
+        // clone(CLONE_NEWUSER) too, not only unshare.
+        let clone = py_errno(&py_syscall(
+            libc::SYS_clone,
+            &format!("{} | 17, None, None, None, 0", libc::CLONE_NEWUSER),
+        ));
+        let o = run(user, &with(system(), &[PY, "-c", &clone]));
+        assert_eq!(
+            o.ok().stdout.trim(),
+            errno_line(libc::EPERM),
+            "{user:?}: {o:#?}"
+        );
+        // Ordinary threads and processes still work (clone3 falls back to clone).
+        let o = run(
+            user,
+            &with(
+                system(),
+                &[
+                    PY,
+                    "-c",
+                    "import threading, subprocess; t = threading.Thread(target=print, args=('thread',)); t.start(); t.join(); subprocess.run(['true'], check=True)",
+                ],
+            ),
+        );
+        assert_eq!(o.ok().stdout, "thread\n", "{user:?}: {o:#?}");
+    }
+}
+
+#[test]
+fn seccomp_kill_action_kills() {
+    let keyctl = py_errno(&py_syscall(libc::SYS_keyctl, "0, -3, 0"));
+    for user in users() {
+        let o = run(
+            user,
+            &with(system(), &["--seccomp-action", "kill", PY, "-c", &keyctl]),
+        );
+        assert_eq!(o.code, 128 + libc::SIGSYS, "{user:?}: {o:#?}");
+    }
+}
