@@ -79,7 +79,6 @@ fn is_bwrap_option(name: &str) -> bool {
 /// The man page turns the same facts into `man_note`.
 fn status(name: &str) -> &'static str {
     match name {
-        "--pidns" => "not supported yet: exits with an error",
         "--exec-label" | "--file-label" => {
             "exits with \"labeling not supported on this system\", as bwrap built without SELinux"
         }
@@ -116,7 +115,6 @@ fn man_note(name: &str) -> Option<&'static str> {
             "The arguments are inserted at this point of the command line. \
              hutch accepts up to 100000 arguments in total (bwrap: 9000)."
         }
-        "--pidns" => "Not supported by hutch yet: using it is an error.",
         "--exec-label" | "--file-label" => {
             "hutch has no SELinux support: like bwrap built without it, it fails with \
              \"labeling not supported on this system\"."

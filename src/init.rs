@@ -1,6 +1,8 @@
 //! pid 1 in the sandbox: hold the lock files and the sync fd, reap every
 //! orphan, and leave with the command's status as soon as the command ends.
 
+use std::os::fd::OwnedFd;
+
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
@@ -9,7 +11,16 @@ use crate::spec::Spec;
 use crate::sys;
 
 /// Run as init until `command` exits; never returns.
-pub fn run(command: Pid, spec: &Spec, seccomp: &[Program]) -> ! {
+///
+/// `status` is where to report the exit status when the monitor cannot wait
+/// for us (with `--pidns`).
+pub fn run(command: Pid, spec: &Spec, seccomp: &[Program], status: Option<OwnedFd>) -> ! {
+    let leave = |code: i32| -> ! {
+        if let Some(sock) = &status {
+            let _ = nix::unistd::write(sock, &code.to_le_bytes());
+        }
+        sys::exit_now(code)
+    };
     let fail = |msg: String| -> ! {
         eprintln!("{}: {msg}", spec.personality.name());
         sys::exit_now(1)
@@ -49,13 +60,11 @@ pub fn run(command: Pid, spec: &Spec, seccomp: &[Program]) -> ! {
     }
     loop {
         match waitpid(Pid::from_raw(-1), None) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == command => sys::exit_now(code),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => {
-                sys::exit_now(128 + sig as i32)
-            }
+            Ok(WaitStatus::Exited(pid, code)) if pid == command => leave(code),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => leave(128 + sig as i32),
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => sys::exit_now(1),
+            Err(_) => leave(1),
         }
     }
 }

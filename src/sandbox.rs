@@ -10,7 +10,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io::{Read, Write};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
@@ -100,9 +100,6 @@ fn plan(spec: &Spec) -> Result<Plan> {
     if spec.userns_fd.is_some() && spec.ns.user == Unshare::Try {
         return Err(Error::msg("--userns not compatible --unshare-user-try"));
     }
-    if spec.pidns_fd.is_some() {
-        return Err(Error::msg("--pidns is not supported yet"));
-    }
     if spec.disable_userns && spec.ns.user != Unshare::Yes {
         return Err(Error::msg("--disable-userns requires --unshare-user"));
     }
@@ -135,6 +132,11 @@ fn plan(spec: &Spec) -> Result<Plan> {
     }
     if spec.as_pid_1 && !spec.ns.pid {
         return Err(Error::msg("Specifying --as-pid-1 requires --unshare-pid"));
+    }
+    if spec.as_pid_1 && spec.ns.pid && spec.pidns_fd.is_some() {
+        return Err(Error::msg(
+            "Specifying --as-pid-1 with --pidns and --unshare-pid is not supported",
+        ));
     }
     if spec.as_pid_1 && !spec.lock_files.is_empty() {
         return Err(Error::msg(
@@ -186,7 +188,9 @@ fn plan(spec: &Spec) -> Result<Plan> {
     for (on, flag) in [
         (userns, libc::CLONE_NEWUSER),
         (spec.ns.ipc, libc::CLONE_NEWIPC),
-        (spec.ns.pid, libc::CLONE_NEWPID),
+        // With --pidns the child enters that namespace (and makes the new one
+        // inside it) itself, see `enter_pidns`.
+        (spec.ns.pid && spec.pidns_fd.is_none(), libc::CLONE_NEWPID),
         (spec.ns.net, libc::CLONE_NEWNET),
         (spec.ns.uts, libc::CLONE_NEWUTS),
         (cgroup_ns, libc::CLONE_NEWCGROUP),
@@ -272,10 +276,20 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
             }
         })?;
     }
+    // --pidns: the child's pid is only known once it has entered the namespace;
+    // it sends it with SCM_CREDENTIALS, which the kernel translates into ours.
+    let pid_channel = match spec.pidns_fd {
+        Some(_) => Some(pidns_channel()?),
+        None => None,
+    };
     let pid = sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.userns))?;
     if pid == 0 {
         drop(err_r);
-        let result = child(spec, &plan, monitor);
+        let result = match (spec.pidns_fd, pid_channel) {
+            (Some(fd), Some((_, theirs))) => enter_pidns(fd, spec.ns.pid, theirs)
+                .and_then(|sock| child(spec, &plan, monitor, Some(sock))),
+            _ => child(spec, &plan, monitor, None),
+        };
         let msg = match result {
             Ok(never) => match never {},
             Err(e) => e.to_string(),
@@ -285,6 +299,26 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         sys::exit_now(1);
     }
     drop(err_w);
+    let mut pid = pid;
+    let mut status_sock = None;
+    if let Some((ours, theirs)) = pid_channel {
+        drop(theirs);
+        let real = receive_pid(&ours);
+        // The intermediate processes exit at once; the sandbox is reparented to us.
+        let _ = wait_exit_code(Pid::from_raw(pid));
+        if spec.ns.pid {
+            status_sock = Some(ours);
+        }
+        match real {
+            Some(real) => pid = real,
+            None => {
+                let mut message = Vec::new();
+                let _ = std::fs::File::from(err_r).read_to_end(&mut message);
+                msgs.error(&String::from_utf8_lossy(&message));
+                return Ok(1);
+            }
+        }
+    }
     let child = Pid::from_raw(pid);
     close_report_fd(spec);
 
@@ -306,7 +340,11 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     // The error pipe reaches end-of-file at exec (close-on-exec) or on failure.
     let mut message = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut message);
-    let code = wait_exit_code(child);
+    let code = match &status_sock {
+        Some(sock) => receive_status(sock, child),
+        None if spec.pidns_fd.is_some() => wait_adopted(child),
+        None => wait_exit_code(child),
+    };
     if !message.is_empty() {
         msgs.error(&String::from_utf8_lossy(&message));
         return Ok(1);
@@ -315,6 +353,75 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         let _ = f.write_all(format!("{{ \"exit-code\": {code} }}\n").as_bytes());
     }
     Ok(code)
+}
+
+/// A socket pair on which the sandbox sends its pid as credentials; we become
+/// a subreaper so that the sandbox, orphaned by its short-lived parents, is ours.
+fn pidns_channel() -> Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{setsockopt, socketpair, sockopt, AddressFamily, SockFlag, SockType};
+    nix::sys::prctl::set_child_subreaper(true).ctx(|| "prctl(PR_SET_CHILD_SUBREAPER)".into())?;
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx(|| "Can't create intermediate pids socket".into())?;
+    setsockopt(&ours, sockopt::PassCred, &true).ctx(|| "Can't set SO_PASSCRED".into())?;
+    Ok((ours, theirs))
+}
+
+/// The pid the sandbox sent, in our pid namespace; `None` if it died first.
+fn receive_pid(sock: &OwnedFd) -> Option<i32> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .ok()?;
+    let mut cmsgs = msg.cmsgs().ok()?;
+    cmsgs.find_map(|c| match c {
+        ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid()),
+        _ => None,
+    })
+}
+
+/// `--pidns FD`: enter that pid namespace (and, with --unshare-pid, a new one
+/// inside it). Entering only affects children, hence the forks; the process
+/// that returns is the sandbox, and it tells the monitor its pid.
+///
+/// The socket is kept: pid 1 of a new namespace made inside the joined one is
+/// adopted by that namespace's init, not by us, so it sends the command's exit
+/// status on it instead (bwrap uses an eventfd for the same reason).
+fn enter_pidns(fd: RawFd, unshare_pid: bool, sock: OwnedFd) -> Result<OwnedFd> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixCredentials};
+    join(fd, nix::sched::CloneFlags::CLONE_NEWPID).ctx(|| "Setting pidns failed".into())?;
+    if sys::fork().ctx(|| "Can't fork for --pidns".into())? != 0 {
+        sys::exit_now(0);
+    }
+    if unshare_pid {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID)
+            .ctx(|| "unshare pid ns".into())?;
+        if sys::fork().ctx(|| "Can't fork for --pidns".into())? != 0 {
+            sys::exit_now(0);
+        }
+    }
+    let creds = UnixCredentials::new();
+    let iov = [std::io::IoSlice::new(b"p")];
+    sendmsg::<()>(
+        sock.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmCredentials(&creds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .ctx(|| "Can't send the sandbox pid".into())?;
+    Ok(sock)
 }
 
 /// `setns(2)` into the namespace behind an inherited fd, which is then closed.
@@ -339,13 +446,55 @@ fn wait_exit_code(pid: Pid) -> i32 {
     }
 }
 
+/// The exit status that pid 1 sent (see `enter_pidns`); 1 if it died first.
+fn receive_status(sock: &OwnedFd, init: Pid) -> i32 {
+    let mut buf = [0u8; 4];
+    let code = match nix::sys::socket::recv(
+        sock.as_raw_fd(),
+        &mut buf,
+        nix::sys::socket::MsgFlags::empty(),
+    ) {
+        Ok(4) => i32::from_le_bytes(buf),
+        _ => 1,
+    };
+    // Reap the intermediate processes that were reparented to us.
+    while let Ok(status) = waitpid(
+        Pid::from_raw(-1),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    ) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+    let _ = init;
+    code
+}
+
+/// As a subreaper (--pidns), `pid` may become our child only once the processes
+/// between us have exited: reap whatever ends until `pid` does.
+fn wait_adopted(pid: Pid) -> i32 {
+    loop {
+        match waitpid(Pid::from_raw(-1), None) {
+            Ok(WaitStatus::Exited(p, code)) if p == pid => return code,
+            Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => return 128 + sig as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 1,
+        }
+    }
+}
+
 /// The child half: never returns on success (it execs).
-fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infallible> {
+fn child(
+    spec: &Spec,
+    plan: &Plan,
+    monitor: Pid,
+    status_sock: Option<OwnedFd>,
+) -> Result<std::convert::Infallible> {
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
         // The monitor may have died before the line above. (In a new pid
         // namespace the parent is outside it and getppid() is always 0.)
-        if !spec.ns.pid && nix::unistd::getppid() != monitor {
+        if !spec.ns.pid && spec.pidns_fd.is_none() && nix::unistd::getppid() != monitor {
             sys::exit_now(1);
         }
     }
@@ -390,7 +539,7 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
     let sources = mounts::resolve_sources(&spec.ops)?;
     let mut root = Root::prepare()?;
     for (op, src) in spec.ops.iter().zip(&sources) {
-        root.apply(op, src.as_deref(), spec.ns.pid)?;
+        root.apply(op, src.as_deref(), spec.ns.pid || spec.pidns_fd.is_some())?;
     }
     root.finish()?;
 
@@ -481,7 +630,7 @@ fn child(spec: &Spec, plan: &Plan, monitor: Pid) -> Result<std::convert::Infalli
         let pid = sys::fork().ctx(|| "fork".into())?;
         if pid != 0 {
             close_report_fd(spec);
-            crate::init::run(Pid::from_raw(pid), spec, &plan.seccomp);
+            crate::init::run(Pid::from_raw(pid), spec, &plan.seccomp, status_sock);
         }
         // The command: the sync fd stays with pid 1.
         if let Some(fd) = spec.sync_fd {
