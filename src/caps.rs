@@ -5,11 +5,27 @@ use std::collections::HashSet;
 use caps::{CapSet as Set, Capability};
 
 use crate::error::{Error, Result};
+use crate::sys;
 use crate::spec::{CapOp, CapSet};
+
+/// The highest capability number this kernel knows (read once).
+fn last_cap() -> u8 {
+    static LAST: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
+}
 
 /// The capabilities this kernel knows.
 fn supported() -> HashSet<Capability> {
-    caps::runtime::thread_all_supported()
+    caps::all().into_iter().filter(|c| c.index() <= last_cap()).collect()
+}
+
+fn mask(set: &HashSet<Capability>) -> u64 {
+    set.iter().fold(0, |m, c| m | 1u64 << c.index())
 }
 
 /// The caller's effective set (read before entering a new user namespace).
@@ -40,28 +56,31 @@ pub fn requested(ops: &[CapOp], initial: HashSet<Capability>) -> HashSet<Capabil
 /// Apply `keep` to the current thread: the bounding set (when `drop_bounding`),
 /// effective, permitted, and, when `inheritable` (the user asked for capabilities),
 /// inheritable and ambient so that they survive exec.
+///
+/// Raw syscalls, not the `caps` crate's read-modify-write helpers: one capset
+/// for three sets, and no read before each bounding drop (bwrap-like counts).
 pub fn apply(keep: &HashSet<Capability>, drop_bounding: bool, inheritable: bool) -> Result<()> {
-    let fail = |what: &str, e: caps::errors::CapsError| Error::msg(format!("Can't {what}: {e}"));
+    let fail = |what: &str, e: std::io::Error| Error::io(format!("Can't {what}"), e);
     if drop_bounding {
-        for c in supported() {
-            if !keep.contains(&c) {
-                caps::drop(None, Set::Bounding, c)
-                    .map_err(|e| fail("drop bounding capabilities", e))?;
+        for c in 0..=last_cap() {
+            if !keep.iter().any(|k| k.index() == c) {
+                match sys::capbset_drop(c as u32) {
+                    Err(e) if e.raw_os_error() != Some(libc::EINVAL) => {
+                        return Err(fail("drop bounding capabilities", e))
+                    }
+                    _ => {}
+                }
             }
         }
     }
-    // Lower effective before permitted: effective must stay a subset of permitted.
-    caps::set(None, Set::Effective, keep).map_err(|e| fail("set effective capabilities", e))?;
-    caps::set(None, Set::Permitted, keep).map_err(|e| fail("set permitted capabilities", e))?;
-    let inh = if inheritable {
-        keep.clone()
-    } else {
-        HashSet::new()
-    };
-    caps::set(None, Set::Inheritable, &inh).map_err(|e| fail("set inheritable capabilities", e))?;
-    caps::clear(None, Set::Ambient).map_err(|e| fail("clear ambient capabilities", e))?;
-    for c in &inh {
-        caps::raise(None, Set::Ambient, *c).map_err(|e| fail("raise ambient capabilities", e))?;
+    // Lowering inheritable also clears the ambient set of what it no longer holds.
+    let k = mask(keep);
+    let inh = if inheritable { k } else { 0 };
+    sys::capset(k, k, inh).map_err(|e| fail("set capabilities", e))?;
+    if inheritable {
+        for c in keep {
+            sys::ambient_raise(c.index() as u32).map_err(|e| fail("raise ambient capabilities", e))?;
+        }
     }
     Ok(())
 }

@@ -323,7 +323,11 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     close_report_fd(spec);
 
     // Report the namespaces before setup starts, as bwrap does.
-    let ids = report::namespace_ids(pid, spec, plan.cgroup_ns);
+    let ids = if spec.info_fd.is_some() || spec.json_status_fd.is_some() {
+        report::namespace_ids(pid, spec, plan.cgroup_ns)
+    } else {
+        Vec::new()
+    };
     if let Some(fd) = spec.info_fd {
         let mut f = std::fs::File::from(sys::own_fd(fd));
         f.write_all(report::info_json(pid, &ids).as_bytes())

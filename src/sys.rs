@@ -353,3 +353,48 @@ pub fn landlock_abi() -> i32 {
         ret as i32
     }
 }
+
+/// `capset(2)` for the calling thread: all three sets at once (version 3, 64 bits).
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header { version: 0x2008_0522, pid: 0 };
+    let split = |v: u64| (v as u32, (v >> 32) as u32);
+    let (e0, e1) = split(effective);
+    let (p0, p1) = split(permitted);
+    let (i0, i1) = split(inheritable);
+    let data = [
+        Data { effective: e0, permitted: p0, inheritable: i0 },
+        Data { effective: e1, permitted: p1, inheritable: i1 },
+    ];
+    // SAFETY: `header` and `data` are the kernel's `cap_user_header_t` and a
+    // two-element `cap_user_data_t` array for _LINUX_CAPABILITY_VERSION_3; both
+    // live for the duration of the call and are only read by the kernel.
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    check(ret).map(drop)
+}
+
+/// `prctl(PR_CAPBSET_DROP, cap)`.
+pub fn capbset_drop(cap: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } as libc::c_long).map(drop)
+}
+
+/// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)`.
+pub fn ambient_raise(cap: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe {
+        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong, 0, 0)
+    } as libc::c_long)
+    .map(drop)
+}
