@@ -1,11 +1,14 @@
 complete -c hutch -l args -d 'Parse NUL-separated args from FD' -r
 complete -c hutch -l argv0 -d 'Set argv[0] to the value VALUE before running the program' -r
+complete -c hutch -l profile -d 'Insert the options a TOML profile describes at this point (a NAME, looked up in ~/.config/hutch/profiles, /etc/hutch/profiles and the built-ins build, desktop, gpu, home-ro, net; or a PATH); see PROFILES in hutch(1)' -r
 complete -c hutch -l userns -d 'Use this user namespace (cannot combine with --unshare-user)' -r
 complete -c hutch -l userns2 -d 'After setup switch to this user namespace, only useful with --userns' -r
 complete -c hutch -l pidns -d 'Use this pid namespace (as parent namespace if using --unshare-pid)' -r
 complete -c hutch -l uid -d 'Custom uid in the sandbox (requires --unshare-user or --userns)' -r
 complete -c hutch -l gid -d 'Custom gid in the sandbox (requires --unshare-user or --userns)' -r
 complete -c hutch -l hostname -d 'Custom hostname in the sandbox (requires --unshare-uts)' -r
+complete -c hutch -l net -d 'host (the host\'s network, as --share-net), none (loopback only, as --unshare-net) or user (a new network connected through pasta or slirp4netns); the last of --net, --unshare-net, --share-net and --unshare-all wins' -r
+complete -c hutch -l publish -d 'With --net user: forward [HOSTADDR:]HOSTPORT:SANDBOXPORT[/tcp|/udp] from the host (every address without HOSTADDR) into the sandbox (repeatable)' -r
 complete -c hutch -l chdir -d 'Change directory to DIR' -r -F
 complete -c hutch -l setenv -d 'Set an environment variable' -r
 complete -c hutch -l unsetenv -d 'Unset an environment variable' -r
@@ -13,6 +16,7 @@ complete -c hutch -l lock-file -d 'Take a lock on DEST while sandbox is running'
 complete -c hutch -l sync-fd -d 'Keep this fd open while sandbox is running' -r
 complete -c hutch -l bind -d 'Bind mount the host path SRC on DEST' -r -F
 complete -c hutch -l bind-try -d 'Equal to --bind but ignores non-existent SRC' -r -F
+complete -c hutch -l bind-create -d 'Equal to --bind, but first creates SRC on the host (a directory, mode 0700) if it does not exist' -r -F
 complete -c hutch -l dev-bind -d 'Bind mount the host path SRC on DEST, allowing device access' -r -F
 complete -c hutch -l dev-bind-try -d 'Equal to --dev-bind but ignores non-existent SRC' -r -F
 complete -c hutch -l ro-bind -d 'Bind mount the host path SRC readonly on DEST' -r -F
@@ -56,9 +60,19 @@ complete -c hutch -l landlock-scope -d 'Landlock: on or off: deny signals and ab
 complete -c hutch -l seccomp-policy -d 'default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)' -r
 complete -c hutch -l seccomp-action -d 'errno, kill or log: what the default seccomp policy does to a denied call (default: errno)' -r
 complete -c hutch -l report-fd -d 'Write the protections in force as JSON to FD before running COMMAND' -r
+complete -c hutch -l memory -d 'Limit the sandbox\'s memory (cgroup v2 memory.max; k/M/G suffixes)' -r
+complete -c hutch -l memory-swap -d 'Limit the swap the sandbox may use on top of --memory (memory.swap.max)' -r
+complete -c hutch -l cpus -d 'Limit the sandbox to CPUS CPUs\' worth of time, e.g. 1.5 (cpu.max)' -r
+complete -c hutch -l pids -d 'Limit the number of processes and threads in the sandbox (pids.max)' -r
+complete -c hutch -l io-weight -d 'Relative block I/O weight of the sandbox, 1-10000 (io.weight)' -r
+complete -c hutch -l rlimit -d 'Set NAME=SOFT[:HARD] for COMMAND; NAME is as, core, cpu, data, fsize, memlock, nofile, nproc or stack (repeatable)' -r
+complete -c hutch -l timeout -d 'Kill the whole sandbox after DURATION (seconds, or a ms/s/m/h suffix) and exit 124' -r
+complete -c hutch -l stats-fd -d 'Write the --stats JSON to FD' -r
+complete -c hutch -l cgroup -d 'required, best-effort or off: must the cgroup limits apply (default: best-effort with a cgroup limit, else off)' -r
 complete -c hutch -l help -d 'Print this help'
 complete -c hutch -l version -d 'Print version'
 complete -c hutch -l level-prefix -d 'Prepend e.g. <3> to diagnostic messages'
+complete -c hutch -l explain -d 'Print the resolved plan (namespaces, ids, mounts in order, environment, security, limits, network) to stdout and exit without running anything'
 complete -c hutch -l unshare-all -d 'Unshare every namespace we support by default'
 complete -c hutch -l share-net -d 'Retain the network namespace (can only combine with --unshare-all)'
 complete -c hutch -l unshare-user -d 'Create new user namespace (may be automatically implied if not setuid)'
@@ -71,9 +85,11 @@ complete -c hutch -l unshare-cgroup -d 'Create new cgroup namespace'
 complete -c hutch -l unshare-cgroup-try -d 'Create new cgroup namespace if possible else continue by skipping it'
 complete -c hutch -l disable-userns -d 'Disable further use of user namespaces inside sandbox'
 complete -c hutch -l assert-userns-disabled -d 'Fail unless further use of user namespace inside sandbox is disabled'
+complete -c hutch -l net-allow-host-loopback -d 'With --net user: let the sandbox reach the host\'s loopback services at 10.0.2.2'
 complete -c hutch -l clearenv -d 'Unset all environment variables'
 complete -c hutch -l new-session -d 'Create a new terminal session'
 complete -c hutch -l die-with-parent -d 'Kills with SIGKILL child process (COMMAND) when bwrap or bwrap\'s parent dies.'
 complete -c hutch -l as-pid-1 -d 'Do not install a reaper process with PID=1'
 complete -c hutch -l landlock-strict -d 'Fail unless the kernel enforces every Landlock restriction asked for (default: best effort, see --report)'
 complete -c hutch -l report -d 'Print the protections in force as JSON to stderr before running COMMAND'
+complete -c hutch -l stats -d 'Print wall time, CPU time, peak memory and the limits hit as JSON to stderr when the sandbox ends'

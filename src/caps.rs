@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use caps::{CapSet as Set, Capability};
 
 use crate::error::{Error, Result};
-use crate::sys;
 use crate::spec::{CapOp, CapSet};
+use crate::sys;
 
 /// The highest capability number this kernel knows (read once).
 fn last_cap() -> u8 {
@@ -20,8 +20,11 @@ fn last_cap() -> u8 {
 }
 
 /// The capabilities this kernel knows.
-fn supported() -> HashSet<Capability> {
-    caps::all().into_iter().filter(|c| c.index() <= last_cap()).collect()
+pub fn supported() -> HashSet<Capability> {
+    caps::all()
+        .into_iter()
+        .filter(|c| c.index() <= last_cap())
+        .collect()
 }
 
 fn mask(set: &HashSet<Capability>) -> u64 {
@@ -33,10 +36,19 @@ pub fn current_effective() -> HashSet<Capability> {
     caps::read(None, Set::Effective).unwrap_or_default()
 }
 
+/// The caller's permitted set: all that it can ever raise.
+pub fn current_permitted() -> HashSet<Capability> {
+    caps::read(None, Set::Permitted).unwrap_or_default()
+}
+
 /// What the command keeps: `initial` (the caller's effective set for real root,
-/// nothing otherwise), then the user's additions and removals in order.
-pub fn requested(ops: &[CapOp], initial: HashSet<Capability>) -> HashSet<Capability> {
-    let all = supported();
+/// nothing otherwise), then the user's additions and removals in order, `ALL`
+/// meaning `all`.
+pub fn requested(
+    ops: &[CapOp],
+    initial: HashSet<Capability>,
+    all: HashSet<Capability>,
+) -> HashSet<Capability> {
     let mut set = initial;
     for op in ops {
         match op {
@@ -79,7 +91,8 @@ pub fn apply(keep: &HashSet<Capability>, drop_bounding: bool, inheritable: bool)
     sys::capset(k, k, inh).map_err(|e| fail("set capabilities", e))?;
     if inheritable {
         for c in keep {
-            sys::ambient_raise(c.index() as u32).map_err(|e| fail("raise ambient capabilities", e))?;
+            sys::ambient_raise(c.index() as u32)
+                .map_err(|e| fail("raise ambient capabilities", e))?;
         }
     }
     Ok(())
@@ -91,10 +104,11 @@ mod tests {
 
     #[test]
     fn unprivileged_default_is_empty_and_adds_apply() {
-        assert!(requested(&[], HashSet::new()).is_empty());
+        assert!(requested(&[], HashSet::new(), supported()).is_empty());
         let s = requested(
             &[CapOp::Add(CapSet::One(Capability::CAP_NET_ADMIN))],
             HashSet::new(),
+            supported(),
         );
         assert_eq!(s, HashSet::from([Capability::CAP_NET_ADMIN]));
     }
@@ -106,17 +120,23 @@ mod tests {
             CapOp::Add(CapSet::One(Capability::CAP_CHOWN)),
         ];
         assert_eq!(
-            requested(&ops, supported()),
+            requested(&ops, supported(), supported()),
             HashSet::from([Capability::CAP_CHOWN])
         );
         let ops = [
             CapOp::Add(CapSet::One(Capability::CAP_CHOWN)),
             CapOp::Drop(CapSet::All),
         ];
-        assert!(requested(&ops, supported()).is_empty());
+        assert!(requested(&ops, supported(), supported()).is_empty());
         assert_eq!(
-            requested(&[CapOp::Add(CapSet::All)], HashSet::new()),
+            requested(&[CapOp::Add(CapSet::All)], HashSet::new(), supported()),
             supported()
+        );
+        // ALL is whatever the caller says it is (root's permitted set without a user ns).
+        let some = HashSet::from([Capability::CAP_CHOWN, Capability::CAP_KILL]);
+        assert_eq!(
+            requested(&[CapOp::Add(CapSet::All)], HashSet::new(), some.clone()),
+            some
         );
     }
 }

@@ -51,6 +51,8 @@ pub static FLAGS: &[Flag] = flags! {
     General "--args" ["FD"] "Parse NUL-separated args from FD";
     General "--argv0" ["VALUE"] "Set argv[0] to the value VALUE before running the program";
     General "--level-prefix" [] "Prepend e.g. <3> to diagnostic messages";
+    General "--profile" ["PROFILE"] "Insert the options a TOML profile describes at this point (a NAME, looked up in ~/.config/hutch/profiles, /etc/hutch/profiles and the built-ins build, desktop, gpu, home-ro, net; or a PATH); see PROFILES in hutch(1)";
+    General "--explain" [] "Print the resolved plan (namespaces, ids, mounts in order, environment, security, limits, network) to stdout and exit without running anything";
     Namespaces "--unshare-all" [] "Unshare every namespace we support by default";
     Namespaces "--share-net" [] "Retain the network namespace (can only combine with --unshare-all)";
     Namespaces "--unshare-user" [] "Create new user namespace (may be automatically implied if not setuid)";
@@ -69,6 +71,9 @@ pub static FLAGS: &[Flag] = flags! {
     Namespaces "--uid" ["UID"] "Custom uid in the sandbox (requires --unshare-user or --userns)";
     Namespaces "--gid" ["GID"] "Custom gid in the sandbox (requires --unshare-user or --userns)";
     Namespaces "--hostname" ["NAME"] "Custom hostname in the sandbox (requires --unshare-uts)";
+    Namespaces "--net" ["MODE"] "host (the host's network, as --share-net), none (loopback only, as --unshare-net) or user (a new network connected through pasta or slirp4netns); the last of --net, --unshare-net, --share-net and --unshare-all wins";
+    Namespaces "--net-allow-host-loopback" [] "With --net user: let the sandbox reach the host's loopback services at 10.0.2.2";
+    Namespaces "--publish" ["SPEC"] "With --net user: forward [HOSTADDR:]HOSTPORT:SANDBOXPORT[/tcp|/udp] from the host (every address without HOSTADDR) into the sandbox (repeatable)";
     Process "--chdir" ["DIR"] "Change directory to DIR";
     Process "--clearenv" [] "Unset all environment variables";
     Process "--setenv" ["VAR", "VALUE"] "Set an environment variable";
@@ -77,6 +82,7 @@ pub static FLAGS: &[Flag] = flags! {
     Process "--sync-fd" ["FD"] "Keep this fd open while sandbox is running";
     Filesystem "--bind" ["SRC", "DEST"] "Bind mount the host path SRC on DEST";
     Filesystem "--bind-try" ["SRC", "DEST"] "Equal to --bind but ignores non-existent SRC";
+    Filesystem "--bind-create" ["SRC", "DEST"] "Equal to --bind, but first creates SRC on the host (a directory, mode 0700) if it does not exist";
     Filesystem "--dev-bind" ["SRC", "DEST"] "Bind mount the host path SRC on DEST, allowing device access";
     Filesystem "--dev-bind-try" ["SRC", "DEST"] "Equal to --dev-bind but ignores non-existent SRC";
     Filesystem "--ro-bind" ["SRC", "DEST"] "Bind mount the host path SRC readonly on DEST";
@@ -125,6 +131,16 @@ pub static FLAGS: &[Flag] = flags! {
     Security "--seccomp-action" ["ACTION"] "errno, kill or log: what the default seccomp policy does to a denied call (default: errno)";
     Security "--report" [] "Print the protections in force as JSON to stderr before running COMMAND";
     Security "--report-fd" ["FD"] "Write the protections in force as JSON to FD before running COMMAND";
+    Process "--memory" ["BYTES"] "Limit the sandbox's memory (cgroup v2 memory.max; k/M/G suffixes)";
+    Process "--memory-swap" ["BYTES"] "Limit the swap the sandbox may use on top of --memory (memory.swap.max)";
+    Process "--cpus" ["CPUS"] "Limit the sandbox to CPUS CPUs' worth of time, e.g. 1.5 (cpu.max)";
+    Process "--pids" ["N"] "Limit the number of processes and threads in the sandbox (pids.max)";
+    Process "--io-weight" ["WEIGHT"] "Relative block I/O weight of the sandbox, 1-10000 (io.weight)";
+    Process "--rlimit" ["LIMIT"] "Set NAME=SOFT[:HARD] for COMMAND; NAME is as, core, cpu, data, fsize, memlock, nofile, nproc or stack (repeatable)";
+    Process "--timeout" ["DURATION"] "Kill the whole sandbox after DURATION (seconds, or a ms/s/m/h suffix) and exit 124";
+    Process "--stats" [] "Print wall time, CPU time, peak memory and the limits hit as JSON to stderr when the sandbox ends";
+    Process "--stats-fd" ["FD"] "Write the --stats JSON to FD";
+    Process "--cgroup" ["MODE"] "required, best-effort or off: must the cgroup limits apply (default: best-effort with a cgroup limit, else off)";
 };
 
 pub fn flag(name: &str) -> Option<&'static Flag> {
@@ -157,7 +173,18 @@ pub enum Action {
 }
 
 /// Non-fatal messages produced while parsing ("Only the last --chdir ...").
-pub type Warnings = Vec<String>;
+/// Each with whether `--level-prefix` was in force where it arose.
+pub type Warnings = Vec<(bool, String)>;
+
+thread_local! {
+    static LEVEL_PREFIX: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether `--level-prefix` had been parsed when parsing stopped: bwrap applies
+/// it from where it appears, so an error before it is printed without `<3>`.
+pub fn level_prefix_seen() -> bool {
+    LEVEL_PREFIX.with(|p| p.get())
+}
 
 /// Why parsing of one argument list stopped.
 enum ListEnd {
@@ -182,6 +209,9 @@ struct Parser {
     /// `--landlock-scope on|off` as given.
     landlock_scope: Option<bool>,
     landlock_paths: Vec<(PathBuf, PathAccess)>,
+    /// `--profile`: the command (for `${NAME}`), and the variables, read once.
+    profile_command: Option<OsString>,
+    profile_vars: Option<crate::profile::Vars>,
 }
 
 fn takes(name: &str, n: usize) -> Error {
@@ -256,12 +286,12 @@ pub fn parse_cap(s: &OsStr) -> Result<CapSet> {
         return Ok(CapSet::All);
     }
     let upper = t.to_ascii_uppercase();
-    let name = if upper.starts_with("CAP_") {
-        upper
-    } else {
-        format!("CAP_{upper}")
-    };
-    name.parse::<caps::Capability>()
+    // Like libcap's cap_from_name: the CAP_ prefix is required, case is not.
+    if !upper.starts_with("CAP_") {
+        return Err(Error::msg(format!("unknown cap: {t}")));
+    }
+    upper
+        .parse::<caps::Capability>()
         .map(CapSet::One)
         .map_err(|_| Error::msg(format!("unknown cap: {t}")))
 }
@@ -269,10 +299,8 @@ pub fn parse_cap(s: &OsStr) -> Result<CapSet> {
 /// Read one `--args FD` file: its whole content, split on NUL.
 fn read_args_fd(fd: RawFd) -> Result<Vec<OsString>> {
     use std::io::Read;
-    if !crate::sys::fd_is_open(fd) {
-        return Err(Error::msg("Can't read --args data: Bad file descriptor"));
-    }
-    let mut file = std::fs::File::from(crate::sys::own_fd(fd));
+    let owned = crate::sys::take_fd(fd).map_err(|e| Error::io("Can't read --args data", e))?;
+    let mut file = std::fs::File::from(owned);
     let mut data = Vec::new();
     file.read_to_end(&mut data)
         .map_err(|e| Error::io("Can't read --args data", e))?;
@@ -300,14 +328,18 @@ impl Parser {
             landlock_mode: None,
             landlock_scope: None,
             landlock_paths: Vec::new(),
+            profile_command: None,
+            profile_vars: None,
         }
     }
 
     /// Note a single-valued option; a second use keeps the last value and warns.
     fn single(&mut self, name: &'static str) {
         if self.seen_single.contains(&name) {
-            self.warnings
-                .push(format!("Only the last {name} option will take effect"));
+            self.warnings.push((
+                level_prefix_seen(),
+                format!("Only the last {name} option will take effect"),
+            ));
         } else {
             self.seen_single.push(name);
         }
@@ -410,7 +442,10 @@ impl Parser {
                 }
                 s.argv0 = Some(v.remove(0));
             }
-            "--level-prefix" => s.level_prefix = true,
+            "--level-prefix" => {
+                s.level_prefix = true;
+                LEVEL_PREFIX.with(|p| p.set(true));
+            }
             "--unshare-all" => {
                 s.ns.user = match s.ns.user {
                     Unshare::Yes => Unshare::Yes,
@@ -420,11 +455,15 @@ impl Parser {
                 s.ns.pid = true;
                 s.ns.net = true;
                 s.ns.uts = true;
+                s.net.user = false;
                 if s.ns.cgroup != Unshare::Yes {
                     s.ns.cgroup = Unshare::Try;
                 }
             }
-            "--share-net" => s.ns.net = false,
+            "--share-net" => {
+                s.ns.net = false;
+                s.net.user = false;
+            }
             "--unshare-user" => s.ns.user = Unshare::Yes,
             "--unshare-user-try" => {
                 if s.ns.user != Unshare::Yes {
@@ -433,7 +472,10 @@ impl Parser {
             }
             "--unshare-ipc" => s.ns.ipc = true,
             "--unshare-pid" => s.ns.pid = true,
-            "--unshare-net" => s.ns.net = true,
+            "--unshare-net" => {
+                s.ns.net = true;
+                s.net.user = false;
+            }
             "--unshare-uts" => s.ns.uts = true,
             "--unshare-cgroup" => s.ns.cgroup = Unshare::Yes,
             "--unshare-cgroup-try" => {
@@ -565,9 +607,23 @@ impl Parser {
                 self.single(name);
             }
             "--report" => s.report = Some(ReportTo::Stderr),
+            "--explain" => s.explain = true,
+            // A profile's options, spliced in here like --args (src/profile.rs).
+            "--profile" => return self.apply_profile(&v[0]),
             "--report-fd" => {
                 s.report = Some(ReportTo::Fd(parse_fd(&v[0])?));
                 self.single(name);
+            }
+            // Networking (src/net.rs).
+            name if crate::net::FLAG_NAMES.contains(&name) => {
+                crate::net::parse_flag(&mut s.ns.net, &mut s.net, name, &v)?
+            }
+            // Resource limits and accounting (src/limits.rs).
+            name if crate::limits::FLAG_NAMES.contains(&name) => {
+                s.limits.parse_flag(name, &v)?;
+                if !matches!(name, "--rlimit" | "--stats") {
+                    self.single(name);
+                }
             }
             "--new-session" => s.new_session = true,
             "--die-with-parent" => s.die_with_parent = true,
@@ -625,6 +681,26 @@ impl Parser {
         Ok(ListEnd::Exhausted)
     }
 
+    /// `--profile`: parse each key's options in place; an error names the file, line and key.
+    fn apply_profile(&mut self, given: &OsStr) -> Result<ListEnd> {
+        // A --perms or --size before --profile must not bind to the profile's first op.
+        self.check_modifiers("")?;
+        let command = self.profile_command.clone();
+        let vars = self
+            .profile_vars
+            .get_or_insert_with(|| crate::profile::Vars::from_env(command.as_deref()))
+            .clone();
+        let search = crate::profile::Search::from_vars(&vars);
+        let (used, groups) = crate::profile::load(given, &vars, &search)?;
+        for g in groups {
+            self.parse_list(g.args.clone(), true)
+                .and_then(|_| self.check_modifiers(""))
+                .map_err(|e| g.error(e))?;
+        }
+        self.spec.profiles.push(used);
+        Ok(ListEnd::Exhausted)
+    }
+
     /// Filesystem ops: each one appended in order, with its modifiers folded in.
     fn apply_op(&mut self, name: &'static str, v: Vec<OsString>) -> Result<()> {
         let p = |o: &OsString| PathBuf::from(o);
@@ -641,6 +717,15 @@ impl Parser {
                     dest: p(&v[1]),
                     kind,
                     allow_missing: name.ends_with("-try"),
+                }
+            }
+            "--bind-create" => {
+                self.spec.host_dirs.push(p(&v[0]));
+                Op::Bind {
+                    src: p(&v[0]),
+                    dest: p(&v[1]),
+                    kind: BindKind::ReadWrite,
+                    allow_missing: false,
                 }
             }
             "--bind-fd" | "--ro-bind-fd" => Op::BindFd {
@@ -693,6 +778,8 @@ impl Parser {
         self.check_modifiers("")?;
         let s = &mut self.spec;
         s.command = command;
+        s.limits.check()?;
+        crate::net::check(&s.net)?;
 
         // Landlock: explicit path rules replace the derived ones; `--landlock off`
         // turns off the personality's defaults and conflicts with explicit rules.
@@ -731,6 +818,7 @@ impl Parser {
 /// Parse the arguments after argv[0].
 pub fn parse(personality: Personality, args: Vec<OsString>) -> Result<(Action, Warnings)> {
     let mut parser = Parser::new(personality);
+    parser.profile_command = crate::profile::find_command(&args).map(OsStr::to_os_string);
     let command = match parser.parse_list(args, false)? {
         ListEnd::Command(c) => c,
         ListEnd::Exhausted => Vec::new(),
@@ -905,7 +993,13 @@ mod tests {
             args(&["--chdir", "/a", "--chdir", "/b", "x"]),
         )
         .unwrap();
-        assert_eq!(w, ["Only the last --chdir option will take effect"]);
+        assert_eq!(
+            w,
+            [(
+                false,
+                "Only the last --chdir option will take effect".to_string()
+            )]
+        );
         assert_eq!(
             spec(&["--chdir", "/a", "--chdir", "/b", "x"]).chdir,
             Some("/b".into())
@@ -1120,7 +1214,15 @@ mod tests {
                 .iter()
                 .map(|v| match *v {
                     "FD" | "UID" | "GID" | "BYTES" | "PORT" => "3".into(),
+                    "PROFILE" => "builtin:net".into(),
                     "MODE" if f.name == "--landlock" => "auto".into(),
+                    "MODE" if f.name == "--cgroup" => "off".into(),
+                    "MODE" if f.name == "--net" => "user".into(),
+                    "SPEC" => "8080:80".into(),
+                    "CPUS" => "1.5".into(),
+                    "N" | "WEIGHT" => "3".into(),
+                    "LIMIT" => "nofile=64".into(),
+                    "DURATION" => "1s".into(),
                     "MODE" => "on".into(),
                     "ACTION" => "kill".into(),
                     "OCTAL" => "0755".into(),
@@ -1147,6 +1249,9 @@ mod tests {
             }
             if f.name == "--overlay-src" {
                 a.extend(["--tmp-overlay".to_string(), "/d".into()]);
+            }
+            if f.name.starts_with("--net-") || f.name == "--publish" {
+                full.extend(["--net".to_string(), "user".into()]);
             }
             full.extend(a);
             full.push("true".into());

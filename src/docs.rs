@@ -115,6 +115,19 @@ fn man_note(name: &str) -> Option<&'static str> {
             "The arguments are inserted at this point of the command line. \
              hutch accepts up to 100000 arguments in total (bwrap: 9000)."
         }
+        "--profile" => {
+            "Repeatable. The profile's options take effect exactly as if written at this point, \
+             so options after it add to it or override it. The format, the lookup and the \
+             built-in profiles are described under PROFILES."
+        }
+        "--explain" => {
+            "Bind sources are resolved on the host as the sandbox would resolve them; nothing \
+             is created, not even --bind-create's directory, and COMMAND is not run."
+        }
+        "--bind-create" => {
+            "The only option that creates anything on the host, and only SRC, when it is \
+             missing (the desktop profile uses it for the application's own home)."
+        }
         "--exec-label" | "--file-label" => {
             "hutch has no SELinux support: like bwrap built without it, it fails with \
              \"labeling not supported on this system\"."
@@ -263,7 +276,23 @@ fn description(roff: &mut Roff) {
 fn examples(roff: &mut Roff) {
     section(roff, "EXAMPLES");
     roff.text([roman(
-        "A shell with a read-only view of the host, its own /tmp, and no network:",
+        "Build the project in the current directory with the built-in build profile, after \
+         looking at what the profile does:",
+    )]);
+    code(
+        roff,
+        "hutch --profile build --explain -- make\nhutch --profile build -- make",
+    );
+    para(
+        roff,
+        [roman(
+            "The same for every recipe of a Makefile (make runs $(SHELL) -c RECIPE):",
+        )],
+    );
+    code(roff, "SHELL := hutch --profile build -- /bin/sh");
+    para(roff, [roman("By hand, with options only:")]);
+    roff.text([roman(
+        "a shell with a read-only view of the host, its own /tmp, and no network:",
     )]);
     code(
         roff,
@@ -323,6 +352,39 @@ fn examples(roff: &mut Roff) {
     );
 }
 
+/// The PROFILES section: the format from `profile::doc_paragraphs`, every key from
+/// `profile::KEYS`, and the built-in profiles.
+fn profiles(roff: &mut Roff) {
+    section(roff, "PROFILES");
+    for (i, p) in crate::profile::doc_paragraphs().iter().enumerate() {
+        if i == 0 {
+            roff.text([roman(p.as_str())]);
+        } else {
+            para(roff, [roman(p.as_str())]);
+        }
+    }
+    para(roff, [roman("The variables:")]);
+    for (name, what) in crate::profile::VARIABLES {
+        roff.control("TP", [])
+            .text([bold(format!("${{{name}}}"))])
+            .text([roman(*what)]);
+    }
+    para(roff, [roman("For example:")]);
+    code(roff, crate::profile::EXAMPLE);
+    para(roff, [roman("The keys, each with the option it gives:")]);
+    for k in crate::profile::KEYS {
+        roff.control("TP", [])
+            .text([bold(k.name), roman(" = "), roman(k.value)])
+            .text([roman(k.doc)]);
+    }
+    para(roff, [roman("The built-in profiles:")]);
+    for (name, description) in crate::profile::builtin_descriptions() {
+        roff.control("TP", [])
+            .text([bold(name)])
+            .text([roman(description)]);
+    }
+}
+
 fn exit_status(roff: &mut Roff) {
     section(roff, "EXIT STATUS");
     roff.text([roman(
@@ -375,6 +437,11 @@ pub fn man_page() -> String {
         roff.to_writer(w)
     });
     piece(&|w| man.render_options_section(w));
+    piece(&|w| {
+        let mut roff = Roff::new();
+        profiles(&mut roff);
+        roff.to_writer(w)
+    });
     piece(&|w| {
         let mut roff = Roff::new();
         examples(&mut roff);

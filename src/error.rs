@@ -9,17 +9,34 @@ use std::io;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     msg: String,
+    /// The errno behind the message, for diagnostics (src/diagnose.rs).
+    errno: Option<i32>,
 }
 
 impl Error {
     pub fn msg(msg: impl Into<String>) -> Self {
-        Error { msg: msg.into() }
+        Error {
+            msg: msg.into(),
+            errno: None,
+        }
     }
 
     pub fn io(context: impl fmt::Display, err: io::Error) -> Self {
         Error {
             msg: format!("{context}: {}", strerror(&err)),
+            errno: err.raw_os_error(),
         }
+    }
+
+    /// The errno of an [`Error::io`], if there was one.
+    pub fn errno(&self) -> Option<i32> {
+        self.errno
+    }
+
+    /// The same error with `more` appended to its message.
+    pub fn with_hint(mut self, more: &str) -> Self {
+        self.msg.push_str(more);
+        self
     }
 }
 

@@ -2,12 +2,18 @@
 #![deny(unsafe_code)]
 
 mod caps;
+mod cgroup;
 mod cli;
+mod diagnose;
 mod docs;
 mod error;
+mod explain;
 mod init;
 mod landlock;
+mod limits;
 mod mounts;
+mod net;
+mod profile;
 mod report;
 mod sandbox;
 mod seccomp;
@@ -39,6 +45,7 @@ fn main() {
     let (action, warnings) = match cli::parse(personality, rest) {
         Ok(r) => r,
         Err(e) => {
+            msgs.level_prefix = cli::level_prefix_seen();
             msgs.error(&e.to_string());
             std::process::exit(1);
         }
@@ -56,11 +63,25 @@ fn main() {
         Action::Run(spec) => spec,
     };
     msgs.level_prefix = spec.level_prefix;
-    for w in &warnings {
-        msgs.warn(w);
+    for (prefixed, w) in &warnings {
+        Messages {
+            name: msgs.name,
+            level_prefix: *prefixed,
+        }
+        .warn(w);
+    }
+    // --explain: the plan on stdout, nothing run (not even --bind-create's mkdir).
+    if spec.explain {
+        print!("{}", explain::explain(&spec));
+        let _ = std::io::stdout().flush();
+        std::process::exit(0);
     }
     if spec.command.is_empty() {
         eprint!("{}", cli::usage(&prog));
+        std::process::exit(1);
+    }
+    if let Err(e) = profile::create_host_dirs(&spec.host_dirs) {
+        msgs.error(&e.to_string());
         std::process::exit(1);
     }
     match sandbox::run(&spec, &msgs) {

@@ -21,10 +21,10 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use nix::fcntl::{AtFlags, OFlag};
+use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 
@@ -50,6 +50,14 @@ pub fn resolve_sources(ops: &[Op]) -> Result<Vec<Option<PathBuf>>> {
                     e,
                 )),
             },
+            // bwrap binds the path the fd names, then checks the inode: an fd
+            // from the host's mount namespace cannot be cloned from ours.
+            Op::BindFd { fd, .. } => {
+                let magic = PathBuf::from(format!("/proc/self/fd/{fd}"));
+                canon(&magic)
+                    .map(Some)
+                    .ctx(|| format!("Can't find source path {}", magic.display()))
+            }
             Op::Overlay { sources, kind, .. } => {
                 for s in sources {
                     canon(s).ctx(|| format!("Can't find source path {}", s.display()))?;
@@ -340,10 +348,9 @@ impl Root {
         let mut out = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .mode(mode)
             .open(&path)?;
         copy_fd(fd, &mut out)?;
-        out.set_permissions(std::fs::Permissions::from_mode(mode))?;
         Ok(path)
     }
 
@@ -357,9 +364,9 @@ impl Root {
                     .map(|m| m.is_dir())
                     .unwrap_or(false);
                 let dest_fd = if is_dir {
-                    self.ensure_dir(dest, 0o755, 0o700)?
+                    self.ensure_dir(dest, 0o755, parent_mode(0))?
                 } else {
-                    self.ensure_file(dest, 0o444, 0o700)?
+                    self.ensure_file(dest, 0o444, parent_mode(0))?
                 };
                 let attrs = match kind {
                     BindKind::ReadOnly => {
@@ -376,39 +383,26 @@ impl Root {
                 dest,
                 read_only,
             } => {
-                if !sys::fd_is_open(*fd) {
-                    return Err(Error::msg(format!("Invalid fd: {fd}")));
-                }
-                let src_fd = sys::own_fd(*fd);
+                let Some(src) = src else { return Ok(()) };
+                let src_fd = sys::take_fd(*fd).ctx(|| format!("Can't stat fd {fd}"))?;
                 let st = nix::sys::stat::fstat(&src_fd).ctx(|| format!("Can't stat fd {fd}"))?;
                 let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
                 let dest_fd = if is_dir {
-                    self.ensure_dir(dest, 0o755, 0o700)?
+                    self.ensure_dir(dest, 0o755, parent_mode(0))?
                 } else {
-                    self.ensure_file(dest, 0o444, 0o700)?
+                    self.ensure_file(dest, 0o444, parent_mode(0))?
                 };
                 let mut attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
                 if *read_only {
                     attrs |= sys::MOUNT_ATTR_RDONLY;
                 }
-                let tree = sys::open_tree(
-                    src_fd.as_raw_fd(),
-                    Path::new(""),
-                    sys::OPEN_TREE_CLONE
-                        | sys::OPEN_TREE_CLOEXEC
-                        | sys::AT_RECURSIVE
-                        | libc::AT_EMPTY_PATH as u32,
-                )
-                .ctx(|| format!("Can't bind mount fd {fd} on {}", dest.display()))?;
-                sys::mount_setattr_fd(tree.as_fd(), attrs, true)
-                    .ctx(|| format!("Can't remount {}", dest.display()))?;
-                self.attach(tree, dest_fd.as_fd())
-                    .ctx(|| format!("Can't bind mount fd {fd} on {}", dest.display()))?;
+                self.bind(&oldroot(src), dest_fd.as_fd(), attrs)
+                    .ctx(|| format!("Can't bind mount {} on {}", src.display(), dest.display()))?;
                 let mounted = self
                     .resolve(dest, OFlag::O_PATH)
-                    .ctx(|| format!("Can't open {}", dest.display()))?;
+                    .ctx(|| format!("Can't stat mount at {}", dest.display()))?;
                 let mst = nix::sys::stat::fstat(&mounted)
-                    .ctx(|| format!("Can't stat {}", dest.display()))?;
+                    .ctx(|| format!("Can't stat mount at {}", dest.display()))?;
                 if (mst.st_dev, mst.st_ino) != (st.st_dev, st.st_ino) {
                     return Err(Error::msg("Race condition binding dirfd"));
                 }
@@ -422,7 +416,7 @@ impl Root {
                     .ctx(|| format!("Can't remount readonly on {}", dest.display()))
             }
             Op::Proc { dest } => {
-                let fd = self.ensure_dir(dest, 0o755, 0o755)?;
+                let fd = self.ensure_dir(dest, 0o755, parent_mode(0))?;
                 if in_pid_ns {
                     self.mount_fs(
                         "proc",
@@ -466,8 +460,9 @@ impl Root {
             }
             Op::Dev { dest } => self.dev(dest),
             Op::Tmpfs { dest, perms, size } => {
-                let fd = self.ensure_dir(dest, 0o755, parent_mode(*perms))?;
-                let mut data = format!("mode={}", c_octal(perms.unwrap_or(0o755)));
+                let perms = perms.unwrap_or(0o755);
+                let fd = self.ensure_dir(dest, 0o755, parent_mode(perms))?;
+                let mut data = format!("mode={}", c_octal(perms));
                 if let Some(size) = size {
                     data.push_str(&format!(",size={size}"));
                 }
@@ -480,17 +475,20 @@ impl Root {
                 .ctx(|| format!("Can't mount tmpfs on {}", dest.display()))
             }
             Op::Mqueue { dest } => {
-                let fd = self.ensure_dir(dest, 0o755, 0o755)?;
+                let fd = self.ensure_dir(dest, 0o755, parent_mode(0))?;
                 self.mount_fs("mqueue", fd.as_fd(), MsFlags::empty(), None)
                     .ctx(|| format!("Can't mount mqueue on {}", dest.display()))
             }
             Op::Dir { dest, perms } => {
-                self.ensure_dir(dest, perms.unwrap_or(0o755), parent_mode(*perms))?;
+                let perms = perms.unwrap_or(0o755);
+                self.ensure_dir(dest, perms, parent_mode(perms))?;
                 Ok(())
             }
             Op::File { fd, dest, perms } => {
-                let (parent, name) = self.parent(dest, parent_mode(*perms))?;
-                let mut file = create_file(parent.as_fd(), &name, perms.unwrap_or(0o666))
+                let perms = perms.unwrap_or(0o666);
+                let (parent, name) = self.parent(dest, parent_mode(perms))?;
+                // Like creat(2): an existing file is truncated, a symlink never followed.
+                let mut file = open_file(parent.as_fd(), &name, perms, OFlag::O_TRUNC)
                     .ctx(|| format!("Can't create file {}", dest.display()))?;
                 copy_fd(*fd, &mut file)
                     .ctx(|| format!("Can't write data to file {}", dest.display()))
@@ -501,10 +499,11 @@ impl Root {
                 perms,
                 read_only,
             } => {
+                let perms = perms.unwrap_or(0o600);
                 let tmp = self
-                    .data_file(*fd, perms.unwrap_or(0o600))
+                    .data_file(*fd, perms)
                     .ctx(|| format!("Can't write data to file {}", dest.display()))?;
-                let dest_fd = self.ensure_file(dest, 0o444, parent_mode(*perms))?;
+                let dest_fd = self.ensure_file(dest, 0o444, parent_mode(perms))?;
                 let mut attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
                 if *read_only {
                     attrs |= sys::MOUNT_ATTR_RDONLY;
@@ -515,7 +514,7 @@ impl Root {
                 Ok(())
             }
             Op::Symlink { target, dest } => {
-                let (parent, name) = self.parent(dest, 0o755)?;
+                let (parent, name) = self.parent(dest, parent_mode(0))?;
                 match nix::unistd::symlinkat(target.as_os_str(), parent.as_fd(), name.as_os_str()) {
                     Ok(()) => Ok(()),
                     Err(nix::errno::Errno::EEXIST) => {
@@ -527,10 +526,17 @@ impl Root {
                                 dest.display(),
                                 Path::new(&t).display()
                             ))),
-                            Err(_) => Err(Error::msg(format!(
-                                "Can't make symlink at {}: File exists",
+                            Err(nix::errno::Errno::EINVAL) => Err(Error::msg(format!(
+                                "Can't make symlink at {}: destination exists and is not a symlink",
                                 dest.display()
                             ))),
+                            Err(e) => Err(Error::io(
+                                format!(
+                                    "Can't make symlink at {}: destination exists, and cannot read symlink target",
+                                    dest.display()
+                                ),
+                                e.into(),
+                            )),
                         }
                     }
                     Err(e) => Err(Error::io(
@@ -560,7 +566,7 @@ impl Root {
     }
 
     fn overlay(&mut self, sources: &[PathBuf], kind: &OverlayKind, dest: &Path) -> Result<()> {
-        let fd = self.ensure_dir(dest, 0o755, 0o755)?;
+        let fd = self.ensure_dir(dest, 0o755, parent_mode(0))?;
         let canon = |p: &Path| -> Result<String> {
             let c = std::fs::canonicalize(oldroot(p))
                 .ctx(|| format!("Can't find source path {}", p.display()))?;
@@ -613,7 +619,7 @@ impl Root {
     }
 
     fn dev(&mut self, dest: &Path) -> Result<()> {
-        let fd = self.ensure_dir(dest, 0o755, 0o755)?;
+        let fd = self.ensure_dir(dest, 0o755, parent_mode(0))?;
         self.mount_fs(
             "tmpfs",
             fd.as_fd(),
@@ -684,60 +690,51 @@ fn c_octal(n: u32) -> String {
     }
 }
 
-/// bwrap's parent directory mode: 0755, less the group/other bits a `--perms` clears.
-fn parent_mode(perms: Option<u32>) -> u32 {
+/// bwrap's mode for missing parent directories: 0755, less the group/other
+/// bits that the op's own mode lacks. Ops without a mode of their own (binds,
+/// symlinks, proc, dev, mqueue, overlays) count as 0, so their parents are 0700.
+fn parent_mode(perms: u32) -> u32 {
     let mut mode = 0o755;
-    if let Some(p) = perms {
-        if p & 0o070 == 0 {
-            mode &= !0o050;
-        }
-        if p & 0o007 == 0 {
-            mode &= !0o005;
-        }
+    if perms & 0o070 == 0 {
+        mode &= !0o050;
+    }
+    if perms & 0o007 == 0 {
+        mode &= !0o005;
     }
     mode
 }
 
-/// mkdirat with exactly `mode` (the umask does not apply to what the user asked).
+/// mkdirat with exactly `mode`: the setup runs with umask 0 (see `sandbox`).
 fn mkdir_exact(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::Result<()> {
-    nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)).map_err(io::Error::from)?;
-    nix::sys::stat::fchmodat(
-        dir,
-        name,
-        Mode::from_bits_truncate(mode),
-        nix::sys::stat::FchmodatFlags::NoFollowSymlink,
-    )
-    .or_else(|e| {
-        if e == nix::errno::Errno::EOPNOTSUPP {
-            Ok(())
-        } else {
-            Err(e)
-        }
-    })
-    .map_err(io::Error::from)
+    nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)).map_err(io::Error::from)
 }
 
-/// Create a new file (O_EXCL, never following a symlink) with exactly `mode`.
-fn create_file(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::Result<File> {
+/// Open `name` in `dir` for writing, creating it with `mode` (exact under umask 0),
+/// never following a symlink. `extra` adds `O_EXCL` or `O_TRUNC`.
+fn open_file(
+    dir: BorrowedFd<'_>,
+    name: &std::ffi::OsStr,
+    mode: u32,
+    extra: OFlag,
+) -> io::Result<File> {
     let fd = nix::fcntl::openat(
         dir,
         name,
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | extra,
         Mode::from_bits_truncate(mode),
     )
     .map_err(io::Error::from)?;
-    let file = File::from(fd);
-    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
-    let _ = AtFlags::empty();
-    Ok(file)
+    Ok(File::from(fd))
+}
+
+/// Create a new empty file (a mount point) with `mode`.
+fn create_file(dir: BorrowedFd<'_>, name: &std::ffi::OsStr, mode: u32) -> io::Result<File> {
+    open_file(dir, name, mode, OFlag::O_EXCL)
 }
 
 /// Read `fd` to its end into `out`, then close it: each data fd is used once.
 fn copy_fd(fd: RawFd, out: &mut File) -> io::Result<()> {
-    if !sys::fd_is_open(fd) {
-        return Err(io::Error::from_raw_os_error(libc::EBADF));
-    }
-    let mut src = File::from(sys::own_fd(fd));
+    let mut src = File::from(sys::take_fd(fd)?);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match src.read(&mut buf) {
@@ -796,10 +793,12 @@ mod tests {
 
     #[test]
     fn parent_modes_follow_perms() {
-        assert_eq!(parent_mode(None), 0o755);
-        assert_eq!(parent_mode(Some(0o700)), 0o700);
-        assert_eq!(parent_mode(Some(0o640)), 0o750);
-        assert_eq!(parent_mode(Some(0o604)), 0o705);
+        assert_eq!(parent_mode(0o755), 0o755);
+        assert_eq!(parent_mode(0o666), 0o755);
+        assert_eq!(parent_mode(0o700), 0o700);
+        assert_eq!(parent_mode(0o640), 0o750);
+        assert_eq!(parent_mode(0o604), 0o705);
+        assert_eq!(parent_mode(0), 0o700);
     }
 
     #[test]

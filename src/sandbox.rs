@@ -28,7 +28,7 @@ use ::caps::Capability;
 use crate::error::{Context, Error, Result};
 use crate::mounts::{self, Root};
 use crate::seccomp::Program;
-use crate::spec::{EnvOp, ReportTo, Spec, Unshare};
+use crate::spec::{EnvOp, Op, ReportTo, Spec, Unshare};
 use crate::{caps, report, seccomp_policy, sys, userns};
 
 /// Facts decided in the parent before cloning, shared with the child.
@@ -51,6 +51,8 @@ struct Plan {
     seccomp: Vec<Program>,
     /// The capabilities the command keeps.
     keep_caps: HashSet<Capability>,
+    /// `--net user`: the child waits here until the network helper is ready.
+    net_gate: crate::net::Gate,
 }
 
 /// The name under which messages are printed, and whether to add `<3>`.
@@ -159,9 +161,13 @@ fn plan(spec: &Spec) -> Result<Plan> {
     ] {
         if let Some(fd) = fd {
             if !sys::fd_is_open(fd) {
-                return Err(Error::msg(format!(
-                    "Invalid fd: {fd} (given to {name}): Bad file descriptor"
-                )));
+                // bwrap's wording for the report fds (it fails writing to them).
+                return Err(Error::msg(match name {
+                    "--info-fd" | "--json-status-fd" => {
+                        "Write to info_fd: Bad file descriptor".to_string()
+                    }
+                    _ => format!("Invalid fd: {fd} (given to {name}): Bad file descriptor"),
+                }));
             }
         }
     }
@@ -214,59 +220,57 @@ fn plan(spec: &Spec) -> Result<Plan> {
         seccomp,
         // Real root starts from its own effective set (read before a new user
         // namespace grants a full one), anyone else from nothing.
-        keep_caps: caps::requested(
-            &spec.caps,
-            if real_uid == 0 {
-                caps::current_effective()
-            } else {
-                HashSet::new()
-            },
-        ),
+        keep_caps: keep_caps(spec, real_uid == 0, userns || joined)?,
+        net_gate: crate::net::Gate::new(&spec.net)?,
     })
 }
 
-/// Explain a failed clone in terms a user can act on.
-fn clone_error(err: std::io::Error, userns: bool) -> Error {
-    let code = err.raw_os_error();
-    if userns
-        && matches!(
-            code,
-            Some(libc::EPERM) | Some(libc::EACCES) | Some(libc::ENOSPC) | Some(libc::EINVAL)
-        )
-    {
-        let mut hint = String::from("Creating new namespace failed: ");
-        hint.push_str(&crate::error::strerror(&err));
-        if std::fs::read_to_string("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
-            .map(|s| s.trim() == "1")
-            .unwrap_or(false)
-        {
-            hint.push_str(" (user namespaces are restricted by AppArmor: kernel.apparmor_restrict_unprivileged_userns=1; install hutch's AppArmor profile or set the sysctl to 0)");
-        } else if std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
-            .map(|s| s.trim() == "0")
-            .unwrap_or(false)
-        {
-            hint.push_str(" (user namespaces are disabled: user.max_user_namespaces=0)");
-        } else if std::fs::read_to_string("/proc/sys/kernel/unprivileged_userns_clone")
-            .map(|s| s.trim() == "0")
-            .unwrap_or(false)
-        {
-            hint.push_str(
-                " (unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone=0)",
-            );
+/// The capabilities the command keeps. Real root starts from its own effective
+/// set (read before a new user namespace grants a full one), anyone else from
+/// nothing. Without a new user namespace, root can only keep what it has: there
+/// `ALL` means its permitted set, and naming a capability it lacks is an error.
+fn keep_caps(spec: &Spec, real_root: bool, new_userns: bool) -> Result<HashSet<Capability>> {
+    let initial = if real_root {
+        caps::current_effective()
+    } else {
+        HashSet::new()
+    };
+    if real_root && !new_userns {
+        let permitted = caps::current_permitted();
+        for op in &spec.caps {
+            if let crate::spec::CapOp::Add(crate::spec::CapSet::One(c)) = op {
+                if !permitted.contains(c) {
+                    return Err(Error::msg(format!(
+                        "Can't add capability {c}: hutch does not hold it"
+                    )));
+                }
+            }
         }
-        return Error::msg(hint);
+        return Ok(caps::requested(&spec.caps, initial, permitted));
     }
-    Error::io("Creating new namespace failed", err)
+    Ok(caps::requested(&spec.caps, initial, caps::supported()))
+}
+
+/// Explain a failed clone in terms a user can act on (src/diagnose.rs).
+fn clone_error(err: std::io::Error, userns: bool) -> Error {
+    crate::diagnose::clone_failed(err, userns, &crate::diagnose::Host::real())
 }
 
 /// Run the sandbox; returns the exit status for hutch.
 pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
+    // Before hutch opens anything: which of the fds the ops name were never open.
+    sys::note_closed_fds(spec.ops.iter().filter_map(|op| match op {
+        Op::File { fd, .. } | Op::BindData { fd, .. } | Op::BindFd { fd, .. } => Some(*fd),
+        _ => None,
+    }));
     let plan = plan(spec)?;
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
     let monitor = nix::unistd::getpid();
+    // Limits: the clock starts and the cgroup is made before the child, born in it.
+    let mut limits = crate::limits::Guard::start(spec, msgs)?;
     if let Some(fd) = spec.userns_fd {
         join(fd, nix::sched::CloneFlags::CLONE_NEWUSER).map_err(|e| {
             if e == nix::errno::Errno::EINVAL {
@@ -282,7 +286,9 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         Some(_) => Some(pidns_channel()?),
         None => None,
     };
-    let pid = sys::clone_fork(plan.clone_flags).map_err(|e| clone_error(e, plan.userns))?;
+    let pid = limits
+        .clone_child(plan.clone_flags)
+        .map_err(|e| clone_error(e, plan.userns))?;
     if pid == 0 {
         drop(err_r);
         let result = match (spec.pidns_fd, pid_channel) {
@@ -299,6 +305,8 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         sys::exit_now(1);
     }
     drop(err_w);
+    // --timeout: from here on a watchdog may end the sandbox.
+    limits.watch(pid, msgs);
     let mut pid = pid;
     let mut status_sock = None;
     if let Some((ours, theirs)) = pid_channel {
@@ -341,6 +349,14 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
             .ctx(|| "Write to json_status_fd".into())?;
     }
 
+    // --net user: the helper enters the namespaces (made by clone) while the child sets
+    // up, then opens the child's gate (see net.rs). If it fails, the child is killed at
+    // the gate: the command never runs.
+    let net = crate::net::attach(&spec.net, pid, &plan.net_gate);
+    if net.is_err() {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+    }
+
     // The error pipe reaches end-of-file at exec (close-on-exec) or on failure.
     let mut message = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut message);
@@ -349,10 +365,21 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         None if spec.pidns_fd.is_some() => wait_adopted(child),
         None => wait_exit_code(child),
     };
+    // The helper ends with the sandbox (dropping it kills it), or says why it never started.
+    match net {
+        Ok(helper) => drop(helper),
+        Err(e) if message.is_empty() => {
+            msgs.error(&e.to_string());
+            return Ok(limits.finish(1, msgs));
+        }
+        Err(_) => {}
+    }
     if !message.is_empty() {
         msgs.error(&String::from_utf8_lossy(&message));
-        return Ok(1);
+        return Ok(limits.finish(1, msgs));
     }
+    // The cgroup ends, --stats is written; 124 if --timeout ended the sandbox.
+    let code = limits.finish(code, msgs);
     if let Some(f) = status_fd.as_mut() {
         let _ = f.write_all(format!("{{ \"exit-code\": {code} }}\n").as_bytes());
     }
@@ -507,6 +534,10 @@ fn child(
         let _ = nix::unistd::close(fd);
     }
 
+    // Build the root with umask 0, as bwrap does: modes are exactly what was
+    // asked for. The command gets the caller's umask back.
+    let umask = nix::sys::stat::umask(Mode::empty());
+
     // 1. Identity: map the caller into the new user namespace. The /proc/<pid>
     // descriptor outlives the pivot, for the nested namespace's maps.
     let proc_self = nix::fcntl::open(
@@ -521,7 +552,8 @@ fn child(
             (plan.ns_uid, plan.real_uid),
             (plan.ns_gid, plan.real_gid),
         )
-        .ctx(|| "setting up uid map".into())?;
+        .ctx(|| "setting up uid map".into())
+        .map_err(|e| crate::diagnose::in_setup(spec, e, false))?;
     }
     if let Some(fd) = spec.userns_block_fd {
         let mut b = [0u8; 1];
@@ -540,10 +572,22 @@ fn child(
     };
 
     // 2. The new root: sources resolved on the host first, then every op in order.
-    let sources = mounts::resolve_sources(&spec.ops)?;
-    let mut root = Root::prepare()?;
+    // (src/diagnose.rs adds the cause to a refused source, first mount or procfs.)
+    let sources = mounts::resolve_sources(&spec.ops)
+        .map_err(|e| crate::diagnose::in_sources(spec, e, plan.real_uid))?;
+    let mut root = Root::prepare().map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
     for (op, src) in spec.ops.iter().zip(&sources) {
-        root.apply(op, src.as_deref(), spec.ns.pid || spec.pidns_fd.is_some())?;
+        root.apply(op, src.as_deref(), spec.ns.pid || spec.pidns_fd.is_some())
+            .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
+    }
+    // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
+    if let Some(op) = crate::net::resolv_conf_op(&spec.net, &spec.ops)? {
+        root.apply(
+            &op,
+            Some(Path::new("")),
+            spec.ns.pid || spec.pidns_fd.is_some(),
+        )
+        .map_err(|e| Error::msg(format!("--net user: {e}")))?;
     }
     root.finish()?;
 
@@ -620,12 +664,19 @@ fn child(
         )?;
     }
 
-    // 6. The process: cwd, environment, session.
+    // 6. The process: umask, cwd, environment, session.
+    nix::sys::stat::umask(umask);
     let env = environment(&spec.env);
     let cwd = working_dir(spec, plan, &env)?;
     let mut env = env;
     env.retain(|(k, _)| k != "PWD");
     env.push(("PWD".into(), cwd.clone().into_os_string()));
+
+    // 7a. --net user: wait for the network helper. Here, not earlier, so that its start
+    // overlaps the setup above (it needs only the namespaces, made by clone); before
+    // the fork, so that one process waits and neither pid 1 nor the command exist
+    // without the network.
+    plan.net_gate.wait()?;
 
     // 7. pid 1: reap everything while the command runs as pid 2.
     let need_init =
@@ -657,6 +708,9 @@ fn child(
     if let Some(to) = spec.report {
         write_report(spec, plan, &landlock, to)?;
     }
+
+    // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec.
+    crate::limits::apply_rlimits(&spec.limits.rlimits)?;
 
     // 9. seccomp last: the filter may forbid what the steps above need.
     for p in &plan.seccomp {

@@ -24,11 +24,9 @@ impl Program {
 
     /// Read a program from an inherited fd (which is consumed).
     pub fn read_fd(fd: RawFd) -> Result<Program> {
-        if !sys::fd_is_open(fd) {
-            return Err(Error::msg("Can't read seccomp data: Bad file descriptor"));
-        }
+        let file = sys::take_fd(fd).map_err(|e| Error::io("Can't read seccomp data", e))?;
         let mut data = Vec::new();
-        std::fs::File::from(sys::own_fd(fd))
+        std::fs::File::from(file)
             .read_to_end(&mut data)
             .map_err(|e| Error::io("Can't read seccomp data", e))?;
         Program::from_bytes(data)

@@ -326,6 +326,17 @@ pub struct Spec {
     pub landlock: LandlockSpec,
     pub seccomp_policy: SeccompPolicy,
     pub report: Option<ReportTo>,
+    /// Resource limits and accounting (`--memory`, `--rlimit`, `--timeout`, `--stats`...).
+    pub limits: crate::limits::Limits,
+    /// `--net user`, `--publish`... (src/net.rs). Whether there is a new network
+    /// namespace at all is `ns.net`.
+    pub net: crate::net::NetSpec,
+    /// `--explain`: print the plan instead of running it (src/explain.rs).
+    pub explain: bool,
+    /// `--profile`s, in order, with the options each became (for `--explain`).
+    pub profiles: Vec<crate::profile::Used>,
+    /// `--bind-create` sources, created on the host if missing just before the start.
+    pub host_dirs: Vec<PathBuf>,
 }
 
 impl Spec {
@@ -363,6 +374,11 @@ impl Spec {
             landlock: LandlockSpec::new(personality),
             seccomp_policy: SeccompPolicy::new(personality),
             report: None,
+            limits: crate::limits::Limits::default(),
+            net: crate::net::NetSpec::default(),
+            explain: false,
+            profiles: Vec::new(),
+            host_dirs: Vec::new(),
         }
     }
 

@@ -164,6 +164,28 @@ pub fn fd_is_open(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
+/// Descriptors named on the command line that hutch has consumed, or that were
+/// not open when hutch started (so a later descriptor of hutch's own that gets
+/// the same number is never mistaken for the user's).
+static SPENT_FDS: std::sync::Mutex<Vec<RawFd>> = std::sync::Mutex::new(Vec::new());
+
+/// Record which of the user's descriptors are not open now, before hutch opens any.
+pub fn note_closed_fds(fds: impl IntoIterator<Item = RawFd>) {
+    let mut spent = SPENT_FDS.lock().unwrap_or_else(|e| e.into_inner());
+    spent.extend(fds.into_iter().filter(|fd| !fd_is_open(*fd)));
+}
+
+/// Consume a descriptor named on the command line, once: naming the same fd for
+/// two ops, or one that was not open, gives EBADF (as bwrap, which closes each).
+pub fn take_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    let mut spent = SPENT_FDS.lock().unwrap_or_else(|e| e.into_inner());
+    if fd < 0 || spent.contains(&fd) || !fd_is_open(fd) {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    spent.push(fd);
+    Ok(own_fd(fd))
+}
+
 /// Take ownership of an inherited descriptor named on the command line.
 ///
 /// The caller checks with [`fd_is_open`] first and must take each number once.
@@ -354,6 +376,66 @@ pub fn landlock_abi() -> i32 {
     }
 }
 
+/// `struct clone_args` (CLONE_ARGS_SIZE_VER2: up to and including `cgroup`).
+#[repr(C)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7).
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `clone3(2)` with fork semantics (no new stack), the child born in the cgroup v2
+/// directory `cgroup` refers to (`CLONE_INTO_CGROUP`). As [`clone_fork`]: 0 in the
+/// child, the child's pid in the parent; `flags` are `CLONE_NEW*` flags.
+///
+/// The caller must be single-threaded, as with `fork(2)`.
+pub fn clone3_into_cgroup(flags: libc::c_int, cgroup: BorrowedFd<'_>) -> io::Result<libc::pid_t> {
+    let args = CloneArgs {
+        flags: flags as u32 as u64 | CLONE_INTO_CGROUP,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: cgroup.as_raw_fd() as u64,
+    };
+    // SAFETY: `args` is a valid `struct clone_args` of the size passed, alive for the
+    // call. With stack 0 and stack_size 0 the child continues on a copy of the parent's
+    // stack, like fork(2); hutch is single-threaded until exec, so no lock can be held
+    // by another thread in the child.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    check(ret).map(|pid| pid as libc::pid_t)
+}
+
+/// `pidfd_open(2)` (Linux 5.3): a descriptor that polls readable when `pid` exits.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and touches no memory of ours.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0 as libc::c_uint) })?;
+    // SAFETY: a new fd returned by the kernel, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// `capset(2)` for the calling thread: all three sets at once (version 3, 64 bits).
 pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
     #[repr(C)]
@@ -368,14 +450,25 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()
         permitted: u32,
         inheritable: u32,
     }
-    let header = Header { version: 0x2008_0522, pid: 0 };
+    let header = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
     let split = |v: u64| (v as u32, (v >> 32) as u32);
     let (e0, e1) = split(effective);
     let (p0, p1) = split(permitted);
     let (i0, i1) = split(inheritable);
     let data = [
-        Data { effective: e0, permitted: p0, inheritable: i0 },
-        Data { effective: e1, permitted: p1, inheritable: i1 },
+        Data {
+            effective: e0,
+            permitted: p0,
+            inheritable: i0,
+        },
+        Data {
+            effective: e1,
+            permitted: p1,
+            inheritable: i1,
+        },
     ];
     // SAFETY: `header` and `data` are the kernel's `cap_user_header_t` and a
     // two-element `cap_user_data_t` array for _LINUX_CAPABILITY_VERSION_3; both
@@ -387,14 +480,95 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()
 /// `prctl(PR_CAPBSET_DROP, cap)`.
 pub fn capbset_drop(cap: u32) -> io::Result<()> {
     // SAFETY: integer arguments only.
-    check(unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } as libc::c_long).map(drop)
+    check(
+        unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) }
+            as libc::c_long,
+    )
+    .map(drop)
 }
 
 /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap)`.
 pub fn ambient_raise(cap: u32) -> io::Result<()> {
     // SAFETY: integer arguments only.
     check(unsafe {
-        libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong, cap as libc::c_ulong, 0, 0)
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+            cap as libc::c_ulong,
+            0,
+            0,
+        )
     } as libc::c_long)
     .map(drop)
+}
+
+/// `pidfd_send_signal(2)` (Linux 5.1): signal the process behind a pidfd, which cannot
+/// be a recycled pid.
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: a NULL siginfo and flags 0 are valid; the call reads no memory of ours.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0 as libc::c_uint,
+        )
+    })
+    .map(drop)
+}
+
+/// Make `cmd` a helper that dies with us (the network helper, see net.rs): between
+/// fork and exec, set the parent-death signal to SIGKILL (prctl(2) PR_SET_PDEATHSIG;
+/// exit at once if we died before that), mark every descriptor above 2 close-on-exec
+/// (close_range(2) CLOSE_RANGE_CLOEXEC, Linux 5.11; older kernels keep what is not
+/// already close-on-exec) and clear close-on-exec on the descriptors in `keep`, which
+/// the helper inherits.
+pub fn prepare_helper(cmd: &mut std::process::Command, keep: Vec<RawFd>) {
+    use std::os::unix::process::CommandExt;
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: getpid takes no arguments and cannot fail.
+    let parent = unsafe { libc::getpid() };
+    let hook = move || -> io::Result<()> {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        } != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: getppid takes no arguments and cannot fail.
+        if unsafe { libc::getppid() } != parent {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        // SAFETY: close_range with integer arguments; CLOEXEC only sets a flag.
+        unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_CLOEXEC,
+            )
+        };
+        for fd in &keep {
+            // SAFETY: fcntl(F_SETFD) on an integer fd; `keep` was allocated before the
+            // fork and is only read here.
+            if unsafe { libc::fcntl(*fd, libc::F_SETFD, 0) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the hook runs in the forked child before exec and only makes
+    // async-signal-safe system calls (prctl, getppid, close_range, fcntl); it
+    // allocates nothing (`keep` is moved in, already allocated) and takes no locks.
+    unsafe {
+        cmd.pre_exec(hook);
+    }
 }

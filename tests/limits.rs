@@ -1,0 +1,862 @@
+//! Resource limits, for real: `--rlimit`, `--timeout`, `--stats`, and cgroup v2 where
+//! this machine allows it (the cgroup code's every write is also unit-tested against a
+//! fake tree in `src/cgroup.rs`).
+//!
+//! Each test spawns a copy of the built binary from a 0755 directory under /tmp, as
+//! root and as an unprivileged user (uid 65534 through setpriv) when run as root.
+//! Processes left behind are looked for by their exact argv (`sleep <unique number>`).
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const PYTHON: &str = "/usr/bin/python3";
+
+/// A copy of hutch every user can run, and a `bwrap` symlink to it.
+fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // Directories of earlier runs whose process is gone (statics are never dropped).
+        for e in fs::read_dir("/tmp").into_iter().flatten().flatten() {
+            let name = e.file_name();
+            let pid = name.to_str().and_then(|n| n.strip_prefix("hutch-limits-"));
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+        let dir = PathBuf::from(format!("/tmp/hutch-limits-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.join("hutch");
+        fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink("hutch", dir.join("bwrap")).unwrap();
+        dir
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum User {
+    Root,
+    Nobody,
+    Current,
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn users() -> Vec<User> {
+    if is_root() {
+        vec![User::Root, User::Nobody]
+    } else {
+        vec![User::Current]
+    }
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {} after {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.took, self.stdout, self.stderr
+        )
+    }
+}
+
+/// A file handed to the sandbox process as descriptor 3.
+#[derive(Clone, Copy)]
+enum Fd3<'a> {
+    Write(&'a Path),
+    Read(&'a Path),
+}
+
+/// Run `<name> ARGS` as `user` from `/`, killed after 30 s, with `fd3` as descriptor 3.
+fn run_as(user: User, name: &str, args: &[&str], fd3: Option<Fd3<'_>>) -> Out {
+    let prog = bin_dir().join(name);
+    let mut argv: Vec<String> = Vec::new();
+    if user == User::Nobody {
+        argv.extend(
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ]
+            .map(String::from),
+        );
+    }
+    argv.push(prog.display().to_string());
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let mut cmd = match fd3 {
+        // The file is opened by the test's shell, before any switch of user.
+        Some(fd3) => {
+            let (script, path) = match fd3 {
+                Fd3::Write(p) => ("f=$1; shift; exec \"$@\" 3>\"$f\"", p),
+                Fd3::Read(p) => ("f=$1; shift; exec \"$@\" 3<\"$f\"", p),
+            };
+            let mut c = Command::new("sh");
+            c.args(["-c", script, "sh"]);
+            c.arg(path).args(&argv);
+            c
+        }
+        None => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    };
+    // Output goes to files, not pipes: a process the sandbox leaves behind (on purpose,
+    // or by a bug) must not keep the test waiting for end-of-file.
+    let (out_path, err_path) = {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        (
+            bin_dir().join(format!("out-{n}")),
+            bin_dir().join(format!("err-{n}")),
+        )
+    };
+    cmd.current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap());
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("spawn hutch");
+    let deadline = start + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let took = start.elapsed();
+    let take = |p: &Path| {
+        let text = String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned();
+        let _ = fs::remove_file(p);
+        text
+    };
+    use std::os::unix::process::ExitStatusExt;
+    Out {
+        code: status.code().unwrap_or(128 + status.signal().unwrap_or(0)),
+        stdout: take(&out_path),
+        stderr: take(&err_path),
+        took,
+    }
+}
+
+fn run(user: User, args: &[&str]) -> Out {
+    run_as(user, "hutch", args, None)
+}
+
+/// The whole host, read-only, with a /dev (for /dev/null) and /proc.
+fn sandbox<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec!["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"];
+    a.extend_from_slice(extra);
+    a
+}
+
+/// A number for `sleep` that no other test uses.
+fn marker() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}{:03}",
+        std::process::id() % 100_000 + 100_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Pids of the processes whose argv is exactly `sleep <n>`.
+fn sleepers(n: &str) -> Vec<i32> {
+    let want = format!("sleep\0{n}\0");
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// `sleepers(n)` after a short grace period for the kernel to finish exits.
+fn left_behind(n: &str) -> Vec<i32> {
+    for _ in 0..50 {
+        if sleepers(n).is_empty() {
+            return Vec::new();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sleepers(n)
+}
+
+/// A number from the --stats JSON (`"key": 1.5`).
+fn json_num(json: &str, key: &str) -> f64 {
+    let k = format!("\"{key}\": ");
+    let i = json
+        .find(&k)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + k.len();
+    let rest = &json[i..];
+    let end = rest.find([',', '}']).unwrap();
+    rest[..end]
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} in {json}"))
+}
+
+/// A raw JSON value from the --stats JSON (`"limits_hit": ["timeout"]` gives `["timeout"]`).
+fn json_raw<'a>(json: &'a str, key: &str) -> &'a str {
+    let k = format!("\"{key}\": ");
+    let i = json
+        .find(&k)
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + k.len();
+    let rest = &json[i..];
+    let end = if rest.starts_with('[') {
+        rest.find(']').unwrap() + 1
+    } else if let Some(body) = rest.strip_prefix('"') {
+        let mut esc = false;
+        let mut end = 0;
+        for (j, c) in body.char_indices() {
+            match c {
+                '\\' if !esc => esc = true,
+                '"' if !esc => {
+                    end = j + 2;
+                    break;
+                }
+                _ => esc = false,
+            }
+        }
+        end
+    } else {
+        rest.find([',', '}']).unwrap()
+    };
+    &rest[..end]
+}
+
+/// The --stats line of stderr.
+fn stats_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("{\"wall_time_s\""))
+        .unwrap_or_else(|| panic!("no stats in {stderr}"))
+}
+
+fn have_python() -> bool {
+    Path::new(PYTHON).exists()
+}
+
+/// The cgroup v2 mount point, if any.
+fn cgroup2_mount() -> Option<PathBuf> {
+    let mi = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mi.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        if right.split(' ').next()? != "cgroup2" {
+            return None;
+        }
+        Some(PathBuf::from(left.split(' ').nth(4)?))
+    })
+}
+
+/// Our own cgroup v2 directory, if we are in one.
+fn own_cgroup_dir() -> Option<PathBuf> {
+    let mount = cgroup2_mount()?;
+    let rel = fs::read_to_string("/proc/self/cgroup")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_string))?;
+    Some(mount.join(rel.trim_start_matches('/')))
+}
+
+/// Root may make cgroups below its own (this machine: the root of /sys/fs/cgroup/unified).
+fn root_can_make_cgroups() -> bool {
+    is_root()
+        && own_cgroup_dir().is_some_and(|d| {
+            nix::unistd::access(&d.join("cgroup.procs"), nix::unistd::AccessFlags::W_OK).is_ok()
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn bad_values_are_one_line_naming_flag_and_value() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--memory", "12X"],
+            "hutch: --memory: invalid size \"12X\" (use bytes or a k/M/G suffix)",
+        ),
+        (
+            &["--memory-swap", "1.5G"],
+            "hutch: --memory-swap: invalid size \"1.5G\" (use bytes or a k/M/G suffix)",
+        ),
+        (
+            &["--cpus", "lots"],
+            "hutch: --cpus: invalid number of CPUs \"lots\" (use a positive number of CPUs such as 1.5)",
+        ),
+        (
+            &["--pids", "0"],
+            "hutch: --pids: invalid process count \"0\" (use a whole number >= 1)",
+        ),
+        (
+            &["--io-weight", "20000"],
+            "hutch: --io-weight: invalid weight \"20000\" (use a whole number from 1 to 10000)",
+        ),
+        (
+            &["--rlimit", "nofile=x"],
+            "hutch: --rlimit: invalid limit \"nofile=x\" (nofile takes a whole number, or unlimited)",
+        ),
+        (
+            &["--rlimit", "files=1"],
+            "hutch: --rlimit: invalid limit \"files=1\" (unknown resource \"files\"; use one of as, core, cpu, data, fsize, memlock, nofile, nproc, stack)",
+        ),
+        (
+            &["--timeout", "1x"],
+            "hutch: --timeout: invalid duration \"1x\" (use seconds such as 1.5, or a ms/s/m/h suffix)",
+        ),
+        (
+            &["--stats-fd", "-1"],
+            "hutch: --stats-fd: invalid fd \"-1\" (use a file descriptor number)",
+        ),
+        (
+            &["--cgroup", "yes"],
+            "hutch: --cgroup: invalid mode \"yes\" (use required, best-effort or off)",
+        ),
+        (
+            &["--memory", "1G", "--cgroup", "off"],
+            "hutch: --memory needs a cgroup and cannot be combined with --cgroup off",
+        ),
+        (
+            &["--stats-fd", "9"],
+            "hutch: Invalid fd: 9 (given to --stats-fd): Bad file descriptor",
+        ),
+    ];
+    for user in users() {
+        for (flags, want) in cases {
+            let mut args = sandbox(flags);
+            args.push("true");
+            let o = run(user, &args);
+            assert_eq!(o.code, 1, "{user:?} {flags:?}: {o:?}");
+            assert_eq!(o.stderr, format!("{want}\n"), "{user:?} {flags:?}");
+        }
+    }
+}
+
+#[test]
+fn the_flags_work_under_the_bwrap_name() {
+    for user in users() {
+        let mut args = sandbox(&["--rlimit", "nofile=33", "--timeout", "10", "--stats"]);
+        args.extend(["sh", "-c", "ulimit -n"]);
+        let o = run_as(user, "bwrap", &args, None);
+        assert_eq!((o.code, o.stdout.as_str()), (0, "33\n"), "{user:?}: {o:?}");
+        assert!(o.stderr.starts_with("{\"wall_time_s\""), "{o:?}");
+        let o = run_as(user, "bwrap", &["--memory", "12X", "true"], None);
+        assert_eq!(
+            o.stderr,
+            "bwrap: --memory: invalid size \"12X\" (use bytes or a k/M/G suffix)\n"
+        );
+    }
+}
+
+#[test]
+fn rlimit_nofile_gives_emfile_inside() {
+    if !have_python() {
+        return;
+    }
+    let script = "import errno\nfs = []\ntry:\n    for i in range(200): fs.append(open('/etc/passwd'))\nexcept OSError as e:\n    print(errno.errorcode[e.errno], len(fs))";
+    for user in users() {
+        let mut args = sandbox(&["--rlimit", "nofile=32"]);
+        args.extend([PYTHON, "-c", script]);
+        let o = run(user, &args);
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        assert!(o.stdout.starts_with("EMFILE "), "{user:?}: {o:?}");
+        // Without the limit the same script opens them all.
+        let mut args = sandbox(&[]);
+        args.extend([PYTHON, "-c", script]);
+        let o = run(user, &args);
+        assert_eq!(o.stdout, "", "{user:?}: {o:?}");
+    }
+}
+
+#[test]
+fn rlimit_as_gives_memory_error() {
+    if !have_python() {
+        return;
+    }
+    let script = "b = bytearray(300 << 20); print('allocated')";
+    for user in users() {
+        let mut args = sandbox(&["--rlimit", "as=200M"]);
+        args.extend([PYTHON, "-c", script]);
+        let o = run(user, &args);
+        assert_eq!(o.code, 1, "{user:?}: {o:?}");
+        assert!(o.stderr.contains("MemoryError"), "{user:?}: {o:?}");
+        let mut args = sandbox(&[]);
+        args.extend([PYTHON, "-c", script]);
+        let o = run(user, &args);
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (0, "allocated\n"),
+            "{user:?}: {o:?}"
+        );
+    }
+}
+
+#[test]
+fn rlimits_bind_the_command_not_pid_1() {
+    for user in users() {
+        let mut args = sandbox(&[
+            "--unshare-pid",
+            "--rlimit",
+            "nofile=40:50",
+            "--rlimit",
+            "core=0",
+        ]);
+        args.extend([
+            "sh",
+            "-c",
+            "grep -E 'Max (open files|core file size)' /proc/self/limits; grep 'Max open files' /proc/1/limits",
+        ]);
+        let o = run(user, &args);
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        // "Max open files  40  50  files": the soft and hard limits before the unit.
+        let limits: Vec<(String, String)> = o
+            .stdout
+            .lines()
+            .map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                (w[w.len() - 3].to_string(), w[w.len() - 2].to_string())
+            })
+            .collect();
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(limits.len(), 3, "{o:?}");
+        assert_eq!(limits[0], pair("0", "0"), "core: {o:?}");
+        assert_eq!(limits[1], pair("40", "50"), "nofile: {o:?}");
+        assert_ne!(
+            limits[2],
+            pair("40", "50"),
+            "pid 1 keeps hutch's limits: {o:?}"
+        );
+    }
+}
+
+#[test]
+fn rlimit_above_the_hard_limit_is_a_clean_error() {
+    for user in users() {
+        if user == User::Root {
+            continue; // root may raise it
+        }
+        let mut args = sandbox(&["--rlimit", "nofile=100000000"]);
+        args.push("true");
+        let o = run(user, &args);
+        assert_eq!(o.code, 1, "{o:?}");
+        assert!(
+            o.stderr.starts_with(
+                "hutch: --rlimit nofile=100000000:100000000: setrlimit failed: Operation not permitted (only root can raise the hard limit, which is "
+            ),
+            "{o:?}"
+        );
+        assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+    }
+}
+
+#[test]
+fn timeout_kills_the_command_and_exits_124() {
+    for user in users() {
+        for ns in [
+            &[][..],
+            &["--unshare-pid"][..],
+            &["--unshare-pid", "--as-pid-1"][..],
+        ] {
+            let n = marker();
+            let mut args = sandbox(ns);
+            args.extend(["--timeout", "1s", "sleep", &n]);
+            let o = run(user, &args);
+            assert_eq!(o.code, 124, "{user:?} {ns:?}: {o:?}");
+            assert_eq!(o.stderr, "hutch: timeout after 1s\n", "{user:?} {ns:?}");
+            assert!(
+                o.took >= Duration::from_millis(950) && o.took < Duration::from_secs(3),
+                "{user:?} {ns:?}: {o:?}"
+            );
+            assert_eq!(left_behind(&n), Vec::<i32>::new(), "{user:?} {ns:?}");
+        }
+    }
+}
+
+#[test]
+fn timeout_leaves_no_descendant_behind() {
+    // Background children, one in its own session, with and without a pid namespace,
+    // with pid 1 (--lock-file) and without.
+    for user in users() {
+        for ns in [
+            &[][..],
+            &["--unshare-pid"][..],
+            &["--lock-file", "/etc/passwd"][..],
+        ] {
+            let (a, b, c) = (marker(), marker(), marker());
+            let script = format!("sleep {a} & setsid sleep {b} & sleep {c}");
+            let mut args = sandbox(ns);
+            args.extend(["--timeout", "0.5", "sh", "-c", &script]);
+            let o = run(user, &args);
+            assert_eq!(o.code, 124, "{user:?} {ns:?}: {o:?}");
+            assert!(o.stderr.contains("hutch: timeout after 500ms\n"), "{o:?}");
+            for n in [&a, &b, &c] {
+                assert_eq!(
+                    left_behind(n),
+                    Vec::<i32>::new(),
+                    "{user:?} {ns:?} sleep {n}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn timeout_not_reached_keeps_the_status() {
+    for user in users() {
+        let mut args = sandbox(&["--timeout", "5"]);
+        args.extend(["sh", "-c", "exit 7"]);
+        let o = run(user, &args);
+        assert_eq!((o.code, o.stderr.as_str()), (7, ""), "{user:?}: {o:?}");
+        assert!(o.took < Duration::from_secs(2), "{o:?}");
+    }
+}
+
+#[test]
+fn stats_show_the_cpu_time_of_a_busy_loop() {
+    if !have_python() {
+        return;
+    }
+    // The machine is shared (other tests, other builds): a loop that stops after one
+    // second of its own CPU time gives a figure that does not depend on the load.
+    let bounded = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.0: pass";
+    for user in users() {
+        for ns in [&[][..], &["--unshare-pid"][..]] {
+            let mut args = sandbox(ns);
+            args.extend(["--stats", "--timeout", "60", PYTHON, "-c", bounded]);
+            let o = run(user, &args);
+            assert_eq!(o.code, 0, "{user:?} {ns:?}: {o:?}");
+            let s = stats_line(&o.stderr);
+            let cpu = json_num(s, "user_cpu_s") + json_num(s, "system_cpu_s");
+            assert!(cpu >= 1.0, "{user:?} {ns:?}: {s}");
+            assert!(json_num(s, "wall_time_s") >= cpu - 0.1, "{s}");
+            assert_eq!(json_raw(s, "limits_hit"), "[]", "{s}");
+            // An endless loop ended by --timeout: its CPU time is still counted (with a
+            // pid namespace, pid 1 reaps the command before it goes).
+            let mut args = sandbox(ns);
+            args.extend([
+                "--stats",
+                "--timeout",
+                "1.5",
+                PYTHON,
+                "-c",
+                "while True: pass",
+            ]);
+            let o = run(user, &args);
+            assert_eq!(o.code, 124, "{user:?} {ns:?}: {o:?}");
+            let s = stats_line(&o.stderr);
+            assert!(json_num(s, "user_cpu_s") >= 0.2, "{user:?} {ns:?}: {s}");
+            assert!(json_num(s, "wall_time_s") >= 1.5, "{s}");
+            assert_eq!(json_num(s, "exit_status"), 124.0, "{s}");
+            assert_eq!(json_raw(s, "limits_hit"), "[\"timeout\"]", "{s}");
+        }
+    }
+}
+
+#[test]
+fn stats_show_the_peak_memory() {
+    if !have_python() {
+        return;
+    }
+    for user in users() {
+        for ns in [&[][..], &["--unshare-pid"][..]] {
+            let mut args = sandbox(ns);
+            args.extend(["--stats", PYTHON, "-c", "b = b'x' * (200 << 20)"]);
+            let o = run(user, &args);
+            assert_eq!(o.code, 0, "{user:?}: {o:?}");
+            let s = stats_line(&o.stderr);
+            assert!(
+                json_num(s, "peak_memory_bytes") >= (200u64 << 20) as f64,
+                "{user:?} {ns:?}: {s}"
+            );
+        }
+    }
+}
+
+#[test]
+fn stats_fd_gets_the_json_and_stderr_does_not() {
+    for user in users() {
+        let out = PathBuf::from(format!(
+            "/tmp/hutch-limits-{}/stats-{user:?}",
+            std::process::id()
+        ));
+        let mut args = sandbox(&["--stats-fd", "3"]);
+        args.extend(["sh", "-c", "ls /proc/self/fd/3 2>/dev/null; exit 5"]);
+        let o = run_as(user, "hutch", &args, Some(Fd3::Write(&out)));
+        assert_eq!(
+            (o.code, o.stdout.as_str(), o.stderr.as_str()),
+            (5, "", ""),
+            "{user:?}: {o:?}"
+        );
+        let json = fs::read_to_string(&out).unwrap();
+        assert!(json.starts_with("{\"wall_time_s\": "), "{json}");
+        assert!(json.ends_with("}\n"), "{json}");
+        assert_eq!(json_num(&json, "exit_status"), 5.0);
+        let _ = fs::remove_file(&out);
+    }
+}
+
+#[test]
+fn rlimit_cpu_is_reported_as_hit() {
+    if !have_python() {
+        return;
+    }
+    let mut args = sandbox(&["--rlimit", "cpu=1", "--stats"]);
+    args.extend([PYTHON, "-c", "while True: pass"]);
+    let o = run(users()[0], &args);
+    assert_eq!(o.code, 137, "{o:?}");
+    assert_eq!(
+        json_raw(stats_line(&o.stderr), "limits_hit"),
+        "[\"rlimit-cpu\"]",
+        "{o:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// cgroup v2
+
+/// Whether the caller's cgroup offers a controller (and so `--memory` can work).
+fn controller_available(name: &str) -> bool {
+    own_cgroup_dir()
+        .and_then(|d| fs::read_to_string(d.join("cgroup.controllers")).ok())
+        .is_some_and(|c| c.split_whitespace().any(|w| w == name))
+}
+
+#[test]
+fn cgroup_is_made_joined_and_removed() {
+    if !root_can_make_cgroups() {
+        return;
+    }
+    let mut args = sandbox(&["--cgroup", "required", "--stats"]);
+    args.extend(["cat", "/proc/self/cgroup"]);
+    let o = run(User::Root, &args);
+    assert_eq!(o.code, 0, "{o:?}");
+    let s = stats_line(&o.stderr);
+    let dir = json_raw(s, "cgroup").trim_matches('"').to_string();
+    let name = Path::new(&dir)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(name.starts_with("hutch-"), "{s}");
+    let inside = o
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap();
+    assert!(inside.ends_with(&format!("/{name}/sandbox")), "{o:?}");
+    assert_eq!(json_raw(s, "cpu_from"), "\"cgroup\"", "{s}");
+    assert!(!Path::new(&dir).exists(), "{dir} is left behind");
+    // With a cgroup namespace, the sandbox's cgroup is its root.
+    let mut args = sandbox(&["--cgroup", "required", "--unshare-cgroup"]);
+    args.extend(["cat", "/proc/self/cgroup"]);
+    let o = run(User::Root, &args);
+    assert!(o.stdout.lines().any(|l| l == "0::/"), "{o:?}");
+}
+
+#[test]
+fn cgroup_kills_what_the_command_left_running() {
+    if !root_can_make_cgroups() {
+        return;
+    }
+    // No pid namespace: without a cgroup the background sleep outlives the sandbox...
+    let n = marker();
+    let script = format!("sleep {n} & exit 0");
+    let mut args = sandbox(&[]);
+    args.extend(["sh", "-c", &script]);
+    let o = run(User::Root, &args);
+    assert_eq!(o.code, 0, "{o:?}");
+    let left = sleepers(&n);
+    assert_eq!(left.len(), 1, "{o:?}");
+    for pid in left {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    // ... with one, cgroup.kill ends it.
+    let n = marker();
+    let script = format!("sleep {n} & exit 0");
+    let mut args = sandbox(&["--cgroup", "required"]);
+    args.extend(["sh", "-c", &script]);
+    let o = run(User::Root, &args);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(left_behind(&n), Vec::<i32>::new());
+}
+
+#[test]
+fn cgroup_timeout_kills_the_whole_cgroup() {
+    if !root_can_make_cgroups() {
+        return;
+    }
+    let (a, b) = (marker(), marker());
+    let script = format!("setsid sleep {a} & sleep {b}");
+    let mut args = sandbox(&["--cgroup", "required", "--timeout", "1", "--stats"]);
+    args.extend(["sh", "-c", &script]);
+    let o = run(User::Root, &args);
+    assert_eq!(o.code, 124, "{o:?}");
+    let s = stats_line(&o.stderr);
+    assert_eq!(json_raw(s, "limits_hit"), "[\"timeout\"]");
+    assert!(!Path::new(json_raw(s, "cgroup").trim_matches('"')).exists());
+    assert_eq!(left_behind(&a), Vec::<i32>::new());
+    assert_eq!(left_behind(&b), Vec::<i32>::new());
+}
+
+#[test]
+fn memory_without_a_usable_controller() {
+    if controller_available("memory") && root_can_make_cgroups() {
+        // A fully delegated host: the limit applies.
+        let mut args = sandbox(&["--memory", "64M", "--cgroup", "required", "--stats"]);
+        args.extend(["true"]);
+        let o = run(User::Root, &args);
+        assert_eq!(o.code, 0, "{o:?}");
+        return;
+    }
+    // This machine: best-effort warns once and runs; required fails with the cause.
+    for user in users() {
+        let mut args = sandbox(&["--memory", "64M", "--stats"]);
+        args.extend(["sh", "-c", "echo ran"]);
+        let o = run(user, &args);
+        assert_eq!((o.code, o.stdout.as_str()), (0, "ran\n"), "{user:?}: {o:?}");
+        let warnings: Vec<&str> = o
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("hutch: "))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{o:?}");
+        assert!(
+            warnings[0].starts_with("hutch: --memory not applied: "),
+            "{o:?}"
+        );
+        let s = stats_line(&o.stderr);
+        assert_eq!(json_raw(s, "not_applied"), "[\"--memory\"]", "{s}");
+        assert_ne!(json_raw(s, "cgroup_error"), "null", "{s}");
+
+        let mut args = sandbox(&["--memory", "64M", "--cgroup", "required"]);
+        args.extend(["sh", "-c", "echo ran"]);
+        let o = run(user, &args);
+        assert_eq!((o.code, o.stdout.as_str()), (1, ""), "{user:?}: {o:?}");
+        assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+        if root_can_make_cgroups() && user == User::Root {
+            assert!(
+                o.stderr
+                    .starts_with("hutch: cgroup controller memory (for --memory) is not "),
+                "{o:?}"
+            );
+        } else if user == User::Nobody {
+            assert!(
+                o.stderr.contains("is not writable by you (not delegated)"),
+                "{o:?}"
+            );
+            assert!(
+                o.stderr
+                    .contains("systemd-run --user --scope -p Delegate=yes"),
+                "{o:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn cgroup_required_without_delegation_names_the_fix() {
+    for user in users() {
+        if user != User::Nobody {
+            continue;
+        }
+        let mut args = sandbox(&["--cgroup", "required"]);
+        args.push("true");
+        let o = run(user, &args);
+        assert_eq!(o.code, 1, "{o:?}");
+        assert!(
+            o.stderr.contains("is not writable by you (not delegated)"),
+            "{o:?}"
+        );
+        // And --cgroup best-effort alone warns and runs.
+        let mut args = sandbox(&["--cgroup", "best-effort"]);
+        args.push("true");
+        let o = run(user, &args);
+        assert_eq!(o.code, 0, "{o:?}");
+        assert!(
+            o.stderr.starts_with("hutch: running without a cgroup: "),
+            "{o:?}"
+        );
+    }
+}
+
+#[test]
+fn cgroup_without_clone3_moves_hutch_in_and_out() {
+    // Where clone3 is missing (before Linux 5.7, or hidden by a container's seccomp
+    // filter) hutch steps into the sandbox's cgroup for the clone and back out. An
+    // outer sandbox whose filter fails clone3 with ENOSYS stands in for such a host.
+    if !root_can_make_cgroups() {
+        return;
+    }
+    // ld [nr]; jeq 435 (clone3) ? errno(ENOSYS) : allow
+    let prog: [(u16, u8, u8, u32); 4] = [
+        (0x20, 0, 0, 0),
+        (0x15, 0, 1, 435),
+        (0x06, 0, 0, 0x0005_0000 | libc::ENOSYS as u32),
+        (0x06, 0, 0, 0x7fff_0000),
+    ];
+    let mut bpf = Vec::new();
+    for (code, jt, jf, k) in prog {
+        bpf.extend(code.to_ne_bytes());
+        bpf.extend([jt, jf]);
+        bpf.extend(k.to_ne_bytes());
+    }
+    let filter = bin_dir().join("no-clone3.bpf");
+    fs::write(&filter, bpf).unwrap();
+    let mount = cgroup2_mount().unwrap();
+    let mount = mount.to_str().unwrap();
+    let inner = bin_dir().join("hutch").display().to_string();
+    let n = marker();
+    let script =
+        format!("grep 0:: /proc/self/cgroup; grep 0:: /proc/$PPID/cgroup; sleep {n} & exit 0");
+    // The outer sandbox (as bwrap: no policy of its own) only adds the filter.
+    let mut args = sandbox(&["--bind", mount, mount, "--add-seccomp-fd", "3", &inner]);
+    args.extend(sandbox(&[
+        "--cgroup", "required", "--stats", "sh", "-c", &script,
+    ]));
+    let o = run_as(User::Root, "bwrap", &args, Some(Fd3::Read(&filter)));
+    assert_eq!(o.code, 0, "{o:?}");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("0::/") && lines[0].ends_with("/sandbox"),
+        "{o:?}"
+    );
+    assert!(
+        !lines[1].contains("hutch-"),
+        "the monitor stepped back out: {o:?}"
+    );
+    let s = stats_line(&o.stderr);
+    assert!(!Path::new(json_raw(s, "cgroup").trim_matches('"')).exists());
+    assert_eq!(left_behind(&n), Vec::<i32>::new());
+}

@@ -1,0 +1,785 @@
+//! Profiles, `--explain` and the diagnostics, for real: the built-in `build` profile
+//! compiles a C project (directly, and as a Makefile's SHELL, tests/make/) and can
+//! write nothing else nor reach the network; the `desktop` profile runs an X11 client
+//! under Xvfb and passes a Wayland socket through; profile errors are one line naming
+//! the file, line and key; `--explain` runs nothing.
+//!
+//! Every behaviour runs as root and as an unprivileged user (`hutchtest` if it exists,
+//! else uid 65534) through setpriv when the tests run as root, else as the current user.
+//! hutch is run from a copy in a 0755 directory under /tmp, so that every user can run it.
+//! Needs gcc, make and python3; the desktop tests need Xvfb and xdpyinfo (packages
+//! xvfb, x11-utils), and are skipped without them unless CI=true.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const PYTHON: &str = "/usr/bin/python3";
+const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// A copy of hutch every user can run, and a `bwrap` symlink to it.
+fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // Directories of earlier runs whose process is gone.
+        for e in fs::read_dir("/tmp").into_iter().flatten().flatten() {
+            let name = e.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("hutch-profiles-bin-"));
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+        let dir = PathBuf::from(format!("/tmp/hutch-profiles-bin-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.join("hutch");
+        fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink("hutch", dir.join("bwrap")).unwrap();
+        dir
+    })
+}
+
+fn hutch() -> String {
+    bin_dir().join("hutch").display().to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum User {
+    Root,
+    /// `hutchtest` if it exists, else nobody; through setpriv.
+    Unprivileged,
+    /// Whoever runs the tests, when that is not root.
+    Current,
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn users() -> Vec<User> {
+    if is_root() {
+        vec![User::Root, User::Unprivileged]
+    } else {
+        vec![User::Current]
+    }
+}
+
+impl User {
+    fn ids(self) -> (u32, u32) {
+        match self {
+            User::Root => (0, 0),
+            User::Unprivileged => nix::unistd::User::from_name("hutchtest")
+                .ok()
+                .flatten()
+                .map_or((65534, 65534), |u| (u.uid.as_raw(), u.gid.as_raw())),
+            User::Current => (
+                nix::unistd::getuid().as_raw(),
+                nix::unistd::getgid().as_raw(),
+            ),
+        }
+    }
+}
+
+/// Give `path` and everything below it to `user`.
+fn chown_r(path: &Path, user: User) {
+    if !is_root() {
+        return;
+    }
+    let (uid, gid) = user.ids();
+    let own = |p: &Path| {
+        nix::unistd::fchownat(
+            nix::fcntl::AT_FDCWD,
+            p,
+            Some(uid.into()),
+            Some(gid.into()),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .unwrap()
+    };
+    own(path);
+    if path.is_dir() && !path.is_symlink() {
+        for e in fs::read_dir(path).unwrap().flatten() {
+            chown_r(&e.path(), user);
+        }
+    }
+}
+
+/// A scratch directory for one user: `/var/tmp/...` (so that its parent is not under
+/// the sandbox's private /tmp), with a home directory in it, all owned by the user.
+struct Scratch {
+    dir: tempfile::TempDir,
+    user: User,
+}
+
+impl Scratch {
+    fn new(user: User) -> Scratch {
+        let dir = tempfile::Builder::new()
+            .prefix("hutch-profiles-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let s = Scratch { dir, user };
+        fs::create_dir(s.home()).unwrap();
+        chown_r(s.path(), user);
+        s
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn home(&self) -> PathBuf {
+        self.path().join("home")
+    }
+
+    /// Write a file (parents too), owned by the user.
+    fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.path().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, content).unwrap();
+        let mut q = p.clone();
+        while q != self.path() {
+            chown_r(&q, self.user);
+            q.pop();
+        }
+        p
+    }
+
+    fn mkdir(&self, rel: &str, mode: u32) -> PathBuf {
+        let p = self.path().join(rel);
+        fs::create_dir_all(&p).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+        chown_r(&p, self.user);
+        p
+    }
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Run `argv` as `user` in `cwd`, with a clean environment (PATH, HOME, USER and
+/// `env`), killed after 60 s. Output goes to files, not pipes: a process left behind
+/// must not keep the test waiting.
+fn run_in(user: User, cwd: &Path, home: &Path, env: &[(&str, &str)], argv: &[&str]) -> Out {
+    let mut full: Vec<String> = Vec::new();
+    if user == User::Unprivileged {
+        let (uid, gid) = user.ids();
+        full.extend([
+            "setpriv".into(),
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".into(),
+        ]);
+    }
+    full.extend(argv.iter().map(|a| a.to_string()));
+    let mut cmd = Command::new(&full[0]);
+    cmd.args(&full[1..]).current_dir(cwd).env_clear();
+    cmd.env("PATH", PATH)
+        .env("HOME", home)
+        .env("LANG", "C.UTF-8");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tempfile::tempdir().unwrap();
+    let (o, e) = (out.path().join("out"), out.path().join("err"));
+    cmd.stdin(Stdio::null())
+        .stdout(fs::File::create(&o).unwrap())
+        .stderr(fs::File::create(&e).unwrap());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {full:?}: {e}"));
+    let code = wait(&mut child, Duration::from_secs(60));
+    Out {
+        code,
+        stdout: fs::read_to_string(o).unwrap_or_default(),
+        stderr: fs::read_to_string(e).unwrap_or_default(),
+    }
+}
+
+fn wait(child: &mut Child, limit: Duration) -> i32 {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            use std::os::unix::process::ExitStatusExt;
+            return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timed out after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The C project: tests/make/ copied into the scratch directory.
+fn project(s: &Scratch) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/make");
+    for f in ["Makefile", "hello.c"] {
+        s.write(
+            &format!("proj/{f}"),
+            &fs::read_to_string(src.join(f)).unwrap(),
+        );
+    }
+    s.path().join("proj")
+}
+
+#[test]
+fn build_profile_compiles_the_project_and_writes_nothing_else() {
+    for user in users() {
+        let s = Scratch::new(user);
+        let proj = project(&s);
+        let home = s.home();
+        let o = run_in(
+            user,
+            &proj,
+            &home,
+            &[],
+            &[
+                &hutch(),
+                "--profile",
+                "build",
+                "--",
+                "/bin/sh",
+                "-c",
+                "cc -o hello hello.c && ./hello > out.txt && cat out.txt",
+            ],
+        );
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        assert_eq!(
+            o.stdout, "hello from the build sandbox\n",
+            "{user:?}: {o:?}"
+        );
+        assert!(proj.join("hello").exists(), "{user:?}");
+        assert_eq!(
+            fs::read_to_string(proj.join("out.txt")).unwrap(),
+            "hello from the build sandbox\n"
+        );
+
+        // /etc and the project's parent are read-only: the writes fail.
+        for target in ["/etc/hutch-profiles-escape", "../escaped.txt"] {
+            let o = run_in(
+                user,
+                &proj,
+                &home,
+                &[],
+                &[
+                    &hutch(),
+                    "--profile",
+                    "build",
+                    "--",
+                    "/bin/sh",
+                    "-c",
+                    &format!("echo x > {target}"),
+                ],
+            );
+            assert_ne!(o.code, 0, "{user:?} writing {target}: {o:?}");
+            // The user owns the scratch directory, so only the mount refuses that one.
+            let why = if target.starts_with("..") || user == User::Root {
+                "Read-only file system"
+            } else {
+                ""
+            };
+            assert!(o.stderr.contains(why), "{user:?}: {o:?}");
+        }
+        assert!(!Path::new("/etc/hutch-profiles-escape").exists());
+        assert!(!s.path().join("escaped.txt").exists());
+
+        // $HOME and /tmp are private: the write lands in a tmpfs that vanishes.
+        let host_tmp = PathBuf::from(format!("/tmp/hutch-profiles-escape-{}", std::process::id()));
+        let o = run_in(
+            user,
+            &proj,
+            &home,
+            &[],
+            &[
+                &hutch(),
+                "--profile",
+                "build",
+                "--",
+                "/bin/sh",
+                "-c",
+                &format!(
+                    "echo x > \"$HOME/escaped\" && echo y > {} && ls -A \"$HOME\"",
+                    host_tmp.display()
+                ),
+            ],
+        );
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        assert_eq!(
+            o.stdout, "escaped\n",
+            "{user:?}: the private home starts empty"
+        );
+        assert!(
+            !home.join("escaped").exists(),
+            "{user:?}: $HOME reached the host"
+        );
+        assert!(!host_tmp.exists(), "{user:?}: /tmp reached the host");
+    }
+}
+
+#[test]
+fn build_profile_has_no_network_until_a_later_profile_adds_it() {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let script = format!(
+        "import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5)\n    \
+         print('connected')\nexcept OSError as e:\n    print('failed:', e)\n    raise SystemExit(1)\n"
+    );
+    for user in users() {
+        let s = Scratch::new(user);
+        let proj = project(&s);
+        let run = |extra: &[&str]| {
+            let mut argv = vec![hutch()];
+            argv.extend(["--profile".to_string(), "build".to_string()]);
+            argv.extend(extra.iter().map(|a| a.to_string()));
+            argv.extend(["--".into(), PYTHON.into(), "-c".into(), script.clone()]);
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            run_in(user, &proj, &s.home(), &[], &argv)
+        };
+        let o = run(&[]);
+        assert_eq!(o.code, 1, "{user:?}: {o:?}");
+        assert!(o.stdout.starts_with("failed:"), "{user:?}: {o:?}");
+        // Later options add to the profile: the built-in net piece, or --share-net.
+        for extra in [&["--profile", "net"][..], &["--share-net"][..]] {
+            let o = run(extra);
+            assert_eq!(o.code, 0, "{user:?} {extra:?}: {o:?}");
+            assert_eq!(o.stdout, "connected\n", "{user:?}: {o:?}");
+        }
+    }
+}
+
+#[test]
+fn makefile_shell_runs_every_recipe_in_the_build_profile() {
+    for user in users() {
+        let s = Scratch::new(user);
+        let proj = project(&s);
+        let hutch_var = format!("HUTCH={}", hutch());
+        let o = run_in(user, &proj, &s.home(), &[], &["make", &hutch_var]);
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        assert_eq!(
+            fs::read_to_string(proj.join("out.txt")).unwrap(),
+            "hello from the build sandbox\n",
+            "{user:?}: {o:?}"
+        );
+        // A recipe that writes outside the project fails the build.
+        let o = run_in(user, &proj, &s.home(), &[], &["make", &hutch_var, "escape"]);
+        assert_ne!(o.code, 0, "{user:?}: {o:?}");
+        assert!(
+            o.stderr.contains("Read-only file system"),
+            "{user:?}: {o:?}"
+        );
+        assert!(!s.path().join("escaped.txt").exists(), "{user:?}");
+    }
+}
+
+/// Xvfb on a free display, killed on drop; `None` (test skipped) without Xvfb.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Option<Xvfb> {
+        let have = |p: &str| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {p}")])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !have("Xvfb") || !have("xdpyinfo") {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "Xvfb or xdpyinfo missing: install xvfb and x11-utils"
+            );
+            eprintln!(
+                "skipped: Xvfb or xdpyinfo is not installed (apt-get install xvfb x11-utils)"
+            );
+            return None;
+        }
+        let n = (100 + std::process::id() % 400..600)
+            .find(|n| {
+                !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                    && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            })
+            .unwrap();
+        let child = Command::new("Xvfb")
+            .args([
+                &format!(":{n}"),
+                "-nolisten",
+                "tcp",
+                "-screen",
+                "0",
+                "320x240x24",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let x = Xvfb {
+            child,
+            display: format!(":{n}"),
+        };
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !Path::new(&socket).exists() {
+            assert!(Instant::now() < deadline, "Xvfb did not start on :{n}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(x)
+    }
+}
+
+impl Drop for Xvfb {
+    /// SIGTERM, so that Xvfb removes its socket and lock file; SIGKILL after 5 s.
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn desktop_profile_runs_an_x11_client() {
+    let Some(x) = Xvfb::start() else { return };
+    for user in users() {
+        let s = Scratch::new(user);
+        let home = s.home();
+        s.write("home/secret", "not for the app\n");
+        let run = s.mkdir("run", 0o700);
+        let env = [
+            ("DISPLAY", x.display.as_str()),
+            ("XDG_RUNTIME_DIR", run.to_str().unwrap()),
+        ];
+        let o = run_in(
+            user,
+            s.path(),
+            &home,
+            &env,
+            &[&hutch(), "--profile", "desktop", "--", "xdpyinfo"],
+        );
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        assert!(
+            o.stdout
+                .contains(&format!("name of display:    {}", x.display)),
+            "{user:?}: {o:?}"
+        );
+        // The application's own home: created on the host, private, and all it sees.
+        let app_home = home.join(".local/share/hutch/xdpyinfo");
+        let meta = fs::metadata(&app_home).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700, "{user:?}");
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(meta.uid(), user.ids().0, "{user:?}");
+        let o = run_in(
+            user,
+            s.path(),
+            &home,
+            &env,
+            &[
+                &hutch(),
+                "--profile",
+                "desktop",
+                "--",
+                "/bin/sh",
+                "-c",
+                "xmessage -timeout 1 hello && test ! -e \"$HOME/secret\" && \
+                 echo private > \"$HOME/note\" && echo ok",
+            ],
+        );
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        assert_eq!(o.stdout, "ok\n", "{user:?}: {o:?}");
+        assert_eq!(
+            fs::read_to_string(home.join(".local/share/hutch/sh/note")).unwrap(),
+            "private\n",
+            "{user:?}: the app's home keeps what it writes"
+        );
+    }
+}
+
+#[test]
+fn desktop_profile_passes_the_wayland_socket_when_there_is_one() {
+    for user in users() {
+        let s = Scratch::new(user);
+        let run = s.mkdir("run", 0o700);
+        s.write("run/secret", "the rest of the runtime dir\n");
+        let env = [("XDG_RUNTIME_DIR", run.to_str().unwrap())];
+        let client = String::from(
+            "import os, socket\n\
+             d = os.environ['XDG_RUNTIME_DIR']\n\
+             assert not os.path.exists(d + '/secret'), 'the runtime dir is not private'\n\
+             s = socket.socket(socket.AF_UNIX)\n\
+             s.connect(d + '/wayland-0')\n\
+             print(s.recv(16).decode())\n",
+        );
+        let bin = hutch();
+        let argv = [
+            bin.as_str(),
+            "--profile",
+            "desktop",
+            "--",
+            PYTHON,
+            "-c",
+            client.as_str(),
+        ];
+
+        // No compositor: the socket is simply not there.
+        let o = run_in(user, s.path(), &s.home(), &env, &argv);
+        assert_eq!(o.code, 1, "{user:?}: {o:?}");
+        assert!(o.stderr.contains("FileNotFoundError"), "{user:?}: {o:?}");
+
+        // A fake compositor: a listening socket at $XDG_RUNTIME_DIR/wayland-0.
+        let path = run.join("wayland-0");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        chown_r(&path, user);
+        let server = std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            c.write_all(b"wayland hello").unwrap();
+            let mut rest = Vec::new();
+            let _ = c.read_to_end(&mut rest);
+        });
+        let o = run_in(user, s.path(), &s.home(), &env, &argv);
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        assert_eq!(o.stdout, "wayland hello\n", "{user:?}: {o:?}");
+        server.join().unwrap();
+    }
+}
+
+#[test]
+fn profile_errors_are_one_line_naming_file_line_and_key() {
+    for user in users() {
+        let s = Scratch::new(user);
+        let cases = [
+            (
+                "unknown.toml",
+                "unshare = [\"all\"]\ndie_with_parent = true\nro_bnd = [\"/usr\"]\n",
+                "line 3: unknown key \"ro_bnd\" (did you mean \"ro_bind\"?)",
+            ),
+            (
+                "type.toml",
+                "share_net = \"yes\"\n",
+                "line 1: key \"share_net\": expected a boolean, found string \"yes\"",
+            ),
+            (
+                "path.toml",
+                "# a comment\ntmpfs = [\"/tmp\", \"scratch\"]\n",
+                "line 2: key \"tmpfs\": \"scratch\" is not an absolute path",
+            ),
+            (
+                "flag.toml",
+                "\n\nmemory = \"lots\"\n",
+                "line 3: key \"memory\": --memory",
+            ),
+        ];
+        for (file, text, want) in cases {
+            let p = s.write(file, text);
+            let o = run_in(
+                user,
+                s.path(),
+                &s.home(),
+                &[],
+                &[&hutch(), "--profile", p.to_str().unwrap(), "--", "true"],
+            );
+            assert_eq!(o.code, 1, "{user:?} {file}: {o:?}");
+            assert_eq!(o.stderr.lines().count(), 1, "{user:?} {file}: {o:?}");
+            let prefix = format!("hutch: profile {}: ", p.display());
+            assert!(
+                o.stderr.starts_with(&prefix) && o.stderr.contains(want),
+                "{user:?} {file}: want {prefix}...{want}\n{o:?}"
+            );
+            assert!(o.stdout.is_empty(), "{user:?}: {o:?}");
+        }
+        // A missing file, and a name found nowhere.
+        let missing = s.path().join("missing.toml");
+        for (given, want) in [
+            (
+                missing.to_str().unwrap(),
+                format!(
+                    "hutch: profile {}: No such file or directory\n",
+                    missing.display()
+                ),
+            ),
+            (
+                "no-such-profile",
+                "hutch: profile no-such-profile: not found (looked for ".to_string(),
+            ),
+        ] {
+            let o = run_in(
+                user,
+                s.path(),
+                &s.home(),
+                &[],
+                &[&hutch(), "--profile", given, "true"],
+            );
+            assert_eq!(o.code, 1, "{user:?}: {o:?}");
+            assert_eq!(o.stderr.lines().count(), 1, "{user:?}: {o:?}");
+            assert!(o.stderr.starts_with(&want), "{user:?}: {o:?}");
+        }
+        // The bwrap name has --profile too, with its own prefix.
+        let o = run_in(
+            user,
+            s.path(),
+            &s.home(),
+            &[],
+            &[
+                bin_dir().join("bwrap").to_str().unwrap(),
+                "--profile",
+                s.path().join("type.toml").to_str().unwrap(),
+                "true",
+            ],
+        );
+        assert_eq!(o.code, 1, "{user:?}: {o:?}");
+        assert!(o.stderr.starts_with("bwrap: profile "), "{user:?}: {o:?}");
+    }
+}
+
+#[test]
+fn explain_lists_the_mounts_in_order_and_runs_nothing() {
+    for user in users() {
+        let s = Scratch::new(user);
+        let proj = project(&s);
+        let sentinel = s.path().join("sentinel");
+        let home = s.home();
+        let o = run_in(
+            user,
+            &proj,
+            &home,
+            &[],
+            &[
+                &hutch(),
+                "--profile",
+                "build",
+                "--explain",
+                "--",
+                "/bin/sh",
+                "-c",
+                &format!("touch {}", sentinel.display()),
+            ],
+        );
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        assert!(o.stderr.is_empty(), "{user:?}: {o:?}");
+        assert!(!sentinel.exists(), "{user:?}: --explain ran the command");
+        let t = &o.stdout;
+        let line = |parts: &[&str]| {
+            t.lines()
+                .position(|l| parts.iter().all(|p| l.contains(p)))
+                .unwrap_or_else(|| panic!("{user:?}: no line with {parts:?} in:\n{t}"))
+        };
+        let (home_s, proj_s) = (home.display().to_string(), proj.display().to_string());
+        let order = [
+            line(&[" 1  ", "ro-bind", "<- /"]),
+            line(&[" 2  ", "dev", "/dev"]),
+            line(&[" 3  ", "proc", "/proc"]),
+            line(&[" 4  ", "tmpfs", "/tmp"]),
+            line(&[" 5  ", "tmpfs", &home_s]),
+            line(&[" 6  ", "bind", &proj_s]),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{user:?}:\n{t}");
+        line(&["--profile build: build (built-in)"]);
+        line(&["net", "new: loopback only"]);
+        line(&["landlock", "derived from the mounts"]);
+        line(&["command"]);
+        line(&["/bin/sh -c 'touch ", "sentinel'"]);
+
+        // The desktop profile's home is not created by --explain, only announced.
+        let o = run_in(
+            user,
+            s.path(),
+            &home,
+            &[],
+            &[&hutch(), "--profile", "desktop", "--explain", "--", "gimp"],
+        );
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        let app_home = home.join(".local/share/hutch/gimp");
+        assert!(
+            !app_home.exists(),
+            "{user:?}: --explain created {app_home:?}"
+        );
+        assert!(
+            o.stdout.contains(&format!(
+                "{} (missing: would be created, mode 0700)",
+                app_home.display()
+            )),
+            "{user:?}: {o:?}"
+        );
+
+        // Under the bwrap name the defaults are bubblewrap's, but the build profile
+        // asks for the hardening itself.
+        let o = run_in(
+            user,
+            &proj,
+            &home,
+            &[],
+            &[
+                bin_dir().join("bwrap").to_str().unwrap(),
+                "--profile",
+                "build",
+                "--explain",
+                "true",
+            ],
+        );
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        assert!(o.stdout.contains("bubblewrap's defaults"), "{o:?}");
+        assert!(o.stdout.contains("hutch's built-in deny list"), "{o:?}");
+        assert!(o.stdout.contains("rules derived from the mounts"), "{o:?}");
+    }
+}
+
+#[test]
+fn an_unreachable_source_names_the_uid() {
+    if !is_root() {
+        eprintln!("skipped: needs root to make a directory another user cannot enter");
+        return;
+    }
+    let s = Scratch::new(User::Root);
+    let private = s.mkdir("private", 0o700);
+    chown_r(&private, User::Root);
+    fs::write(private.join("x"), "x").unwrap();
+    let (uid, _) = User::Unprivileged.ids();
+    let src = private.join("x");
+    let o = run_in(
+        User::Unprivileged,
+        s.path(),
+        &s.home(),
+        &[],
+        &[&hutch(), "--ro-bind", src.to_str().unwrap(), "/x", "true"],
+    );
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_eq!(
+        o.stderr,
+        format!(
+            "hutch: Can't find source path {}: Permission denied (not accessible to uid {uid})\n",
+            src.display()
+        )
+    );
+}
