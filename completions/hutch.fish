@@ -60,6 +60,7 @@ complete -c hutch -l landlock-scope -d 'Landlock: on or off: deny signals and ab
 complete -c hutch -l seccomp-policy -d 'default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)' -r
 complete -c hutch -l seccomp-action -d 'errno, kill or log: what the default seccomp policy does to a denied call (default: errno)' -r
 complete -c hutch -l report-fd -d 'Write the protections in force as JSON to FD before running COMMAND' -r
+complete -c hutch -l keep-fd -d 'Let COMMAND inherit FD; all other descriptors but 0, 1 and 2 are closed (repeatable; default as hutch: close all others, as bwrap: inherit all)' -r
 complete -c hutch -l memory -d 'Limit the sandbox\'s memory (cgroup v2 memory.max; k/M/G suffixes)' -r
 complete -c hutch -l memory-swap -d 'Limit the swap the sandbox may use on top of --memory (memory.swap.max)' -r
 complete -c hutch -l cpus -d 'Limit the sandbox to CPUS CPUs\' worth of time, e.g. 1.5 (cpu.max)' -r
@@ -92,4 +93,5 @@ complete -c hutch -l die-with-parent -d 'Kills with SIGKILL child process (COMMA
 complete -c hutch -l as-pid-1 -d 'Do not install a reaper process with PID=1'
 complete -c hutch -l landlock-strict -d 'Fail unless the kernel enforces every Landlock restriction asked for (default: best effort, see --report)'
 complete -c hutch -l report -d 'Print the protections in force as JSON to stderr before running COMMAND'
+complete -c hutch -l inherit-fds -d 'Let COMMAND inherit every open descriptor, as bwrap does (the default as bwrap)'
 complete -c hutch -l stats -d 'Print wall time, CPU time, peak memory and the limits hit as JSON to stderr when the sandbox ends'

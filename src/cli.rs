@@ -131,6 +131,8 @@ pub static FLAGS: &[Flag] = flags! {
     Security "--seccomp-action" ["ACTION"] "errno, kill or log: what the default seccomp policy does to a denied call (default: errno)";
     Security "--report" [] "Print the protections in force as JSON to stderr before running COMMAND";
     Security "--report-fd" ["FD"] "Write the protections in force as JSON to FD before running COMMAND";
+    Security "--keep-fd" ["FD"] "Let COMMAND inherit FD; all other descriptors but 0, 1 and 2 are closed (repeatable; default as hutch: close all others, as bwrap: inherit all)";
+    Security "--inherit-fds" [] "Let COMMAND inherit every open descriptor, as bwrap does (the default as bwrap)";
     Process "--memory" ["BYTES"] "Limit the sandbox's memory (cgroup v2 memory.max; k/M/G suffixes)";
     Process "--memory-swap" ["BYTES"] "Limit the swap the sandbox may use on top of --memory (memory.swap.max)";
     Process "--cpus" ["CPUS"] "Limit the sandbox to CPUS CPUs' worth of time, e.g. 1.5 (cpu.max)";
@@ -610,6 +612,11 @@ impl Parser {
             "--explain" => s.explain = true,
             // A profile's options, spliced in here like --args (src/profile.rs).
             "--profile" => return self.apply_profile(&v[0]),
+            "--keep-fd" => {
+                let fd = parse_fd(&v[0])?;
+                s.keep_fds.get_or_insert_with(Vec::new).push(fd);
+            }
+            "--inherit-fds" => s.keep_fds = None,
             "--report-fd" => {
                 s.report = Some(ReportTo::Fd(parse_fd(&v[0])?));
                 self.single(name);

@@ -712,6 +712,15 @@ fn child(
     // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec.
     crate::limits::apply_rlimits(&spec.limits.rlimits)?;
 
+    // 8c. Descriptor hygiene: nothing inherited reaches the command unless named.
+    if let Some(keep) = &spec.keep_fds {
+        let mut keep = keep.clone();
+        if spec.as_pid_1 {
+            keep.extend(spec.sync_fd);
+        }
+        sys::cloexec_all_but(&keep).ctx(|| "Can't close inherited file descriptors".into())?;
+    }
+
     // 9. seccomp last: the filter may forbid what the steps above need.
     for p in &plan.seccomp {
         p.install()?;

@@ -312,6 +312,9 @@ pub struct Spec {
     pub caps: Vec<CapOp>,
     pub as_pid_1: bool,
     pub die_with_parent: bool,
+    /// Descriptors the command may inherit besides stdio: `None` inherits all
+    /// (bwrap's default), `Some(list)` closes every other one (hutch's default).
+    pub keep_fds: Option<Vec<RawFd>>,
     pub new_session: bool,
     pub lock_files: Vec<PathBuf>,
     pub sync_fd: Option<RawFd>,
@@ -359,7 +362,10 @@ impl Spec {
             command: Vec::new(),
             caps: Vec::new(),
             as_pid_1: false,
-            die_with_parent: false,
+            // Under the hutch name the sandbox ends with its parent, and inherits
+            // no descriptor that was not named on the command line.
+            die_with_parent: personality == Personality::Hutch,
+            keep_fds: (personality == Personality::Hutch).then(Vec::new),
             new_session: false,
             lock_files: Vec::new(),
             sync_fd: None,

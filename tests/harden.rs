@@ -685,3 +685,78 @@ fn seccomp_kill_action_kills() {
         assert_eq!(o.code, 128 + libc::SIGSYS, "{user:?}: {o:#?}");
     }
 }
+
+/// `sh -c SCRIPT` as `user`, with `$0` set to the binary (named `name`).
+fn shell(user: User, name: &str, script: &str) -> Out {
+    let bin = hutch().with_file_name(name);
+    if !bin.exists() {
+        let _ = std::os::unix::fs::symlink(hutch(), &bin);
+    }
+    let mut c = match user {
+        User::Current => Command::new("sh"),
+        User::Nobody => {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh"]);
+            c
+        }
+    };
+    c.args(["-c", script])
+        .arg(&bin)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    wait(c.spawn().unwrap())
+}
+
+/// An fd the caller forgot to close (runc's CVE-2024-21626 class) must not reach
+/// the command under hutch's defaults; naming it with --keep-fd passes it on, and
+/// the bwrap name keeps bwrap's inherit-everything behaviour.
+#[test]
+fn inherited_descriptors_are_closed_unless_named() {
+    let probe = "test -e /proc/self/fd/7 && echo open || echo closed";
+    for user in users() {
+        let run = |name: &str, extra: &str| {
+            let script = format!(
+                "exec \"$0\" {extra} --ro-bind / / --proc /proc --unshare-pid -- sh -c '{probe}' 7</etc/hostname"
+            );
+            let out = shell(user, name, &script);
+            assert_eq!(out.code, 0, "{user:?} {name} {extra}: {out:#?}");
+            out.stdout.trim().to_string()
+        };
+        assert_eq!(run("hutch", ""), "closed", "{user:?}");
+        assert_eq!(run("hutch", "--keep-fd 7"), "open", "{user:?}");
+        assert_eq!(run("hutch", "--inherit-fds"), "open", "{user:?}");
+        assert_eq!(run("bwrap", ""), "open", "{user:?}");
+        assert_eq!(run("bwrap", "--keep-fd 3"), "closed", "{user:?}");
+    }
+}
+
+/// Under the hutch name a sandbox dies with the process that started it.
+#[test]
+fn sandbox_dies_with_its_parent_by_default() {
+    for user in users() {
+        for (name, survives) in [("hutch", false), ("bwrap", true)] {
+            let tag = format!("{}{}", 700000 + std::process::id() % 100000, name.len());
+            let script = format!(
+                "\"$0\" --ro-bind / / --unshare-pid -- sleep {tag} >/dev/null 2>&1 & sleep 0.5; kill -9 $$"
+            );
+            let _ = shell(user, name, &script);
+            std::thread::sleep(Duration::from_millis(300));
+            let alive = Command::new("pgrep")
+                .args(["-f", &format!("^sleep {tag}$")])
+                .output()
+                .unwrap();
+            let found = !alive.stdout.is_empty();
+            if found {
+                let _ = Command::new("pkill")
+                    .args(["-f", &format!("^sleep {tag}$")])
+                    .status();
+            }
+            assert_eq!(
+                found, survives,
+                "{user:?} {name}: sleep {tag} alive = {found}"
+            );
+        }
+    }
+}
