@@ -69,6 +69,8 @@ impl Holder {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Owned by the holder from here on, so that Drop waits for it on any path.
+        let mut holder = Holder { child, inside: 0 };
         let start = Instant::now();
         loop {
             let out = Command::new("pgrep")
@@ -79,10 +81,8 @@ impl Holder {
                 .split_whitespace()
                 .next()
             {
-                return Holder {
-                    child,
-                    inside: pid.parse().unwrap(),
-                };
+                holder.inside = pid.parse().unwrap();
+                return holder;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(10),
@@ -99,7 +99,9 @@ impl Holder {
 
 impl Drop for Holder {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.inside.to_string()).status();
+        if self.inside != 0 {
+            let _ = Command::new("kill").arg(self.inside.to_string()).status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
