@@ -241,3 +241,27 @@ fn joining_errors_are_one_line() {
         assert!(err.contains("Joining"), "{err}");
     }
 }
+
+/// `--userns-block-fd`: the sandbox waits, with its user namespace made and
+/// `--info-fd` written, until the caller writes a byte (here after 300 ms).
+#[test]
+fn userns_block_fd_waits_for_the_caller() {
+    for nobody in users() {
+        let info = tempfile::NamedTempFile::new_in("/tmp").unwrap();
+        fs::set_permissions(info.path(), fs::Permissions::from_mode(0o666)).unwrap();
+        let script = format!(
+            "(sleep 0.3; echo go) | \"$0\" --unshare-user --info-fd 4 --userns-block-fd 0 \
+             --ro-bind / / -- echo ran 4>{}",
+            info.path().display()
+        );
+        let start = Instant::now();
+        let (code, out, err) = run(nobody, &script);
+        assert_eq!((code, out.as_str()), (0, "ran\n"), "nobody={nobody}: {err}");
+        assert!(
+            start.elapsed() >= Duration::from_millis(300),
+            "did not wait"
+        );
+        let json = fs::read_to_string(info.path()).unwrap();
+        assert!(json.contains("\"child-pid\""), "{json}");
+    }
+}
