@@ -1,5 +1,4 @@
 //! hutch: a rootless Linux sandbox with bubblewrap's command line.
-#![deny(unsafe_code)]
 
 mod caps;
 mod cgroup;
