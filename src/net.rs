@@ -521,9 +521,12 @@ pub fn attach(net: &NetSpec, pid: libc::pid_t, gate: &Gate) -> Result<Option<Hel
         })
     };
     let netns = open_ns("net")?;
-    let userns = open_ns("user")?;
-    // Enter the sandbox's user namespace only if it has its own; setns into the one
-    // we are in fails.
+    // The user namespace that owns the network namespace: not /proc/PID/ns/user, which
+    // the child may already have left for a nested one (--dev, --disable-userns...).
+    let userns = sys::ns_get_userns(netns.as_fd())
+        .map_err(|e| fail(format!("NS_GET_USERNS: {}", crate::error::strerror(&e))))?;
+    // Enter it only if it is not ours (root without a user namespace, --userns):
+    // setns into the one we are in fails.
     let same_userns = match (
         nix::sys::stat::fstat(&userns),
         nix::sys::stat::stat("/proc/self/ns/user"),

@@ -611,7 +611,8 @@ pub fn cloexec_all_but(keep: &[RawFd]) -> io::Result<()> {
 /// `ioctl(fd, NS_GET_USERNS)` (ioctl_ns(2), Linux 4.9): the user namespace that owns
 /// the namespace `fd` refers to, as a new descriptor.
 pub fn ns_get_userns(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
-    const NS_GET_USERNS: libc::c_ulong = 0xb701; // _IO(0xb7, 0x1)
+    // _IO(0xb7, 0x1)
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
     // SAFETY: this ioctl takes no argument and returns a new fd (or -1).
     let ret = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_USERNS as _) };
     if ret < 0 {
