@@ -4,8 +4,9 @@
 //!   `--unshare-net` (a new one with loopback only). The last of `--net`,
 //!   `--unshare-net`, `--share-net` and `--unshare-all` wins, in command-line order.
 //! - `user` is a new network namespace connected to the host's network by an
-//!   unprivileged user-mode helper: pasta (package `passt`), else slirp4netns. Both get
-//!   the same layout, slirp4netns's defaults:
+//!   unprivileged user-mode helper: pasta (package `passt`) or slirp4netns, whichever
+//!   comes first on PATH (pasta within one directory). Both get the same layout,
+//!   slirp4netns's defaults:
 //!
 //! ```text
 //!   sandbox eth0 10.0.2.100/24, default route via 10.0.2.2
@@ -18,9 +19,10 @@
 //! # The helper's life
 //!
 //! The monitor starts the helper as soon as the child exists: the namespaces were
-//! made by `clone`, so the helper can enter them (through `/proc/self/fd/N` paths of
-//! descriptors the monitor opened, never a pid that could be recycled) while the
-//! child builds its root. pasta runs in the foreground (`-f`) as the monitor's child
+//! made by `clone`, so the helper can enter them while the child builds its root. It
+//! gets them as `/proc/self/fd/N` paths of descriptors the monitor opened: the
+//! child's network namespace, and the user namespace that owns it (`NS_GET_USERNS`;
+//! the child's own may already be a nested one). pasta runs in the foreground (`-f`) as the monitor's child
 //! and writes its pid to `--pid /proc/self/fd/N`, a pipe, once the interface is
 //! configured: that write is the readiness signal, and EOF without it is failure
 //! (pasta's stderr, kept in a memfd, gives the reason). slirp4netns has `--ready-fd`.
@@ -288,6 +290,24 @@ fn rel(p: &Path) -> PathBuf {
         .collect()
 }
 
+const RESOLV_HINT: &str =
+    "to use your own, put one at /etc/resolv.conf, e.g. --ro-bind-data FD /etc/resolv.conf";
+
+/// `--net user`, in the child after every op of the plan: add [`resolv_conf_op`], if
+/// any, to the new root.
+pub fn place_resolv_conf(
+    net: &NetSpec,
+    ops: &[Op],
+    root: &mut crate::mounts::Root,
+    in_pid_ns: bool,
+) -> Result<()> {
+    if let Some(op) = resolv_conf_op(net, ops)? {
+        root.apply(&op, Some(Path::new("")), in_pid_ns)
+            .map_err(|e| Error::msg(format!("--net user: {e} ({RESOLV_HINT})")))?;
+    }
+    Ok(())
+}
+
 /// The content of the sandbox's /etc/resolv.conf.
 pub fn resolv_conf_text() -> String {
     format!(
@@ -315,6 +335,20 @@ pub fn resolv_conf_op(net: &NetSpec, ops: &[Op]) -> Result<Option<Op>> {
     let flags = (OFlag::O_PATH | OFlag::O_DIRECTORY).bits();
     if sys::openat2(root.as_fd(), Path::new("etc"), flags, 0, resolve).is_err() {
         return Ok(None);
+    }
+    // A symlink to nothing (a host's resolver stub under /run, not mounted here): the
+    // bind would need a file created at its target, which may be on a host directory.
+    let path = (OFlag::O_PATH).bits();
+    let nofollow = (OFlag::O_PATH | OFlag::O_NOFOLLOW).bits();
+    if sys::openat2(root.as_fd(), target, path, 0, resolve).is_err() {
+        if let Ok(link) = sys::openat2(root.as_fd(), target, nofollow, 0, resolve) {
+            if let Ok(to) = nix::fcntl::readlinkat(&link, "") {
+                return Err(Error::msg(format!(
+                    "--net user: /etc/resolv.conf is a symlink to {}, which does not exist in the sandbox ({RESOLV_HINT})",
+                    Path::new(&to).display()
+                )));
+            }
+        }
     }
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
     File::from(w)
@@ -448,22 +482,22 @@ fn slirp_args(net: &NetSpec, fds: &HelperFds, api: Option<&Path>, root: bool) ->
     a
 }
 
-/// The first executable `name` on hutch's own PATH.
-fn find_in_path(name: &str) -> Option<PathBuf> {
+/// The helper: the first of pasta and slirp4netns on hutch's own PATH, in PATH order
+/// (pasta first within one directory), so a PATH can choose.
+fn find_backend() -> Result<(Backend, PathBuf)> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    path.as_bytes()
+    for dir in path
+        .as_bytes()
         .split(|b| *b == b':')
         .filter(|d| !d.is_empty())
-        .map(|d| Path::new(std::ffi::OsStr::from_bytes(d)).join(name))
-        .find(|p| {
-            p.is_file() && nix::unistd::access(p.as_path(), nix::unistd::AccessFlags::X_OK).is_ok()
-        })
-}
-
-fn find_backend() -> Result<(Backend, PathBuf)> {
-    for b in [Backend::Pasta, Backend::Slirp4netns] {
-        if let Some(p) = find_in_path(b.name()) {
-            return Ok((b, p));
+    {
+        for b in [Backend::Pasta, Backend::Slirp4netns] {
+            let p = Path::new(std::ffi::OsStr::from_bytes(dir)).join(b.name());
+            if p.is_file()
+                && nix::unistd::access(p.as_path(), nix::unistd::AccessFlags::X_OK).is_ok()
+            {
+                return Ok((b, p));
+            }
         }
     }
     Err(Error::msg(

@@ -581,14 +581,8 @@ fn child(
             .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
     }
     // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
-    if let Some(op) = crate::net::resolv_conf_op(&spec.net, &spec.ops)? {
-        root.apply(
-            &op,
-            Some(Path::new("")),
-            spec.ns.pid || spec.pidns_fd.is_some(),
-        )
-        .map_err(|e| Error::msg(format!("--net user: {e}")))?;
-    }
+    let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
+    crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
     root.finish()?;
 
     // After setup, switch to the user namespace given with --userns2.

@@ -50,22 +50,32 @@ fn chmod(p: &Path, mode: u32) {
     fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// A copy of the binary named `hutch` (and a `bwrap` symlink) in a 0755 directory.
+/// A copy of the binary named `hutch` (and a `bwrap` symlink) in a 0755 directory,
+/// `/tmp/hutch-net-bin-PID`: statics are never dropped, so each run removes the
+/// directories of earlier runs whose process is gone.
 fn bin_dir() -> &'static Path {
-    static BIN: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("hutch-net-bin-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        chmod(dir.path(), 0o755);
-        let bin = dir.path().join("hutch");
+        const PREFIX: &str = "hutch-net-bin-";
+        for e in fs::read_dir("/tmp").into_iter().flatten().flatten() {
+            let name = e.file_name();
+            let pid = name.to_str().and_then(|n| n.strip_prefix(PREFIX));
+            if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = PathBuf::from(format!("/tmp/{PREFIX}{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        chmod(&dir, 0o755);
+        let bin = dir.join("hutch");
         fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
         chmod(&bin, 0o755);
-        std::os::unix::fs::symlink("hutch", dir.path().join("bwrap")).unwrap();
+        std::os::unix::fs::symlink("hutch", dir.join("bwrap")).unwrap();
         dir
     })
-    .path()
 }
 
 /// A fresh directory under /tmp that everyone can read.
@@ -388,6 +398,44 @@ fn user_net_has_the_documented_layout() {
                 assert!(o.stdout.contains("default via 10.0.2.2 dev eth0"), "{o:#?}");
                 assert!(o.stdout.contains("\nnameserver 10.0.2.3\n"), "{o:#?}");
             }
+        }
+    });
+}
+
+/// The generated /etc/resolv.conf yields to one the command line gives; a symlink to
+/// nothing there is one clear error.
+#[test]
+fn resolv_conf_given_on_the_command_line_wins() {
+    in_netns(|| {
+        let dir = tempdir("resolv");
+        let own = dir.path().join("resolv.conf");
+        fs::write(&own, "nameserver 192.0.2.53\n").unwrap();
+        chmod(&own, 0o644);
+        let etc = dir.path().join("etc");
+        fs::create_dir(&etc).unwrap();
+        chmod(&etc, 0o755);
+        std::os::unix::fs::symlink("/run/nowhere/resolv.conf", etc.join("resolv.conf")).unwrap();
+        for user in USERS {
+            let own = own.display().to_string();
+            let o = Run::new(user).run(&args(
+                &["--ro-bind", &own, "/etc/resolv.conf", "--net", "user"],
+                &["cat", "/etc/resolv.conf"],
+            ));
+            assert_eq!(o.ok().stdout, "nameserver 192.0.2.53\n", "{user:?}: {o:#?}");
+
+            let etc = etc.display().to_string();
+            let o = Run::new(user).run(&args(
+                &["--ro-bind", &etc, "/etc", "--net", "user"],
+                &["/bin/echo", "ran"],
+            ));
+            assert_eq!((o.code, o.stdout.as_str()), (1, ""), "{user:?}: {o:#?}");
+            assert_eq!(
+                o.stderr,
+                "hutch: --net user: /etc/resolv.conf is a symlink to /run/nowhere/resolv.conf, \
+                 which does not exist in the sandbox (to use your own, put one at \
+                 /etc/resolv.conf, e.g. --ro-bind-data FD /etc/resolv.conf)\n",
+                "{user:?}"
+            );
         }
     });
 }
