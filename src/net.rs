@@ -231,9 +231,11 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// A gate when `--net user` needs one; an inert one otherwise.
-    pub fn new(net: &NetSpec) -> Result<Gate> {
-        if !net.user {
+    /// A gate when `--net user` needs one, or when `also` (the monitor reads the
+    /// child's namespaces for --info-fd/--json-status-fd while it is alive); an
+    /// inert one otherwise.
+    pub fn new(net: &NetSpec, also: bool) -> Result<Gate> {
+        if !net.user && !also {
             return Ok(Gate::default());
         }
         let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
@@ -261,8 +263,8 @@ impl Gate {
         }
     }
 
-    /// Monitor side: let the child go on.
-    fn open(&self) -> Result<()> {
+    /// Monitor side: let the child go on (once; later calls do nothing).
+    pub fn open(&self) -> Result<()> {
         match self.write.take() {
             Some(w) => File::from(w)
                 .write_all(b"g")

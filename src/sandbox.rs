@@ -221,7 +221,10 @@ fn plan(spec: &Spec) -> Result<Plan> {
         // Real root starts from its own effective set (read before a new user
         // namespace grants a full one), anyone else from nothing.
         keep_caps: keep_caps(spec, real_uid == 0, userns || joined)?,
-        net_gate: crate::net::Gate::new(&spec.net)?,
+        net_gate: crate::net::Gate::new(
+            &spec.net,
+            spec.info_fd.is_some() || spec.json_status_fd.is_some(),
+        )?,
     })
 }
 
@@ -355,6 +358,10 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     let net = crate::net::attach(&spec.net, pid, &plan.net_gate);
     if net.is_err() {
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+    } else {
+        // The namespace ids above were read while the child waited at the gate,
+        // so they are complete even for a command that ends at once.
+        plan.net_gate.open()?;
     }
 
     // The error pipe reaches end-of-file at exec (close-on-exec) or on failure.
