@@ -214,13 +214,6 @@ fn access(a: crate::landlock::Access) -> String {
     }
 }
 
-fn user_ns_available() -> bool {
-    Path::new("/proc/self/ns/user").exists()
-        && std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
-            .map(|s| s.trim() != "0")
-            .unwrap_or(true)
-}
-
 /// The plan, as text.
 pub fn explain(spec: &Spec) -> String {
     let mut o = String::new();
@@ -274,18 +267,14 @@ pub fn explain(spec: &Spec) -> String {
     // Namespaces and ids.
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
-    let userns = match spec.ns.user {
-        Unshare::Yes => true,
-        Unshare::Try => user_ns_available(),
-        Unshare::No => uid != 0 && spec.userns_fd.is_none(),
-    };
+    let userns = crate::sandbox::makes_user_ns(spec, uid);
     let suid = spec.uid.unwrap_or(uid);
     let sgid = spec.gid.unwrap_or(gid);
     let _ = writeln!(o, "\nnamespaces");
     let user = if let Some(fd) = spec.userns_fd {
         format!("joined from fd {fd}")
     } else if userns {
-        let nested = spec.disable_userns || (spec.needs_devpts() && (suid != 0 || sgid != 0));
+        let nested = crate::sandbox::nested_user_ns(spec, suid, sgid);
         let mut s = format!(
             "new: uid {suid} -> host uid {uid}, gid {sgid} -> host gid {gid}, every other id unmapped"
         );
@@ -450,23 +439,19 @@ pub fn explain(spec: &Spec) -> String {
     let caps = if real_root && !userns && spec.userns_fd.is_none() && spec.caps.is_empty() {
         "all of root's, untouched (root without a new user namespace)".to_string()
     } else {
-        let initial = if real_root {
-            crate::caps::current_effective()
-        } else {
-            Default::default()
-        };
-        let mut keep: Vec<String> =
-            crate::caps::requested(&spec.caps, initial, crate::caps::supported())
-                .iter()
-                .map(|c| c.to_string())
-                .collect();
-        keep.sort();
-        if keep.is_empty() {
-            "none".to_string()
-        } else if keep.len() == crate::caps::supported().len() {
-            format!("all {} that this kernel knows", keep.len())
-        } else {
-            keep.join(", ")
+        match crate::sandbox::keep_caps(spec, real_root, userns || spec.userns_fd.is_some()) {
+            Err(e) => format!("error: {e}"),
+            Ok(keep) => {
+                let mut keep: Vec<String> = keep.iter().map(|c| c.to_string()).collect();
+                keep.sort();
+                if keep.is_empty() {
+                    "none".to_string()
+                } else if keep.len() == crate::caps::supported().len() {
+                    format!("all {} that this kernel knows", keep.len())
+                } else {
+                    keep.join(", ")
+                }
+            }
         }
     };
     let _ = writeln!(o, "  capabilities  {caps}");

@@ -82,6 +82,22 @@ fn user_ns_available() -> bool {
             .unwrap_or(true)
 }
 
+/// Whether the sandbox gets a new user namespace: asked for, or implied for
+/// anyone but root (bwrap is never setuid here), unless one is joined with --userns.
+pub fn makes_user_ns(spec: &Spec, real_uid: u32) -> bool {
+    match spec.ns.user {
+        Unshare::Yes => true,
+        Unshare::Try => user_ns_available(),
+        Unshare::No => real_uid != 0 && spec.userns_fd.is_none(),
+    }
+}
+
+/// Whether a new user namespace is set up as uid 0 and the final ids mapped in a
+/// nested one: devpts needs uid 0 mapped, and --disable-userns needs the nesting.
+pub fn nested_user_ns(spec: &Spec, sandbox_uid: u32, sandbox_gid: u32) -> bool {
+    spec.disable_userns || (spec.needs_devpts() && (sandbox_uid != 0 || sandbox_gid != 0))
+}
+
 fn cgroup_ns_available() -> bool {
     Path::new("/proc/self/ns/cgroup").exists()
 }
@@ -111,11 +127,7 @@ fn plan(spec: &Spec) -> Result<Plan> {
     }
     // Not root: a user namespace is implied (bwrap is never setuid here),
     // unless the caller gives one to join with --userns.
-    let userns = match spec.ns.user {
-        Unshare::Yes => true,
-        Unshare::Try => user_ns_available(),
-        Unshare::No => real_uid != 0 && spec.userns_fd.is_none(),
-    };
+    let userns = makes_user_ns(spec, real_uid);
     let joined = spec.userns_fd.is_some();
     let sandbox_uid = spec.uid.unwrap_or(real_uid);
     let sandbox_gid = spec.gid.unwrap_or(real_gid);
@@ -178,8 +190,7 @@ fn plan(spec: &Spec) -> Result<Plan> {
     }
     // devpts needs uid 0 mapped: map 0 first and switch to the final ids in a
     // nested user namespace once the root is built, as bwrap does.
-    let nested_userns = userns
-        && (spec.disable_userns || (spec.needs_devpts() && (sandbox_uid != 0 || sandbox_gid != 0)));
+    let nested_userns = userns && nested_user_ns(spec, sandbox_uid, sandbox_gid);
     let (ns_uid, ns_gid) = if nested_userns {
         (0, 0)
     } else {
@@ -232,7 +243,7 @@ fn plan(spec: &Spec) -> Result<Plan> {
 /// set (read before a new user namespace grants a full one), anyone else from
 /// nothing. Without a new user namespace, root can only keep what it has: there
 /// `ALL` means its permitted set, and naming a capability it lacks is an error.
-fn keep_caps(spec: &Spec, real_root: bool, new_userns: bool) -> Result<HashSet<Capability>> {
+pub fn keep_caps(spec: &Spec, real_root: bool, new_userns: bool) -> Result<HashSet<Capability>> {
     let initial = if real_root {
         caps::current_effective()
     } else {
