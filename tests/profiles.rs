@@ -1,7 +1,8 @@
 //! Profiles, `--explain` and the diagnostics, for real: the built-in `build` profile
 //! compiles a C project (directly, and as a Makefile's SHELL, tests/make/) and can
 //! write nothing else nor reach the network; the `desktop` profile runs an X11 client
-//! under Xvfb and passes a Wayland socket through; profile errors are one line naming
+//! under Xvfb, passes a Wayland socket through and reaches real Weston, PulseAudio and
+//! PipeWire servers; the AppArmor profile compiles with AppArmor 4; profile errors are one line naming
 //! the file, line and key; `--explain` runs nothing.
 //!
 //! Every behaviour runs as root and as an unprivileged user (`hutchtest` if it exists,
@@ -782,4 +783,307 @@ fn an_unreachable_source_names_the_uid() {
             src.display()
         )
     );
+}
+
+/// A session daemon (compositor or sound server) run as `user`, killed with its
+/// process group on drop.
+struct Daemon {
+    child: Child,
+    name: &'static str,
+}
+
+impl Daemon {
+    /// Start `argv` as `user` with `env`, and wait until `socket` exists.
+    fn start(
+        name: &'static str,
+        user: User,
+        env: &[(&str, &str)],
+        argv: &[&str],
+        socket: &Path,
+    ) -> Daemon {
+        use std::os::unix::process::CommandExt;
+        let mut full: Vec<String> = Vec::new();
+        if user == User::Unprivileged {
+            let (uid, gid) = user.ids();
+            full.extend([
+                "setpriv".into(),
+                format!("--reuid={uid}"),
+                format!("--regid={gid}"),
+                "--clear-groups".into(),
+            ]);
+        }
+        full.extend(argv.iter().map(|a| a.to_string()));
+        let log = tempfile::tempfile().unwrap();
+        let mut cmd = Command::new(&full[0]);
+        cmd.args(&full[1..])
+            .env_clear()
+            .env("PATH", PATH)
+            .current_dir("/")
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name}: spawn {full:?}: {e}"));
+        let mut d = Daemon { child, name };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !socket.exists() {
+            if let Ok(Some(st)) = d.child.try_wait() {
+                panic!("{name} ({user:?}) exited before making {socket:?}: {st}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} ({user:?}) made no {socket:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let pg = nix::unistd::Pid::from_raw(-(self.child.id() as i32));
+        let _ = nix::sys::signal::kill(pg, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("{}: still running after SIGTERM, killed", self.name);
+        let _ = nix::sys::signal::kill(pg, nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// The desktop profile against real session servers, each run as the user on the
+/// user's own runtime directory: Weston (headless back end) for Wayland, PulseAudio and
+/// PipeWire for sound. Inside, each client reaches its server through the one socket
+/// the profile passes, and nothing else of the runtime directory is there.
+///
+/// Needs the packages weston, wayland-utils, pulseaudio, pulseaudio-utils, pipewire and
+/// pipewire-bin (.ci/run installs them); skipped without them unless CI=true.
+#[test]
+fn desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers() {
+    let tools = [
+        "weston",
+        "wayland-info",
+        "pulseaudio",
+        "pactl",
+        "pipewire",
+        "pw-cli",
+    ];
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| {
+            !Command::new("sh")
+                .args(["-c", &format!("command -v {t}")])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "missing {missing:?}: install weston wayland-utils pulseaudio pulseaudio-utils \
+             pipewire pipewire-bin"
+        );
+        eprintln!("skipped: {missing:?} not installed");
+        return;
+    }
+    for user in users() {
+        let s = Scratch::new(user);
+        let run = s.mkdir("run", 0o700);
+        s.write("run/secret", "the rest of the runtime dir\n");
+        let home = s.home();
+        let (run_s, home_s) = (run.to_str().unwrap(), home.to_str().unwrap());
+        let env = [("XDG_RUNTIME_DIR", run_s), ("HOME", home_s)];
+        let _weston = Daemon::start(
+            "weston",
+            user,
+            &env,
+            &[
+                "weston",
+                "--backend=headless-backend.so",
+                "--socket=wayland-0",
+                "--idle-time=0",
+            ],
+            &run.join("wayland-0"),
+        );
+        let _pulse = Daemon::start(
+            "pulseaudio",
+            user,
+            &env,
+            &[
+                "pulseaudio",
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--disable-shm=yes",
+                "--load=module-native-protocol-unix",
+                "--load=module-null-sink",
+            ],
+            &run.join("pulse/native"),
+        );
+        let _pipewire = Daemon::start(
+            "pipewire",
+            user,
+            &env,
+            &["pipewire"],
+            &run.join("pipewire-0"),
+        );
+
+        let script =
+            "test ! -e \"$XDG_RUNTIME_DIR/secret\" || { echo runtime dir not private; exit 1; }\n\
+             wayland-info | grep -m1 -o \"'wl_compositor'\"\n\
+             pactl info | grep -m1 -o 'Server Name: pulseaudio'\n\
+             pw-cli info 0 | grep -m1 -o 'PipeWire:Interface:Core'\n";
+        let o = run_in(
+            user,
+            s.path(),
+            &home,
+            &[("XDG_RUNTIME_DIR", run_s)],
+            &[
+                &hutch(),
+                "--profile",
+                "desktop",
+                "--",
+                "/bin/sh",
+                "-ec",
+                script,
+            ],
+        );
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        assert_eq!(
+            o.stdout, "'wl_compositor'\nServer Name: pulseaudio\nPipeWire:Interface:Core\n",
+            "{user:?}: {o:?}"
+        );
+
+        // Without the profile's sockets (the runtime directory empty), every client fails:
+        // what passed above went through the profile's binds.
+        let o = run_in(
+            user,
+            s.path(),
+            &home,
+            &[("XDG_RUNTIME_DIR", run_s)],
+            &[
+                &hutch(),
+                "--ro-bind",
+                "/",
+                "/",
+                "--tmpfs",
+                run_s,
+                "--",
+                "/bin/sh",
+                "-c",
+                "wayland-info >/dev/null 2>&1 && echo wayland; \
+                 pactl info >/dev/null 2>&1 && echo pulse; \
+                 timeout 5 pw-cli info 0 >/dev/null 2>&1 && echo pipewire; echo done",
+            ],
+        );
+        assert_eq!(o.stdout, "done\n", "{user:?}: {o:?}");
+    }
+}
+
+/// The `gpu` piece passes the host's DRM device nodes, usable: each node in /dev/dri is
+/// there inside, and the render nodes open read-write. Needs a GPU: skipped, with the
+/// reason printed, on machines without /dev/dri (such as the CI machine, a VM).
+#[test]
+fn gpu_profile_passes_the_drm_nodes_when_there_are_some() {
+    let Ok(entries) = fs::read_dir("/dev/dri") else {
+        eprintln!("skipped: this machine has no GPU (/dev/dri does not exist)");
+        return;
+    };
+    let mut nodes: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    nodes.sort();
+    for user in users() {
+        let s = Scratch::new(user);
+        let o = run_in(
+            user,
+            s.path(),
+            &s.home(),
+            &[],
+            &[
+                &hutch(),
+                "--ro-bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+                "--profile",
+                "gpu",
+                "--",
+                "/bin/sh",
+                "-c",
+                "ls /dev/dri; for n in /dev/dri/renderD*; do [ -e \"$n\" ] || continue; \
+                 : <>\"$n\" && echo opened; done",
+            ],
+        );
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        let listed: Vec<&str> = o.stdout.lines().filter(|l| *l != "opened").collect();
+        assert_eq!(listed, nodes, "{user:?}: {o:?}");
+    }
+}
+
+/// apparmor/hutch compiles with AppArmor 4's parser (the `userns` rule and `abi <abi/4.0>`
+/// need 4.0), and its `userns` rule is in the compiled policy: without it, the output
+/// differs. Loading it needs a kernel with the AppArmor LSM, which the CI machine lacks;
+/// `bash apparmor/install-parser` puts a parser in /opt/apparmor4 (CI runs it).
+#[test]
+fn apparmor_profile_compiles_with_apparmor_4() {
+    let dir = std::env::var("HUTCH_APPARMOR4").unwrap_or_else(|_| "/opt/apparmor4".into());
+    let parser = Path::new(&dir).join("apparmor_parser");
+    if !parser.exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{parser:?} missing: run `bash apparmor/install-parser`"
+        );
+        eprintln!("skipped: no AppArmor 4 parser at {parser:?} (bash apparmor/install-parser)");
+        return;
+    }
+    let etc = Path::new(&dir).join("root/etc/apparmor.d");
+    let compile = |profile: &str| {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        fs::write(f.path(), profile).unwrap();
+        let o = Command::new(&parser)
+            .args(["-Q", "-K", "-S", "-M"])
+            .arg(etc.join("abi/4.0"))
+            .arg("-I")
+            .arg(&etc)
+            .arg(f.path())
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            o.stdout,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let profile =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("apparmor/hutch")).unwrap();
+    let (ok, with, err) = compile(&profile);
+    assert!(ok, "apparmor/hutch does not compile: {err}");
+    assert!(!with.is_empty());
+    assert_eq!(compile(&profile).1, with, "compiling is deterministic");
+    assert!(profile.contains("\n  userns,\n"));
+    let (ok, without, err) = compile(&profile.replace("\n  userns,\n", "\n"));
+    assert!(ok, "{err}");
+    assert_ne!(
+        with, without,
+        "the userns rule changes nothing in the compiled policy"
+    );
+    // The parser does check: a misspelt rule is an error.
+    let (ok, _, err) = compile(&profile.replace("userns,", "usernss,"));
+    assert!(!ok && err.contains("syntax error"), "{err}");
 }
