@@ -65,10 +65,15 @@ need() { # need COMMAND-OR-PATH PACKAGE
 stage_hutch() { # cargo build --release, then copy the binary into a fresh dir the unprivileged user can run
     need cargo cargo
     say "building hutch (cargo build --release) ..."
-    (cd -- "$ROOT" && cargo build --release --quiet) >&2 || die "cargo build --release failed"
-    [ -x "$ROOT/target/release/hutch" ] || die "$ROOT/target/release/hutch not found after the build"
+    local built
+    # The binary's path depends on .cargo/config.toml (target/<host triple>/release/hutch):
+    # ask cargo for it.
+    built=$(cd -- "$ROOT" && cargo build --release --quiet --message-format=json-render-diagnostics |
+        sed -n 's/.*"executable":"\([^"]*\/hutch\)".*/\1/p' | tail -n 1) ||
+        die "cargo build --release failed"
+    [ -n "$built" ] && [ -x "$built" ] || die "hutch's binary not found after cargo build --release"
     BIN=$(new_tmpdir); _TMPDIRS+=("$BIN")
-    cp -- "$ROOT/target/release/hutch" "$BIN/hutch"
+    cp -- "$built" "$BIN/hutch"
     chmod 755 "$BIN/hutch"
     ln -s hutch "$BIN/bwrap"
     "${AS[@]}" test -x "$BIN/hutch" ||

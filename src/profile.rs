@@ -212,10 +212,9 @@ impl Vars {
     pub fn from_env(command: Option<&OsStr>) -> Vars {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let uid = nix::unistd::getuid();
-        let user = nix::unistd::User::from_uid(uid).ok().flatten();
+        let user = passwd_entry(uid.as_raw());
         let mut v = Vars::default();
-        let home =
-            env("HOME").or_else(|| user.as_ref().map(|u| u.dir.to_string_lossy().into_owned()));
+        let home = env("HOME").or_else(|| user.as_ref().map(|u| u.1.clone()));
         if let Some(h) = home {
             v.set("HOME", h);
         }
@@ -224,7 +223,7 @@ impl Vars {
         }
         v.set("UID", uid.to_string());
         v.set("GID", nix::unistd::getgid().to_string());
-        if let Some(u) = env("USER").or_else(|| user.map(|u| u.name)) {
+        if let Some(u) = env("USER").or_else(|| user.map(|u| u.0)) {
             v.set("USER", u);
         }
         if let Some(name) = command.and_then(command_name) {
@@ -282,6 +281,21 @@ impl Vars {
 }
 
 /// `${NAME}` for a command: its file name.
+/// The name and home directory of `uid` from /etc/passwd, for when `$USER` or `$HOME`
+/// is unset. Read directly rather than through getpwuid: hutch is linked statically, and
+/// glibc's NSS would need the shared libraries of the exact glibc it was built with.
+fn passwd_entry(uid: u32) -> Option<(String, String)> {
+    let text = std::fs::read_to_string("/etc/passwd").ok()?;
+    parse_passwd(&text, uid)
+}
+
+fn parse_passwd(text: &str, uid: u32) -> Option<(String, String)> {
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.len() >= 7 && f[2].parse() == Ok(uid)).then(|| (f[0].to_string(), f[5].to_string()))
+    })
+}
+
 fn command_name(cmd: &OsStr) -> Option<String> {
     Path::new(cmd)
         .file_name()
@@ -1336,6 +1350,22 @@ pub fn doc_paragraphs() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwd_lines_give_name_and_home() {
+        let text = "root:x:0:0:root:/root:/bin/bash\n\
+                    # comment\n\
+                    broken:x\n\
+                    nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+        assert_eq!(
+            parse_passwd(text, 65534),
+            Some(("nobody".into(), "/nonexistent".into()))
+        );
+        assert_eq!(parse_passwd(text, 0), Some(("root".into(), "/root".into())));
+        assert_eq!(parse_passwd(text, 1000), None);
+        // The real file has root.
+        assert_eq!(passwd_entry(0).map(|e| e.0).as_deref(), Some("root"));
+    }
 
     fn vars() -> Vars {
         let mut v = Vars::default();
