@@ -25,6 +25,15 @@ pub fn run(command: Pid, spec: &Spec, seccomp: &[Program], status: Option<OwnedF
         eprintln!("{}: {msg}", spec.personality.name());
         sys::exit_now(1)
     };
+    // Hold nothing the command could reach through /proc/1/fd (runc's CVE-2024-21626
+    // class): every inherited descriptor goes, as in bwrap's pid 1, but the sync fd
+    // and the status socket.
+    let keep: Vec<std::os::fd::RawFd> = spec
+        .sync_fd
+        .into_iter()
+        .chain(status.as_ref().map(std::os::fd::AsRawFd::as_raw_fd))
+        .collect();
+    sys::close_all_but(&keep);
     // Read locks on the lock files, held for the sandbox's lifetime.
     let mut locks = Vec::new();
     for path in &spec.lock_files {

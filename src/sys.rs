@@ -608,6 +608,41 @@ pub fn cloexec_all_but(keep: &[RawFd]) -> io::Result<()> {
     Ok(())
 }
 
+/// Close every descriptor from 3 up, except those in `keep`: `close_range(2)` over
+/// the gaps between them (Linux 5.9); older kernels: one close each.
+pub fn close_all_but(keep: &[RawFd]) {
+    let mut keep: Vec<libc::c_uint> = keep
+        .iter()
+        .filter(|&&fd| fd > 2)
+        .map(|&fd| fd as libc::c_uint)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut ranges = Vec::new();
+    let mut first: libc::c_uint = 3;
+    for k in keep {
+        if k > first {
+            ranges.push((first, k - 1));
+        }
+        first = k + 1;
+    }
+    ranges.push((first, libc::c_uint::MAX));
+    let max = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft.min(1 << 20) as libc::c_uint)
+        .unwrap_or(1024);
+    for (first, last) in ranges {
+        // SAFETY: close_range only closes descriptors; the caller owns none in
+        // [first, last] that it will use again (those are in `keep`).
+        let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint) };
+        if ret < 0 {
+            for fd in first..=last.min(max) {
+                // SAFETY: as above; EBADF for a descriptor that is not open.
+                unsafe { libc::close(fd as RawFd) };
+            }
+        }
+    }
+}
+
 /// `ioctl(fd, NS_GET_USERNS)` (ioctl_ns(2), Linux 4.9): the user namespace that owns
 /// the namespace `fd` refers to, as a new descriptor.
 pub fn ns_get_userns(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {

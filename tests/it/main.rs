@@ -8,8 +8,10 @@
 //! - `core`: real sandboxes, every assertion checked from inside (or on the host).
 //! - `differential`: the same command lines through `/usr/bin/bwrap` and hutch.
 //! - `errors`: bad input gives one clean line and exit status 1.
+//! - `escape`: attempts to get out of the sandbox, each of which must fail.
 
 mod core;
 mod differential;
 mod errors;
+mod escape;
 mod util;

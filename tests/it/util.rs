@@ -924,3 +924,27 @@ pub fn read(p: impl AsRef<Path>) -> String {
 pub fn os(s: &str) -> &OsStr {
     OsStr::from_bytes(s.as_bytes())
 }
+
+/// A tmpfs mounted on the host for the duration of a test.
+pub struct HostMount(PathBuf);
+
+impl HostMount {
+    pub fn tmpfs(at: &Path) -> HostMount {
+        fs::create_dir_all(at).unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            at,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some("mode=1777"),
+        )
+        .expect("mount a tmpfs on the host");
+        HostMount(at.to_path_buf())
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}

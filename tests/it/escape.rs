@@ -1,0 +1,1044 @@
+//! The escape suite: attempts, made from inside a sandbox, to get out of it or to do
+//! more than it allows. Each must fail. Each test also makes the same attempt where the
+//! protection is missing, and shows that it works there, so the test can fail.
+//!
+//! Each attempt runs as an unprivileged user (nobody, or the current user when the
+//! tests do not run as root). It runs under the default `hutch` settings, with the
+//! binary invoked as `hutch`, and, where it applies, under bwrap's defaults, with the
+//! binary invoked as `bwrap`. When the suite runs as root, the attempts run as root
+//! too, as uid 0 in a user namespace without capabilities (`--unshare-user --cap-drop
+//! ALL`). Real root without a user namespace keeps its capabilities, as with bwrap,
+//! and no sandbox holds it.
+//!
+//! Run it with `cargo test --release --test it escape`.
+//!
+//! # What hutch promises, and what it does not
+//!
+//! - Under both names, nothing the sandbox builds leads to the host. This covers
+//!   read-only mounts, /proc links, symlinks met while building the root, hutch's own
+//!   descriptors, its binary, other processes and the host's namespaces.
+//! - Under the `hutch` name, Landlock, the seccomp policy, no inherited descriptors
+//!   and no_new_privs apply as well.
+//! - Under the `bwrap` name, the descriptors the caller passes reach the command, as
+//!   with bwrap. The caller hands them over; hutch adds none of its own.
+//! - Without `--unshare-pid`, under the `bwrap` name, the sandbox can send signals to
+//!   the caller's other processes, as with bwrap.
+//! - A capability added with `--cap-add` is really granted. Under the `bwrap` name,
+//!   `--cap-add CAP_SYS_ADMIN` lets the command remount a read-only bind read-write.
+//!   Only what the user could write anyway becomes writable.
+//!
+//! # Index of every escape case in the tests
+//!
+//! | Attempt | Test |
+//! |---|---|
+//! | write through a read-only bind and its submounts | `it::escape::read_only_binds_refuse_writes_and_so_do_their_submounts` |
+//! | (flags of the bind of `/`, bwrap name) | `it::core::ro_bind_root_is_read_only_with_every_submount` |
+//! | (flags of a host submount) | `it::core::submounts_of_a_bind_get_its_flags` |
+//! | write to /proc/sys | `it::core::proc_sys_is_not_writable` |
+//! | mount, remount a read-only bind read-write | `it::escape::mounting_and_remounting_read_write_fail` |
+//! | reach the host through /proc/1/root, /proc/self/root, /proc/self/cwd, /proc/PPID/root | `it::escape::proc_links_do_not_lead_to_the_host` |
+//! | follow a symlinked parent out of the new root while hutch creates a destination | `it::escape::symlinked_parents_never_create_anything_on_the_host` |
+//! | overwrite the hutch binary through /proc/1/exe, /proc/PPID/exe (runc CVE-2019-5736) | `it::escape::the_hutch_binary_cannot_be_overwritten_through_proc_exe` |
+//! | use an inherited or leaked descriptor (runc CVE-2024-21626) | `it::escape::no_descriptor_leads_out` |
+//! | (inherited fds closed unless `--keep-fd`) | `harden::inherited_descriptors_are_closed_unless_named` |
+//! | TIOCSTI / TIOCLINUX into the controlling terminal (CVE-2017-5226, CVE-2019-10063) | `it::escape::terminal_injection_is_refused` |
+//! | (TIOCSTI on a pty of one's own) | `harden::tiocsti_is_denied_by_the_default_policy` |
+//! | see host processes, ptrace or signal them | `it::escape::host_processes_are_invisible_and_unreachable` |
+//! | (pid namespace contents) | `it::core::proc_in_a_pid_namespace_shows_only_the_sandbox` |
+//! | (signals, abstract sockets; Landlock scoping) | `harden::signals_do_not_leave_the_sandbox`, `harden::abstract_unix_sockets_outside_are_unreachable` |
+//! | gain privileges through a setuid binary | `it::escape::setuid_binaries_grant_nothing` |
+//! | (no_new_privs) | `it::core::no_new_privs_is_set` |
+//! | create a user namespace when disabled | `it::escape::new_user_namespaces_stay_disabled` |
+//! | (`unshare -U`, `clone(CLONE_NEWUSER)` under the policy) | `harden::no_new_user_namespaces` |
+//! | change the host's hostname | `it::escape::the_hosts_hostname_cannot_change` |
+//! | (a hostname inside a new UTS namespace) | `it::core::hostname_in_a_new_uts_namespace` |
+//! | bind a privileged port without the capability | `it::escape::privileged_ports_need_the_capability` |
+//! | weaken hutch's seccomp filter with one's own | `it::escape::an_allow_all_seccomp_filter_does_not_weaken_hutchs` |
+//! | (keyctl, bpf refused; kill action) | `harden::keyctl_and_bpf_are_denied`, `harden::seccomp_kill_action_kills` |
+//! | write outside the Landlock rules, create in the sandbox's root | `harden::explicit_rules_deny_a_write_the_mount_allows`, `harden::sandbox_root_is_list_only_under_landlock` |
+//! | connect to a TCP port not allowed | `harden::tcp_connect_is_limited_to_allowed_ports` |
+//! | outlive the process that started the sandbox | `harden::sandbox_dies_with_its_parent_by_default`, `it::core::die_with_parent_kills_the_sandbox_when_the_parent_dies` |
+//! | leave files or mounts on the host | `it::core::no_host_visible_leftovers` |
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use crate::util::*;
+
+/// The name the binary is invoked under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Name {
+    /// `hutch`: Landlock, the seccomp policy, closed fds, die-with-parent.
+    Hutch,
+    /// `bwrap`: bubblewrap's defaults.
+    Bwrap,
+}
+
+const BOTH: [Name; 2] = [Name::Hutch, Name::Bwrap];
+
+/// The binary under `name`.
+fn bin(name: Name) -> &'static Path {
+    match name {
+        Name::Hutch => hutch_own_bin(),
+        Name::Bwrap => hutch_bin(),
+    }
+}
+
+/// How root runs: as uid 0 in a user namespace, without capabilities, like everyone
+/// else (uid 0 would otherwise keep every capability over its namespace).
+const ROOT_IN_USERNS: &[&str] = &["--unshare-user", "--cap-drop", "ALL"];
+
+/// A sandbox under `name`, run by `u`. Root runs in a user namespace.
+fn sandbox(name: Name, u: User) -> Cmd {
+    let c = Cmd::new(bin(name), u);
+    if u.is_root() {
+        c.args(ROOT_IN_USERNS)
+    } else {
+        c
+    }
+}
+
+/// `sandbox` with the host's root read-only, a /proc of a new pid namespace and /dev.
+fn system(name: Name, u: User) -> Cmd {
+    sandbox(name, u).args([
+        "--ro-bind",
+        "/",
+        "/",
+        "--unshare-pid",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+    ])
+}
+
+/// `sandbox` with only /usr and /etc of the host (see [`MINIMAL_ROOT`]).
+fn small(name: Name, u: User) -> Cmd {
+    sandbox(name, u).args(MINIMAL_ROOT)
+}
+
+/// Python helpers for the attempts: `attempt(NAME, FN)` prints `NAME ok` or
+/// `NAME errno N`, `sc(NR, ARGS...)` makes a raw system call with 64-bit arguments.
+const PY_PRELUDE: &str = r#"
+import ctypes, os, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def arg(a):
+    if isinstance(a, int):
+        return ctypes.c_ulong(a & 0xffffffffffffffff)
+    return a
+def sc(nr, *args):
+    r = libc.syscall(ctypes.c_long(nr), *[arg(a) for a in args])
+    if r == -1:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return r
+def attempt(name, f):
+    try:
+        f()
+        print(name, 'ok', flush=True)
+    except OSError as e:
+        print(name, 'errno', e.errno, flush=True)
+"#;
+
+/// `python3 -c PRELUDE+BODY` as the command.
+fn py(c: Cmd, body: &str) -> Cmd {
+    c.args(["python3", "-c", &format!("{PY_PRELUDE}{body}")])
+}
+
+/// Shell helper: `t NAME CMD...` prints `NAME ok` or `NAME fail`.
+/// (Its output is captured, not sent to /dev/null: the sandboxes may have no /dev.)
+const SH_PRELUDE: &str =
+    "t() { n=$1; shift; if out=$(\"$@\" 2>&1); then echo \"$n ok\"; else echo \"$n fail\"; fi; }; ";
+
+/// The `NAME RESULT` lines of an output.
+fn results(o: &Out) -> BTreeMap<String, String> {
+    o.stdout
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// The result of attempt `name`; panics if it is missing.
+#[track_caller]
+fn result(o: &Out, name: &str) -> String {
+    results(o)
+        .remove(name)
+        .unwrap_or_else(|| panic!("no result for {name}{o:?}"))
+}
+
+#[track_caller]
+fn refused(o: &Out, names: &[&str]) {
+    for n in names {
+        let r = result(o, n);
+        assert!(r != "ok", "{n} succeeded: {r}{o:?}");
+    }
+}
+
+#[track_caller]
+fn allowed(o: &Out, names: &[&str]) {
+    for n in names {
+        assert_eq!(result(o, n), "ok", "{n}{o:?}");
+    }
+}
+
+fn errno(e: i32) -> String {
+    format!("errno {e}")
+}
+
+/// A host directory owned by `u` with a file `secret` in it, never bound into a sandbox.
+fn host_secret(u: User) -> TempDir {
+    let d = tempdir(u);
+    fs::write(d.join("secret"), "host secret\n").unwrap();
+    fs::set_permissions(d.join("secret"), fs::Permissions::from_mode(0o644)).unwrap();
+    d
+}
+
+// ---------------------------------------------------------------------------------------
+// Read-only binds, mounts
+
+/// Tries to change a read-only bind: append, create, mkdir, unlink, rename, chmod,
+/// symlink and utimes, in the bind, in a subdirectory, and in a host mount below it.
+/// The bind is read-only with each submount, and the user namespace locks those flags.
+/// Under the `hutch` name the test also runs with `--landlock off`, so that the mount
+/// flag alone is tested. The same attempts through `--bind` reach the host.
+#[test]
+fn read_only_binds_refuse_writes_and_so_do_their_submounts() {
+    // Real root can mount on the host: a tmpfs below the bound directory.
+    let root_dir = tempdir(User::Root);
+    let _m = running_as_root().then(|| HostMount::tmpfs(&root_dir.join("mnt")));
+    for_each_user(|u| {
+        let own;
+        let d = if u.is_root() {
+            &root_dir
+        } else {
+            own = tempdir(u);
+            &own
+        };
+        fs::write(d.join("f"), "host\n").unwrap();
+        fs::create_dir_all(d.join("sub")).unwrap();
+        if !u.is_root() {
+            std::os::unix::fs::chown(d.join("f"), Some(u.uid()), Some(u.gid())).unwrap();
+            std::os::unix::fs::chown(d.join("sub"), Some(u.uid()), Some(u.gid())).unwrap();
+        }
+        let at = "/data";
+        let mut attempts = vec![
+            ("append", format!("sh -c 'echo x >> {at}/f'")),
+            ("create", format!("touch {at}/new")),
+            ("mkdir", format!("mkdir {at}/newdir")),
+            ("chmod", format!("chmod 777 {at}/f")),
+            ("symlink", format!("ln -s x {at}/ln")),
+            ("utimes", format!("touch -m -d @0 {at}/f")),
+            ("in-sub", format!("touch {at}/sub/x")),
+            ("rename", format!("mv {at}/f {at}/g")),
+            ("unlink", format!("rm -f {at}/g {at}/f")),
+        ];
+        if u.is_root() {
+            attempts.push(("in-submount", format!("touch {at}/mnt/x")));
+        }
+        let names: Vec<&str> = attempts.iter().map(|(n, _)| *n).collect();
+        let script: String = SH_PRELUDE.to_string()
+            + &attempts
+                .iter()
+                .map(|(n, c)| format!("t {n} {c}; "))
+                .collect::<String>();
+        for name in BOTH {
+            let variants: &[&[&str]] = match name {
+                Name::Hutch => &[&[], &["--landlock", "off"]],
+                Name::Bwrap => &[&[]],
+            };
+            for extra in variants {
+                let o = small(name, u)
+                    .args(*extra)
+                    .args(["--ro-bind", &d.s(), at])
+                    .sh(&script)
+                    .run();
+                o.ok();
+                refused(&o, &names);
+                assert_eq!(read(d.join("f")), "host\n", "{name:?} {u:?}{o:?}");
+                assert!(!d.join("new").exists() && !d.join("sub/x").exists());
+            }
+            // /dev/shm, a host tmpfs under the host's root, bound read-only with it.
+            let o = sandbox(name, u)
+                .args(["--ro-bind", "/", "/"])
+                .sh(&format!(
+                    "{SH_PRELUDE} t shm touch /dev/shm/hutch-escape-{u:?}"
+                ))
+                .run();
+            o.ok();
+            refused(&o, &["shm"]);
+            assert!(!Path::new(&format!("/dev/shm/hutch-escape-{u:?}")).exists());
+        }
+        // Without the protection: the same attempts through a read-write bind.
+        let o = small(Name::Hutch, u)
+            .args(["--bind", &d.s(), at])
+            .sh(&script)
+            .run();
+        o.ok();
+        allowed(&o, &names);
+        assert!(d.join("new").exists() && d.join("sub/x").exists() && !d.join("f").exists());
+    });
+}
+
+/// Tries to mount a tmpfs, and to remount a read-only bind read-write.
+/// Without capabilities, mount(2) fails with EPERM under both names. Under the `hutch`
+/// name the seccomp policy refuses every mount call, even with `--cap-add CAP_SYS_ADMIN`.
+/// Under the `bwrap` name that capability lets both succeed: it is what the capability
+/// grants in the sandbox's own mount namespace.
+#[test]
+fn mounting_and_remounting_read_write_fail() {
+    for_each_user(|u| {
+        let d = tempdir(u);
+        let script = format!(
+            "{SH_PRELUDE} t remount mount -o remount,bind,rw /t/ro; t write touch /t/ro/x; \
+             t mount mount -t tmpfs none /t/m; t umount umount /t/ro"
+        );
+        let run = |name: Name, caps: &[&str]| {
+            let o = small(name, u)
+                .args([
+                    "--tmpfs",
+                    "/t",
+                    "--dir",
+                    "/t/m",
+                    "--ro-bind",
+                    &d.s(),
+                    "/t/ro",
+                ])
+                .args(caps)
+                .sh(&script)
+                .run();
+            o.ok();
+            o
+        };
+        for name in BOTH {
+            let o = run(name, &[]);
+            refused(&o, &["remount", "write", "mount", "umount"]);
+        }
+        let o = run(Name::Hutch, &["--cap-add", "CAP_SYS_ADMIN"]);
+        refused(&o, &["remount", "write", "mount", "umount"]);
+        assert!(!d.join("x").exists(), "{o:?}");
+        // Without the protection (a capability granted, no policy): all of it works.
+        let o = run(Name::Bwrap, &["--cap-add", "CAP_SYS_ADMIN"]);
+        allowed(&o, &["remount", "write", "mount"]);
+        assert!(d.join("x").exists(), "{o:?}");
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// /proc links, symlinks
+
+/// Tries to reach a host directory that is not in the sandbox through /proc magic links.
+/// These are /proc/1/root, /proc/self/root, /proc/1/cwd, /proc/self/cwd (hutch started
+/// from that directory), `..` above /proc/self/cwd, and, without `--unshare-pid`,
+/// /proc/PPID/root and /proc/PPID/cwd of hutch's own process outside. Each must fail:
+/// every process in the sandbox has its root and cwd in the new root. The processes
+/// outside are in another user namespace, so their links need CAP_SYS_PTRACE there;
+/// under the `hutch` name Landlock's ptrace scoping refuses them too. The same probes
+/// run directly on the host find the file.
+#[test]
+fn proc_links_do_not_lead_to_the_host() {
+    for_each_user(|u| {
+        let h = host_secret(u);
+        let hs = h.s();
+        let probes = format!(
+            "t p1root cat /proc/1/root{hs}/secret; t selfroot cat /proc/self/root{hs}/secret; \
+             t p1cwd cat /proc/1/cwd/secret; t selfcwd cat /proc/self/cwd/secret; \
+             t dotdot cat /proc/self/cwd/../../../../../../..{hs}/secret; "
+        );
+        for name in BOTH {
+            let o = small(name, u)
+                .args(["--unshare-pid", "--proc", "/proc"])
+                .cwd(h.path())
+                .sh(&format!(
+                    "{SH_PRELUDE}{probes} readlink /proc/1/root /proc/self/cwd"
+                ))
+                .run();
+            o.ok();
+            refused(&o, &["p1root", "selfroot", "p1cwd", "selfcwd", "dotdot"]);
+            // The links point into the sandbox (hutch starts in $HOME or / when the
+            // caller's directory is not inside).
+            assert!(o.stdout.contains("\n/\n"), "{o:?}");
+            // No pid namespace: hutch's own process outside is visible as the parent.
+            let o = small(name, u)
+                .args(["--proc", "/proc"])
+                .cwd(h.path())
+                .sh(&format!(
+                    "{SH_PRELUDE} t pproot cat /proc/$PPID/root{hs}/secret; \
+                     t ppcwd cat /proc/$PPID/cwd/secret; t ppls ls /proc/$PPID/root/; \
+                     cat /proc/$PPID/comm"
+                ))
+                .run();
+            o.ok();
+            refused(&o, &["pproot", "ppcwd", "ppls"]);
+            let comm = hutch_own_bin().file_name().unwrap().to_string_lossy();
+            let bcomm = hutch_bin().file_name().unwrap().to_string_lossy();
+            assert!(
+                o.stdout.contains(&*comm) || o.stdout.contains(&*bcomm),
+                "the parent is hutch's monitor{o:?}"
+            );
+        }
+        // Without the protection: the same probes on the host, from the directory.
+        let o = Cmd::new(Path::new("/bin/sh"), u)
+            .cwd(h.path())
+            .args([
+                "-c",
+                &format!("{SH_PRELUDE}{probes} t pproot cat /proc/$$/root{hs}/secret"),
+            ])
+            .run();
+        o.ok();
+        allowed(&o, &["selfroot", "selfcwd", "dotdot", "pproot"]);
+    });
+}
+
+/// Tries to make hutch create a destination outside the new root, through a bound
+/// source tree whose entries are symlinks: to a host directory (absolute), to it
+/// relative past the root, to where the host root is kept during setup (/oldroot),
+/// through a chain, and to `/` then down to the host directory (bubblewrap's
+/// symlinked-parent class). Every op that creates something (dir, file, bind-data,
+/// symlink, bind, tmpfs, mqueue, chmod) must create nothing on the host and change no
+/// mode there: destinations are resolved inside the new root (openat2 RESOLVE_IN_ROOT).
+#[test]
+fn symlinked_parents_never_create_anything_on_the_host() {
+    for_each_user(|u| {
+        let target = tempdir(u);
+        let t = target.s();
+        let d = tempdir(u);
+        // Ways to point at the host directory: its absolute path, a relative climb
+        // past the new root to where the host root is kept during setup, that
+        // directory by absolute path, a chain, and `/` followed by the path.
+        symlink(&t, d.join("abs")).unwrap();
+        symlink(format!("{}oldroot{t}", "../".repeat(16)), d.join("rel")).unwrap();
+        symlink(format!("/oldroot{t}"), d.join("old")).unwrap();
+        symlink("abs", d.join("chain")).unwrap();
+        symlink("/", d.join("slash")).unwrap();
+        let dir = fixture().join("dir").display().to_string();
+        let data = fixture().join("data");
+        let links = [
+            "/b/abs".to_string(),
+            "/b/rel".to_string(),
+            "/b/old".to_string(),
+            "/b/chain".to_string(),
+            format!("/b/slash{t}"),
+        ];
+        for l in links {
+            let ops: Vec<Vec<String>> = vec![
+                vec!["--dir".into(), format!("{l}/sub")],
+                vec![
+                    "--perms".into(),
+                    "0700".into(),
+                    "--dir".into(),
+                    format!("{l}/p/q"),
+                ],
+                vec!["--tmpfs".into(), format!("{l}/sub")],
+                vec!["--file".into(), "3".into(), format!("{l}/file")],
+                vec!["--bind-data".into(), "3".into(), format!("{l}/data")],
+                vec!["--symlink".into(), "x".into(), format!("{l}/sym")],
+                vec!["--bind".into(), dir.clone(), format!("{l}/sub")],
+                vec![
+                    "--ro-bind".into(),
+                    data.display().to_string(),
+                    format!("{l}/f"),
+                ],
+                vec!["--mqueue".into(), format!("{l}/mq"), "--unshare-ipc".into()],
+                vec!["--chmod".into(), "0777".into(), l.clone()],
+                vec!["--chmod".into(), "0777".into(), format!("{l}/")],
+            ];
+            for name in BOTH {
+                for op in &ops {
+                    let o = small(name, u)
+                        .args(["--bind", &d.s(), "/b"])
+                        .args(op)
+                        .fd_in(3, &data)
+                        .arg("true")
+                        .run();
+                    let left: Vec<_> = fs::read_dir(target.path())
+                        .unwrap()
+                        .flatten()
+                        .map(|e| e.file_name())
+                        .collect();
+                    assert!(
+                        left.is_empty(),
+                        "{name:?} {u:?} {op:?} created {left:?} on the host{o:?}"
+                    );
+                    let mode = fs::metadata(target.path()).unwrap().permissions().mode() & 0o7777;
+                    assert_eq!(
+                        mode, 0o755,
+                        "{name:?} {u:?} {op:?} changed the host directory's mode{o:?}"
+                    );
+                }
+            }
+        }
+        // Without the protection: the same op through a real path to the directory.
+        small(Name::Hutch, u)
+            .args(["--bind", &t, "/b", "--dir", "/b/sub", "true"])
+            .run()
+            .ok();
+        assert!(target.join("sub").is_dir());
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// The hutch binary, descriptors
+
+/// A copy of hutch owned by `u`, in a directory owned by `u`, with a `bwrap` symlink:
+/// the case where the sandbox's user could overwrite the binary (`cargo install`).
+fn own_copy(u: User) -> (TempDir, PathBuf) {
+    let d = tempdir(u);
+    let bin = d.join("hutch");
+    fs::copy(hutch_own_bin(), &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    if running_as_root() {
+        std::os::unix::fs::chown(&bin, Some(u.uid()), Some(u.gid())).unwrap();
+    }
+    symlink("hutch", d.join("bwrap")).unwrap();
+    (d, bin)
+}
+
+/// runc's CVE-2019-5736 class: tries to open the hutch binary for writing through
+/// /proc/1/exe (pid 1 is hutch's reaper) and /proc/PPID/exe (hutch's own process,
+/// without a pid namespace). It tries directly, with O_TRUNC, and through an O_PATH
+/// descriptor reopened by /proc/self/fd. The binary belongs to the sandbox's user here,
+/// so only these protections stop the write. The kernel refuses to write a file that a
+/// process executes (ETXTBSY), and hutch runs until every process of the sandbox has
+/// ended. Processes outside are in another user namespace, and under the `hutch` name
+/// Landlock covers no path there. The binary's bytes are unchanged afterwards. The same
+/// write, made while the binary is not running, succeeds.
+#[test]
+fn the_hutch_binary_cannot_be_overwritten_through_proc_exe() {
+    for_each_user(|u| {
+        let (dir, bin) = own_copy(u);
+        let before = fs::read(&bin).unwrap();
+        let body = r#"
+for link in ('/proc/1/exe', '/proc/%d/exe' % os.getppid()):
+    tag = 'p1' if link == '/proc/1/exe' else 'pp'
+    attempt(tag + '-wronly', lambda: os.close(os.open(link, os.O_WRONLY)))
+    attempt(tag + '-trunc', lambda: os.close(os.open(link, os.O_WRONLY | os.O_TRUNC)))
+    attempt(tag + '-rdwr', lambda: os.close(os.open(link, os.O_RDWR)))
+    def reopen():
+        p = os.open(link, os.O_PATH)
+        os.close(os.open('/proc/self/fd/%d' % p, os.O_WRONLY))
+    attempt(tag + '-reopen', reopen)
+"#;
+        for name in BOTH {
+            let prog = match name {
+                Name::Hutch => bin.clone(),
+                Name::Bwrap => dir.join("bwrap"),
+            };
+            // With a pid namespace pid 1 is the reaper; the parent is outside (ppid 0),
+            // so the second link is /proc/0/exe, absent.
+            let mut c = Cmd::new(&prog, u);
+            if u.is_root() {
+                c = c.args(ROOT_IN_USERNS);
+            }
+            let o = py(
+                c.args(MINIMAL_ROOT)
+                    .args(["--unshare-pid", "--proc", "/proc"]),
+                &format!("{body}print('p1exe', os.readlink('/proc/1/exe'))"),
+            )
+            .run();
+            o.ok();
+            refused(&o, &["p1-wronly", "p1-trunc", "p1-rdwr", "p1-reopen"]);
+            assert_eq!(result(&o, "p1exe"), bin.display().to_string(), "{o:?}");
+            // Without a pid namespace: the parent is hutch's monitor.
+            let mut c = Cmd::new(&prog, u);
+            if u.is_root() {
+                c = c.args(ROOT_IN_USERNS);
+            }
+            let o = py(c.args(MINIMAL_ROOT).args(["--proc", "/proc"]), body).run();
+            o.ok();
+            refused(&o, &["pp-wronly", "pp-trunc", "pp-rdwr", "pp-reopen"]);
+            assert_eq!(
+                fs::read(&bin).unwrap(),
+                before,
+                "{name:?} {u:?}: the binary changed"
+            );
+        }
+        // Without the protection: the binary is not running, and its directory is bound.
+        let o = py(
+            small(Name::Hutch, u).args(["--bind", &dir.s(), "/d"]),
+            "attempt('write', lambda: os.close(os.open('/d/hutch', os.O_WRONLY)))",
+        )
+        .run();
+        allowed(&o, &["write"]);
+    });
+}
+
+/// The fd numbers listed by `ls /proc/PID/fd` in an output's lines after `marker`.
+fn fd_set(o: &Out, marker: &str) -> Vec<u32> {
+    let line = o
+        .lines()
+        .into_iter()
+        .find_map(|l| l.strip_prefix(marker).map(String::from))
+        .unwrap_or_else(|| panic!("no {marker}{o:?}"));
+    let mut v: Vec<u32> = line
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// runc's CVE-2024-21626 class: a descriptor of a host directory (`7<DIR`, the
+/// directory not in the sandbox) is left open by the caller, and the sandbox tries to
+/// use it: /proc/self/fd/7/secret, /proc/1/fd/7/secret (pid 1, hutch's reaper), and cd
+/// into it.
+///
+/// - Under the `hutch` name every attempt fails. Neither the command nor pid 1 holds
+///   anything but 0, 1 and 2. Before this suite, pid 1 kept every inherited descriptor
+///   and the command could open them through /proc/1/fd; it now closes them, as
+///   bwrap's pid 1 does.
+/// - Under the `bwrap` name the command gets the caller's descriptors, as with bwrap.
+///   That is the attempt succeeding where the protection is absent. pid 1 holds none of
+///   them, and hutch adds no descriptor of its own: the command has exactly the caller's.
+#[test]
+fn no_descriptor_leads_out() {
+    for_each_user(|u| {
+        let h = host_secret(u);
+        let script = format!(
+            "{SH_PRELUDE} t self cat /proc/self/fd/7/secret; t pid1 cat /proc/1/fd/7/secret; \
+             t cd cd /proc/1/fd/7; echo self: $(ls /proc/self/fd); echo init: $(ls /proc/1/fd)"
+        );
+        let run = |name: Name, extra: &[&str]| {
+            let o = small(name, u)
+                .args(["--unshare-pid", "--proc", "/proc"])
+                .args(extra)
+                .sh(&script)
+                .fd_in(7, h.path())
+                .run();
+            o.ok();
+            o
+        };
+        let o = run(Name::Hutch, &[]);
+        refused(&o, &["self", "pid1", "cd"]);
+        // ls's own descriptor for the directory it reads is 3.
+        assert_eq!(fd_set(&o, "self: "), [0, 1, 2, 3], "{o:?}");
+        assert_eq!(fd_set(&o, "init: "), [0, 1, 2], "{o:?}");
+        // A --sync-fd stays with pid 1, as in bwrap; under the hutch name Landlock
+        // covers no path outside the sandbox, so it leads nowhere either.
+        let o = run(Name::Hutch, &["--sync-fd", "7"]);
+        refused(&o, &["self", "pid1"]);
+        // Without the protection: bwrap's defaults pass the caller's descriptors on.
+        let o = run(Name::Bwrap, &[]);
+        refused(&o, &["pid1", "cd"]);
+        allowed(&o, &["self"]);
+        assert_eq!(fd_set(&o, "init: "), [0, 1, 2], "{o:?}");
+        // ... and no more than the caller's: the same listing outside a sandbox.
+        let outside = Cmd::new(Path::new("/bin/sh"), u)
+            .args(["-c", "echo self: $(ls /proc/self/fd)"])
+            .fd_in(7, h.path())
+            .run();
+        assert_eq!(
+            fd_set(&o, "self: "),
+            fd_set(&outside, "self: "),
+            "{o:?}{outside:?}"
+        );
+        // Under the hutch name, naming it passes it on (Landlock off: a kept host
+        // directory is outside every rule).
+        let o = run(Name::Hutch, &["--keep-fd", "7", "--landlock", "off"]);
+        allowed(&o, &["self"]);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// The terminal
+
+/// Runs its arguments with a new pty as controlling terminal and stdin. When they
+/// end, it prints what is waiting to be read on the terminal (`INJECTED b'...'`),
+/// which is what a shell there would read and run next.
+const PTY_DRIVER: &str = r#"
+import os, pty, select, subprocess, sys
+pid, fd = pty.fork()
+if pid == 0:
+    subprocess.run(sys.argv[1:])
+    got = b''
+    while select.select([0], [], [], 0.3)[0]:
+        got += os.read(0, 100)
+    print('INJECTED', repr(got), flush=True)
+    os._exit(0)
+out = b''
+while True:
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors='replace').replace('\r', ''))
+"#;
+
+/// Inside: ioctl(0, REQ, "Z") then ioctl(0, REQ, "\n") through syscall(2), so that
+/// the request's high bits reach the kernel.
+fn ioctl_payload(req: u64) -> String {
+    format!(
+        "{PY_PRELUDE}\nimport ctypes\ndef inject():\n    for c in b'Z\\n':\n        \
+         sc({}, 0, {req:#x}, ctypes.byref(ctypes.c_char(c)))\nattempt('ioctl', inject)\n",
+        libc::SYS_ioctl
+    )
+}
+
+/// CVE-2017-5226 and CVE-2019-10063: tries to push input into the terminal the sandbox
+/// was started from, with TIOCSTI. It also uses TIOCSTI with high bits set in the
+/// request (0x1_0000_5412, which the kernel truncates to 32 bits) and TIOCLINUX. Under
+/// the `hutch` name the seccomp policy refuses all three (EPERM), comparing the low 32
+/// bits. Under the `bwrap` name `--new-session` (bwrap's fix) takes the terminal away,
+/// and the kernel refuses TIOCSTI on a terminal that is not the caller's controlling
+/// one. Without either, the input arrives: the same attempt under bwrap's defaults.
+/// (On a kernel with `dev.tty.legacy_tiocsti=0`, TIOCSTI fails there with EIO.)
+#[test]
+fn terminal_injection_is_refused() {
+    const TIOCSTI: u64 = 0x5412;
+    const TIOCLINUX: u64 = 0x541c;
+    const HIGH: u64 = 0x1_0000_5412;
+    let legacy = read("/proc/sys/dev/tty/legacy_tiocsti").trim() == "1";
+    for_each_user(|u| {
+        let run = |name: Name, extra: &[&str], req: u64| {
+            let mut argv: Vec<String> = vec![bin(name).display().to_string()];
+            if u.is_root() {
+                argv.extend(ROOT_IN_USERNS.iter().map(|s| s.to_string()));
+            }
+            argv.extend(["--ro-bind", "/", "/"].map(String::from));
+            argv.extend(extra.iter().map(|s| s.to_string()));
+            argv.extend(["python3", "-c", &ioctl_payload(req)].map(String::from));
+            let o = Cmd::new(Path::new("/usr/bin/python3"), u)
+                .args(["-c", PTY_DRIVER])
+                .args(&argv)
+                .run();
+            o.ok();
+            let injected = o
+                .lines()
+                .into_iter()
+                .find_map(|l| l.strip_prefix("INJECTED ").map(String::from))
+                .unwrap_or_else(|| panic!("no INJECTED line{o:?}"));
+            (result(&o, "ioctl"), injected, o)
+        };
+        for req in [TIOCSTI, HIGH, TIOCLINUX] {
+            let (r, injected, o) = run(Name::Hutch, &[], req);
+            assert_eq!(r, errno(libc::EPERM), "{req:#x}{o:?}");
+            assert_eq!(injected, "b''", "{req:#x}{o:?}");
+        }
+        for req in [TIOCSTI, HIGH] {
+            let (r, injected, o) = run(Name::Bwrap, &["--new-session"], req);
+            assert_eq!(r, errno(libc::EPERM), "{req:#x}{o:?}");
+            assert_eq!(injected, "b''", "{req:#x}{o:?}");
+        }
+        // Without the protection: bwrap's defaults keep the terminal.
+        for req in [TIOCSTI, HIGH] {
+            let (r, injected, o) = run(Name::Bwrap, &[], req);
+            if legacy {
+                assert_eq!(r, "ok", "{req:#x}{o:?}");
+                assert_eq!(injected, "b'Z\\n'", "{req:#x}{o:?}");
+            } else {
+                assert_eq!(r, errno(libc::EIO), "{req:#x}{o:?}");
+            }
+        }
+        // TIOCLINUX needs a virtual console: on a pty the kernel answers, but not EPERM.
+        let (r, _, o) = run(Name::Bwrap, &[], TIOCLINUX);
+        assert!(r != errno(libc::EPERM) && r.starts_with("errno"), "{o:?}");
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Processes
+
+/// A host process run by `u` (`sleep TAG`), killed on drop.
+struct HostSleeper(Child);
+
+impl HostSleeper {
+    fn start(u: User, tag: &str) -> HostSleeper {
+        let mut c = if u == User::Nobody {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sleep"]);
+            c
+        } else {
+            Command::new("sleep")
+        };
+        HostSleeper(c.arg(tag).stdin(Stdio::null()).spawn().unwrap())
+    }
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for HostSleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Tries to see a host process of the same user (`sleep TAG`), to signal it and to
+/// ptrace it.
+///
+/// - With `--unshare-pid` it is invisible to ps and has no pid in the sandbox, under
+///   both names.
+/// - Without it, it is visible. It cannot be ptraced under either name: it is in
+///   another user namespace. Under the `hutch` name Landlock's scoping refuses signals
+///   to it. Under the `bwrap` name a signal reaches it, as with bwrap; that is the
+///   attempt succeeding where the protection is absent.
+/// - ptrace of a process inside the sandbox works, under both names.
+#[test]
+fn host_processes_are_invisible_and_unreachable() {
+    for_each_user(|u| {
+        let tag = format!("{}", 600000 + std::process::id() % 100000);
+        let sleeper = HostSleeper::start(u, &tag);
+        let pid = sleeper.pid();
+        // Wait until it runs sleep (not setpriv any more).
+        for _ in 0..200 {
+            if fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.starts_with("sleep"))
+            {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let body = format!(
+            r#"
+import signal, subprocess, time
+ps = subprocess.run(['ps', '-eo', 'args'], capture_output=True, text=True).stdout
+# (The needle is built here: this program's own text must not match.)
+print('visible', 'ok' if ('sleep %d' % {tag}) in ps.splitlines() else 'no')
+attempt('signal', lambda: os.kill({pid}, 0))
+attempt('ptrace', lambda: sc({ptrace}, 0x4206, {pid}, 0, 0))
+child = subprocess.Popen(['sleep', '30'])
+attempt('ptrace-inside', lambda: sc({ptrace}, 0x4206, child.pid, 0, 0))
+child.kill()
+"#,
+            ptrace = libc::SYS_ptrace
+        );
+        for name in BOTH {
+            let o = py(system(name, u), &body).run();
+            o.ok();
+            assert_eq!(result(&o, "visible"), "no", "{name:?} {u:?}{o:?}");
+            assert_eq!(result(&o, "signal"), errno(libc::ESRCH), "{name:?}{o:?}");
+            refused(&o, &["ptrace"]);
+            allowed(&o, &["ptrace-inside"]);
+            // No pid namespace: /proc is the host's.
+            let o = py(sandbox(name, u).args(["--ro-bind", "/", "/"]), &body).run();
+            o.ok();
+            allowed(&o, &["visible", "ptrace-inside"]);
+            assert_eq!(result(&o, "ptrace"), errno(libc::EPERM), "{name:?}{o:?}");
+            match name {
+                Name::Hutch => assert_eq!(result(&o, "signal"), errno(libc::EPERM), "{o:?}"),
+                Name::Bwrap => allowed(&o, &["signal"]),
+            }
+        }
+        drop(sleeper);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Privileges
+
+/// A setuid-root program that prints its effective uid and whether setuid(0) worked.
+fn setuid_root_program() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = base().join("euid.c");
+        let bin = base().join("euid");
+        fs::write(
+            &src,
+            "#include <stdio.h>\n#include <unistd.h>\nint main(void) {\n  int r = setuid(0);\n  \
+             printf(\"euid %d\\nsetuid0 %s\\n\", (int)geteuid(), r == 0 ? \"ok\" : \"fail\");\n  \
+             return 0;\n}\n",
+        )
+        .unwrap();
+        let st = Command::new("cc")
+            .arg("-o")
+            .arg(&bin)
+            .arg(&src)
+            .status()
+            .expect("run cc");
+        assert!(st.success(), "cc failed");
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o4755)).unwrap();
+        bin
+    })
+}
+
+/// Tries to gain root through a setuid-root binary inside the sandbox. Three things
+/// stop it: every bind is nosuid, no_new_privs is set, and uid 0 is not mapped in the
+/// sandbox's user namespace. The effective uid stays the user's, under both names and
+/// also with the binary bound by `--dev-bind`. The same binary run by the same user
+/// outside the sandbox gets euid 0. Only root can make a setuid-root binary, and for
+/// root the question does not arise.
+#[test]
+fn setuid_binaries_grant_nothing() {
+    if !running_as_root() {
+        eprintln!("skipped: only root can make the setuid-root binary this test needs");
+        return;
+    }
+    let bin = setuid_root_program();
+    let u = User::Nobody;
+    let b = bin.display().to_string();
+    for name in BOTH {
+        for bind in ["--ro-bind", "--dev-bind"] {
+            let o = small(name, u).args([bind, &b, "/euid", "/euid"]).run();
+            o.ok();
+            assert_eq!(
+                result(&o, "euid"),
+                NOBODY.to_string(),
+                "{name:?} {bind}{o:?}"
+            );
+            assert_eq!(result(&o, "setuid0"), "fail", "{name:?} {bind}{o:?}");
+        }
+    }
+    // Without the protection: outside the sandbox.
+    let o = Cmd::new(bin, u).run();
+    o.ok();
+    assert_eq!(result(&o, "euid"), "0", "{o:?}");
+}
+
+/// Tries to create a user namespace (`unshare -U`) when that is disabled.
+/// Under the `bwrap` name, `--disable-userns` lowers user.max_user_namespaces inside the
+/// sandbox's own namespace. Under the `hutch` name the seccomp policy refuses it anyway,
+/// and `--disable-userns` holds alone with the policy off. Without either, it works.
+#[test]
+fn new_user_namespaces_stay_disabled() {
+    for_each_user(|u| {
+        let script = format!("{SH_PRELUDE} t userns unshare -U true");
+        let run = |name: Name, extra: &[&str]| {
+            let o = small(name, u)
+                .arg("--unshare-user")
+                .args(extra)
+                .sh(&script)
+                .run();
+            o.ok();
+            o
+        };
+        refused(&run(Name::Bwrap, &["--disable-userns"]), &["userns"]);
+        refused(&run(Name::Hutch, &[]), &["userns"]);
+        refused(
+            &run(
+                Name::Hutch,
+                &["--disable-userns", "--seccomp-policy", "none"],
+            ),
+            &["userns"],
+        );
+        // Without the protection.
+        allowed(&run(Name::Bwrap, &[]), &["userns"]);
+        allowed(
+            &run(Name::Hutch, &["--seccomp-policy", "none"]),
+            &["userns"],
+        );
+    });
+}
+
+/// Tries to rename the host with sethostname(2), even with `--cap-add CAP_SYS_ADMIN`.
+/// Without `--unshare-uts` the UTS namespace is the host's, owned by a user namespace
+/// where the sandbox has no capability: EPERM. With `--unshare-uts` the call works,
+/// and renames only the sandbox. The host's name is the same afterwards.
+#[test]
+fn the_hosts_hostname_cannot_change() {
+    let host = nix::unistd::gethostname().unwrap();
+    let body = "attempt('sethostname', lambda: socket.sethostname('hutch-escaped'))\n\
+                print('name', socket.gethostname())";
+    for_each_user(|u| {
+        for name in BOTH {
+            for caps in [&[][..], &["--cap-add", "CAP_SYS_ADMIN"][..]] {
+                let o = py(small(name, u).args(caps), body).run();
+                let now = nix::unistd::gethostname().unwrap();
+                if now != host {
+                    let _ = nix::unistd::sethostname(&host);
+                    panic!("{name:?} {u:?} {caps:?} renamed the host to {now:?}{o:?}");
+                }
+                o.ok();
+                assert_eq!(result(&o, "sethostname"), errno(libc::EPERM), "{o:?}");
+            }
+            // Its own UTS namespace: the call works there.
+            let o = py(
+                small(name, u).args(["--unshare-uts", "--cap-add", "CAP_SYS_ADMIN"]),
+                body,
+            )
+            .run();
+            o.ok();
+            allowed(&o, &["sethostname"]);
+            assert_eq!(result(&o, "name"), "hutch-escaped", "{o:?}");
+            assert_eq!(nix::unistd::gethostname().unwrap(), host);
+        }
+    });
+}
+
+/// Tries to bind TCP port 1 (below ip_unprivileged_port_start). In the host's network
+/// namespace the sandbox has no CAP_NET_BIND_SERVICE, even when it adds it, because the
+/// namespace belongs to the host's user namespace: EACCES. In its own network
+/// namespace (`--unshare-net`) it fails without the capability, and with
+/// `--cap-add CAP_NET_BIND_SERVICE` it works.
+#[test]
+fn privileged_ports_need_the_capability() {
+    let body = "s = socket.socket()\n\
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                attempt('bind', lambda: s.bind(('127.0.0.1', 1)))";
+    for_each_user(|u| {
+        for name in BOTH {
+            let cap: &[&str] = &["--cap-add", "CAP_NET_BIND_SERVICE"];
+            for extra in [&[][..], cap, &["--unshare-net"][..]] {
+                let o = py(small(name, u).args(extra), body).run();
+                o.ok();
+                assert_eq!(
+                    result(&o, "bind"),
+                    errno(libc::EACCES),
+                    "{name:?} {extra:?}{o:?}"
+                );
+            }
+            let o = py(small(name, u).arg("--unshare-net").args(cap), body).run();
+            o.ok();
+            allowed(&o, &["bind"]);
+        }
+    });
+}
+
+/// Tries to weaken the sandbox's seccomp filter by installing an allow-everything filter
+/// of its own (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)). Installing works, but filters
+/// stack and the strictest answer wins. keyctl stays EPERM under the `hutch` name's
+/// policy, and uname stays EPERM under a `--seccomp` program given under the `bwrap`
+/// name. With no filter of hutch's, the same calls go through.
+#[test]
+fn an_allow_all_seccomp_filter_does_not_weaken_hutchs() {
+    let body = format!(
+        r#"
+import struct
+insn = struct.pack('HBBI', 0x06, 0, 0, 0x7fff0000)  # BPF_RET | BPF_K, SECCOMP_RET_ALLOW
+buf = ctypes.create_string_buffer(insn)
+class Prog(ctypes.Structure):
+    _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.c_void_p)]
+prog = Prog(1, ctypes.addressof(buf))
+def install():
+    if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+attempt('install', install)
+attempt('keyctl', lambda: sc({keyctl}, 0, 0xfffffffd, 0))
+attempt('uname', lambda: os.uname())
+"#,
+        keyctl = libc::SYS_keyctl
+    );
+    for_each_user(|u| {
+        let o = py(small(Name::Hutch, u), &body).run();
+        o.ok();
+        allowed(&o, &["install", "uname"]);
+        assert_eq!(result(&o, "keyctl"), errno(libc::EPERM), "{o:?}");
+        let o = py(small(Name::Bwrap, u).args(["--seccomp", "3"]), &body)
+            .fd_in(3, &fixture().join("seccomp-uname.bpf"))
+            .run();
+        o.ok();
+        allowed(&o, &["install"]);
+        assert_eq!(result(&o, "uname"), errno(libc::EPERM), "{o:?}");
+        // Without the protection: no filter of hutch's.
+        let o = py(
+            small(Name::Hutch, u).args(["--seccomp-policy", "none"]),
+            &body,
+        )
+        .run();
+        o.ok();
+        allowed(&o, &["install", "uname"]);
+        assert_ne!(result(&o, "keyctl"), errno(libc::EPERM), "{o:?}");
+        let o = py(small(Name::Bwrap, u), &body).run();
+        o.ok();
+        allowed(&o, &["install", "uname"]);
+    });
+}
