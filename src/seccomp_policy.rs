@@ -433,10 +433,13 @@ mod tests {
         for (name, n) in host {
             assert_eq!(nr(name, ARCH.unwrap()), Some(n), "{name}");
         }
+        // libc's ioctl request type differs between C libraries.
+        #[allow(clippy::unnecessary_cast)]
+        let tiocsti = libc::TIOCSTI as u64;
         assert_eq!(
             (TIOCSTI, CLONE_NEWUSER, EPERM as i32, ENOSYS as i32),
             (
-                libc::TIOCSTI as u64,
+                tiocsti,
                 libc::CLONE_NEWUSER as u64,
                 libc::EPERM,
                 libc::ENOSYS
