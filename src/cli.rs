@@ -127,6 +127,8 @@ pub static FLAGS: &[Flag] = flags! {
     Security "--landlock-bind" ["PORT"] "Landlock: allow TCP bind to PORT; once given, binding any other port is denied";
     Security "--landlock-scope" ["MODE"] "Landlock: on or off: deny signals and abstract unix sockets leaving the sandbox (default: on as hutch)";
     Security "--landlock-strict" [] "Fail unless the kernel enforces every Landlock restriction asked for (default: best effort, see --report)";
+    Security "--landlock-only" [] "Run COMMAND without namespaces, in the host's file system, confined by Landlock, the seccomp policy and no_new_privs: for where user namespaces are unavailable. Binds of a path onto itself become Landlock rules (--ro-bind: read and execute, --bind and --dev-bind: everything), --remount-ro takes write rights away; any other mount, a new namespace, --uid, --gid and --hostname are refused with an error naming them. Implies Landlock (with scoping) and the default seccomp policy, also as bwrap";
+    Security "--landlock-only-fallback" [] "As --landlock-only, but only where the sandbox's namespaces cannot be made (a warning says why); elsewhere a sandbox as usual";
     Security "--seccomp-policy" ["POLICY"] "default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)";
     Security "--seccomp-action" ["ACTION"] "errno, kill or log: what the default seccomp policy does to a denied call (default: errno)";
     Security "--report" [] "Print the protections in force as JSON to stderr before running COMMAND";
@@ -588,6 +590,8 @@ impl Parser {
                 self.single(name);
             }
             "--landlock-strict" => s.landlock.strict = true,
+            "--landlock-only" => s.landlock_only = LandlockOnly::On,
+            "--landlock-only-fallback" => s.landlock_only = LandlockOnly::Fallback,
             "--seccomp-policy" => {
                 s.seccomp_policy.source = match v[0].to_str() {
                     Some("default") => PolicySource::Default,
@@ -807,7 +811,18 @@ impl Parser {
                 )));
             }
         }
-        let hutch = s.personality == Personality::Hutch;
+        // Landlock-only mode has no other protection: Landlock (with scoping) and the
+        // default seccomp policy are on under both names unless turned off.
+        let ll_only = s.landlock_only != LandlockOnly::Off;
+        if ll_only && self.landlock_mode == Some(false) {
+            return Err(Error::msg(
+                "--landlock off cannot be combined with --landlock-only or --landlock-only-fallback: they confine the command with Landlock",
+            ));
+        }
+        if ll_only && !self.seen_single.contains(&"--seccomp-policy") {
+            s.seccomp_policy.source = PolicySource::Default;
+        }
+        let hutch = s.personality == Personality::Hutch || ll_only;
         let auto = self.landlock_mode.unwrap_or(hutch);
         ll.fs = if !self.landlock_paths.is_empty() {
             LandlockFs::Explicit(std::mem::take(&mut self.landlock_paths))
@@ -1098,6 +1113,30 @@ mod tests {
         assert!(!b.landlock.enabled());
         assert_eq!(b.seccomp_policy.source, PolicySource::None);
         assert_eq!(b.report, None);
+    }
+
+    #[test]
+    fn landlock_only_flags() {
+        // Under the bwrap name too, Landlock-only mode turns Landlock and the policy on.
+        let b = spec(&["--landlock-only", "true"]);
+        assert_eq!(b.landlock_only, LandlockOnly::On);
+        assert_eq!(b.landlock.fs, LandlockFs::Derived);
+        assert!(b.landlock.scope);
+        assert_eq!(b.seccomp_policy.source, PolicySource::Default);
+        let b = spec(&[
+            "--landlock-only-fallback",
+            "--seccomp-policy",
+            "none",
+            "true",
+        ]);
+        assert_eq!(b.landlock_only, LandlockOnly::Fallback);
+        assert_eq!(b.seccomp_policy.source, PolicySource::None);
+        // The last one wins.
+        let b = spec(&["--landlock-only-fallback", "--landlock-only", "true"]);
+        assert_eq!(b.landlock_only, LandlockOnly::On);
+        assert_eq!(spec(&["true"]).landlock_only, LandlockOnly::Off);
+        assert!(err(&["--landlock-only", "--landlock", "off", "true"])
+            .starts_with("--landlock off cannot be combined with --landlock-only"));
     }
 
     #[test]

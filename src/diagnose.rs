@@ -16,6 +16,10 @@ use crate::spec::{Op, Personality, Spec};
 pub const APPARMOR_PROFILE_SOURCE: &str = "apparmor/hutch";
 pub const APPARMOR_PROFILE_INSTALLED: &str = "/etc/apparmor.d/hutch";
 
+/// Appended to every cause that keeps namespaces from being made: the way out.
+pub const OFFER_LANDLOCK_ONLY: &str = "; to run without namespaces, confined by Landlock, \
+     seccomp and no_new_privs only, add --landlock-only";
+
 /// The paths the AppArmor profile attaches to (see apparmor/hutch).
 fn apparmor_covers(exe: &Path) -> bool {
     let s = exe.to_string_lossy();
@@ -156,6 +160,39 @@ impl Host {
         None
     }
 
+    /// Whether hutch itself runs in a user namespace other than the initial one
+    /// (inside another sandbox, or a container with user namespaces).
+    pub fn in_user_ns(&self) -> bool {
+        match self.read("/proc/self/uid_map") {
+            Some(map) => map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"],
+            None => false,
+        }
+    }
+
+    /// Whether a seccomp filter is installed on hutch itself.
+    fn seccomp_filtered(&self) -> bool {
+        self.read("/proc/self/status").is_some_and(|s| {
+            s.lines()
+                .any(|l| l.split_whitespace().eq(["Seccomp:", "2"]))
+        })
+    }
+
+    /// hutch runs inside another sandbox (a user namespace) that forbids `what`.
+    fn enclosing_sandbox_hint(&self, what: &str) -> Option<String> {
+        if !self.in_user_ns() {
+            return None;
+        }
+        let filter = if self.seccomp_filtered() {
+            ", whose seccomp filter"
+        } else {
+            ", which"
+        };
+        Some(format!(
+            "{what} is not permitted here: hutch runs inside another sandbox (in a user \
+             namespace){filter} forbids it"
+        ))
+    }
+
     /// The container engine hutch seems to run under, if any.
     pub fn container(&self) -> Option<String> {
         if self.exists("/.dockerenv") {
@@ -201,9 +238,17 @@ pub fn clone_failed(err: std::io::Error, userns: bool, host: &Host) -> Error {
     if !namespace_errno {
         return base;
     }
+    let offer = OFFER_LANDLOCK_ONLY;
     if userns {
         if let Some(why) = host.userns_blocked() {
-            return base.with_hint(&format!(": {why}"));
+            return base.with_hint(&format!(": {why}{offer}"));
+        }
+        if code == Some(libc::ENOSPC) && host.in_user_ns() {
+            return base.with_hint(&format!(
+                ": no more user namespaces can be made here: hutch runs inside another \
+                 sandbox that allows none (as --disable-userns does), or the nesting depth \
+                 (32) is reached{offer}"
+            ));
         }
         if code == Some(libc::ENOSPC) {
             let max = host
@@ -211,12 +256,16 @@ pub fn clone_failed(err: std::io::Error, userns: bool, host: &Host) -> Error {
                 .unwrap_or_else(|| "?".into());
             return base.with_hint(&format!(
                 ": too many user namespaces: the limit (sysctl user.max_user_namespaces = \
-                 {max}) or the nesting depth (32) is reached"
+                 {max}) or the nesting depth (32) is reached{offer}"
             ));
         }
     }
-    match host.container_hint("creating namespaces") {
-        Some(hint) => base.with_hint(&format!(": {hint}")),
+    let what = "creating namespaces";
+    match host
+        .enclosing_sandbox_hint(what)
+        .or_else(|| host.container_hint(what))
+    {
+        Some(hint) => base.with_hint(&format!(": {hint}{offer}")),
         None => base,
     }
 }
@@ -228,14 +277,16 @@ pub fn setup_failed(err: Error, host: &Host, first_mount: bool) -> Error {
     if !matches!(err.errno(), Some(libc::EPERM) | Some(libc::EACCES)) {
         return err;
     }
+    let offer = OFFER_LANDLOCK_ONLY;
     if let Some(why) = host.userns_blocked() {
-        return err.with_hint(&format!(": {why}"));
+        return err.with_hint(&format!(": {why}{offer}"));
     }
     if first_mount {
         let hint = host
-            .container_hint("mounting")
+            .enclosing_sandbox_hint("mounting")
+            .or_else(|| host.container_hint("mounting"))
             .unwrap_or_else(|| "mounting is not permitted here (inside a container?)".into());
-        return err.with_hint(&format!(": {hint}"));
+        return err.with_hint(&format!(": {hint}{offer}"));
     }
     err
 }
@@ -423,7 +474,7 @@ mod tests {
         let e = Error::io("Failed to make / slave", eperm());
         assert_eq!(
             setup_failed(e, &h, true).to_string(),
-            "Failed to make / slave: Operation not permitted: mounting is not permitted here (inside a container?)"
+            format!("Failed to make / slave: Operation not permitted: mounting is not permitted here (inside a container?){OFFER_LANDLOCK_ONLY}")
         );
         // Other errors and later mounts are left alone.
         let e = Error::io("Can't mount tmpfs on /x", eperm());
@@ -431,6 +482,42 @@ mod tests {
             setup_failed(e, &h, false).to_string(),
             "Can't mount tmpfs on /x: Operation not permitted"
         );
+    }
+
+    #[test]
+    fn inside_another_sandbox() {
+        let nested = [
+            ("/proc/self/uid_map", "         0       1000          1\n"),
+            ("/proc/sys/user/max_user_namespaces", "2147483647\n"),
+            ("/.dockerenv", ""),
+        ];
+        let (_d, h) = fake(&nested, 1000);
+        assert!(h.in_user_ns());
+        // --disable-userns outside: ENOSPC, whatever this namespace's own limit says.
+        let m = clone_failed(std::io::Error::from_raw_os_error(libc::ENOSPC), true, &h).to_string();
+        assert!(
+            m.starts_with("Creating new namespace failed: No space left on device: no more user namespaces can be made here: hutch runs inside another sandbox that allows none (as --disable-userns does)"),
+            "{m}"
+        );
+        assert!(m.ends_with(OFFER_LANDLOCK_ONLY), "{m}");
+        assert!(!m.contains('\n'), "{m}");
+        // A seccomp filter outside: EPERM; the enclosing sandbox, not the container, is named.
+        let mut files = nested.to_vec();
+        files.push((
+            "/proc/self/status",
+            "Name:\tx\nSeccomp:\t2\nSeccomp_filters:\t3\n",
+        ));
+        let (_d, h) = fake(&files, 1000);
+        let m = clone_failed(eperm(), true, &h).to_string();
+        assert_eq!(
+            m,
+            format!("Creating new namespace failed: Operation not permitted: creating namespaces is not permitted here: hutch runs inside another sandbox (in a user namespace), whose seccomp filter forbids it{OFFER_LANDLOCK_ONLY}")
+        );
+        // The initial user namespace is not nested.
+        let (_d, h) = fake(&[("/proc/self/uid_map", "0 0 4294967295\n")], 1000);
+        assert!(!h.in_user_ns());
+        let offer = clone_failed(eperm(), true, &fake(&[("/.dockerenv", "")], 1000).1).to_string();
+        assert!(offer.ends_with("add --landlock-only"), "{offer}");
     }
 
     #[test]

@@ -264,10 +264,46 @@ pub fn explain(spec: &Spec) -> String {
         }
     }
 
+    // Landlock-only mode: whether it applies, and whether the plan fits it.
+    let probed =
+        (spec.landlock_only == LandlockOnly::Fallback).then(|| crate::landlock_only::probe(spec));
+    let ll_only = match spec.landlock_only {
+        LandlockOnly::Off => false,
+        LandlockOnly::On => true,
+        LandlockOnly::Fallback => matches!(probed, Some(Err(_))),
+    };
+    if spec.landlock_only != LandlockOnly::Off {
+        let _ = writeln!(o, "\nmode");
+        if let Some(probed) = probed {
+            let _ = match probed {
+                Ok(()) => writeln!(
+                    o,
+                    "  namespaces: they can be made here (--landlock-only-fallback would use \
+                     Landlock-only mode where they cannot)"
+                ),
+                Err(e) => writeln!(
+                    o,
+                    "  Landlock-only, as namespaces cannot be made here ({e}; \
+                     --landlock-only-fallback)"
+                ),
+            };
+        }
+        if ll_only {
+            let _ = writeln!(
+                o,
+                "  Landlock-only: no namespaces; the command runs in the host's file system as \
+                 the caller, confined by Landlock, the seccomp policy and no_new_privs"
+            );
+            if let Err(e) = crate::landlock_only::check(spec) {
+                let _ = writeln!(o, "  ERROR: {e}; the sandbox would not start");
+            }
+        }
+    }
+
     // Namespaces and ids.
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
-    let userns = crate::sandbox::makes_user_ns(spec, uid);
+    let userns = !ll_only && crate::sandbox::makes_user_ns(spec, uid);
     let suid = spec.uid.unwrap_or(uid);
     let sgid = spec.gid.unwrap_or(gid);
     let _ = writeln!(o, "\nnamespaces");
@@ -291,7 +327,12 @@ pub fn explain(spec: &Spec) -> String {
     let _ = writeln!(o, "  user     {user}");
     let _ = writeln!(
         o,
-        "  mount    new: a private tmpfs root, built by the ops below"
+        "  mount    {}",
+        if ll_only {
+            "the host's: nothing is mounted, the ops below become Landlock rules"
+        } else {
+            "new: a private tmpfs root, built by the ops below"
+        }
     );
     let pid = if spec.ns.pid {
         if spec.as_pid_1 {
@@ -341,6 +382,7 @@ pub fn explain(spec: &Spec) -> String {
     };
     let _ = writeln!(o, "  uts      {uts}");
     let cgroup = match spec.ns.cgroup {
+        _ if ll_only => "the host's",
         Unshare::Yes => "new",
         Unshare::Try => "new if the kernel has cgroup namespaces",
         Unshare::No => "the host's",
@@ -436,24 +478,30 @@ pub fn explain(spec: &Spec) -> String {
     // Security.
     let _ = writeln!(o, "\nsecurity");
     let real_root = uid == 0;
-    let caps = if real_root && !userns && spec.userns_fd.is_none() && spec.caps.is_empty() {
-        "all of root's, untouched (root without a new user namespace)".to_string()
+    let keep = if ll_only {
+        crate::landlock_only::keep_caps(spec)
     } else {
-        match crate::sandbox::keep_caps(spec, real_root, userns || spec.userns_fd.is_some()) {
-            Err(e) => format!("error: {e}"),
-            Ok(keep) => {
-                let mut keep: Vec<String> = keep.iter().map(|c| c.to_string()).collect();
-                keep.sort();
-                if keep.is_empty() {
-                    "none".to_string()
-                } else if keep.len() == crate::caps::supported().len() {
-                    format!("all {} that this kernel knows", keep.len())
-                } else {
-                    keep.join(", ")
+        crate::sandbox::keep_caps(spec, real_root, userns || spec.userns_fd.is_some())
+    };
+    let caps =
+        if real_root && !userns && !ll_only && spec.userns_fd.is_none() && spec.caps.is_empty() {
+            "all of root's, untouched (root without a new user namespace)".to_string()
+        } else {
+            match keep {
+                Err(e) => format!("error: {e}"),
+                Ok(keep) => {
+                    let mut keep: Vec<String> = keep.iter().map(|c| c.to_string()).collect();
+                    keep.sort();
+                    if keep.is_empty() {
+                        "none".to_string()
+                    } else if keep.len() == crate::caps::supported().len() {
+                        format!("all {} that this kernel knows", keep.len())
+                    } else {
+                        keep.join(", ")
+                    }
                 }
             }
-        }
-    };
+        };
     let _ = writeln!(o, "  capabilities  {caps}");
     let _ = writeln!(o, "  no_new_privs  yes");
     let ll = &spec.landlock;
@@ -467,7 +515,12 @@ pub fn explain(spec: &Spec) -> String {
                 o,
                 "  landlock      filesystem: rules derived from the mounts"
             );
-            for (p, a) in crate::landlock::derive(&spec.ops) {
+            let rules = if ll_only {
+                crate::landlock::derive_host(&spec.ops)
+            } else {
+                crate::landlock::derive(&spec.ops)
+            };
+            for (p, a) in rules {
                 let _ = writeln!(o, "                  {:<24} {}", p.display(), access(a));
             }
         }

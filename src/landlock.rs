@@ -73,7 +73,7 @@ fn read_only(a: Access) -> Access {
 
 /// Sandbox paths compared lexically: absolute, `.` and `..` folded (`..` at the
 /// root stays at the root, as with `RESOLVE_IN_ROOT`).
-fn normalize(p: &Path) -> PathBuf {
+pub fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in p.components() {
         match c {
@@ -153,6 +153,20 @@ pub fn derive(ops: &[Op]) -> Vec<(PathBuf, Access)> {
         .entry(PathBuf::from("/"))
         .or_insert_with(|| AccessFs::ReadDir.into());
     rules.into_iter().collect()
+}
+
+/// The rules in Landlock-only mode, where the mount plan's binds are of host paths
+/// onto themselves (src/landlock_only.rs): the same as [`derive`]'s, but the root is
+/// the host's, so nothing lists it unless a bind on `/` says so.
+pub fn derive_host(ops: &[Op]) -> Vec<(PathBuf, Access)> {
+    let root_mounted = ops
+        .iter()
+        .any(|op| !matches!(op, Op::RemountRo { .. }) && normalize(op.dest()) == Path::new("/"));
+    let mut rules = derive(ops);
+    if !root_mounted {
+        rules.retain(|(p, _)| p != Path::new("/"));
+    }
+    rules
 }
 
 /// What one explicit rule grants.
@@ -250,8 +264,9 @@ fn ll_err(e: impl std::fmt::Display) -> Error {
 }
 
 /// Restrict this process (and what it execs) as `spec` says. Runs in the child
-/// after the new root is final: rule paths are the sandbox's own.
-pub fn apply(spec: &LandlockSpec, ops: &[Op]) -> Result<Status> {
+/// after the new root is final: rule paths are the sandbox's own. `host`: in
+/// Landlock-only mode, with no new root (see [`derive_host`]).
+pub fn apply(spec: &LandlockSpec, ops: &[Op], host: bool) -> Result<Status> {
     let abi = crate::sys::landlock_abi();
     let mut status = Status {
         abi,
@@ -314,7 +329,10 @@ pub fn apply(spec: &LandlockSpec, ops: &[Op]) -> Result<Status> {
     // Path rules: (path, access, the flag that asked for it when explicit).
     let rules: Vec<(PathBuf, Access, Option<&str>)> = match &spec.fs {
         LandlockFs::Off => Vec::new(),
-        LandlockFs::Derived => derive(ops).into_iter().map(|(p, a)| (p, a, None)).collect(),
+        LandlockFs::Derived => {
+            let rules = if host { derive_host(ops) } else { derive(ops) };
+            rules.into_iter().map(|(p, a)| (p, a, None)).collect()
+        }
         LandlockFs::Explicit(list) => list
             .iter()
             .map(|(p, a)| (p.clone(), explicit_access(*a), Some(flag_name(*a))))

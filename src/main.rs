@@ -9,6 +9,7 @@ mod error;
 mod explain;
 mod init;
 mod landlock;
+mod landlock_only;
 mod limits;
 mod mounts;
 mod net;

@@ -96,6 +96,8 @@ enum Kind {
     ShareNet,
     /// `true`/`false` give `FLAG on`/`FLAG off`.
     OnOff(&'static str),
+    /// `true` gives `--landlock-only`, `"auto"` `--landlock-only-fallback`, `false` nothing.
+    LandlockOnly,
     /// Namespace names, each one `--unshare-NAME`.
     Unshare,
     /// One value (a string or a number), given to the flag as written.
@@ -184,6 +186,7 @@ pub static KEYS: &[Key] = keys! {
     "landlock_bind" Kind::Words("--landlock-bind"), "[8080, ...]", "--landlock-bind";
     "landlock_scope" Kind::OnOff("--landlock-scope"), "true or false", "--landlock-scope on/off";
     "landlock_strict" Kind::Bool("--landlock-strict"), "true", "--landlock-strict";
+    "landlock_only" Kind::LandlockOnly, "true or \"auto\"", "--landlock-only; \"auto\": --landlock-only-fallback (only where namespaces cannot be made)";
     "seccomp_policy" Kind::Word("--seccomp-policy"), "\"default\", \"none\" or \"PATH\"", "--seccomp-policy";
     "seccomp_action" Kind::Word("--seccomp-action"), "\"errno\", \"kill\" or \"log\"", "--seccomp-action";
     "memory" Kind::Word("--memory"), "\"2G\"", "--memory";
@@ -996,6 +999,23 @@ impl Expander<'_> {
                 let word = if on { "on" } else { "off" };
                 self.push(file, &span, name, vec![flag.into(), word.into()]);
             }
+            Kind::LandlockOnly => {
+                let span = v.span();
+                let flag = match v.get_ref() {
+                    DeValue::String(s) if s.as_ref() == "auto" => Some("--landlock-only-fallback"),
+                    DeValue::String(s) => {
+                        return Err(file.error(
+                            span,
+                            name,
+                            format!("expected true, false or \"auto\", not {:?}", s.as_ref()),
+                        ))
+                    }
+                    _ => de::<bool>(v).map_err(ctx)?.then_some("--landlock-only"),
+                };
+                if let Some(flag) = flag {
+                    self.push(file, &span, name, vec![flag.into()]);
+                }
+            }
             Kind::Unshare => {
                 const NAMES: &[&str] = &[
                     "all",
@@ -1465,6 +1485,22 @@ mod tests {
             ]
         );
         assert!(err("[[then]]\nname = \"x\"\n").contains("not in a [[then]] table"));
+    }
+
+    #[test]
+    fn landlock_only_key() {
+        assert_eq!(expand("landlock_only = true\n"), ["--landlock-only"]);
+        assert_eq!(
+            expand("landlock_only = \"auto\"\n"),
+            ["--landlock-only-fallback"]
+        );
+        assert!(expand("landlock_only = false\n").is_empty());
+        let e = err("landlock_only = \"sometimes\"\n");
+        assert!(
+            e.contains("key \"landlock_only\": expected true, false or \"auto\""),
+            "{e}"
+        );
+        assert!(err("landlock_only = 1\n").contains("landlock_only"));
     }
 
     #[test]

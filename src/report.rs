@@ -72,6 +72,8 @@ fn json_list<S: AsRef<str>>(items: &[S]) -> String {
 #[derive(Debug, Clone)]
 pub struct Enforcement<'a> {
     pub namespaces: Vec<&'static str>,
+    /// `namespaces`, or `landlock-only` (no namespaces at all: `--landlock-only`).
+    pub mode: &'static str,
     pub landlock: &'a crate::landlock::Status,
     pub seccomp_policy: String,
     pub seccomp_action: &'static str,
@@ -86,13 +88,14 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
     let ll = e.landlock;
     format!(
         concat!(
-            "{{\"namespaces\": {}, ",
+            "{{\"namespaces\": {}, \"mode\": {}, ",
             "\"landlock\": {{\"abi\": {}, \"status\": {}, \"fs\": {}, \"rules\": {}, ",
             "\"scope\": {}, \"dropped\": {}, \"skipped\": {}}}, ",
             "\"seccomp\": {{\"policy\": {}, \"action\": {}, \"programs\": {}}}, ",
             "\"capabilities\": {}, \"no_new_privs\": {}}}\n"
         ),
         json_list(&e.namespaces),
+        json_str(e.mode),
         ll.abi,
         json_str(ll.state),
         json_str(ll.fs),
@@ -125,6 +128,7 @@ mod tests {
         };
         let e = Enforcement {
             namespaces: vec!["user", "mnt"],
+            mode: "namespaces",
             landlock: &ll,
             seccomp_policy: "default".into(),
             seccomp_action: "errno",
@@ -135,7 +139,7 @@ mod tests {
         assert_eq!(
             enforcement_json(&e),
             concat!(
-                r#"{"namespaces": ["user", "mnt"], "landlock": {"abi": 7, "status": "full", "fs": "derived", "#,
+                r#"{"namespaces": ["user", "mnt"], "mode": "namespaces", "landlock": {"abi": 7, "status": "full", "fs": "derived", "#,
                 r#""rules": 3, "scope": true, "dropped": [], "skipped": ["/x\"y: No such file or directory"]}, "#,
                 r#""seccomp": {"policy": "default", "action": "errno", "programs": 3}, "#,
                 r#""capabilities": [], "no_new_privs": true}"#,

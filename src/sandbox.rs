@@ -35,6 +35,8 @@ use crate::{caps, report, seccomp_policy, sys, userns};
 struct Plan {
     real_uid: u32,
     real_gid: u32,
+    /// Landlock-only mode: no namespaces, no new root (src/landlock_only.rs).
+    landlock_only: bool,
     /// A new user namespace is made.
     userns: bool,
     /// The ids mapped in the first user namespace (0 when a nested one follows).
@@ -103,9 +105,12 @@ fn cgroup_ns_available() -> bool {
 }
 
 /// Checks that need the environment, in bwrap's order, and the decisions that follow.
-fn plan(spec: &Spec) -> Result<Plan> {
+fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
     let real_uid = nix::unistd::getuid().as_raw();
     let real_gid = nix::unistd::getgid().as_raw();
+    if landlock_only {
+        crate::landlock_only::check(spec)?;
+    }
     if spec.userns_block_fd.is_some() && spec.ns.user != Unshare::Yes {
         return Err(Error::msg("--userns-block-fd requires --unshare-user"));
     }
@@ -118,7 +123,7 @@ fn plan(spec: &Spec) -> Result<Plan> {
     if spec.userns_fd.is_some() && spec.ns.user == Unshare::Try {
         return Err(Error::msg("--userns not compatible --unshare-user-try"));
     }
-    if spec.disable_userns && spec.ns.user != Unshare::Yes {
+    if spec.disable_userns && spec.ns.user != Unshare::Yes && !landlock_only {
         return Err(Error::msg("--disable-userns requires --unshare-user"));
     }
     if let Some(label) = spec.exec_label.as_ref().or(spec.file_label.as_ref()) {
@@ -127,7 +132,7 @@ fn plan(spec: &Spec) -> Result<Plan> {
     }
     // Not root: a user namespace is implied (bwrap is never setuid here),
     // unless the caller gives one to join with --userns.
-    let userns = makes_user_ns(spec, real_uid);
+    let userns = !landlock_only && makes_user_ns(spec, real_uid);
     let joined = spec.userns_fd.is_some();
     let sandbox_uid = spec.uid.unwrap_or(real_uid);
     let sandbox_gid = spec.gid.unwrap_or(real_gid);
@@ -197,11 +202,12 @@ fn plan(spec: &Spec) -> Result<Plan> {
         (sandbox_uid, sandbox_gid)
     };
     let cgroup_ns = match spec.ns.cgroup {
+        _ if landlock_only => false,
         Unshare::Yes => true,
         Unshare::Try => cgroup_ns_available(),
         Unshare::No => false,
     };
-    let mut clone_flags = libc::CLONE_NEWNS;
+    let mut clone_flags = if landlock_only { 0 } else { libc::CLONE_NEWNS };
     for (on, flag) in [
         (userns, libc::CLONE_NEWUSER),
         (spec.ns.ipc, libc::CLONE_NEWIPC),
@@ -219,6 +225,7 @@ fn plan(spec: &Spec) -> Result<Plan> {
     Ok(Plan {
         real_uid,
         real_gid,
+        landlock_only,
         userns,
         ns_uid,
         ns_gid,
@@ -231,7 +238,11 @@ fn plan(spec: &Spec) -> Result<Plan> {
         seccomp,
         // Real root starts from its own effective set (read before a new user
         // namespace grants a full one), anyone else from nothing.
-        keep_caps: keep_caps(spec, real_uid == 0, userns || joined)?,
+        keep_caps: if landlock_only {
+            crate::landlock_only::keep_caps(spec)?
+        } else {
+            keep_caps(spec, real_uid == 0, userns || joined)?
+        },
         net_gate: crate::net::Gate::new(
             &spec.net,
             spec.info_fd.is_some() || spec.json_status_fd.is_some(),
@@ -277,7 +288,9 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         Op::File { fd, .. } | Op::BindData { fd, .. } | Op::BindFd { fd, .. } => Some(*fd),
         _ => None,
     }));
-    let plan = plan(spec)?;
+    // --landlock-only(-fallback): no namespaces, or only where they cannot be made.
+    let landlock_only = crate::landlock_only::decide(spec, |m| msgs.warn(m));
+    let plan = plan(spec, landlock_only)?;
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
@@ -345,7 +358,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     close_report_fd(spec);
 
     // Report the namespaces before setup starts, as bwrap does.
-    let ids = if spec.info_fd.is_some() || spec.json_status_fd.is_some() {
+    let ids = if !plan.landlock_only && (spec.info_fd.is_some() || spec.json_status_fd.is_some()) {
         report::namespace_ids(pid, spec, plan.cgroup_ns)
     } else {
         Vec::new()
@@ -578,7 +591,7 @@ fn child(
         let _ = std::fs::File::from(sys::own_fd(fd)).read(&mut b);
     }
 
-    let max_userns = if spec.disable_userns {
+    let max_userns = if spec.disable_userns && !plan.landlock_only {
         Some(
             std::fs::OpenOptions::new()
                 .write(true)
@@ -591,17 +604,20 @@ fn child(
 
     // 2. The new root: sources resolved on the host first, then every op in order.
     // (src/diagnose.rs adds the cause to a refused source, first mount or procfs.)
-    let sources = mounts::resolve_sources(&spec.ops)
-        .map_err(|e| crate::diagnose::in_sources(spec, e, plan.real_uid))?;
-    let mut root = Root::prepare().map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
-    for (op, src) in spec.ops.iter().zip(&sources) {
-        root.apply(op, src.as_deref(), spec.ns.pid || spec.pidns_fd.is_some())
-            .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
+    // Landlock-only mode has none: the ops become Landlock rules (4b).
+    if !plan.landlock_only {
+        let sources = mounts::resolve_sources(&spec.ops)
+            .map_err(|e| crate::diagnose::in_sources(spec, e, plan.real_uid))?;
+        let mut root = Root::prepare().map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
+        for (op, src) in spec.ops.iter().zip(&sources) {
+            root.apply(op, src.as_deref(), spec.ns.pid || spec.pidns_fd.is_some())
+                .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
+        }
+        // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
+        let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
+        crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
+        root.finish()?;
     }
-    // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
-    let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
-    crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
-    root.finish()?;
 
     // After setup, switch to the user namespace given with --userns2.
     if let Some(fd) = spec.userns2_fd {
@@ -647,7 +663,9 @@ fn child(
         .ctx(|| "setting up uid map".into())?;
     }
     drop(proc_self);
+    // (In Landlock-only mode the seccomp policy, installed last, refuses them.)
     if (spec.disable_userns || spec.assert_userns_disabled)
+        && !plan.landlock_only
         && nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok()
     {
         return Err(Error::msg(
@@ -659,11 +677,17 @@ fn child(
     // capabilities go. It needs no privilege, only no_new_privs (set here, as bwrap
     // sets it anyway before exec). pid 1, forked below, is inside the domain too.
     nix::sys::prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS) failed".into())?;
-    let landlock = crate::landlock::apply(&spec.landlock, &spec.ops)?;
+    let landlock = crate::landlock::apply(&spec.landlock, &spec.ops, plan.landlock_only)?;
 
     // 5. Capabilities, as bwrap: real root without a new user namespace and
-    // without --cap-add/--cap-drop keeps everything untouched.
-    if plan.real_uid != 0 || plan.userns || spec.userns_fd.is_some() || !spec.caps.is_empty() {
+    // without --cap-add/--cap-drop keeps everything untouched. In Landlock-only
+    // mode nobody keeps any but those added (root's bounding set goes too).
+    if plan.real_uid != 0
+        || plan.userns
+        || spec.userns_fd.is_some()
+        || !spec.caps.is_empty()
+        || plan.landlock_only
+    {
         if plan.sandbox_uid == 0 && !spec.caps.is_empty() {
             // uid 0 would regain its bounding set at exec: only ambient caps may pass.
             sys::set_securebits(sys::SECBIT_NOROOT | sys::SECBIT_NOROOT_LOCKED)
@@ -671,7 +695,9 @@ fn child(
         }
         caps::apply(
             &plan.keep_caps,
-            plan.userns || spec.userns_fd.is_some(),
+            plan.userns
+                || spec.userns_fd.is_some()
+                || (plan.landlock_only && crate::landlock_only::can_drop_bounding()),
             !spec.caps.is_empty(),
         )?;
     }
@@ -777,6 +803,11 @@ fn write_report(
     capabilities.sort();
     let text = report::enforcement_json(&report::Enforcement {
         namespaces,
+        mode: if plan.landlock_only {
+            "landlock-only"
+        } else {
+            "namespaces"
+        },
         landlock,
         seccomp_policy: seccomp_policy::describe(&spec.seccomp_policy),
         seccomp_action: match spec.seccomp_policy.action {

@@ -3,6 +3,10 @@
 //! running architecture and handed over as [`Program`]s, installed last before
 //! exec together with any `--seccomp`/`--add-seccomp-fd` programs.
 //!
+//! The default policy names its system calls; a small table gives their numbers
+//! on x86_64 and on aarch64, so that both policies are compiled and tested
+//! (by a BPF interpreter in the tests) whatever hutch is built for.
+//!
 //! The default policy is a deny list in the spirit of Flatpak's and Docker's:
 //! everything not listed is allowed. It refuses (EPERM, or the `--seccomp-action`)
 //! terminal injection (TIOCSTI, TIOCLINUX), the kernel keyring, eBPF,
@@ -34,66 +38,101 @@ const ARCH: Option<TargetArch> = Some(TargetArch::aarch64);
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const ARCH: Option<TargetArch> = None;
 
+// The same values on x86_64 and aarch64 (asm-generic ioctls, errno and clone flags).
 const TIOCSTI: u64 = 0x5412;
 const TIOCLINUX: u64 = 0x541C;
+const CLONE_NEWUSER: u64 = 0x1000_0000;
+const EPERM: u32 = 1;
+const ENOSYS: u32 = 38;
 
-/// System calls the default policy refuses whatever their arguments.
-fn denied_outright() -> Vec<i64> {
-    // libc's numbers are `c_long`, i64 on both supported architectures.
-    let mut v: Vec<i64> = vec![
-        libc::SYS_keyctl,
-        libc::SYS_add_key,
-        libc::SYS_request_key,
-        libc::SYS_bpf,
-        libc::SYS_perf_event_open,
-        libc::SYS_userfaultfd,
-        libc::SYS_kexec_load,
-        libc::SYS_kexec_file_load,
-        libc::SYS_init_module,
-        libc::SYS_finit_module,
-        libc::SYS_delete_module,
-        libc::SYS_open_by_handle_at,
-        libc::SYS_name_to_handle_at,
-        libc::SYS_mount,
-        libc::SYS_umount2,
-        libc::SYS_pivot_root,
-        libc::SYS_move_mount,
-        libc::SYS_open_tree,
-        libc::SYS_fsopen,
-        libc::SYS_fsmount,
-        libc::SYS_fsconfig,
-        libc::SYS_fspick,
-        libc::SYS_mount_setattr,
-        libc::SYS_unshare,
-        libc::SYS_setns,
-        libc::SYS_settimeofday,
-        libc::SYS_clock_settime,
-        libc::SYS_clock_adjtime,
-        libc::SYS_adjtimex,
-        libc::SYS_reboot,
-        libc::SYS_swapon,
-        libc::SYS_swapoff,
-        libc::SYS_syslog,
-        libc::SYS_acct,
-        libc::SYS_quotactl,
-        libc::SYS_io_uring_setup,
-        libc::SYS_io_uring_enter,
-        libc::SYS_io_uring_register,
-        libc::SYS_lookup_dcookie,
-        libc::SYS_vhangup,
-        libc::SYS_nfsservctl,
-    ];
-    // Calls that aarch64 never had.
-    #[cfg(target_arch = "x86_64")]
-    v.extend([
-        libc::SYS_iopl,
-        libc::SYS_ioperm,
-        libc::SYS_uselib,
-        libc::SYS_ustat,
-        libc::SYS_sysfs,
-        libc::SYS__sysctl,
-    ]);
-    v
+/// System call numbers by name, for each architecture the policy supports:
+/// `(name, x86_64, aarch64)`, `None` where the architecture has no such call.
+/// aarch64 uses the generic table (`include/uapi/asm-generic/unistd.h`), which never
+/// had the legacy calls at the end. Not libc's `SYS_*` constants: those exist only
+/// for the architecture hutch is compiled for, and the policy is compiled and tested
+/// for both (the tests check both columns against seccompiler's own tables).
+#[rustfmt::skip]
+const SYSCALLS: &[(&str, Option<i64>, Option<i64>)] = &[
+    ("keyctl", Some(250), Some(219)),
+    ("add_key", Some(248), Some(217)),
+    ("request_key", Some(249), Some(218)),
+    ("bpf", Some(321), Some(280)),
+    ("perf_event_open", Some(298), Some(241)),
+    ("userfaultfd", Some(323), Some(282)),
+    ("kexec_load", Some(246), Some(104)),
+    ("kexec_file_load", Some(320), Some(294)),
+    ("init_module", Some(175), Some(105)),
+    ("finit_module", Some(313), Some(273)),
+    ("delete_module", Some(176), Some(106)),
+    ("open_by_handle_at", Some(304), Some(265)),
+    ("name_to_handle_at", Some(303), Some(264)),
+    ("mount", Some(165), Some(40)),
+    ("umount2", Some(166), Some(39)),
+    ("pivot_root", Some(155), Some(41)),
+    ("move_mount", Some(429), Some(429)),
+    ("open_tree", Some(428), Some(428)),
+    ("fsopen", Some(430), Some(430)),
+    ("fsmount", Some(432), Some(432)),
+    ("fsconfig", Some(431), Some(431)),
+    ("fspick", Some(433), Some(433)),
+    ("mount_setattr", Some(442), Some(442)),
+    ("unshare", Some(272), Some(97)),
+    ("setns", Some(308), Some(268)),
+    ("settimeofday", Some(164), Some(170)),
+    ("clock_settime", Some(227), Some(112)),
+    ("clock_adjtime", Some(305), Some(266)),
+    ("adjtimex", Some(159), Some(171)),
+    ("reboot", Some(169), Some(142)),
+    ("swapon", Some(167), Some(224)),
+    ("swapoff", Some(168), Some(225)),
+    ("syslog", Some(103), Some(116)),
+    ("acct", Some(163), Some(89)),
+    ("quotactl", Some(179), Some(60)),
+    ("io_uring_setup", Some(425), Some(425)),
+    ("io_uring_enter", Some(426), Some(426)),
+    ("io_uring_register", Some(427), Some(427)),
+    ("lookup_dcookie", Some(212), Some(18)),
+    ("vhangup", Some(153), Some(58)),
+    ("nfsservctl", Some(180), Some(42)),
+    // Legacy and port-I/O calls that aarch64 never had.
+    ("iopl", Some(172), None),
+    ("ioperm", Some(173), None),
+    ("uselib", Some(134), None),
+    ("ustat", Some(136), None),
+    ("sysfs", Some(139), None),
+    ("_sysctl", Some(156), None),
+    // Refused only with some arguments (see `default_filters`).
+    ("ioctl", Some(16), Some(29)),
+    ("clone", Some(56), Some(220)),
+    ("personality", Some(135), Some(92)),
+    ("clone3", Some(435), Some(435)),
+];
+
+/// The system calls the default policy refuses whatever their arguments: every
+/// name in [`SYSCALLS`] before `ioctl`.
+const DENIED_OUTRIGHT: usize = SYSCALLS.len() - 4;
+
+/// A system call's number on `arch`; `None` if `arch` has no such call.
+fn nr(name: &str, arch: TargetArch) -> Option<i64> {
+    let (_, x86_64, aarch64) = SYSCALLS.iter().find(|(n, _, _)| *n == name)?;
+    match arch {
+        TargetArch::x86_64 => *x86_64,
+        TargetArch::aarch64 => *aarch64,
+        _ => None,
+    }
+}
+
+/// A call every supported architecture has.
+fn must(name: &str, arch: TargetArch) -> Result<i64> {
+    nr(name, arch).ok_or_else(|| compile_err(format!("no system call {name} on {arch:?}")))
+}
+
+/// System calls the default policy refuses whatever their arguments, on `arch`.
+fn denied_outright(arch: TargetArch) -> Vec<i64> {
+    SYSCALLS[..DENIED_OUTRIGHT]
+        .iter()
+        .filter_map(|(name, _, _)| nr(name, arch))
+        .collect()
 }
 
 fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition> {
@@ -108,36 +147,29 @@ fn compile_err(e: impl std::fmt::Display) -> Error {
     Error::msg(format!("Can't compile the seccomp policy: {e}"))
 }
 
-/// The default policy as BPF programs for the running architecture (`arch`, whose
-/// system call numbers are libc's): the deny list, the clone3 ENOSYS filter and
-/// (x86_64) the x32 guard.
+/// The default policy as BPF programs for `arch` (x86_64 or aarch64): the deny list,
+/// the clone3 ENOSYS filter and (x86_64) the x32 guard.
 fn default_filters(action: PolicyAction, arch: TargetArch) -> Result<Vec<BpfProgram>> {
     let (deny, nosys) = match action {
-        PolicyAction::Errno => (
-            SeccompAction::Errno(libc::EPERM as u32),
-            SeccompAction::Errno(libc::ENOSYS as u32),
-        ),
-        PolicyAction::Kill => (
-            SeccompAction::KillProcess,
-            SeccompAction::Errno(libc::ENOSYS as u32),
-        ),
+        PolicyAction::Errno => (SeccompAction::Errno(EPERM), SeccompAction::Errno(ENOSYS)),
+        PolicyAction::Kill => (SeccompAction::KillProcess, SeccompAction::Errno(ENOSYS)),
         PolicyAction::Log => (SeccompAction::Log, SeccompAction::Log),
     };
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for nr in denied_outright() {
+    for nr in denied_outright(arch) {
         rules.insert(nr, Vec::new());
     }
     // ioctl's request is an `unsigned int`: compare the low 32 bits only.
     rules.insert(
-        libc::SYS_ioctl,
+        must("ioctl", arch)?,
         vec![
             rule(vec![cond(1, SeccompCmpOp::Eq, TIOCSTI)?])?,
             rule(vec![cond(1, SeccompCmpOp::Eq, TIOCLINUX)?])?,
         ],
     );
-    let newuser = libc::CLONE_NEWUSER as u64;
+    let newuser = CLONE_NEWUSER;
     rules.insert(
-        libc::SYS_clone,
+        must("clone", arch)?,
         vec![rule(vec![cond(
             0,
             SeccompCmpOp::MaskedEq(newuser),
@@ -146,7 +178,7 @@ fn default_filters(action: PolicyAction, arch: TargetArch) -> Result<Vec<BpfProg
     );
     // personality: only PER_LINUX (0) and the query 0xffffffff.
     rules.insert(
-        libc::SYS_personality,
+        must("personality", arch)?,
         vec![rule(vec![
             cond(0, SeccompCmpOp::Ne, 0)?,
             cond(0, SeccompCmpOp::Ne, 0xffff_ffff)?,
@@ -155,7 +187,7 @@ fn default_filters(action: PolicyAction, arch: TargetArch) -> Result<Vec<BpfProg
     let deny_list =
         SeccompFilter::new(rules, SeccompAction::Allow, deny, arch).map_err(compile_err)?;
     let clone3 = SeccompFilter::new(
-        BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
+        BTreeMap::from([(must("clone3", arch)?, Vec::new())]),
         SeccompAction::Allow,
         nosys.clone(),
         arch,
@@ -241,8 +273,8 @@ pub fn describe(policy: &SeccompPolicy) -> String {
     }
 }
 
-// The tests interpret the x86_64 programs (libc's numbers are the host's).
-#[cfg(all(test, target_arch = "x86_64"))]
+// The tests interpret the compiled programs for both architectures, whatever the host.
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -304,87 +336,195 @@ mod tests {
             .unwrap()
     }
 
-    fn native() -> u32 {
-        AUDIT_ARCH_X86_64
+    const ARCHES: [TargetArch; 2] = [TargetArch::x86_64, TargetArch::aarch64];
+
+    /// `AUDIT_ARCH_*`, what the kernel puts in `seccomp_data.arch`.
+    fn audit(arch: TargetArch) -> u32 {
+        match arch {
+            TargetArch::x86_64 => AUDIT_ARCH_X86_64,
+            TargetArch::aarch64 => 183 | 0x8000_0000 | 0x4000_0000, // EM_AARCH64, 64-bit, LE
+            _ => unreachable!(),
+        }
     }
 
-    fn errno(e: i32) -> u32 {
-        RET_ERRNO | e as u32
+    fn errno(e: u32) -> u32 {
+        RET_ERRNO | e
+    }
+
+    /// One call on `arch`, by name, through the default policy with `action`.
+    fn call(progs: &[BpfProgram], arch: TargetArch, name: &str, args: [u64; 6]) -> u32 {
+        let n = nr(name, arch).unwrap_or_else(|| panic!("{name} on {arch:?}"));
+        verdict(progs, n, audit(arch), args)
     }
 
     #[test]
-    fn default_policy_compiles() {
-        for action in [PolicyAction::Errno, PolicyAction::Kill, PolicyAction::Log] {
-            let progs = default_filters(action, TargetArch::x86_64).unwrap();
-            assert_eq!(progs.len(), 3);
-            for p in &progs {
-                assert!(!p.is_empty() && p.len() < 4096);
-                to_program(p).unwrap();
+    fn default_policy_compiles_for_both_architectures() {
+        for arch in ARCHES {
+            for action in [PolicyAction::Errno, PolicyAction::Kill, PolicyAction::Log] {
+                let progs = default_filters(action, arch).unwrap();
+                let x32 = usize::from(arch == TargetArch::x86_64);
+                assert_eq!(progs.len(), 2 + x32, "{arch:?}");
+                for p in &progs {
+                    assert!(!p.is_empty() && p.len() < 4096);
+                    to_program(p).unwrap();
+                }
             }
         }
         let policy = SeccompPolicy {
             source: PolicySource::Default,
             action: PolicyAction::Errno,
         };
-        assert_eq!(programs(&policy).unwrap().len(), 3);
+        let host = ARCH.unwrap();
+        let expected = if host == TargetArch::x86_64 { 3 } else { 2 };
+        assert_eq!(programs(&policy).unwrap().len(), expected);
+    }
+
+    /// The number table against seccompiler's own tables (through its JSON front
+    /// end, which resolves names per architecture): each number is the one its name
+    /// compiles to, and each missing call is one seccompiler does not know there.
+    #[test]
+    fn syscall_numbers_match_seccompiler() {
+        for arch in ARCHES {
+            for (name, _, _) in SYSCALLS {
+                let json = format!(
+                    r#"{{"t": {{"mismatch_action": "allow", "match_action": "kill_process",
+                        "filter": [{{"syscall": "{name}"}}]}}}}"#
+                );
+                let compiled = seccompiler::compile_from_json(json.as_bytes(), arch);
+                match nr(name, arch) {
+                    Some(n) => {
+                        let prog = &compiled.unwrap()["t"];
+                        let at = |n| run(prog, n, audit(arch), [0; 6]);
+                        assert_eq!(at(n), RET_KILL_PROCESS, "{name} = {n} on {arch:?}");
+                        assert_eq!(at(n + 1), RET_ALLOW, "{name} on {arch:?}");
+                    }
+                    None => assert!(compiled.is_err(), "{name} exists on {arch:?}"),
+                }
+            }
+        }
+    }
+
+    /// On the host the numbers are also libc's.
+    #[test]
+    fn syscall_numbers_match_libc_on_the_host() {
+        #[cfg(target_arch = "x86_64")]
+        let host = [
+            ("keyctl", libc::SYS_keyctl),
+            ("mount", libc::SYS_mount),
+            ("iopl", libc::SYS_iopl),
+            ("_sysctl", libc::SYS__sysctl),
+            ("ioctl", libc::SYS_ioctl),
+            ("clone", libc::SYS_clone),
+            ("clone3", libc::SYS_clone3),
+            ("personality", libc::SYS_personality),
+            ("nfsservctl", libc::SYS_nfsservctl),
+        ];
+        #[cfg(target_arch = "aarch64")]
+        let host = [
+            ("keyctl", libc::SYS_keyctl),
+            ("mount", libc::SYS_mount),
+            ("ioctl", libc::SYS_ioctl),
+            ("clone", libc::SYS_clone),
+            ("clone3", libc::SYS_clone3),
+            ("personality", libc::SYS_personality),
+        ];
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        let host: [(&str, i64); 0] = [];
+        for (name, n) in host {
+            assert_eq!(nr(name, ARCH.unwrap()), Some(n), "{name}");
+        }
+        // libc's ioctl request type differs between C libraries.
+        #[allow(clippy::unnecessary_cast)]
+        let tiocsti = libc::TIOCSTI as u64;
+        assert_eq!(
+            (TIOCSTI, CLONE_NEWUSER, EPERM as i32, ENOSYS as i32),
+            (
+                tiocsti,
+                libc::CLONE_NEWUSER as u64,
+                libc::EPERM,
+                libc::ENOSYS
+            )
+        );
     }
 
     #[test]
     fn tiocsti_and_tioclinux_are_denied_other_ioctls_are_not() {
-        let p = default_filters(PolicyAction::Errno, TargetArch::x86_64).unwrap();
-        let ioctl = |req: u64| verdict(&p, libc::SYS_ioctl, native(), [3, req, 0, 0, 0, 0]);
-        assert_eq!(ioctl(TIOCSTI), errno(libc::EPERM));
-        assert_eq!(ioctl(TIOCLINUX), errno(libc::EPERM));
-        // Only the low 32 bits count, as in the kernel.
-        assert_eq!(ioctl(0xffff_ffff_0000_0000 | TIOCSTI), errno(libc::EPERM));
-        assert_eq!(ioctl(0x5401), RET_ALLOW); // TCGETS
+        for arch in ARCHES {
+            let p = default_filters(PolicyAction::Errno, arch).unwrap();
+            let ioctl = |req: u64| call(&p, arch, "ioctl", [3, req, 0, 0, 0, 0]);
+            assert_eq!(ioctl(TIOCSTI), errno(EPERM), "{arch:?}");
+            assert_eq!(ioctl(TIOCLINUX), errno(EPERM), "{arch:?}");
+            // Only the low 32 bits count, as in the kernel.
+            assert_eq!(ioctl(0x1_0000_0000 | TIOCSTI), errno(EPERM), "{arch:?}");
+            assert_eq!(ioctl(0xffff_ffff_0000_0000 | TIOCSTI), errno(EPERM));
+            assert_eq!(ioctl(0x5401), RET_ALLOW); // TCGETS
+        }
     }
 
     #[test]
-    fn the_deny_list() {
+    fn the_deny_list_on_both_architectures() {
+        for arch in ARCHES {
+            let p = default_filters(PolicyAction::Errno, arch).unwrap();
+            let c = |name: &str, a0: u64| call(&p, arch, name, [a0, 0, 0, 0, 0, 0]);
+            let eperm = errno(EPERM);
+            for name in [
+                "keyctl",
+                "bpf",
+                "mount",
+                "unshare",
+                "setns",
+                "io_uring_setup",
+            ] {
+                assert_eq!(c(name, 0), eperm, "{name} on {arch:?}");
+            }
+            // Every call of the list, on every architecture that has it.
+            for n in denied_outright(arch) {
+                assert_eq!(verdict(&p, n, audit(arch), [0; 6]), eperm, "{n} {arch:?}");
+            }
+            assert_eq!(c("clone", CLONE_NEWUSER | 0x11), eperm, "{arch:?}");
+            assert_eq!(c("clone", 0x11), RET_ALLOW, "{arch:?}");
+            assert_eq!(c("clone3", 0), errno(ENOSYS), "{arch:?}");
+            assert_eq!(c("personality", 0), RET_ALLOW);
+            assert_eq!(c("personality", 0xffff_ffff), RET_ALLOW);
+            assert_eq!(c("personality", 0x0008), eperm);
+            // read, write, getpid, openat: allowed.
+            let ordinary: &[i64] = match arch {
+                TargetArch::x86_64 => &[0, 1, 39, 257],
+                _ => &[63, 64, 172, 56],
+            };
+            for n in ordinary {
+                assert_eq!(verdict(&p, *n, audit(arch), [0; 6]), RET_ALLOW, "{n}");
+            }
+            // The other architecture's calls (and i386's) kill.
+            for other in [
+                AUDIT_ARCH_I386,
+                audit(ARCHES[usize::from(arch == ARCHES[0])]),
+            ] {
+                assert_ne!(other, audit(arch));
+                assert_eq!(verdict(&p, 20, other, [0; 6]), RET_KILL_PROCESS);
+            }
+        }
+        // x32 numbers on x86_64.
         let p = default_filters(PolicyAction::Errno, TargetArch::x86_64).unwrap();
-        let call = |nr: i64, a0: u64| verdict(&p, nr, native(), [a0, 0, 0, 0, 0, 0]);
-        let eperm = errno(libc::EPERM);
-        for nr in [
-            libc::SYS_keyctl,
-            libc::SYS_bpf,
-            libc::SYS_mount,
-            libc::SYS_unshare,
-            libc::SYS_setns,
-            libc::SYS_io_uring_setup,
-            libc::SYS_iopl,
-        ] {
-            assert_eq!(call(nr, 0), eperm, "syscall {nr}");
-        }
-        let newuser = libc::CLONE_NEWUSER as u64;
-        assert_eq!(call(libc::SYS_clone, newuser | 0x11), eperm);
-        assert_eq!(call(libc::SYS_clone, 0x11), RET_ALLOW);
-        assert_eq!(call(libc::SYS_clone3, 0), errno(libc::ENOSYS));
-        assert_eq!(call(libc::SYS_personality, 0), RET_ALLOW);
-        assert_eq!(call(libc::SYS_personality, 0xffff_ffff), RET_ALLOW);
-        assert_eq!(call(libc::SYS_personality, 0x0008), eperm);
-        for nr in [libc::SYS_read, libc::SYS_getpid, libc::SYS_openat] {
-            assert_eq!(call(nr, 0), RET_ALLOW);
-        }
-        // x32 numbers, and foreign architectures.
-        assert_eq!(call(libc::SYS_getpid | 0x4000_0000, 0), errno(libc::ENOSYS));
-        assert_eq!(verdict(&p, 20, AUDIT_ARCH_I386, [0; 6]), RET_KILL_PROCESS);
+        assert_eq!(
+            verdict(&p, 39 | 0x4000_0000, AUDIT_ARCH_X86_64, [0; 6]),
+            errno(ENOSYS)
+        );
+        // The legacy calls aarch64 lacks are in x86_64's list.
+        assert_eq!(call(&p, TargetArch::x86_64, "iopl", [0; 6]), errno(EPERM));
+        assert_eq!(nr("iopl", TargetArch::aarch64), None);
     }
 
     #[test]
     fn actions() {
-        let p = default_filters(PolicyAction::Kill, TargetArch::x86_64).unwrap();
-        assert_eq!(
-            verdict(&p, libc::SYS_bpf, native(), [0; 6]),
-            RET_KILL_PROCESS
-        );
-        // clone3 must stay ENOSYS so that threads still start (through clone).
-        assert_eq!(
-            verdict(&p, libc::SYS_clone3, native(), [0; 6]),
-            errno(libc::ENOSYS)
-        );
-        let p = default_filters(PolicyAction::Log, TargetArch::x86_64).unwrap();
-        assert_eq!(verdict(&p, libc::SYS_bpf, native(), [0; 6]), RET_LOG);
+        for arch in ARCHES {
+            let p = default_filters(PolicyAction::Kill, arch).unwrap();
+            assert_eq!(call(&p, arch, "bpf", [0; 6]), RET_KILL_PROCESS);
+            // clone3 must stay ENOSYS so that threads still start (through clone).
+            assert_eq!(call(&p, arch, "clone3", [0; 6]), errno(ENOSYS));
+            let p = default_filters(PolicyAction::Log, arch).unwrap();
+            assert_eq!(call(&p, arch, "bpf", [0; 6]), RET_LOG);
+        }
     }
 
     #[test]

@@ -284,6 +284,19 @@ impl SeccompPolicy {
     }
 }
 
+/// Whether the sandbox runs without namespaces, confined by Landlock, seccomp and
+/// no_new_privs only (src/landlock_only.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LandlockOnly {
+    /// Namespaces, as usual.
+    #[default]
+    Off,
+    /// `--landlock-only`: never namespaces.
+    On,
+    /// `--landlock-only-fallback`: namespaces if they can be made here, else Landlock-only.
+    Fallback,
+}
+
 /// Where `--report`/`--report-fd` send the enforcement report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportTo {
@@ -328,6 +341,8 @@ pub struct Spec {
     pub level_prefix: bool,
     pub landlock: LandlockSpec,
     pub seccomp_policy: SeccompPolicy,
+    /// `--landlock-only`, `--landlock-only-fallback`.
+    pub landlock_only: LandlockOnly,
     pub report: Option<ReportTo>,
     /// Resource limits and accounting (`--memory`, `--rlimit`, `--timeout`, `--stats`...).
     pub limits: crate::limits::Limits,
@@ -379,6 +394,7 @@ impl Spec {
             level_prefix: false,
             landlock: LandlockSpec::new(personality),
             seccomp_policy: SeccompPolicy::new(personality),
+            landlock_only: LandlockOnly::Off,
             report: None,
             limits: crate::limits::Limits::default(),
             net: crate::net::NetSpec::default(),

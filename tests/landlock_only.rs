@@ -1,0 +1,639 @@
+//! Landlock-only mode (`--landlock-only`, `--landlock-only-fallback`, the profile key
+//! `landlock_only`): no namespaces, the host's file system confined by Landlock rules
+//! made from the binds, the seccomp policy and no_new_privs. Each test runs as root
+//! and as nobody (through `setpriv`).
+//!
+//! - From inside: reading an allowed path works, writing outside the binds and
+//!   executing outside them fail with EACCES; the same attempts succeed when the
+//!   binds allow them; nothing is mounted (the host's mount and user namespaces).
+//! - Options that need namespaces or mounts are refused with exit status 1 and one
+//!   line naming them; the command never runs.
+//! - `--report` and `--explain` say which mode is in force.
+//! - Where user namespaces are blocked (inside `hutch --disable-userns`, with and
+//!   without its seccomp policy, and inside bubblewrap's `--disable-userns`), a
+//!   plain hutch fails with a one-line diagnosis offering `--landlock-only`; with it,
+//!   or with `--landlock-only-fallback` or `landlock_only = "auto"` in a profile, the
+//!   command runs confined. On the host the same profile uses namespaces.
+//!
+//! Self-contained on purpose (tests/it/ belongs to the main suite).
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum User {
+    /// Whoever runs the tests (root in CI).
+    Current,
+    /// nobody, when the tests run as root.
+    Nobody,
+}
+
+fn uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1)
+}
+
+fn users() -> Vec<User> {
+    if uid() == 0 {
+        vec![User::Current, User::Nobody]
+    } else {
+        vec![User::Current]
+    }
+}
+
+fn chmod(p: &Path, mode: u32) {
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A fresh directory under /tmp that everyone can use.
+fn tempdir(tag: &str) -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix(&format!("hutch-llonly-{tag}-"))
+        .tempdir_in("/tmp")
+        .unwrap();
+    chmod(d.path(), 0o777);
+    d
+}
+
+/// A copy of the binary in a 0755 directory that nobody can reach.
+fn hutch() -> &'static Path {
+    static BIN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &BIN.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("hutch-llonly-bin-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        chmod(dir.path(), 0o755);
+        let bin = dir.path().join("hutch");
+        fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
+        chmod(&bin, 0o755);
+        (dir, bin)
+    })
+    .1
+}
+
+fn h() -> String {
+    hutch().display().to_string()
+}
+
+#[derive(Debug)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn ok(&self) -> &Self {
+        assert_eq!(self.code, 0, "{self:#?}");
+        self
+    }
+    fn report(&self) -> &str {
+        self.stderr
+            .lines()
+            .find(|l| l.starts_with("{\"namespaces\""))
+            .unwrap_or_else(|| panic!("no report in {self:#?}"))
+    }
+}
+
+/// `prog ARGS...` as `user`, in `/`, with a clean environment for nobody.
+fn run_prog<S: AsRef<std::ffi::OsStr>>(user: User, prog: &str, args: &[S]) -> Out {
+    let args: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
+    let mut c = match user {
+        User::Current => Command::new(prog),
+        User::Nobody => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--reset-env",
+            ]);
+            c.arg(prog);
+            c
+        }
+    };
+    c.args(args)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    wait(c.spawn().unwrap())
+}
+
+fn run<S: AsRef<std::ffi::OsStr>>(user: User, args: &[S]) -> Out {
+    run_prog(user, &h(), args)
+}
+
+fn wait(mut child: Child) -> Out {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stdout = String::new();
+            let mut stderr = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut stdout)
+                .unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut stderr)
+                .unwrap();
+            let code = status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+            return Out {
+                code,
+                stdout,
+                stderr,
+            };
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            panic!("sandbox timed out");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// A test tree: `ro/f` (readable), `rw/` (writable), `bin/true` (a copy of true
+/// that no rule covers), all usable by nobody.
+struct Tree {
+    dir: tempfile::TempDir,
+}
+
+impl Tree {
+    fn new(tag: &str) -> Tree {
+        let dir = tempdir(tag);
+        for d in ["ro", "rw", "bin"] {
+            fs::create_dir(dir.path().join(d)).unwrap();
+            chmod(&dir.path().join(d), 0o777);
+        }
+        fs::write(dir.path().join("ro/f"), "hello\n").unwrap();
+        chmod(&dir.path().join("ro/f"), 0o644);
+        fs::copy("/usr/bin/true", dir.path().join("bin/true")).unwrap();
+        chmod(&dir.path().join("bin/true"), 0o755);
+        Tree { dir }
+    }
+    fn p(&self, rel: &str) -> String {
+        if rel.is_empty() {
+            self.dir.path().display().to_string()
+        } else {
+            self.dir.path().join(rel).display().to_string()
+        }
+    }
+}
+
+/// The attempts, each printing what happened: `read hello`, `ro-write refused`...
+fn attempts(t: &Tree) -> String {
+    format!(
+        r#"
+printf 'read %s\n' "$(cat {f})"
+(echo x > {ro}/new) 2>/dev/null && echo ro-write done || echo ro-write refused
+(echo x > {top}/outside) 2>/dev/null && echo outside-write done || echo outside-write refused
+(echo x > {rw}/new) 2>/dev/null && echo rw-write done || echo rw-write refused
+{bin}/true 2>/dev/null && echo exec-outside done || echo exec-outside refused
+(cat /etc/hostname >/dev/null) 2>/dev/null && echo etc-read done || echo etc-read refused
+printf 'ns %s %s\n' "$(readlink /proc/self/ns/mnt)" "$(readlink /proc/self/ns/user)"
+"#,
+        f = t.p("ro/f"),
+        ro = t.p("ro"),
+        top = t.p(""),
+        rw = t.p("rw"),
+        bin = t.p("bin"),
+    )
+}
+
+/// `--landlock-only` with read-only /usr and /proc, `ro/` read-only, `rw/` writable.
+fn confined_args(t: &Tree) -> Vec<String> {
+    strings(&[
+        "--landlock-only",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--ro-bind",
+        "/proc",
+        "/proc",
+        "--dev-bind",
+        "/dev/null",
+        "/dev/null",
+        "--ro-bind",
+        &t.p("ro"),
+        &t.p("ro"),
+        "--bind",
+        &t.p("rw"),
+        &t.p("rw"),
+    ])
+}
+
+fn host_ns(user: User) -> String {
+    let o = run_prog(
+        user,
+        "/bin/sh",
+        &[
+            "-c",
+            "printf 'ns %s %s\\n' \"$(readlink /proc/self/ns/mnt)\" \"$(readlink /proc/self/ns/user)\"",
+        ],
+    );
+    o.ok();
+    o.stdout.trim().to_string()
+}
+
+#[test]
+fn binds_become_landlock_rules_and_nothing_else_is_allowed() {
+    for user in users() {
+        let t = Tree::new("rules");
+        let mut args = confined_args(&t);
+        args.extend(strings(&["--", "/bin/sh", "-c", &attempts(&t)]));
+        let o = run(user, &args);
+        o.ok();
+        let lines: Vec<&str> = o.stdout.lines().collect();
+        assert_eq!(
+            &lines[..6],
+            [
+                "read hello",
+                "ro-write refused",
+                "outside-write refused",
+                "rw-write done",
+                "exec-outside refused",
+                "etc-read refused",
+            ],
+            "{user:?}: {o:#?}"
+        );
+        // No namespace: the host's mount and user namespaces, and the write in rw/
+        // went to the host's directory.
+        assert_eq!(lines[6], host_ns(user), "{user:?}");
+        assert_eq!(fs::read_to_string(t.p("rw/new")).unwrap(), "x\n");
+        assert!(!Path::new(&t.p("outside")).exists());
+
+        // The same attempts with binds that allow them all succeed.
+        let mut wide = strings(&["--landlock-only", "--bind", "/", "/", "--", "/bin/sh", "-c"]);
+        wide.push(attempts(&t));
+        let o = run(user, &wide);
+        o.ok();
+        let lines: Vec<&str> = o.stdout.lines().collect();
+        assert_eq!(
+            &lines[..6],
+            [
+                "read hello",
+                "ro-write done",
+                "outside-write done",
+                "rw-write done",
+                "exec-outside done",
+                "etc-read done",
+            ],
+            "{user:?}: {o:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_seccomp_policy_and_no_new_privs_apply() {
+    for user in users() {
+        let t = Tree::new("seccomp");
+        let mut args = confined_args(&t);
+        args.extend(strings(&[
+            "--",
+            "/bin/sh",
+            "-c",
+            "grep NoNewPrivs /proc/self/status; unshare -U true 2>/dev/null && echo unshare done || echo unshare refused",
+        ]));
+        let o = run(user, &args);
+        o.ok();
+        assert_eq!(
+            o.stdout, "NoNewPrivs:\t1\nunshare refused\n",
+            "{user:?}: {o:#?}"
+        );
+        // Without the policy, the same unshare works (user namespaces work here).
+        let mut args = confined_args(&t);
+        args.extend(strings(&[
+            "--seccomp-policy",
+            "none",
+            "--",
+            "/bin/sh",
+            "-c",
+            "unshare -U true && echo unshare done",
+        ]));
+        let o = run(user, &args);
+        o.ok();
+        assert_eq!(o.stdout, "unshare done\n", "{user:?}: {o:#?}");
+    }
+}
+
+#[test]
+fn options_that_need_namespaces_or_mounts_are_refused_by_name() {
+    for user in users() {
+        let t = Tree::new("refused");
+        let marker = t.p("rw/ran");
+        let cases: &[(&[&str], &str)] = &[
+            (&["--tmpfs", "/tmp"], "--tmpfs /tmp"),
+            (&["--proc", "/proc"], "--proc /proc"),
+            (&["--dev", "/dev"], "--dev /dev"),
+            (
+                &["--ro-bind", "/usr", "/opt/usr"],
+                "--ro-bind /usr /opt/usr",
+            ),
+            (&["--symlink", "usr/bin", "/bin"], "--symlink usr/bin /bin"),
+            (&["--dir", "/newdir"], "--dir /newdir"),
+            (&["--unshare-net"], "--unshare-net"),
+            (&["--unshare-all"], "--unshare-all"),
+            (&["--unshare-pid"], "--unshare-pid"),
+            (&["--unshare-user"], "--unshare-user"),
+            (&["--unshare-uts", "--hostname", "box"], "--unshare-uts"),
+            (&["--uid", "12345"], "--uid 12345"),
+            (
+                &["--bind", "/", "/", "--remount-ro", "/usr"],
+                "--remount-ro /usr",
+            ),
+            (
+                &["--seccomp-policy", "none", "--disable-userns"],
+                "--disable-userns",
+            ),
+        ];
+        for (opts, named) in cases {
+            let mut args = strings(&["--landlock-only", "--bind", &t.p("rw"), &t.p("rw")]);
+            args.extend(strings(opts));
+            args.extend(strings(&[
+                "--",
+                "/bin/sh",
+                "-c",
+                &format!("touch {marker}"),
+            ]));
+            let o = run(user, &args);
+            assert_eq!(o.code, 1, "{user:?} {opts:?}: {o:#?}");
+            assert_eq!(o.stderr.lines().count(), 1, "{user:?} {opts:?}: {o:#?}");
+            assert!(
+                o.stderr.starts_with(&format!(
+                    "hutch: {named}: not possible in Landlock-only mode ("
+                )),
+                "{user:?} {opts:?}: {o:#?}"
+            );
+            assert!(!Path::new(&marker).exists(), "{opts:?} ran the command");
+        }
+        let o = run(user, &["--landlock-only", "--landlock", "off", "true"]);
+        assert_eq!(o.code, 1);
+        assert!(o
+            .stderr
+            .contains("--landlock off cannot be combined with --landlock-only"));
+        // The -try forms, and --disable-userns kept by the seccomp policy, are fine.
+        let mut args = confined_args(&t);
+        args.extend(strings(&[
+            "--unshare-user-try",
+            "--unshare-cgroup-try",
+            "--disable-userns",
+            "--assert-userns-disabled",
+            "--",
+            "/bin/sh",
+            "-c",
+            &format!("touch {marker}"),
+        ]));
+        run(user, &args).ok();
+        assert!(Path::new(&marker).exists());
+    }
+}
+
+#[test]
+fn report_and_explain_say_which_mode_is_in_force() {
+    for user in users() {
+        let t = Tree::new("report");
+        let mut args = confined_args(&t);
+        args.extend(strings(&["--report", "--", "/usr/bin/true"]));
+        let o = run(user, &args);
+        o.ok();
+        let r = o.report();
+        for want in [
+            r#""namespaces": [], "mode": "landlock-only""#,
+            r#""abi": 7, "status": "full", "fs": "derived", "rules": 5"#,
+            r#""seccomp": {"policy": "default", "action": "errno", "programs": 3}"#,
+            // Root keeps no capability either.
+            r#""capabilities": [], "no_new_privs": true"#,
+        ] {
+            assert!(r.contains(want), "{user:?}: {want} not in {r}");
+        }
+        // The usual mode says so too.
+        let o = run(
+            user,
+            &["--ro-bind", "/", "/", "--report", "--", "/usr/bin/true"],
+        );
+        o.ok();
+        assert!(o.report().contains(r#""mode": "namespaces""#), "{o:#?}");
+
+        let mut args = confined_args(&t);
+        args.extend(strings(&["--explain", "--", "/usr/bin/true"]));
+        let o = run(user, &args);
+        o.ok();
+        for want in [
+            "Landlock-only: no namespaces",
+            "mount    the host's: nothing is mounted",
+            "/usr                     read, execute",
+            "capabilities  none",
+        ] {
+            assert!(
+                o.stdout.contains(want),
+                "{user:?}: {want:?} in {}",
+                o.stdout
+            );
+        }
+        assert!(!o.stdout.contains("ERROR"), "{}", o.stdout);
+        let o = run(
+            user,
+            &["--landlock-only", "--tmpfs", "/tmp", "--explain", "true"],
+        );
+        o.ok();
+        assert!(
+            o.stdout
+                .contains("ERROR: --tmpfs /tmp: not possible in Landlock-only mode"),
+            "{}",
+            o.stdout
+        );
+    }
+}
+
+/// The outer sandboxes where user namespaces are blocked: hutch's --disable-userns
+/// (ENOSPC), the same with hutch's seccomp policy (EPERM), and bubblewrap's.
+fn blocked_outer(user: User, t: &Tree, how: &str) -> (String, Vec<String>) {
+    let mut common = strings(&[
+        "--unshare-user",
+        "--disable-userns",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--bind",
+        &t.p(""),
+        &t.p(""),
+    ]);
+    let _ = user;
+    match how {
+        "hutch" => {
+            common.splice(0..0, strings(&["--seccomp-policy", "none"]));
+            (h(), common)
+        }
+        "hutch-seccomp" => (h(), common),
+        _ => ("/usr/bin/bwrap".to_string(), common),
+    }
+}
+
+#[test]
+fn inside_a_sandbox_that_blocks_user_namespaces() {
+    for user in users() {
+        for how in ["hutch", "hutch-seccomp", "bwrap"] {
+            let t = Tree::new("nested");
+            let profile = t.p("auto.toml");
+            fs::write(
+                &profile,
+                format!(
+                    "landlock_only = \"auto\"\nro_bind = [\"/usr\", \"/proc\"]\n\
+                     dev_bind = [\"/dev/null\"]\nbind = [\"{}\"]\n",
+                    t.p("rw")
+                ),
+            )
+            .unwrap();
+            chmod(Path::new(&profile), 0o644);
+            let script_file = t.p("ro/attempts.sh");
+            fs::write(&script_file, attempts(&t)).unwrap();
+            chmod(Path::new(&script_file), 0o644);
+            let confined = confined_args(&t).join(" ");
+            let fallback = confined_args(&t)[1..].join(" ");
+            let script = format!(
+                r#"
+{h} --ro-bind / / -- true 2>plain.err; echo "plain $?"
+{h} {confined} -- /bin/sh {script_file}
+echo "confined $?"
+{h} --landlock-only-fallback {fallback} --report -- /bin/sh -c 'echo fallback ran' 2>fallback.err
+echo "fallback $?"
+{h} --profile {profile} --report -- /bin/sh -c 'echo profile ran; echo x > {rw}/profile; (echo x > {top}/profile) 2>/dev/null || echo outside refused' 2>profile.err
+echo "profile $?"
+"#,
+                h = h(),
+                rw = t.p("rw"),
+                top = t.p(""),
+            );
+            let (prog, mut args) = blocked_outer(user, &t, how);
+            args.extend(strings(&[
+                "--chdir",
+                &t.p(""),
+                "--",
+                "/bin/sh",
+                "-c",
+                &script,
+            ]));
+            let o = run_prog(user, &prog, &args);
+            o.ok();
+            let ctx = format!("{user:?} in {how}: {o:#?}");
+            // Without --landlock-only: exit 1 and one line that says why and offers it.
+            let plain = fs::read_to_string(t.p("plain.err")).unwrap();
+            assert!(o.stdout.contains("plain 1\n"), "{ctx}");
+            assert_eq!(plain.lines().count(), 1, "{plain}");
+            let why = if how == "hutch-seccomp" {
+                "hutch runs inside another sandbox (in a user namespace), whose seccomp filter forbids it"
+            } else {
+                "no more user namespaces can be made here: hutch runs inside another sandbox that allows none (as --disable-userns does)"
+            };
+            assert!(
+                plain.starts_with("hutch: Creating new namespace failed: ") && plain.contains(why),
+                "{how}: {plain}"
+            );
+            assert!(plain.trim_end().ends_with("add --landlock-only"), "{plain}");
+            // With it: the command runs, confined.
+            let lines: Vec<&str> = o.stdout.lines().collect();
+            let at = lines.iter().position(|l| *l == "read hello").expect(&ctx);
+            assert_eq!(
+                &lines[at..at + 6],
+                [
+                    "read hello",
+                    "ro-write refused",
+                    "outside-write refused",
+                    "rw-write done",
+                    "exec-outside refused",
+                    "etc-read refused",
+                ],
+                "{ctx}"
+            );
+            assert!(o.stdout.contains("confined 0\n"), "{ctx}");
+            // --landlock-only-fallback: one warning line, then Landlock-only mode.
+            assert!(o.stdout.contains("fallback ran\nfallback 0\n"), "{ctx}");
+            let fb = fs::read_to_string(t.p("fallback.err")).unwrap();
+            assert!(
+                fb.starts_with("hutch: no namespaces here (Creating new namespace failed: "),
+                "{fb}"
+            );
+            assert!(fb.contains(r#""mode": "landlock-only""#), "{fb}");
+            // The profile key landlock_only = "auto": the same.
+            assert!(
+                o.stdout
+                    .contains("profile ran\noutside refused\nprofile 0\n"),
+                "{ctx}"
+            );
+            let pe = fs::read_to_string(t.p("profile.err")).unwrap();
+            assert!(pe.contains(r#""mode": "landlock-only""#), "{pe}");
+            assert!(pe.contains("--landlock-only-fallback"), "{pe}");
+            assert_eq!(fs::read_to_string(t.p("rw/profile")).unwrap(), "x\n");
+            assert!(!Path::new(&t.p("profile")).exists());
+        }
+    }
+}
+
+#[test]
+fn the_fallback_uses_namespaces_where_they_work() {
+    for user in users() {
+        let t = Tree::new("host");
+        let profile = t.p("auto.toml");
+        fs::write(
+            &profile,
+            "landlock_only = \"auto\"\nro_bind = [\"/\"]\nproc = \"/proc\"\ndev = \"/dev\"\n",
+        )
+        .unwrap();
+        chmod(Path::new(&profile), 0o644);
+        let o = run(
+            user,
+            &[
+                "--profile",
+                &profile,
+                "--report",
+                "--",
+                "/bin/sh",
+                "-c",
+                "readlink /proc/self/ns/mnt",
+            ],
+        );
+        o.ok();
+        assert!(o.report().contains(r#""mode": "namespaces""#), "{o:#?}");
+        assert!(!o.stderr.contains("no namespaces here"), "{o:#?}");
+        let inside = o.stdout.trim();
+        assert!(inside.starts_with("mnt:["), "{o:#?}");
+        assert!(!host_ns(user).contains(inside), "{o:#?}");
+        // --explain says which mode it would be.
+        let o = run(user, &["--profile", &profile, "--explain", "true"]);
+        o.ok();
+        assert!(
+            o.stdout.contains("namespaces: they can be made here"),
+            "{}",
+            o.stdout
+        );
+    }
+}
