@@ -144,7 +144,7 @@ pub fn check(prog: &[Insn]) -> std::result::Result<(), String> {
     }
     // Scratch memory must be stored before it is loaded, on every path.
     let mut masks = vec![u16::MAX; len];
-    let mut valid = u16::MAX;
+    let mut valid = 0u16;
     for (pc, i) in prog.iter().enumerate() {
         valid &= masks[pc];
         match i.code {
