@@ -200,7 +200,8 @@ enum ListEnd {
     Version,
 }
 
-struct Parser {
+struct Parser<'i> {
+    input: &'i mut dyn Input,
     spec: Spec,
     warnings: Warnings,
     perms: Option<u32>,
@@ -213,9 +214,9 @@ struct Parser {
     /// `--landlock-scope on|off` as given.
     landlock_scope: Option<bool>,
     landlock_paths: Vec<(PathBuf, PathAccess)>,
-    /// `--profile`: the command (for `${NAME}`), and the variables, read once.
+    /// `--profile`: the command (for `${NAME}`), and the variables and search path, read once.
     profile_command: Option<OsString>,
-    profile_vars: Option<crate::profile::Vars>,
+    profile_env: Option<(crate::profile::Vars, crate::profile::Search)>,
 }
 
 fn takes(name: &str, n: usize) -> Error {
@@ -300,14 +301,56 @@ pub fn parse_cap(s: &OsStr) -> Result<CapSet> {
         .map_err(|_| Error::msg(format!("unknown cap: {t}")))
 }
 
-/// Read one `--args FD` file: its whole content, split on NUL.
-fn read_args_fd(fd: RawFd) -> Result<Vec<OsString>> {
-    use std::io::Read;
-    let owned = crate::sys::take_fd(fd).map_err(|e| Error::io("Can't read --args data", e))?;
-    let mut file = std::fs::File::from(owned);
-    let mut data = Vec::new();
-    file.read_to_end(&mut data)
-        .map_err(|e| Error::io("Can't read --args data", e))?;
+/// The most `--args FD` may hold: the longest argument list (100,000 paths of
+/// PATH_MAX) fits. An endless fd (`/dev/zero`) fails here instead of exhausting memory.
+pub const MAX_ARGS_BYTES: u64 = 512 << 20;
+
+/// What the parser reads besides the command line: the contents of `--args FD`, and
+/// for `--profile` the variables and where profiles are found. [`System`] is the
+/// real one; tests and the fuzz targets (`fuzz/`) give their own.
+pub trait Input {
+    /// The whole content of `--args FD`.
+    fn args_fd(&mut self, fd: RawFd) -> Result<Vec<u8>>;
+    /// The profile variables (`command` gives `${NAME}`) and the search path.
+    fn profile_env(
+        &mut self,
+        command: Option<&OsStr>,
+    ) -> (crate::profile::Vars, crate::profile::Search);
+}
+
+/// The process's own fds, environment and files.
+pub struct System;
+
+impl Input for System {
+    fn args_fd(&mut self, fd: RawFd) -> Result<Vec<u8>> {
+        use std::io::Read;
+        let owned = crate::sys::take_fd(fd).map_err(|e| Error::io("Can't read --args data", e))?;
+        let mut data = Vec::new();
+        std::fs::File::from(owned)
+            .take(MAX_ARGS_BYTES + 1)
+            .read_to_end(&mut data)
+            .map_err(|e| Error::io("Can't read --args data", e))?;
+        if data.len() as u64 > MAX_ARGS_BYTES {
+            return Err(Error::msg(format!(
+                "Can't read --args data: more than {} MiB",
+                MAX_ARGS_BYTES >> 20
+            )));
+        }
+        Ok(data)
+    }
+
+    fn profile_env(
+        &mut self,
+        command: Option<&OsStr>,
+    ) -> (crate::profile::Vars, crate::profile::Search) {
+        let vars = crate::profile::Vars::from_env(command);
+        let search = crate::profile::Search::from_vars(&vars);
+        (vars, search)
+    }
+}
+
+/// Split the content of an `--args FD` file into arguments, at each NUL.
+pub fn split_args(data: &[u8]) -> Vec<OsString> {
     let mut args: Vec<OsString> = data
         .split(|b| *b == 0)
         .map(|a| OsString::from_vec(a.to_vec()))
@@ -316,12 +359,13 @@ fn read_args_fd(fd: RawFd) -> Result<Vec<OsString>> {
     if data.last() == Some(&0) || data.is_empty() {
         args.pop();
     }
-    Ok(args)
+    args
 }
 
-impl Parser {
-    fn new(personality: Personality) -> Self {
+impl<'i> Parser<'i> {
+    fn new(personality: Personality, input: &'i mut dyn Input) -> Self {
         Parser {
+            input,
             spec: Spec::new(personality),
             warnings: Vec::new(),
             perms: None,
@@ -333,7 +377,7 @@ impl Parser {
             landlock_scope: None,
             landlock_paths: Vec::new(),
             profile_command: None,
-            profile_vars: None,
+            profile_env: None,
         }
     }
 
@@ -434,7 +478,7 @@ impl Parser {
                     return Err(Error::msg("--args not supported in arguments file"));
                 }
                 let fd = parse_fd(&v[0])?;
-                let inner = read_args_fd(fd)?;
+                let inner = split_args(&self.input.args_fd(fd)?);
                 match self.parse_list(inner, true)? {
                     ListEnd::Exhausted | ListEnd::Command(_) => {}
                     stop => return Ok(stop),
@@ -696,12 +740,11 @@ impl Parser {
     fn apply_profile(&mut self, given: &OsStr) -> Result<ListEnd> {
         // A --perms or --size before --profile must not bind to the profile's first op.
         self.check_modifiers("")?;
-        let command = self.profile_command.clone();
-        let vars = self
-            .profile_vars
-            .get_or_insert_with(|| crate::profile::Vars::from_env(command.as_deref()))
-            .clone();
-        let search = crate::profile::Search::from_vars(&vars);
+        if self.profile_env.is_none() {
+            let command = self.profile_command.clone();
+            self.profile_env = Some(self.input.profile_env(command.as_deref()));
+        }
+        let (vars, search) = self.profile_env.clone().unwrap_or_default();
         let (used, groups) = crate::profile::load(given, &vars, &search)?;
         for g in groups {
             self.parse_list(g.args.clone(), true)
@@ -839,7 +882,17 @@ impl Parser {
 
 /// Parse the arguments after argv[0].
 pub fn parse(personality: Personality, args: Vec<OsString>) -> Result<(Action, Warnings)> {
-    let mut parser = Parser::new(personality);
+    parse_with(personality, args, &mut System)
+}
+
+/// [`parse`], with `--args FD` and `--profile` served by `input`.
+pub fn parse_with(
+    personality: Personality,
+    args: Vec<OsString>,
+    input: &mut dyn Input,
+) -> Result<(Action, Warnings)> {
+    LEVEL_PREFIX.with(|p| p.set(false));
+    let mut parser = Parser::new(personality, input);
     parser.profile_command = crate::profile::find_command(&args).map(OsStr::to_os_string);
     let command = match parser.parse_list(args, false)? {
         ListEnd::Command(c) => c,

@@ -49,9 +49,19 @@ pub fn strerror(err: &io::Error) -> String {
     }
 }
 
+/// One line, always: control characters (a newline or a terminal escape in a
+/// value given on the command line, quoted back in a message) are written escaped,
+/// so that a message cannot forge another line or drive the terminal.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.msg)
+        for c in self.msg.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_debug())?;
+            } else {
+                f.write_fmt(format_args!("{c}"))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -73,5 +83,22 @@ impl<T> Context<T> for io::Result<T> {
 impl<T> Context<T> for nix::Result<T> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|e| Error::io(context(), io::Error::from_raw_os_error(e as i32)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_one_line() {
+        assert_eq!(
+            Error::msg("Unknown option -x\nbwrap: \u{1b}[2Jfake").to_string(),
+            "Unknown option -x\\nbwrap: \\u{1b}[2Jfake"
+        );
+        assert_eq!(
+            Error::msg("Invalid uid: été").to_string(),
+            "Invalid uid: été"
+        );
     }
 }

@@ -302,8 +302,10 @@ pub fn probe(spec: &Spec) -> std::result::Result<(), Error> {
     if pid == 0 {
         let errno = |e: std::io::Error| e.raw_os_error().unwrap_or(libc::EPERM) & 0x3f;
         if userns {
+            let own = crate::userns::Ids { uid, gid };
+            let maps = crate::userns::Layout::new(own, None, None, true, |_| false).outer_maps();
             let maps = std::fs::File::open("/proc/self")
-                .and_then(|dir| crate::userns::write_maps(dir.as_fd(), (uid, uid), (gid, gid)));
+                .and_then(|dir| crate::userns::write_maps(dir.as_fd(), &maps));
             if let Err(e) = maps {
                 crate::sys::exit_now(MAPS_FAILED | errno(e));
             }

@@ -1,32 +1,11 @@
-//! hutch: a rootless Linux sandbox with bubblewrap's command line.
-
-mod caps;
-mod cgroup;
-mod cli;
-mod diagnose;
-mod docs;
-mod error;
-mod explain;
-mod init;
-mod landlock;
-mod landlock_only;
-mod limits;
-mod mounts;
-mod net;
-mod profile;
-mod report;
-mod sandbox;
-mod seccomp;
-mod seccomp_policy;
-mod spec;
-mod sys;
-mod userns;
+//! hutch: a rootless Linux sandbox with bubblewrap's command line (the binary; see src/lib.rs).
 
 use std::io::Write;
 
-use cli::Action;
-use sandbox::Messages;
-use spec::Personality;
+use hutch::cli::{self, Action};
+use hutch::sandbox::{self, Messages};
+use hutch::spec::Personality;
+use hutch::{explain, profile};
 
 fn main() {
     let mut args = std::env::args_os();

@@ -413,12 +413,14 @@ impl Group {
 }
 
 /// Where profile names are looked up.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Search {
     /// `$XDG_CONFIG_HOME/hutch/profiles` (or `~/.config/...`).
     pub user: Option<PathBuf>,
     /// `/etc/hutch/profiles`.
     pub system: PathBuf,
+    /// Built-in profiles only: no file is read (the fuzz targets).
+    pub builtin_only: bool,
 }
 
 impl Search {
@@ -428,6 +430,7 @@ impl Search {
                 .get("XDG_CONFIG_HOME")
                 .map(|c| Path::new(c).join("hutch/profiles")),
             system: PathBuf::from("/etc/hutch/profiles"),
+            builtin_only: false,
         }
     }
 }
@@ -455,9 +458,25 @@ fn builtin(name: &str) -> Option<Source> {
         })
 }
 
+/// The largest profile file: an endless one (`/dev/zero`) fails instead of exhausting memory.
+const MAX_FILE: u64 = 1 << 20;
+
 fn read_file(path: &Path, given: &str) -> Result<Source> {
-    let text =
-        std::fs::read(path).map_err(|e| Error::io(format!("profile {}", path.display()), e))?;
+    use std::io::Read;
+    let io = |e| Error::io(format!("profile {}", path.display()), e);
+    let mut text = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_FILE + 1)
+        .read_to_end(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(Error::msg(format!(
+            "profile {}: larger than {} MiB",
+            path.display(),
+            MAX_FILE >> 20
+        )));
+    }
     let text = String::from_utf8(text).map_err(|_| {
         Error::msg(format!(
             "profile {}: not UTF-8 text (given as {given})",
@@ -480,6 +499,11 @@ fn read_file(path: &Path, given: &str) -> Result<Source> {
 /// `builtin:NAME`, or a NAME in the user's directory, the system's, then the built-ins.
 fn find(given: &str, base: Option<&Path>, search: &Search) -> Result<Source> {
     if given.contains('/') || given.ends_with(".toml") {
+        if search.builtin_only {
+            return Err(Error::msg(format!(
+                "profile {given}: only built-in profiles are available here"
+            )));
+        }
         let p = Path::new(given);
         let path = match base {
             Some(b) if p.is_relative() => b.join(p),
@@ -511,6 +535,7 @@ fn find(given: &str, base: Option<&Path>, search: &Search) -> Result<Source> {
         .iter()
         .map(PathBuf::as_path)
         .chain([search.system.as_path()])
+        .filter(|_| !search.builtin_only)
         .collect();
     for dir in &dirs {
         let path = dir.join(&file);
@@ -550,6 +575,27 @@ pub fn load(given: &OsStr, vars: &Vars, search: &Search) -> Result<(Used, Vec<Gr
         ))
     })?;
     let source = find(given, None, search)?;
+    expand(given, source, vars, search)
+}
+
+/// Expand `text` as the profile given to `--profile NAME` (includes are looked up
+/// in `search`): the entry point of the fuzz target `profile`.
+pub fn load_text(
+    name: &str,
+    text: &str,
+    vars: &Vars,
+    search: &Search,
+) -> Result<(Used, Vec<Group>)> {
+    let source = Source {
+        label: name.to_string(),
+        id: format!("text:{name}"),
+        dir: None,
+        text: text.to_string(),
+    };
+    expand(name, source, vars, search)
+}
+
+fn expand(given: &str, source: Source, vars: &Vars, search: &Search) -> Result<(Used, Vec<Group>)> {
     let mut x = Expander {
         vars: vars.clone(),
         search,
@@ -1402,6 +1448,7 @@ mod tests {
         Search {
             user: Some(dir.join("user")),
             system: dir.join("system"),
+            builtin_only: false,
         }
     }
 

@@ -34,17 +34,12 @@ use crate::{caps, report, seccomp_policy, sys, userns};
 /// Facts decided in the parent before cloning, shared with the child.
 struct Plan {
     real_uid: u32,
-    real_gid: u32,
     /// Landlock-only mode: no namespaces, no new root (src/landlock_only.rs).
     landlock_only: bool,
     /// A new user namespace is made.
     userns: bool,
-    /// The ids mapped in the first user namespace (0 when a nested one follows).
-    ns_uid: u32,
-    ns_gid: u32,
-    sandbox_uid: u32,
-    sandbox_gid: u32,
-    nested_userns: bool,
+    /// The ids of the sandbox and the maps that give them.
+    layout: userns::Layout,
     cgroup_ns: bool,
     clone_flags: libc::c_int,
     /// The cwd before anything changed, to keep it in the sandbox if it exists.
@@ -134,8 +129,19 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
     // unless the caller gives one to join with --userns.
     let userns = !landlock_only && makes_user_ns(spec, real_uid);
     let joined = spec.userns_fd.is_some();
-    let sandbox_uid = spec.uid.unwrap_or(real_uid);
-    let sandbox_gid = spec.gid.unwrap_or(real_gid);
+    // devpts needs uid 0 mapped: map 0 first and switch to the final ids in a
+    // nested user namespace once the root is built, as bwrap does.
+    let layout = userns::Layout::new(
+        userns::Ids {
+            uid: real_uid,
+            gid: real_gid,
+        },
+        spec.uid,
+        spec.gid,
+        userns,
+        |ids| nested_user_ns(spec, ids.uid, ids.gid),
+    );
+    let (sandbox_uid, sandbox_gid) = (layout.sandbox.uid, layout.sandbox.gid);
     if sandbox_uid != real_uid && !userns && !joined {
         return Err(Error::msg(
             "Specifying --uid requires --unshare-user or --userns",
@@ -193,14 +199,6 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
     for fd in spec.seccomp.replace.iter().chain(spec.seccomp.add.iter()) {
         seccomp.push(Program::read_fd(*fd)?);
     }
-    // devpts needs uid 0 mapped: map 0 first and switch to the final ids in a
-    // nested user namespace once the root is built, as bwrap does.
-    let nested_userns = userns && nested_user_ns(spec, sandbox_uid, sandbox_gid);
-    let (ns_uid, ns_gid) = if nested_userns {
-        (0, 0)
-    } else {
-        (sandbox_uid, sandbox_gid)
-    };
     let cgroup_ns = match spec.ns.cgroup {
         _ if landlock_only => false,
         Unshare::Yes => true,
@@ -224,14 +222,9 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
     }
     Ok(Plan {
         real_uid,
-        real_gid,
         landlock_only,
         userns,
-        ns_uid,
-        ns_gid,
-        sandbox_uid,
-        sandbox_gid,
-        nested_userns,
+        layout,
         cgroup_ns,
         clone_flags,
         old_cwd: std::env::current_dir().ok(),
@@ -578,13 +571,9 @@ fn child(
     )
     .ctx(|| "Can't open /proc/self".into())?;
     if plan.userns {
-        userns::write_maps(
-            proc_self.as_fd(),
-            (plan.ns_uid, plan.real_uid),
-            (plan.ns_gid, plan.real_gid),
-        )
-        .ctx(|| "setting up uid map".into())
-        .map_err(|e| crate::diagnose::in_setup(spec, e, false))?;
+        userns::write_maps(proc_self.as_fd(), &plan.layout.outer_maps())
+            .ctx(|| "setting up uid map".into())
+            .map_err(|e| crate::diagnose::in_setup(spec, e, false))?;
     }
     if let Some(fd) = spec.userns_block_fd {
         let mut b = [0u8; 1];
@@ -652,15 +641,10 @@ fn child(
             .write_all(b"1")
             .ctx(|| "sysctl user.max_user_namespaces = 1".into())?;
     }
-    if plan.nested_userns {
+    if let Some(maps) = plan.layout.nested_maps() {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
             .ctx(|| "unshare user ns".into())?;
-        userns::write_maps(
-            proc_self.as_fd(),
-            (plan.sandbox_uid, plan.ns_uid),
-            (plan.sandbox_gid, plan.ns_gid),
-        )
-        .ctx(|| "setting up uid map".into())?;
+        userns::write_maps(proc_self.as_fd(), &maps).ctx(|| "setting up uid map".into())?;
     }
     drop(proc_self);
     // (In Landlock-only mode the seccomp policy, installed last, refuses them.)
@@ -688,7 +672,7 @@ fn child(
         || !spec.caps.is_empty()
         || plan.landlock_only
     {
-        if plan.sandbox_uid == 0 && !spec.caps.is_empty() {
+        if plan.layout.sandbox.uid == 0 && !spec.caps.is_empty() {
             // uid 0 would regain its bounding set at exec: only ambient caps may pass.
             sys::set_securebits(sys::SECBIT_NOROOT | sys::SECBIT_NOROOT_LOCKED)
                 .ctx(|| "Can't set securebits".into())?;

@@ -1,0 +1,4 @@
+//! `cli`: see `hutch::fuzzing::cli` for the input format and the properties checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hutch::fuzzing::cli(data));

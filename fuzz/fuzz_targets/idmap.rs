@@ -1,0 +1,4 @@
+//! `idmap`: see `hutch::fuzzing::idmap` for the input format and the properties checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hutch::fuzzing::idmap(data));
