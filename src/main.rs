@@ -7,6 +7,7 @@ mod diagnose;
 mod docs;
 mod error;
 mod explain;
+mod fault;
 mod init;
 mod landlock;
 mod limits;
@@ -28,6 +29,14 @@ use sandbox::Messages;
 use spec::Personality;
 
 fn main() {
+    match fault::init() {
+        Ok(false) => {}
+        Ok(true) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("hutch: {e}");
+            std::process::exit(1);
+        }
+    }
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_else(|| "hutch".into());
     let personality = Personality::from_argv0(&argv0);

@@ -26,6 +26,7 @@ use std::collections::HashSet;
 use ::caps::Capability;
 
 use crate::error::{Context, Error, Result};
+use crate::fault::{self, Step};
 use crate::mounts::{self, Root};
 use crate::seccomp::Program;
 use crate::spec::{EnvOp, Op, ReportTo, Spec, Unshare};
@@ -300,6 +301,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         Some(_) => Some(pidns_channel()?),
         None => None,
     };
+    fault::hit(Step::Clone)?;
     let pid = limits
         .clone_child(plan.clone_flags)
         .map_err(|e| clone_error(e, plan.userns))?;
@@ -565,6 +567,7 @@ fn child(
     )
     .ctx(|| "Can't open /proc/self".into())?;
     if plan.userns {
+        fault::hit(Step::UidMap)?;
         userns::write_maps(
             proc_self.as_fd(),
             (plan.ns_uid, plan.real_uid),
@@ -593,6 +596,7 @@ fn child(
     // (src/diagnose.rs adds the cause to a refused source, first mount or procfs.)
     let sources = mounts::resolve_sources(&spec.ops)
         .map_err(|e| crate::diagnose::in_sources(spec, e, plan.real_uid))?;
+    fault::hit(Step::RootPrepare)?;
     let mut root = Root::prepare().map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
     for (op, src) in spec.ops.iter().zip(&sources) {
         root.apply(op, src.as_deref(), spec.ns.pid || spec.pidns_fd.is_some())
@@ -601,6 +605,7 @@ fn child(
     // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
     let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
     crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
+    fault::hit(Step::PivotRoot)?;
     root.finish()?;
 
     // After setup, switch to the user namespace given with --userns2.
@@ -621,10 +626,12 @@ fn child(
 
     // 3. Host name and loopback, while we still hold capabilities.
     if let Some(name) = &spec.hostname {
+        fault::hit(Step::Hostname)?;
         nix::unistd::sethostname(name)
             .ctx(|| format!("Can't set hostname to {}", name.to_string_lossy()))?;
     }
     if spec.ns.net {
+        fault::hit(Step::Loopback)?;
         sys::loopback_up().ctx(|| "Failed to bring up loopback".into())?;
     }
 
@@ -637,6 +644,7 @@ fn child(
             .ctx(|| "sysctl user.max_user_namespaces = 1".into())?;
     }
     if plan.nested_userns {
+        fault::hit(Step::NestedUserns)?;
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
             .ctx(|| "unshare user ns".into())?;
         userns::write_maps(
@@ -659,6 +667,7 @@ fn child(
     // capabilities go. It needs no privilege, only no_new_privs (set here, as bwrap
     // sets it anyway before exec). pid 1, forked below, is inside the domain too.
     nix::sys::prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS) failed".into())?;
+    fault::hit(Step::Landlock)?;
     let landlock = crate::landlock::apply(&spec.landlock, &spec.ops)?;
 
     // 5. Capabilities, as bwrap: real root without a new user namespace and
@@ -669,6 +678,7 @@ fn child(
             sys::set_securebits(sys::SECBIT_NOROOT | sys::SECBIT_NOROOT_LOCKED)
                 .ctx(|| "Can't set securebits".into())?;
         }
+        fault::hit(Step::Caps)?;
         caps::apply(
             &plan.keep_caps,
             plan.userns || spec.userns_fd.is_some(),
@@ -679,6 +689,7 @@ fn child(
     // 6. The process: umask, cwd, environment, session.
     nix::sys::stat::umask(umask);
     let env = environment(&spec.env);
+    fault::hit(Step::Chdir)?;
     let cwd = working_dir(spec, plan, &env)?;
     let mut env = env;
     env.retain(|(k, _)| k != "PWD");
@@ -694,6 +705,7 @@ fn child(
     let need_init =
         !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some());
     if need_init {
+        fault::hit(Step::Fork)?;
         let pid = sys::fork().ctx(|| "fork".into())?;
         if pid != 0 {
             close_report_fd(spec);
@@ -722,6 +734,7 @@ fn child(
     }
 
     // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec.
+    fault::hit(Step::Rlimit)?;
     crate::limits::apply_rlimits(&spec.limits.rlimits)?;
 
     // 8c. Descriptor hygiene: nothing inherited reaches the command unless named.
@@ -730,13 +743,16 @@ fn child(
         if spec.as_pid_1 {
             keep.extend(spec.sync_fd);
         }
+        fault::hit(Step::CloseFds)?;
         sys::cloexec_all_but(&keep).ctx(|| "Can't close inherited file descriptors".into())?;
     }
 
     // 9. seccomp last: the filter may forbid what the steps above need.
+    fault::hit(Step::Seccomp)?;
     for p in &plan.seccomp {
         p.install()?;
     }
+    fault::hit(Step::Exec)?;
     exec(spec, &env)
 }
 
