@@ -16,7 +16,8 @@
 //! tests/net.rs), so `--net user` cannot reach a real network. The runs are serialised
 //! (one lock) so that the counts of one are not disturbed by another.
 
-#[allow(dead_code)]
+// (src/fault.rs allows dead code itself without the feature.)
+#[cfg_attr(feature = "fault-injection", allow(dead_code))]
 #[path = "../src/fault.rs"]
 mod fault;
 #[path = "common/leaks.rs"]
@@ -118,6 +119,7 @@ fn marker_command(tag: &str) -> Vec<String> {
         .collect()
 }
 
+#[cfg(feature = "fault-injection")]
 /// How a step is reached: extra options, or why it cannot be for this user (the run
 /// then checks the real failure instead).
 enum Reach {
@@ -125,6 +127,7 @@ enum Reach {
     RealFailure(&'static str),
 }
 
+#[cfg(feature = "fault-injection")]
 fn reach(step: fault::Step, user: User) -> Reach {
     use fault::Step::*;
     match step {
@@ -140,6 +143,15 @@ fn reach(step: fault::Step, user: User) -> Reach {
     }
 }
 
+/// Wait until the started process (hutch) has exited, without killing anything.
+fn exited(running: &mut util::Running) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !running.poll() {
+        assert!(Instant::now() < deadline, "hutch did not exit");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// What one run left, checked: nothing but (when it succeeded) the marker.
 struct Checked {
     out: util::Out,
@@ -150,10 +162,14 @@ struct Checked {
 /// the command wrote in `out`.
 fn run_clean(cmd: util::Cmd, tag: &str, out: &Path) -> Checked {
     let before = Snapshot::take();
-    let running = cmd.spawn();
+    let mut running = cmd.spawn();
     let pid = running.pid();
+    exited(&mut running);
+    // Counted before `wait`, which kills what is left in hutch's process group.
+    let mut leaks = before.leaks(tag, &[pid]);
     let o = running.wait();
-    let leaks = before.leaks(tag, &[pid]);
+    // The descriptors once the runner has closed its own (the output files).
+    leaks.fds = before.new_fds();
     assert!(leaks.is_empty(), "left behind: {leaks:?}{o:?}");
     let entries: Vec<String> = fs::read_dir(out)
         .unwrap()
@@ -423,9 +439,11 @@ fn a_killed_hutch_takes_its_sandbox_along() {
         wait_for(&tag, "sleep");
         let pid = running.pid();
         running.kill_leader();
+        exited(&mut running);
+        let mut leaks = before.leaks(&tag, &[pid]);
         let o = running.wait();
+        leaks.fds = before.new_fds();
         assert_eq!(o.signal, Some(9), "{o:?}");
-        let leaks = before.leaks(&tag, &[pid]);
         assert!(leaks.is_empty(), "{user:?}: left behind: {leaks:?}{o:?}");
         assert!(!out.join("marker").exists());
     }
@@ -453,14 +471,16 @@ fn a_hutch_killed_during_setup_leaves_nothing() {
         wait_for(&tag, "echo RAN");
         let pid = running.pid();
         running.kill_leader();
-        let o = running.wait();
+        exited(&mut running);
         // Were anything still alive, this would release it.
         let _ = fs::OpenOptions::new()
             .write(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(&fifo)
             .and_then(|mut f| std::io::Write::write_all(&mut f, b"go"));
-        let leaks = before.leaks(&tag, &[pid]);
+        let mut leaks = before.leaks(&tag, &[pid]);
+        let o = running.wait();
+        leaks.fds = before.new_fds();
         assert!(leaks.is_empty(), "{user:?}: left behind: {leaks:?}{o:?}");
         assert!(!out.join("marker").exists(), "the command ran{o:?}");
         assert_eq!(o.stdout, "", "the command ran{o:?}");
@@ -489,18 +509,27 @@ fn the_cgroup_of_a_killed_hutch_goes_with_the_next_run() {
     wait_for(&tag, "sleep");
     let pid = running.pid();
     running.kill_leader();
-    let _ = running.wait();
+    exited(&mut running);
     // The sandbox dies with hutch; its cgroup stays, empty.
     let deadline = Instant::now() + Duration::from_secs(5);
     while !leaks::tagged_processes(&tag).is_empty() {
         assert!(Instant::now() < deadline, "the sandbox outlived hutch");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // (Another hutch on the machine that makes a cgroup may have removed it already.)
+    // Its cgroup empties as the last processes are reaped. (Another hutch on the
+    // machine that makes a cgroup may have removed it already.)
     for dir in leaks::cgroups_of(&[pid]) {
         for d in [dir.join("sandbox"), dir.clone()] {
-            let procs = fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
-            assert_eq!(procs, "", "{} is not empty", d.display());
+            let procs = || fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+            while !procs().is_empty() {
+                assert!(
+                    Instant::now() < deadline,
+                    "{} is not empty: {}",
+                    d.display(),
+                    procs()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
     }
     // The next run with a cgroup removes it.
@@ -529,15 +558,23 @@ fn the_leak_counts_see_what_is_left() {
     let file = format!("/tmp/hutch-probe-{}", std::process::id());
     let before = Snapshot::take();
     let kept = fs::File::open("/proc/self/status").unwrap();
-    let o = util::Cmd::new(util::hutch_bin(), user)
-        .env("HUTCH_TEST_TAG", &tag)
+    // Not util::Cmd, which kills the process group of what it ran.
+    let mut c = Command::new("setpriv");
+    if user == User::Nobody {
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+    }
+    let status = c
+        .arg(util::hutch_bin())
         .args(["--dev-bind", "/", "/", "sh", "-c"])
         .arg(format!(
-            "touch {file}; setsid sleep 60 </dev/null >/dev/null 2>&1 &"
+            "touch {file}; sleep 60 </dev/null >/dev/null 2>&1 &"
         ))
         .arg(&tag)
-        .run();
-    o.ok();
+        .env("HUTCH_TEST_TAG", &tag)
+        .current_dir("/")
+        .status()
+        .unwrap();
+    assert!(status.success());
     let left = before.leaks(&tag, &[]);
     let _ = fs::remove_file(&file);
     for p in leaks::tagged_processes(&tag) {

@@ -200,6 +200,13 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Descriptors the test process has now but had not before.
+    pub fn new_fds(&self) -> isize {
+        open_fds() as isize - self.fds as isize
+    }
+}
+
 impl Leaks {
     pub fn is_empty(&self) -> bool {
         self.fds <= 0
