@@ -161,12 +161,13 @@ struct Checked {
 /// Run `cmd` (tagged with `tag`) and check that it leaves nothing on the host but what
 /// the command wrote in `out`.
 fn run_clean(cmd: util::Cmd, tag: &str, out: &Path) -> Checked {
+    let owner = cmd.user().uid();
     let before = Snapshot::take();
     let mut running = cmd.spawn();
     let pid = running.pid();
     exited(&mut running);
     // Counted before `wait`, which kills what is left in hutch's process group.
-    let mut leaks = before.leaks(tag, &[pid]);
+    let mut leaks = before.leaks(tag, &[pid], owner);
     let o = running.wait();
     // The descriptors once the runner has closed its own (the output files).
     leaks.fds = before.new_fds();
@@ -440,7 +441,7 @@ fn a_killed_hutch_takes_its_sandbox_along() {
         let pid = running.pid();
         running.kill_leader();
         exited(&mut running);
-        let mut leaks = before.leaks(&tag, &[pid]);
+        let mut leaks = before.leaks(&tag, &[pid], user.uid());
         let o = running.wait();
         leaks.fds = before.new_fds();
         assert_eq!(o.signal, Some(9), "{o:?}");
@@ -478,7 +479,7 @@ fn a_hutch_killed_during_setup_leaves_nothing() {
             .custom_flags(libc::O_NONBLOCK)
             .open(&fifo)
             .and_then(|mut f| std::io::Write::write_all(&mut f, b"go"));
-        let mut leaks = before.leaks(&tag, &[pid]);
+        let mut leaks = before.leaks(&tag, &[pid], user.uid());
         let o = running.wait();
         leaks.fds = before.new_fds();
         assert!(leaks.is_empty(), "{user:?}: left behind: {leaks:?}{o:?}");
@@ -575,7 +576,7 @@ fn the_leak_counts_see_what_is_left() {
         .status()
         .unwrap();
     assert!(status.success());
-    let left = before.leaks(&tag, &[]);
+    let left = before.leaks(&tag, &[], user.uid());
     let _ = fs::remove_file(&file);
     for p in leaks::tagged_processes(&tag) {
         let pid: i32 = p.split(':').next().unwrap().parse().unwrap();

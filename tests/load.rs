@@ -141,7 +141,7 @@ fn load(user: User, n_parallel: usize, n_sequential: usize) {
     let par = parallel(user, &tag, n_parallel, &mut pids);
     let seq = sequential(user, &tag, n_sequential, &mut pids);
     let fds_after = leaks::open_fds();
-    let left = before.leaks(&tag, &pids);
+    let left = before.leaks(&tag, &pids, user.uid());
     let cgroups_after = leaks::all_hutch_cgroups();
     println!("load as {who}:");
     println!("  {}", par.line("at once"));

@@ -171,8 +171,19 @@ impl Snapshot {
     }
 
     /// What is left now: `tag` marks the processes of the runs, `pids` are the hutch
-    /// processes started (for their cgroups).
-    pub fn leaks(&self, tag: &str, pids: &[i32]) -> Leaks {
+    /// processes started (for their cgroups), `owner` the uid that ran them: new
+    /// entries in /tmp and /dev/shm count when they belong to it (what other programs
+    /// on the machine make there meanwhile, as other users, does not).
+    pub fn leaks(&self, tag: &str, pids: &[i32], owner: u32) -> Leaks {
+        use std::os::unix::fs::MetadataExt;
+        let owned = |dir: &str, names: Vec<String>| -> Vec<String> {
+            names
+                .into_iter()
+                .filter(|n| {
+                    fs::symlink_metadata(Path::new(dir).join(n)).is_ok_and(|m| m.uid() == owner)
+                })
+                .collect()
+        };
         let patience = Duration::from_secs(3);
         let processes = settle(patience, || tagged_processes(tag));
         let zombies = settle(patience, || {
@@ -191,8 +202,11 @@ impl Snapshot {
         Leaks {
             fds: open_fds() as isize - self.fds as isize,
             zombies,
-            tmp: util::persistent_new_entries("/tmp", &self.tmp),
-            shm: util::persistent_new_entries("/dev/shm", &self.shm),
+            tmp: owned("/tmp", util::persistent_new_entries("/tmp", &self.tmp)),
+            shm: owned(
+                "/dev/shm",
+                util::persistent_new_entries("/dev/shm", &self.shm),
+            ),
             mounts,
             cgroups: settle(patience, || cgroups_of(pids)),
             processes,
