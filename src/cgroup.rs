@@ -547,7 +547,8 @@ impl Cgroup {
 
         // 5. The sandbox's leaf, open for clone3.
         let sandbox = dir.join("sandbox");
-        fs::create_dir(&sandbox)
+        crate::fault::hit_io(crate::fault::Step::Cgroup)
+            .and_then(|()| fs::create_dir(&sandbox))
             .map_err(|e| Error::io(format!("cannot create cgroup {}", sandbox.display()), e))?;
         partial.made.push(sandbox.clone());
         let sandbox_fd = nix::fcntl::open(

@@ -67,6 +67,13 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// An injected failure (src/fault.rs) reads like the real one: `CONTEXT: STRERROR`.
+impl From<crate::fault::Injected> for Error {
+    fn from(i: crate::fault::Injected) -> Error {
+        Error::io(i.step.context(), io::Error::from_raw_os_error(i.errno))
+    }
+}
+
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Add one line of context to an `io::Result`.

@@ -10,6 +10,7 @@ mod diagnose;
 mod docs;
 pub mod error;
 pub mod explain;
+pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
 mod init;

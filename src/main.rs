@@ -5,9 +5,17 @@ use std::io::Write;
 use hutch::cli::{self, Action};
 use hutch::sandbox::{self, Messages};
 use hutch::spec::Personality;
-use hutch::{explain, profile};
+use hutch::{explain, fault, profile};
 
 fn main() {
+    match fault::init() {
+        Ok(false) => {}
+        Ok(true) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("hutch: {e}");
+            std::process::exit(1);
+        }
+    }
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_else(|| "hutch".into());
     let personality = Personality::from_argv0(&argv0);

@@ -29,6 +29,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 
 use crate::error::{Context, Error, Result};
+use crate::fault::Step;
 use crate::spec::{BindKind, Op, OverlayKind};
 use crate::sys;
 
@@ -42,7 +43,7 @@ pub fn resolve_sources(ops: &[Op]) -> Result<Vec<Option<PathBuf>>> {
         .map(|op| match op {
             Op::Bind {
                 src, allow_missing, ..
-            } => match canon(src) {
+            } => match crate::fault::hit_io(Step::BindSource).and_then(|()| canon(src)) {
                 Ok(p) => Ok(Some(p)),
                 Err(e) if *allow_missing && e.kind() == io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(Error::io(
@@ -375,7 +376,8 @@ impl Root {
                     BindKind::ReadWrite => sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
                     BindKind::Dev => sys::MOUNT_ATTR_NOSUID,
                 };
-                self.bind(&from, dest_fd.as_fd(), attrs)
+                crate::fault::hit_io(Step::Bind)
+                    .and_then(|()| self.bind(&from, dest_fd.as_fd(), attrs))
                     .ctx(|| format!("Can't bind mount {} on {}", src.display(), dest.display()))
             }
             Op::BindFd {
@@ -418,13 +420,15 @@ impl Root {
             Op::Proc { dest } => {
                 let fd = self.ensure_dir(dest, 0o755, parent_mode(0))?;
                 if in_pid_ns {
+                    let ctx = || format!("Can't mount proc on {}", dest.display());
+                    crate::fault::hit_io(Step::Proc).ctx(ctx)?;
                     self.mount_fs(
                         "proc",
                         fd.as_fd(),
                         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV,
                         None,
                     )
-                    .ctx(|| format!("Can't mount proc on {}", dest.display()))?;
+                    .ctx(ctx)?;
                 } else {
                     self.bind(
                         Path::new("/oldroot/proc"),
@@ -466,13 +470,15 @@ impl Root {
                 if let Some(size) = size {
                     data.push_str(&format!(",size={size}"));
                 }
+                let ctx = || format!("Can't mount tmpfs on {}", dest.display());
+                crate::fault::hit_io(Step::Tmpfs).ctx(ctx)?;
                 self.mount_fs(
                     "tmpfs",
                     fd.as_fd(),
                     MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
                     Some(&data),
                 )
-                .ctx(|| format!("Can't mount tmpfs on {}", dest.display()))
+                .ctx(ctx)
             }
             Op::Mqueue { dest } => {
                 let fd = self.ensure_dir(dest, 0o755, parent_mode(0))?;
@@ -490,7 +496,8 @@ impl Root {
                 // Like creat(2): an existing file is truncated, a symlink never followed.
                 let mut file = open_file(parent.as_fd(), &name, perms, OFlag::O_TRUNC)
                     .ctx(|| format!("Can't create file {}", dest.display()))?;
-                copy_fd(*fd, &mut file)
+                crate::fault::hit_io(Step::FileData)
+                    .and_then(|()| copy_fd(*fd, &mut file))
                     .ctx(|| format!("Can't write data to file {}", dest.display()))
             }
             Op::BindData {
@@ -620,13 +627,15 @@ impl Root {
 
     fn dev(&mut self, dest: &Path) -> Result<()> {
         let fd = self.ensure_dir(dest, 0o755, parent_mode(0))?;
+        let ctx = || format!("Can't mount tmpfs on {}", dest.display());
+        crate::fault::hit_io(Step::Dev).ctx(ctx)?;
         self.mount_fs(
             "tmpfs",
             fd.as_fd(),
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
             Some("mode=0755"),
         )
-        .ctx(|| format!("Can't mount tmpfs on {}", dest.display()))?;
+        .ctx(ctx)?;
         for node in ["null", "zero", "full", "random", "urandom", "tty"] {
             let path = dest.join(node);
             let fd = self.ensure_file(&path, 0o444, 0o755)?;

@@ -615,13 +615,15 @@ pub fn attach(net: &NetSpec, pid: libc::pid_t, gate: &Gate) -> Result<Option<Hel
         .flatten()
         .collect();
     sys::prepare_helper(&mut cmd, keep);
-    let child = cmd.spawn().map_err(|e| {
-        fail(format!(
-            "{}: {}",
-            program.display(),
-            crate::error::strerror(&e)
-        ))
-    })?;
+    let child = crate::fault::hit_io(crate::fault::Step::NetHelper)
+        .and_then(|()| cmd.spawn())
+        .map_err(|e| {
+            fail(format!(
+                "{}: {}",
+                program.display(),
+                crate::error::strerror(&e)
+            ))
+        })?;
     let pidfd = sys::pidfd_open(child.id() as libc::pid_t).ok();
     let mut helper = Helper {
         child,

@@ -26,6 +26,7 @@ use std::collections::HashSet;
 use ::caps::Capability;
 
 use crate::error::{Context, Error, Result};
+use crate::fault::{self, Step};
 use crate::mounts::{self, Root};
 use crate::seccomp::Program;
 use crate::spec::{EnvOp, Op, ReportTo, Spec, Unshare};
@@ -306,6 +307,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         Some(_) => Some(pidns_channel()?),
         None => None,
     };
+    fault::hit(Step::Clone)?;
     let pid = limits
         .clone_child(plan.clone_flags)
         .map_err(|e| clone_error(e, plan.userns))?;
@@ -571,6 +573,7 @@ fn child(
     )
     .ctx(|| "Can't open /proc/self".into())?;
     if plan.userns {
+        fault::hit(Step::UidMap)?;
         userns::write_maps(proc_self.as_fd(), &plan.layout.outer_maps())
             .ctx(|| "setting up uid map".into())
             .map_err(|e| crate::diagnose::in_setup(spec, e, false))?;
@@ -597,6 +600,7 @@ fn child(
     if !plan.landlock_only {
         let sources = mounts::resolve_sources(&spec.ops)
             .map_err(|e| crate::diagnose::in_sources(spec, e, plan.real_uid))?;
+        fault::hit(Step::RootPrepare)?;
         let mut root = Root::prepare().map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
         for (op, src) in spec.ops.iter().zip(&sources) {
             root.apply(op, src.as_deref(), spec.ns.pid || spec.pidns_fd.is_some())
@@ -605,6 +609,7 @@ fn child(
         // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
         let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
         crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
+        fault::hit(Step::PivotRoot)?;
         root.finish()?;
     }
 
@@ -626,10 +631,12 @@ fn child(
 
     // 3. Host name and loopback, while we still hold capabilities.
     if let Some(name) = &spec.hostname {
+        fault::hit(Step::Hostname)?;
         nix::unistd::sethostname(name)
             .ctx(|| format!("Can't set hostname to {}", name.to_string_lossy()))?;
     }
     if spec.ns.net {
+        fault::hit(Step::Loopback)?;
         sys::loopback_up().ctx(|| "Failed to bring up loopback".into())?;
     }
 
@@ -642,6 +649,7 @@ fn child(
             .ctx(|| "sysctl user.max_user_namespaces = 1".into())?;
     }
     if let Some(maps) = plan.layout.nested_maps() {
+        fault::hit(Step::NestedUserns)?;
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER)
             .ctx(|| "unshare user ns".into())?;
         userns::write_maps(proc_self.as_fd(), &maps).ctx(|| "setting up uid map".into())?;
@@ -661,6 +669,7 @@ fn child(
     // capabilities go. It needs no privilege, only no_new_privs (set here, as bwrap
     // sets it anyway before exec). pid 1, forked below, is inside the domain too.
     nix::sys::prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS) failed".into())?;
+    fault::hit(Step::Landlock)?;
     let landlock = crate::landlock::apply(&spec.landlock, &spec.ops, plan.landlock_only)?;
 
     // 5. Capabilities, as bwrap: real root without a new user namespace and
@@ -677,6 +686,7 @@ fn child(
             sys::set_securebits(sys::SECBIT_NOROOT | sys::SECBIT_NOROOT_LOCKED)
                 .ctx(|| "Can't set securebits".into())?;
         }
+        fault::hit(Step::Caps)?;
         caps::apply(
             &plan.keep_caps,
             plan.userns
@@ -689,6 +699,7 @@ fn child(
     // 6. The process: umask, cwd, environment, session.
     nix::sys::stat::umask(umask);
     let env = environment(&spec.env);
+    fault::hit(Step::Chdir)?;
     let cwd = working_dir(spec, plan, &env)?;
     let mut env = env;
     env.retain(|(k, _)| k != "PWD");
@@ -704,6 +715,7 @@ fn child(
     let need_init =
         !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some());
     if need_init {
+        fault::hit(Step::Fork)?;
         let pid = sys::fork().ctx(|| "fork".into())?;
         if pid != 0 {
             close_report_fd(spec);
@@ -732,6 +744,7 @@ fn child(
     }
 
     // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec.
+    fault::hit(Step::Rlimit)?;
     crate::limits::apply_rlimits(&spec.limits.rlimits)?;
 
     // 8c. Descriptor hygiene: nothing inherited reaches the command unless named.
@@ -740,13 +753,16 @@ fn child(
         if spec.as_pid_1 {
             keep.extend(spec.sync_fd);
         }
+        fault::hit(Step::CloseFds)?;
         sys::cloexec_all_but(&keep).ctx(|| "Can't close inherited file descriptors".into())?;
     }
 
     // 9. seccomp last: the filter may forbid what the steps above need.
+    fault::hit(Step::Seccomp)?;
     for p in &plan.seccomp {
         p.install()?;
     }
+    fault::hit(Step::Exec)?;
     exec(spec, &env)
 }
 
