@@ -25,5 +25,6 @@ pub mod sandbox;
 pub mod seccomp;
 mod seccomp_policy;
 pub mod spec;
-mod sys;
+#[doc(hidden)]
+pub mod sys;
 pub mod userns;

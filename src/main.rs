@@ -1,5 +1,14 @@
 //! hutch: a rootless Linux sandbox with bubblewrap's command line (the binary; see src/lib.rs).
 
+// hutch starts at the C entry point rather than through Rust's `fn main`, whose runtime
+// start-up sets SIGPIPE to "ignore" (and an ignored signal stays ignored across exec,
+// so every sandboxed command would inherit it, where bwrap passes the caller's
+// disposition on), reads /proc/self/maps to place a stack guard and installs an
+// alternate signal stack: work and memory a short-lived launcher does not need.
+// Arguments and the environment still come from std, which glibc hands them to
+// before any entry point runs.
+#![no_main]
+
 use std::io::Write;
 
 use hutch::cli::{self, Action};
@@ -7,7 +16,21 @@ use hutch::sandbox::{self, Messages};
 use hutch::spec::Personality;
 use hutch::{explain, fault, profile};
 
-fn main() {
+/// The process's entry point, called by the C runtime.
+// The attribute is what `unsafe_code` flags: exporting the unmangled symbol `main`.
+// It is sound because this binary defines no other `main` (`#![no_main]`) and the
+// signature is the one the C runtime calls; nothing else here is unsafe.
+#[allow(unsafe_code)]
+#[no_mangle]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    hutch::sys::open_standard_fds();
+    run()
+}
+
+fn run() -> ! {
     match fault::init() {
         Ok(false) => {}
         Ok(true) => std::process::exit(0),

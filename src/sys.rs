@@ -164,6 +164,25 @@ pub fn fd_is_open(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
+/// Open /dev/null on whichever of the standard descriptors 0, 1 and 2 is closed, so
+/// that no descriptor hutch opens later can take their place and receive its messages
+/// (what Rust's own start-up does, which hutch does not use: see src/main.rs).
+pub fn open_standard_fds() {
+    for fd in 0..3 {
+        if !fd_is_open(fd) {
+            // The lowest free number is `fd`, as 0..fd are open. Not close-on-exec:
+            // the command inherits it, as it would have inherited `fd`.
+            if let Ok(f) = nix::fcntl::open(
+                "/dev/null",
+                nix::fcntl::OFlag::O_RDWR,
+                nix::sys::stat::Mode::empty(),
+            ) {
+                let _ = std::os::fd::IntoRawFd::into_raw_fd(f);
+            }
+        }
+    }
+}
+
 /// Descriptors named on the command line that hutch has consumed, or that were
 /// not open when hutch started (so a later descriptor of hutch's own that gets
 /// the same number is never mistaken for the user's).

@@ -1560,3 +1560,43 @@ fn no_host_visible_leftovers() {
         "new mounts on the host: {new_mounts:?}"
     );
 }
+
+/// The command inherits the caller's SIGPIPE disposition, as with bwrap: the default
+/// when the caller has the default, "ignore" when the caller ignores it. (hutch does
+/// not start through Rust's runtime, which would set it to "ignore", and an ignored
+/// signal stays ignored across exec: `yes | head -1` would then make `yes` fail with
+/// EPIPE instead of ending quietly.) The standard descriptors the caller closed are
+/// open on /dev/null, so that nothing hutch opens can take their place.
+#[test]
+fn sigpipe_disposition_passes_through_and_closed_stdio_is_dev_null() {
+    const SIGPIPE_BIT: u64 = 1 << (libc::SIGPIPE - 1);
+    for_each_user(|u| {
+        for bin in [hutch_bin(), hutch_own_bin()] {
+            for ignored in [false, true] {
+                let trap = if ignored { "trap '' PIPE; " } else { "" };
+                let o = Cmd::new(Path::new("/bin/sh"), u)
+                    .args(["-c", &format!("{trap}exec \"$0\" \"$@\"")])
+                    .arg(bin)
+                    .args(["--ro-bind", "/", "/", "--dev", "/dev", "sh", "-c"])
+                    .arg("sed -n 's/^SigIgn:\t//p' /proc/self/status; yes | head -n 1 >/dev/null")
+                    .run();
+                o.code(0);
+                let mask = u64::from_str_radix(o.stdout.trim(), 16).unwrap();
+                assert_eq!(
+                    mask & SIGPIPE_BIT != 0,
+                    ignored,
+                    "{bin:?} ignored={ignored}: {o:?}"
+                );
+                // `yes` dies of SIGPIPE quietly, or complains of EPIPE where it is ignored.
+                assert_eq!(o.stderr.contains("Broken pipe"), ignored, "{o:?}");
+            }
+            let o = Cmd::new(bin, u)
+                .args(["--ro-bind", "/", "/", "sh", "-c"])
+                .arg("readlink /proc/self/fd/0 /proc/self/fd/2")
+                .redir("0<&-")
+                .redir("2>&-")
+                .run();
+            assert_eq!(o.stdout, "/dev/null\n/dev/null\n", "{o:?}");
+        }
+    });
+}
