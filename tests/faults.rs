@@ -13,10 +13,11 @@
 //!   while the command runs and while the sandbox is still being set up.
 //!
 //! Root runs happen in a private network namespace with a dead-end uplink (as in
-//! tests/net.rs), so `--net user` cannot reach a real network. The runs are serialised
+//! tests/net.rs, see tests/common/netns.rs), so `--net user` cannot reach a real network. The runs are serialised
 //! (one lock) so that the counts of one are not disturbed by another.
 
 // (src/fault.rs allows dead code itself without the feature.)
+mod common;
 #[cfg_attr(feature = "fault-injection", allow(dead_code))]
 #[path = "../src/fault.rs"]
 mod fault;
@@ -51,34 +52,15 @@ fn strerror(errno: i32) -> String {
     }
 }
 
-fn sh(script: &str) -> std::process::Output {
-    Command::new("sh").args(["-c", script]).output().unwrap()
-}
-
 /// Run `f` in a thread in a new network namespace with a loopback and an uplink that
 /// leads nowhere (root only: otherwise `f` runs in the caller's namespace, where only
 /// the network helper's own start is at stake and no packet is sent).
 fn in_private_net(f: impl FnOnce() + Send + 'static) {
-    if !util::running_as_root() {
-        f();
-        return;
-    }
-    std::thread::spawn(move || {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-        let lo = sh("ip link set lo up");
-        assert!(lo.status.success(), "{lo:?}");
-        let made = ["dummy", "ifb"]
-            .iter()
-            .any(|kind| sh(&format!("ip link add up0 type {kind}")).status.success());
-        assert!(made, "no dummy or ifb device for the test's uplink");
-        let o = sh("ip addr add 198.51.100.2/24 dev up0 && ip link set up0 up \
-                    && ip route add default via 198.51.100.1 \
-                    && ip route add prohibit 10.0.2.0/24");
-        assert!(o.status.success(), "{o:?}");
+    if util::running_as_root() {
+        common::in_private_net(f)
+    } else {
         f()
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    }
 }
 
 /// hutch under its own name (hardened defaults), with a tag in its environment that

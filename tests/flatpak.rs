@@ -31,10 +31,13 @@
 //! gir1.2-gnomedesktop-3.0 libgdk-pixbuf2.0-bin. Without them the tests skip, or fail
 //! when CI=true. No network: the repo is a local directory.
 
+mod common;
+
+use common::{chmod, in_ci, is_root, on_path, User};
 use std::ffi::OsString;
 use std::fs;
-use std::os::unix::fs::{chown, symlink, PermissionsExt};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::fs::{chown, symlink};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -49,62 +52,15 @@ const PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 // ---------------------------------------------------------------------------
 // Helpers
 
-fn chmod(p: &Path, mode: u32) {
-    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) == 0
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
+/// A directory that everyone can read (in the test process's directory, see
+/// tests/common/mod.rs).
 fn tempdir(tag: &str) -> tempfile::TempDir {
-    let d = tempfile::Builder::new()
-        .prefix(&format!("hutch-flatpak-{tag}-{}-", std::process::id()))
-        .tempdir_in("/tmp")
-        .unwrap();
-    chmod(d.path(), 0o755);
-    d
-}
-
-/// A directory that lives as long as the test process. Statics are never dropped,
-/// so those of test processes that have ended are removed here instead.
-fn process_dir(tag: &str) -> tempfile::TempDir {
-    let prefix = format!("hutch-flatpak-{tag}-");
-    for entry in fs::read_dir("/tmp").into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(&prefix)
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = fs::remove_dir_all(entry.path());
-        }
-    }
-    tempdir(tag)
-}
-
-fn on_path(prog: &str) -> bool {
-    std::env::split_paths(PATH).any(|d| d.join(prog).is_file())
+    common::tempdir(tag, 0o755)
 }
 
 /// `Some(reason)` stops a test: a panic in CI, a skip elsewhere.
 fn skip_unless(missing: &Option<String>) -> bool {
-    match missing {
-        None => false,
-        Some(why) if in_ci() => panic!("cannot run in CI: {why}"),
-        Some(why) => {
-            eprintln!("skipped: {why}");
-            true
-        }
-    }
+    missing.as_deref().map(common::skip).is_some()
 }
 
 /// Whether flatpak and what the fixture needs are here.
@@ -171,7 +127,7 @@ impl Files {
     fn get(name: &str) -> PathBuf {
         static FILES: OnceLock<Files> = OnceLock::new();
         let files = FILES.get_or_init(|| {
-            let dir = process_dir("files");
+            let dir = tempdir("files");
             let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/flatpak");
             for entry in fs::read_dir(&src).unwrap() {
                 let entry = entry.unwrap();
@@ -192,7 +148,7 @@ fn repo() -> &'static Path {
     static REPO: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &REPO
         .get_or_init(|| {
-            let dir = process_dir("repo");
+            let dir = tempdir("repo");
             let start = Instant::now();
             let out = Command::new("sh")
                 .arg(Files::get("build-repo.sh"))
@@ -215,52 +171,9 @@ fn repo() -> &'static Path {
         .1
 }
 
-/// hutch, copied into a 0755 directory anyone can reach.
-fn hutch() -> &'static Path {
-    static BIN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &BIN.get_or_init(|| {
-        let dir = process_dir("bin");
-        let bin = dir.path().join("hutch");
-        fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
-        chmod(&bin, 0o755);
-        (dir, bin)
-    })
-    .1
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum User {
-    Root,
-    /// `hutchtest` if it exists, else nobody; whoever runs the tests if not root.
-    Unprivileged,
-}
-
+/// Root and hutchtest (or nobody) when the tests run as root, else the current user.
 fn users() -> Vec<User> {
-    if is_root() {
-        vec![User::Root, User::Unprivileged]
-    } else {
-        vec![User::Unprivileged]
-    }
-}
-
-impl User {
-    fn ids(self) -> (u32, u32) {
-        use std::os::unix::fs::MetadataExt;
-        match self {
-            User::Root => (0, 0),
-            User::Unprivileged if !is_root() => {
-                let m = fs::metadata("/proc/self").unwrap();
-                (m.uid(), m.gid())
-            }
-            User::Unprivileged => fs::read_to_string("/etc/passwd")
-                .unwrap_or_default()
-                .lines()
-                .map(|l| l.split(':').collect::<Vec<_>>())
-                .find(|f| f.len() > 3 && f[0] == "hutchtest")
-                .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
-                .unwrap_or((65534, 65534)),
-        }
-    }
+    common::users_with(User::Unprivileged)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,9 +198,9 @@ impl RunDir {
         fs::create_dir_all(bin.join("real")).unwrap();
         fs::copy(Files::get("bwrap-logged"), bin.join(wrapper)).unwrap();
         chmod(&bin.join(wrapper), 0o755);
-        let real: &Path = match bwrap {
-            Bwrap::Hutch => hutch(),
-            Bwrap::System => Path::new(SYSTEM_BWRAP),
+        let real = match bwrap {
+            Bwrap::Hutch => common::hutch(),
+            Bwrap::System => PathBuf::from(SYSTEM_BWRAP),
         };
         symlink(real, bin.join("real/bwrap")).unwrap();
         let work = dir.path().join("work");
@@ -306,51 +219,26 @@ impl RunDir {
 
     /// Run `argv` as the user with only `env` (and PATH, LANG) in the environment.
     fn run(self, argv: Vec<OsString>, env: &[(&str, OsString)]) -> Outcome {
-        let (uid, gid) = self.user.ids();
-        let mut full: Vec<OsString> = Vec::new();
-        if self.user == User::Unprivileged && is_root() {
-            for a in [
-                "setpriv".to_string(),
-                format!("--reuid={uid}"),
-                format!("--regid={gid}"),
-                "--clear-groups".to_string(),
-            ] {
-                full.push(a.into());
-            }
-        }
-        full.extend(argv);
         let stdout_path = self.dir.path().join("stdout");
         let stderr_path = self.dir.path().join("stderr");
-        let mut cmd = Command::new(&full[0]);
-        cmd.args(&full[1..])
+        let mut cmd = self.user.command(&argv[0]);
+        cmd.args(&argv[1..])
             .env_clear()
             .env("PATH", PATH)
             .env("LANG", "C.UTF-8")
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .current_dir("/")
-            .stdin(Stdio::null())
             // Files, not pipes: a helper that outlives the run must not hold us up.
             .stdout(fs::File::create(&stdout_path).unwrap())
             .stderr(fs::File::create(&stderr_path).unwrap())
             .process_group(0);
-        let mut child = cmd.spawn().unwrap();
+        let mut child = common::spawn(&mut cmd);
         let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break Some(s);
-            }
-            if start.elapsed() > TIMEOUT {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
+        let status = common::wait_status(&mut child, TIMEOUT);
         // Whatever is left in the group (a bus, a proxy) goes now.
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
         let Some(status) = status else {
-            let _ = child.wait();
             panic!(
-                "{:?} via {:?}: {full:?} timed out after {TIMEOUT:?}\n{}",
+                "{:?} via {:?}: {argv:?} timed out after {TIMEOUT:?}\n{}",
                 self.user,
                 self.bwrap,
                 fs::read_to_string(&stderr_path).unwrap_or_default()
@@ -359,9 +247,7 @@ impl RunDir {
         Outcome {
             user: self.user,
             bwrap: self.bwrap,
-            code: status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+            code: common::status_code(status),
             stdout: fs::read_to_string(&stdout_path).unwrap(),
             stderr: fs::read_to_string(&stderr_path).unwrap(),
             log: fs::read_to_string(self.bin().join("bwrap.log")).unwrap_or_default(),
@@ -641,7 +527,7 @@ fn flatpak_run_under_hutch_as_unprivileged_user() {
         return;
     }
     let args = ["x", "y z"];
-    let o = flatpak(User::Unprivileged, Bwrap::Hutch, Mode::Run, &args);
+    let o = flatpak(User::unprivileged(), Bwrap::Hutch, Mode::Run, &args);
     check_app_run(&o, false, &args);
     check_same_as_system_bwrap(Mode::Run, &args, &o);
 }
@@ -670,7 +556,7 @@ fn flatpak_build_export_validates_icons_under_hutch() {
     let bad = {
         static BAD: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
         &BAD.get_or_init(|| {
-            let dir = process_dir("bad-icon");
+            let dir = tempdir("bad-icon");
             let p = dir.path().join("bad.png");
             fs::write(&p, "not a png\n").unwrap();
             chmod(&p, 0o644);

@@ -8,164 +8,21 @@
 //!   with EPERM.
 //! - `--report` says what is in force; this machine has Landlock ABI 7, and a test
 //!   asserts it, so a kernel that lost a feature fails here instead of skipping.
-//!
-//! Self-contained on purpose (tests/it/ belongs to the main suite).
 
-use std::ffi::OsString;
+mod common;
+
+use common::{hutch, tempdir, users, Out, User};
 use std::fs;
-use std::io::Read;
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const PY: &str = "/usr/bin/python3";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum User {
-    /// Whoever runs the tests (root in CI).
-    Current,
-    /// nobody, when the tests run as root.
-    Nobody,
-}
-
-fn is_root() -> bool {
-    nix_uid() == 0
-}
-
-fn nix_uid() -> u32 {
-    // The owner of /proc/self is the real uid; no unsafe needed.
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1)
-}
-
-/// Every user the tests run as here.
-fn users() -> Vec<User> {
-    if is_root() {
-        vec![User::Current, User::Nobody]
-    } else {
-        vec![User::Current]
-    }
-}
-
-fn chmod(p: &Path, mode: u32) {
-    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// A fresh directory under /tmp that everyone can use.
-fn tempdir(tag: &str) -> tempfile::TempDir {
-    let d = tempfile::Builder::new()
-        .prefix(&format!("hutch-harden-{tag}-"))
-        .tempdir_in("/tmp")
-        .unwrap();
-    chmod(d.path(), 0o777);
-    d
-}
-
-/// A copy of the binary named `hutch` in a 0755 directory that nobody can reach.
-fn hutch() -> &'static Path {
-    static BIN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &BIN.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("hutch-harden-bin-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        chmod(dir.path(), 0o755);
-        let bin = dir.path().join("hutch");
-        fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
-        chmod(&bin, 0o755);
-        (dir, bin)
-    })
-    .1
-}
-
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "{self:#?}");
-        self
-    }
-    /// The `--report` line on stderr.
-    fn report(&self) -> &str {
-        self.stderr
-            .lines()
-            .find(|l| l.starts_with("{\"namespaces\""))
-            .unwrap_or_else(|| panic!("no report in {self:#?}"))
-    }
-}
-
-fn command(user: User, args: &[OsString]) -> Command {
-    let mut c = match user {
-        User::Current => Command::new(hutch()),
-        User::Nobody => {
-            let mut c = Command::new("setpriv");
-            c.args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--reset-env",
-            ]);
-            c.arg(hutch());
-            c
-        }
-    };
-    c.args(args)
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn wait(mut child: Child) -> Out {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stdout = String::new();
-            let mut stderr = String::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut stdout)
-                .unwrap();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
-            let code = status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-            return Out {
-                code,
-                stdout,
-                stderr,
-            };
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            panic!("sandbox timed out");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Run `hutch ARGS...` as `user`. Output is read after exit: keep it small.
+/// Run `hutch ARGS...` as `user` (nobody with setpriv's `--reset-env`).
 fn run<S: AsRef<std::ffi::OsStr>>(user: User, args: &[S]) -> Out {
-    let args: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
-    wait(command(user, &args).spawn().unwrap())
+    common::output(user.command_reset_env(hutch()).args(args), TIMEOUT)
 }
 
 /// The usual system view: the host's root read-only, a private /dev, /proc and /tmp.
@@ -243,7 +100,7 @@ fn report_shows_landlock_abi_7_fully_enforced_and_the_default_policy() {
 #[test]
 fn strict_mode_succeeds_on_this_kernel_and_report_goes_to_an_fd() {
     for user in users() {
-        let dir = tempdir("report");
+        let dir = tempdir("report", 0o777);
         let file = dir.path().join("report.json");
         // The report fd is opened by a shell around hutch, so nobody can write it.
         let script = format!(
@@ -251,19 +108,7 @@ fn strict_mode_succeeds_on_this_kernel_and_report_goes_to_an_fd() {
             hutch().display(),
             file.display()
         );
-        let mut c = match user {
-            User::Current => Command::new("sh"),
-            User::Nobody => {
-                let mut c = Command::new("setpriv");
-                c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh"]);
-                c
-            }
-        };
-        c.args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let o = wait(c.spawn().unwrap());
+        let o = common::output(user.command("sh").args(["-c", &script]), TIMEOUT);
         o.ok();
         let r = fs::read_to_string(&file).unwrap();
         assert!(
@@ -276,21 +121,11 @@ fn strict_mode_succeeds_on_this_kernel_and_report_goes_to_an_fd() {
 
 #[test]
 fn bwrap_personality_keeps_bwrap_defaults() {
-    let dir = tempfile::Builder::new()
-        .prefix("hutch-harden-bwrap-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    chmod(dir.path(), 0o755);
-    let bwrap = dir.path().join("bwrap");
-    std::os::unix::fs::symlink(hutch(), &bwrap).unwrap();
-    let o = wait(
-        Command::new(&bwrap)
+    let o = common::output(
+        Command::new(common::bwrap())
             .args(with(system(), &["--report", "--", "true"]))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .stdin(Stdio::null()),
+        TIMEOUT,
     );
     o.ok();
     let r = o.report();
@@ -304,7 +139,7 @@ fn bwrap_personality_keeps_bwrap_defaults() {
 #[test]
 fn derived_rules_allow_what_the_mounts_allow() {
     for user in users() {
-        let host = tempdir("work");
+        let host = tempdir("work", 0o777);
         let mut a = with(system(), &["--bind"]);
         a.push(host.path().display().to_string());
         a.extend(
@@ -369,8 +204,8 @@ fn sandbox_root_is_list_only_under_landlock() {
 #[test]
 fn explicit_rules_deny_a_write_the_mount_allows() {
     for user in users() {
-        let allowed = tempdir("allowed");
-        let other = tempdir("other");
+        let allowed = tempdir("allowed", 0o777);
+        let other = tempdir("other", 0o777);
         let (a, b) = (allowed.path().display(), other.path().display());
         let body = format!("open('{a}/f', 'w').write('x')\nopen('{b}/f', 'w').write('x')");
         let script = py_errno(&body);
@@ -503,15 +338,7 @@ fn tcp_connect_is_limited_to_allowed_ports() {
 /// A host process to signal: as the same user as the sandbox, so that only
 /// Landlock's scoping can refuse the signal.
 fn host_sleeper(user: User) -> Child {
-    let mut c = match user {
-        User::Current => Command::new("sleep"),
-        User::Nobody => {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sleep"]);
-            c
-        }
-    };
-    c.arg("30").stdin(Stdio::null()).spawn().unwrap()
+    user.command("sleep").arg("30").spawn().unwrap()
 }
 
 #[test]
@@ -628,7 +455,7 @@ fn keyctl_and_bpf_are_denied() {
             errno_line(libc::EPERM),
             "{user:?}: {o:#?}"
         );
-        if user == User::Current && is_root() {
+        if user == User::Root {
             let o = run(
                 user,
                 &with(system(), &["--seccomp-policy", "none", PY, "-c", &bpf]),
@@ -688,25 +515,12 @@ fn seccomp_kill_action_kills() {
 
 /// `sh -c SCRIPT` as `user`, with `$0` set to the binary (named `name`).
 fn shell(user: User, name: &str, script: &str) -> Out {
-    let bin = hutch().with_file_name(name);
+    // `hutch` and `bwrap` are there; another name gets its symlink.
+    let bin = common::bin_dir().join(name);
     if !bin.exists() {
-        let _ = std::os::unix::fs::symlink(hutch(), &bin);
+        let _ = std::os::unix::fs::symlink("hutch", &bin);
     }
-    let mut c = match user {
-        User::Current => Command::new("sh"),
-        User::Nobody => {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh"]);
-            c
-        }
-    };
-    c.args(["-c", script])
-        .arg(&bin)
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    wait(c.spawn().unwrap())
+    common::output(user.command("sh").args(["-c", script]).arg(&bin), TIMEOUT)
 }
 
 /// An fd the caller forgot to close (runc's CVE-2024-21626 class) must not reach

@@ -1,50 +1,18 @@
 //! Joining a running sandbox, as `flatpak enter` does: `--userns FD`, `--userns2 FD`
 //! and `--pidns FD`, as root and as an unprivileged user (nobody via setpriv).
 
+mod common;
+
+use common::{users, User};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) == 0
-}
-
-/// The binary, copied where nobody can run it, with a `bwrap` symlink next to it.
-fn bwrap() -> &'static Path {
-    static BIN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &BIN.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("hutch-join-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.path().join("hutch");
-        fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
-        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-        let link = dir.path().join("bwrap");
-        std::os::unix::fs::symlink(&bin, &link).unwrap();
-        (dir, link)
-    })
-    .1
-}
-
-/// `sh -c SCRIPT` (with `$0` = the bwrap symlink) as the current user or nobody.
-fn sh(nobody: bool, script: &str) -> Command {
-    let mut c = if nobody {
-        let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh"]);
-        c
-    } else {
-        Command::new("sh")
-    };
-    c.args(["-c", script])
-        .arg(bwrap())
-        .current_dir("/")
-        .stdin(Stdio::null());
+/// `sh -c SCRIPT` (with `$0` = hutch's `bwrap` symlink) as `who`.
+fn sh(who: User, script: &str) -> Command {
+    let mut c = who.command("sh");
+    c.args(["-c", script]).arg(common::bwrap());
     c
 }
 
@@ -56,15 +24,15 @@ struct Holder {
 }
 
 impl Holder {
-    fn start(nobody: bool, tag: u32) -> Holder {
-        Holder::start_with(nobody, tag, "")
+    fn start(who: User, tag: u32) -> Holder {
+        Holder::start_with(who, tag, "")
     }
 
-    fn start_with(nobody: bool, tag: u32, extra: &str) -> Holder {
+    fn start_with(who: User, tag: u32, extra: &str) -> Holder {
         let script = format!(
             "exec \"$0\" --unshare-user --unshare-pid {extra} --ro-bind / / --proc /proc -- sleep {tag}"
         );
-        let child = sh(nobody, &script)
+        let child = sh(who, &script)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -107,28 +75,16 @@ impl Drop for Holder {
     }
 }
 
-fn users() -> Vec<bool> {
-    if is_root() {
-        vec![false, true]
-    } else {
-        vec![false]
-    }
-}
-
-fn run(nobody: bool, script: &str) -> (i32, String, String) {
-    let out = sh(nobody, script).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn run(who: User, script: &str) -> (i32, String, String) {
+    let o = common::output(&mut sh(who, script), Duration::from_secs(30));
+    (o.code, o.stdout, o.stderr)
 }
 
 #[test]
 fn enter_a_running_sandbox_with_userns_and_pidns() {
-    for nobody in users() {
-        let tag = 800000 + std::process::id() % 100000 + nobody as u32;
-        let holder = Holder::start(nobody, tag);
+    for who in users() {
+        let tag = 800000 + std::process::id() % 100000 + (who == User::Nobody) as u32;
+        let holder = Holder::start(who, tag);
         let (user, pid) = (holder.ns("user"), holder.ns("pid"));
         // The second sandbox sees the first one's processes: pid 1 is its reaper,
         // and `sleep TAG` is there.
@@ -136,16 +92,13 @@ fn enter_a_running_sandbox_with_userns_and_pidns() {
             "exec \"$0\" --userns 3 --pidns 4 --ro-bind / / --proc /proc -- \
              sh -c 'cat /proc/*/cmdline | tr \"\\0\" \" \"; echo; readlink /proc/self/ns/user' 3<{user} 4<{pid}"
         );
-        let (code, out, err) = run(nobody, &script);
-        assert_eq!(code, 0, "nobody={nobody}: {err}");
-        assert!(
-            out.contains(&format!("sleep {tag}")),
-            "nobody={nobody}: {out}"
-        );
+        let (code, out, err) = run(who, &script);
+        assert_eq!(code, 0, "{who:?}: {err}");
+        assert!(out.contains(&format!("sleep {tag}")), "{who:?}: {out}");
         let holder_userns = fs::read_link(&user).unwrap();
         assert!(
             out.contains(&*holder_userns.to_string_lossy()),
-            "nobody={nobody}: {out}"
+            "{who:?}: {out}"
         );
 
         // The command's status comes back, also from a new pid namespace made
@@ -155,10 +108,10 @@ fn enter_a_running_sandbox_with_userns_and_pidns() {
                 "exec \"$0\" --userns 3 --pidns 4 {extra} --ro-bind / / --proc /proc -- \
                  sh -c 'echo $$; exit 5' 3<{user} 4<{pid}"
             );
-            let (code, out, err) = run(nobody, &script);
-            assert_eq!(code, 5, "nobody={nobody} {extra}: {out} {err}");
+            let (code, out, err) = run(who, &script);
+            assert_eq!(code, 5, "{who:?} {extra}: {out} {err}");
             if let Some(p) = expect_pid {
-                assert_eq!(out.trim(), p, "nobody={nobody} {extra}");
+                assert_eq!(out.trim(), p, "{who:?} {extra}");
             }
         }
 
@@ -169,7 +122,7 @@ fn enter_a_running_sandbox_with_userns_and_pidns() {
             "exec \"$0\" --userns 3 --pidns 4 --info-fd 5 --ro-bind / / -- true 3<{user} 4<{pid} 5>{}",
             info.path().display()
         );
-        let (code, _, err) = run(nobody, &script);
+        let (code, _, err) = run(who, &script);
         assert_eq!(code, 0, "{err}");
         let json = fs::read_to_string(info.path()).unwrap();
         let child: u32 = json
@@ -187,7 +140,7 @@ fn enter_a_running_sandbox_with_userns_and_pidns() {
 
         // --userns2: after setup, switch to that namespace (flatpak enter joins
         // bwrap's outer namespace, then the nested one its command runs in).
-        let nested = Holder::start_with(nobody, tag + 7, "--uid 5 --gid 5 --dev /dev");
+        let nested = Holder::start_with(who, tag + 7, "--uid 5 --gid 5 --dev /dev");
         let inner = nested.ns("user");
         let script = format!(
             "exec python3 -c '\
@@ -198,17 +151,17 @@ os.set_inheritable(inner, True); os.set_inheritable(outer, True)\n\
 os.execv(sys.argv[1], [\"bwrap\", \"--userns\", str(outer), \"--userns2\", str(inner),\n\
   \"--ro-bind\", \"/\", \"/\", \"readlink\", \"/proc/self/ns/user\"])' \"$0\""
         );
-        let (code, out, err) = run(nobody, &script);
-        assert_eq!(code, 0, "nobody={nobody}: {err}");
+        let (code, out, err) = run(who, &script);
+        assert_eq!(code, 0, "{who:?}: {err}");
         assert_eq!(
             out.trim(),
             fs::read_link(&inner).unwrap().to_string_lossy(),
-            "nobody={nobody}"
+            "{who:?}"
         );
         // The same namespace twice is not a switch: one clear line.
         let script =
             format!("exec \"$0\" --userns 3 --userns2 6 --ro-bind / / -- true 3<{user} 6<{user}");
-        let (code, _, err) = run(nobody, &script);
+        let (code, _, err) = run(who, &script);
         assert_eq!(
             (code, err.as_str()),
             (1, "bwrap: Setting userns2 failed: Invalid argument\n")
@@ -218,22 +171,22 @@ os.execv(sys.argv[1], [\"bwrap\", \"--userns\", str(outer), \"--userns2\", str(i
 
 #[test]
 fn joining_errors_are_one_line() {
-    for nobody in users() {
+    for who in users() {
         let (code, _, err) = run(
-            nobody,
+            who,
             "exec \"$0\" --userns 3 --unshare-user --ro-bind / / true 3</proc/self/ns/user",
         );
         assert_eq!(
             (code, err.as_str()),
             (1, "bwrap: --userns not compatible --unshare-user\n")
         );
-        let (code, _, err) = run(nobody, "exec \"$0\" --pidns 9 --ro-bind / / true");
+        let (code, _, err) = run(who, "exec \"$0\" --pidns 9 --ro-bind / / true");
         assert_eq!(code, 1, "{err}");
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.starts_with("bwrap: Setting pidns failed"), "{err}");
         // Our own user namespace is not a child of itself.
         let (code, _, err) = run(
-            nobody,
+            who,
             "exec \"$0\" --userns 3 --ro-bind / / true 3</proc/self/ns/user",
         );
         assert_eq!(code, 1, "{err}");
@@ -246,7 +199,7 @@ fn joining_errors_are_one_line() {
 /// `--info-fd` written, until the caller writes a byte (here after 300 ms).
 #[test]
 fn userns_block_fd_waits_for_the_caller() {
-    for nobody in users() {
+    for who in users() {
         let info = tempfile::NamedTempFile::new_in("/tmp").unwrap();
         fs::set_permissions(info.path(), fs::Permissions::from_mode(0o666)).unwrap();
         let script = format!(
@@ -255,8 +208,8 @@ fn userns_block_fd_waits_for_the_caller() {
             info.path().display()
         );
         let start = Instant::now();
-        let (code, out, err) = run(nobody, &script);
-        assert_eq!((code, out.as_str()), (0, "ran\n"), "nobody={nobody}: {err}");
+        let (code, out, err) = run(who, &script);
+        assert_eq!((code, out.as_str()), (0, "ran\n"), "{who:?}: {err}");
         assert!(
             start.elapsed() >= Duration::from_millis(300),
             "did not wait"

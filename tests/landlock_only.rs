@@ -14,159 +14,27 @@
 //!   plain hutch fails with a one-line diagnosis offering `--landlock-only`; with it,
 //!   or with `--landlock-only-fallback` or `landlock_only = "auto"` in a profile, the
 //!   command runs confined. On the host the same profile uses namespaces.
-//!
-//! Self-contained on purpose (tests/it/ belongs to the main suite).
 
-use std::ffi::OsString;
+mod common;
+
+use common::{chmod, hutch, users, Out, User};
 use std::fs;
-use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum User {
-    /// Whoever runs the tests (root in CI).
-    Current,
-    /// nobody, when the tests run as root.
-    Nobody,
-}
-
-fn uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1)
-}
-
-fn users() -> Vec<User> {
-    if uid() == 0 {
-        vec![User::Current, User::Nobody]
-    } else {
-        vec![User::Current]
-    }
-}
-
-fn chmod(p: &Path, mode: u32) {
-    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// A fresh directory under /tmp that everyone can use.
-fn tempdir(tag: &str) -> tempfile::TempDir {
-    let d = tempfile::Builder::new()
-        .prefix(&format!("hutch-llonly-{tag}-"))
-        .tempdir_in("/tmp")
-        .unwrap();
-    chmod(d.path(), 0o777);
-    d
-}
-
-/// A copy of the binary in a 0755 directory that nobody can reach.
-fn hutch() -> &'static Path {
-    static BIN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &BIN.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("hutch-llonly-bin-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        chmod(dir.path(), 0o755);
-        let bin = dir.path().join("hutch");
-        fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
-        chmod(&bin, 0o755);
-        (dir, bin)
-    })
-    .1
-}
 
 fn h() -> String {
     hutch().display().to_string()
 }
 
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "{self:#?}");
-        self
-    }
-    fn report(&self) -> &str {
-        self.stderr
-            .lines()
-            .find(|l| l.starts_with("{\"namespaces\""))
-            .unwrap_or_else(|| panic!("no report in {self:#?}"))
-    }
-}
-
 /// `prog ARGS...` as `user`, in `/`, with a clean environment for nobody.
 fn run_prog<S: AsRef<std::ffi::OsStr>>(user: User, prog: &str, args: &[S]) -> Out {
-    let args: Vec<OsString> = args.iter().map(|a| a.as_ref().to_os_string()).collect();
-    let mut c = match user {
-        User::Current => Command::new(prog),
-        User::Nobody => {
-            let mut c = Command::new("setpriv");
-            c.args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--reset-env",
-            ]);
-            c.arg(prog);
-            c
-        }
-    };
-    c.args(args)
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    wait(c.spawn().unwrap())
+    common::output(user.command_reset_env(prog).args(args), TIMEOUT)
 }
 
 fn run<S: AsRef<std::ffi::OsStr>>(user: User, args: &[S]) -> Out {
     run_prog(user, &h(), args)
-}
-
-fn wait(mut child: Child) -> Out {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stdout = String::new();
-            let mut stderr = String::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut stdout)
-                .unwrap();
-            child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut stderr)
-                .unwrap();
-            let code = status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-            return Out {
-                code,
-                stdout,
-                stderr,
-            };
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            panic!("sandbox timed out");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -181,7 +49,7 @@ struct Tree {
 
 impl Tree {
     fn new(tag: &str) -> Tree {
-        let dir = tempdir(tag);
+        let dir = common::tempdir(tag, 0o777);
         for d in ["ro", "rw", "bin"] {
             fs::create_dir(dir.path().join(d)).unwrap();
             chmod(&dir.path().join(d), 0o777);

@@ -6,74 +6,14 @@
 //! root and as an unprivileged user (uid 65534 through setpriv) when run as root.
 //! Processes left behind are looked for by their exact argv (`sleep <unique number>`).
 
+mod common;
+
+use common::{bin_dir, is_root, users, Out, User};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PYTHON: &str = "/usr/bin/python3";
-
-/// A copy of hutch every user can run, and a `bwrap` symlink to it.
-fn bin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        // Directories of earlier runs whose process is gone (statics are never dropped).
-        for e in fs::read_dir("/tmp").into_iter().flatten().flatten() {
-            let name = e.file_name();
-            let pid = name.to_str().and_then(|n| n.strip_prefix("hutch-limits-"));
-            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
-                let _ = fs::remove_dir_all(e.path());
-            }
-        }
-        let dir = PathBuf::from(format!("/tmp/hutch-limits-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.join("hutch");
-        fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
-        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-        std::os::unix::fs::symlink("hutch", dir.join("bwrap")).unwrap();
-        dir
-    })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum User {
-    Root,
-    Nobody,
-    Current,
-}
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-fn users() -> Vec<User> {
-    if is_root() {
-        vec![User::Root, User::Nobody]
-    } else {
-        vec![User::Current]
-    }
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-impl std::fmt::Debug for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {} after {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.took, self.stdout, self.stderr
-        )
-    }
-}
 
 /// A file handed to the sandbox process as descriptor 3.
 #[derive(Clone, Copy)]
@@ -82,23 +22,10 @@ enum Fd3<'a> {
     Read(&'a Path),
 }
 
-/// Run `<name> ARGS` as `user` from `/`, killed after 30 s, with `fd3` as descriptor 3.
+/// Run `<name> ARGS` (`hutch` or `bwrap`) as `user` from `/`, killed after 30 s, with
+/// `fd3` as descriptor 3.
 fn run_as(user: User, name: &str, args: &[&str], fd3: Option<Fd3<'_>>) -> Out {
     let prog = bin_dir().join(name);
-    let mut argv: Vec<String> = Vec::new();
-    if user == User::Nobody {
-        argv.extend(
-            [
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-            ]
-            .map(String::from),
-        );
-    }
-    argv.push(prog.display().to_string());
-    argv.extend(args.iter().map(|a| a.to_string()));
     let mut cmd = match fd3 {
         // The file is opened by the test's shell, before any switch of user.
         Some(fd3) => {
@@ -106,58 +33,16 @@ fn run_as(user: User, name: &str, args: &[&str], fd3: Option<Fd3<'_>>) -> Out {
                 Fd3::Write(p) => ("f=$1; shift; exec \"$@\" 3>\"$f\"", p),
                 Fd3::Read(p) => ("f=$1; shift; exec \"$@\" 3<\"$f\"", p),
             };
-            let mut c = Command::new("sh");
-            c.args(["-c", script, "sh"]);
-            c.arg(path).args(&argv);
+            let mut c = User::Current.command("sh");
+            c.args(["-c", script, "sh"])
+                .arg(path)
+                .args(user.setpriv())
+                .arg(prog);
             c
         }
-        None => {
-            let mut c = Command::new(&argv[0]);
-            c.args(&argv[1..]);
-            c
-        }
+        None => user.command(prog),
     };
-    // Output goes to files, not pipes: a process the sandbox leaves behind (on purpose,
-    // or by a bug) must not keep the test waiting for end-of-file.
-    let (out_path, err_path) = {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        (
-            bin_dir().join(format!("out-{n}")),
-            bin_dir().join(format!("err-{n}")),
-        )
-    };
-    cmd.current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap());
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("spawn hutch");
-    let deadline = start + Duration::from_secs(30);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let took = start.elapsed();
-    let take = |p: &Path| {
-        let text = String::from_utf8_lossy(&fs::read(p).unwrap_or_default()).into_owned();
-        let _ = fs::remove_file(p);
-        text
-    };
-    use std::os::unix::process::ExitStatusExt;
-    Out {
-        code: status.code().unwrap_or(128 + status.signal().unwrap_or(0)),
-        stdout: take(&out_path),
-        stderr: take(&err_path),
-        took,
-    }
+    common::output(cmd.args(args), Duration::from_secs(30))
 }
 
 fn run(user: User, args: &[&str]) -> Out {
@@ -603,10 +488,7 @@ fn stats_show_the_peak_memory() {
 #[test]
 fn stats_fd_gets_the_json_and_stderr_does_not() {
     for user in users() {
-        let out = PathBuf::from(format!(
-            "/tmp/hutch-limits-{}/stats-{user:?}",
-            std::process::id()
-        ));
+        let out = common::base().join(format!("stats-{user:?}"));
         let mut args = sandbox(&["--stats-fd", "3"]);
         args.extend(["sh", "-c", "ls /proc/self/fd/3 2>/dev/null; exit 5"]);
         let o = run_as(user, "hutch", &args, Some(Fd3::Write(&out)));
@@ -832,11 +714,11 @@ fn cgroup_without_clone3_moves_hutch_in_and_out() {
         bpf.extend([jt, jf]);
         bpf.extend(k.to_ne_bytes());
     }
-    let filter = bin_dir().join("no-clone3.bpf");
+    let filter = common::base().join("no-clone3.bpf");
     fs::write(&filter, bpf).unwrap();
     let mount = cgroup2_mount().unwrap();
     let mount = mount.to_str().unwrap();
-    let inner = bin_dir().join("hutch").display().to_string();
+    let inner = common::hutch().display().to_string();
     let n = marker();
     let script =
         format!("grep 0:: /proc/self/cgroup; grep 0:: /proc/$PPID/cgroup; sleep {n} & exit 0");

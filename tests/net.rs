@@ -11,19 +11,18 @@
 //! network. DNS: the helper forwards to the first nameserver of /etc/resolv.conf, which
 //! the test replaces (in a private mount namespace around hutch, through `unshare -m`)
 //! with `nameserver 127.0.0.53`, where a small responder of the test's answers.
-//!
-//! Self-contained on purpose (tests/it/ belongs to the main suite).
 
+mod common;
+
+use common::{bin_dir, chmod, Out, User};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -31,110 +30,22 @@ const PY: &str = "/usr/bin/python3";
 const GATEWAY: &str = "10.0.2.2";
 const GREETING: &str = "hello-from-the-host";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum User {
-    /// Whoever runs the tests (root in CI).
-    Current,
-    /// nobody.
-    Nobody,
-}
+/// The tests need root (see [`in_netns`]): they run as root and as nobody.
+const USERS: [User; 2] = [User::Root, User::Nobody];
 
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) == 0
-}
-
-const USERS: [User; 2] = [User::Current, User::Nobody];
-
-fn chmod(p: &Path, mode: u32) {
-    fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// A copy of the binary named `hutch` (and a `bwrap` symlink) in a 0755 directory,
-/// `/tmp/hutch-net-bin-PID`: statics are never dropped, so each run removes the
-/// directories of earlier runs whose process is gone.
-fn bin_dir() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        const PREFIX: &str = "hutch-net-bin-";
-        for e in fs::read_dir("/tmp").into_iter().flatten().flatten() {
-            let name = e.file_name();
-            let pid = name.to_str().and_then(|n| n.strip_prefix(PREFIX));
-            if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
-                if !Path::new(&format!("/proc/{pid}")).exists() {
-                    let _ = fs::remove_dir_all(e.path());
-                }
-            }
-        }
-        let dir = PathBuf::from(format!("/tmp/{PREFIX}{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir(&dir).unwrap();
-        chmod(&dir, 0o755);
-        let bin = dir.join("hutch");
-        fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
-        chmod(&bin, 0o755);
-        std::os::unix::fs::symlink("hutch", dir.join("bwrap")).unwrap();
-        dir
-    })
-}
-
-/// A fresh directory under /tmp that everyone can read.
+/// A fresh directory that everyone can read.
 fn tempdir(tag: &str) -> tempfile::TempDir {
-    let d = tempfile::Builder::new()
-        .prefix(&format!("hutch-net-{tag}-"))
-        .tempdir_in("/tmp")
-        .unwrap();
-    chmod(d.path(), 0o755);
-    d
-}
-
-// ---------------------------------------------------------------------------
-// The hermetic network namespace
-
-fn sh(script: &str) -> std::process::Output {
-    Command::new("sh").args(["-c", script]).output().unwrap()
-}
-
-/// Give the calling thread's new network namespace a loopback and a dead-end uplink.
-fn set_up_netns() {
-    let lo = sh("ip link set lo up");
-    assert!(lo.status.success(), "{lo:?}");
-    let made = ["dummy", "ifb"]
-        .iter()
-        .any(|kind| sh(&format!("ip link add up0 type {kind}")).status.success())
-        || sh("ip link add up0 type veth peer name up1 && ip link set up1 up")
-            .status
-            .success();
-    assert!(made, "no dummy, ifb or veth device for the test's uplink");
-    let o = sh("ip addr add 198.51.100.2/24 dev up0 && ip link set up0 up \
-                && ip route add default via 198.51.100.1 \
-                && ip route add prohibit 10.0.2.0/24");
-    assert!(o.status.success(), "{o:?}");
-}
-
-/// With CI=true a missing prerequisite fails the test instead of skipping it.
-fn skip(why: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true: {why}"
-    );
-    eprintln!("skipped: {why}");
+    common::tempdir(tag, 0o755)
 }
 
 /// Run `f` in a thread of its own in a new, private network namespace. Without root
 /// the test is skipped (it says so): making the namespace needs CAP_SYS_ADMIN.
 fn in_netns(f: impl FnOnce() + Send + 'static) {
-    if !is_root() {
-        skip("the network tests need root to make a private network namespace");
+    if !common::is_root() {
+        common::skip("the network tests need root to make a private network namespace");
         return;
     }
-    std::thread::spawn(move || {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
-        set_up_netns();
-        f()
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    common::in_private_net(f)
 }
 
 /// A TCP server on 127.0.0.1 (of the calling thread's namespace) that greets every
@@ -165,20 +76,6 @@ fn free_port() -> u16 {
 
 // ---------------------------------------------------------------------------
 // Running hutch
-
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "{self:#?}");
-        self
-    }
-}
 
 /// How to start hutch: as whom, under which name, with which PATH, and whether
 /// /etc/resolv.conf is replaced around it.
@@ -214,17 +111,10 @@ impl Run {
             );
             argv.push("sh".into());
         }
-        if self.user == User::Nobody {
-            argv.extend(
-                [
-                    "setpriv",
-                    "--reuid=65534",
-                    "--regid=65534",
-                    "--clear-groups",
-                    "--reset-env",
-                ]
-                .map(OsString::from),
-            );
+        let setpriv = self.user.setpriv();
+        if !setpriv.is_empty() {
+            argv.extend(setpriv.into_iter().map(OsString::from));
+            argv.push("--reset-env".into());
         }
         if let Some(path) = &self.path {
             argv.extend(["env".into(), format!("PATH={path}").into()]);
@@ -245,47 +135,12 @@ impl Run {
     }
 }
 
-/// Spawn, retrying while the binary is "busy": another test thread may be forking
-/// while the copy of hutch is still open for writing in it.
 fn spawn(c: &mut Command) -> Child {
-    for _ in 0..100 {
-        match c.spawn() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            r => return r.unwrap(),
-        }
-    }
-    panic!("{c:?}: text file busy")
+    common::spawn(c)
 }
 
-fn wait(mut child: Child) -> Out {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stdout = String::new();
-            let mut stderr = String::new();
-            if let Some(mut o) = child.stdout.take() {
-                o.read_to_string(&mut stdout).unwrap();
-            }
-            if let Some(mut e) = child.stderr.take() {
-                e.read_to_string(&mut stderr).unwrap();
-            }
-            let code = status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-            return Out {
-                code,
-                stdout,
-                stderr,
-            };
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            panic!("sandbox timed out");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn wait(child: Child) -> Out {
+    common::wait(child, TIMEOUT)
 }
 
 /// The host's root read-only, a private /dev, /proc and /tmp, and the network flags.
@@ -806,7 +661,7 @@ fn slirp4netns_is_the_fallback() {
         .map(Path::new)
         .find(|p| p.exists())
     else {
-        skip("slirp4netns is not installed (apt-get install slirp4netns)");
+        common::skip("slirp4netns is not installed (apt-get install slirp4netns)");
         return;
     };
     let only = tempdir("slirp-path");

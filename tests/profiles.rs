@@ -11,106 +11,26 @@
 //! Needs gcc, make and python3; the desktop tests need Xvfb and xdpyinfo (packages
 //! xvfb, x11-utils), and are skipped without them unless CI=true.
 
+mod common;
+
+use common::{chown_r, is_root, User};
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const PYTHON: &str = "/usr/bin/python3";
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// A copy of hutch every user can run, and a `bwrap` symlink to it.
-fn bin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        // Directories of earlier runs whose process is gone.
-        for e in fs::read_dir("/tmp").into_iter().flatten().flatten() {
-            let name = e.file_name();
-            let pid = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("hutch-profiles-bin-"));
-            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
-                let _ = fs::remove_dir_all(e.path());
-            }
-        }
-        let dir = PathBuf::from(format!("/tmp/hutch-profiles-bin-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let bin = dir.join("hutch");
-        fs::copy(env!("CARGO_BIN_EXE_hutch"), &bin).unwrap();
-        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-        std::os::unix::fs::symlink("hutch", dir.join("bwrap")).unwrap();
-        dir
-    })
-}
-
 fn hutch() -> String {
-    bin_dir().join("hutch").display().to_string()
+    common::hutch().display().to_string()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum User {
-    Root,
-    /// `hutchtest` if it exists, else nobody; through setpriv.
-    Unprivileged,
-    /// Whoever runs the tests, when that is not root.
-    Current,
-}
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
+/// Root and hutchtest (or nobody) when the tests run as root, else the current user.
 fn users() -> Vec<User> {
-    if is_root() {
-        vec![User::Root, User::Unprivileged]
-    } else {
-        vec![User::Current]
-    }
-}
-
-impl User {
-    fn ids(self) -> (u32, u32) {
-        match self {
-            User::Root => (0, 0),
-            User::Unprivileged => nix::unistd::User::from_name("hutchtest")
-                .ok()
-                .flatten()
-                .map_or((65534, 65534), |u| (u.uid.as_raw(), u.gid.as_raw())),
-            User::Current => (
-                nix::unistd::getuid().as_raw(),
-                nix::unistd::getgid().as_raw(),
-            ),
-        }
-    }
-}
-
-/// Give `path` and everything below it to `user`.
-fn chown_r(path: &Path, user: User) {
-    if !is_root() {
-        return;
-    }
-    let (uid, gid) = user.ids();
-    let own = |p: &Path| {
-        nix::unistd::fchownat(
-            nix::fcntl::AT_FDCWD,
-            p,
-            Some(uid.into()),
-            Some(gid.into()),
-            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-        )
-        .unwrap()
-    };
-    own(path);
-    if path.is_dir() && !path.is_symlink() {
-        for e in fs::read_dir(path).unwrap().flatten() {
-            chown_r(&e.path(), user);
-        }
-    }
+    common::users_with(User::Unprivileged)
 }
 
 /// A scratch directory for one user: `/var/tmp/...` (so that its parent is not under
@@ -126,7 +46,7 @@ impl Scratch {
             .prefix("hutch-profiles-")
             .tempdir_in("/var/tmp")
             .unwrap();
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        common::chmod(dir.path(), 0o755);
         let s = Scratch { dir, user };
         fs::create_dir(s.home()).unwrap();
         chown_r(s.path(), user);
@@ -157,81 +77,25 @@ impl Scratch {
     fn mkdir(&self, rel: &str, mode: u32) -> PathBuf {
         let p = self.path().join(rel);
         fs::create_dir_all(&p).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(mode)).unwrap();
+        common::chmod(&p, mode);
         chown_r(&p, self.user);
         p
-    }
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
     }
 }
 
 /// Run `argv` as `user` in `cwd`, with a clean environment (PATH, HOME, USER and
 /// `env`), killed after 60 s. Output goes to files, not pipes: a process left behind
 /// must not keep the test waiting.
-fn run_in(user: User, cwd: &Path, home: &Path, env: &[(&str, &str)], argv: &[&str]) -> Out {
-    let mut full: Vec<String> = Vec::new();
-    if user == User::Unprivileged {
-        let (uid, gid) = user.ids();
-        full.extend([
-            "setpriv".into(),
-            format!("--reuid={uid}"),
-            format!("--regid={gid}"),
-            "--clear-groups".into(),
-        ]);
-    }
-    full.extend(argv.iter().map(|a| a.to_string()));
-    let mut cmd = Command::new(&full[0]);
-    cmd.args(&full[1..]).current_dir(cwd).env_clear();
-    cmd.env("PATH", PATH)
+fn run_in(user: User, cwd: &Path, home: &Path, env: &[(&str, &str)], argv: &[&str]) -> common::Out {
+    let mut cmd = user.command(argv[0]);
+    cmd.args(&argv[1..])
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", PATH)
         .env("HOME", home)
-        .env("LANG", "C.UTF-8");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = tempfile::tempdir().unwrap();
-    let (o, e) = (out.path().join("out"), out.path().join("err"));
-    cmd.stdin(Stdio::null())
-        .stdout(fs::File::create(&o).unwrap())
-        .stderr(fs::File::create(&e).unwrap());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {full:?}: {e}"));
-    let code = wait(&mut child, Duration::from_secs(60));
-    Out {
-        code,
-        stdout: fs::read_to_string(o).unwrap_or_default(),
-        stderr: fs::read_to_string(e).unwrap_or_default(),
-    }
-}
-
-fn wait(child: &mut Child, limit: Duration) -> i32 {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            use std::os::unix::process::ExitStatusExt;
-            return st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("timed out after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        .env("LANG", "C.UTF-8")
+        .envs(env.iter().copied());
+    common::output(&mut cmd, Duration::from_secs(60))
 }
 
 /// The C project: tests/make/ copied into the scratch directory.
@@ -403,21 +267,8 @@ struct Xvfb {
 
 impl Xvfb {
     fn start() -> Option<Xvfb> {
-        let have = |p: &str| {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {p}")])
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !have("Xvfb") || !have("xdpyinfo") {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "Xvfb or xdpyinfo missing: install xvfb and x11-utils"
-            );
-            eprintln!(
-                "skipped: Xvfb or xdpyinfo is not installed (apt-get install xvfb x11-utils)"
-            );
+        if !common::on_path("Xvfb") || !common::on_path("xdpyinfo") {
+            common::skip("Xvfb or xdpyinfo is not installed (apt-get install xvfb x11-utils)");
             return None;
         }
         let n = (100 + std::process::id() % 400..600)
@@ -653,7 +504,7 @@ fn profile_errors_are_one_line_naming_file_line_and_key() {
             &s.home(),
             &[],
             &[
-                bin_dir().join("bwrap").to_str().unwrap(),
+                common::bwrap().to_str().unwrap(),
                 "--profile",
                 s.path().join("type.toml").to_str().unwrap(),
                 "true",
@@ -742,7 +593,7 @@ fn explain_lists_the_mounts_in_order_and_runs_nothing() {
             &home,
             &[],
             &[
-                bin_dir().join("bwrap").to_str().unwrap(),
+                common::bwrap().to_str().unwrap(),
                 "--profile",
                 "build",
                 "--explain",
@@ -802,33 +653,16 @@ impl Daemon {
         socket: &Path,
     ) -> Daemon {
         use std::os::unix::process::CommandExt;
-        let mut full: Vec<String> = Vec::new();
-        if user == User::Unprivileged {
-            let (uid, gid) = user.ids();
-            full.extend([
-                "setpriv".into(),
-                format!("--reuid={uid}"),
-                format!("--regid={gid}"),
-                "--clear-groups".into(),
-            ]);
-        }
-        full.extend(argv.iter().map(|a| a.to_string()));
         let log = tempfile::tempfile().unwrap();
-        let mut cmd = Command::new(&full[0]);
-        cmd.args(&full[1..])
+        let mut cmd = user.command(argv[0]);
+        cmd.args(&argv[1..])
             .env_clear()
             .env("PATH", PATH)
-            .current_dir("/")
+            .envs(env.iter().copied())
             .process_group(0)
-            .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name}: spawn {full:?}: {e}"));
+        let child = common::spawn(&mut cmd);
         let mut d = Daemon { child, name };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !socket.exists() {
@@ -882,21 +716,13 @@ fn desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers() {
     let missing: Vec<&str> = tools
         .iter()
         .copied()
-        .filter(|t| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {t}")])
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+        .filter(|t| !common::on_path(t))
         .collect();
     if !missing.is_empty() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "missing {missing:?}: install weston wayland-utils pulseaudio pulseaudio-utils \
-             pipewire pipewire-bin"
-        );
-        eprintln!("skipped: {missing:?} not installed");
+        common::skip(&format!(
+            "{missing:?} not installed: install weston wayland-utils pulseaudio \
+             pulseaudio-utils pipewire pipewire-bin"
+        ));
         return;
     }
     for user in users() {
@@ -1045,11 +871,9 @@ fn apparmor_profile_compiles_with_apparmor_4() {
     let dir = std::env::var("HUTCH_APPARMOR4").unwrap_or_else(|_| "/opt/apparmor4".into());
     let parser = Path::new(&dir).join("apparmor_parser");
     if !parser.exists() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{parser:?} missing: run `bash apparmor/install-parser`"
-        );
-        eprintln!("skipped: no AppArmor 4 parser at {parser:?} (bash apparmor/install-parser)");
+        common::skip(&format!(
+            "no AppArmor 4 parser at {parser:?} (bash apparmor/install-parser)"
+        ));
         return;
     }
     let etc = Path::new(&dir).join("root/etc/apparmor.d");

@@ -41,7 +41,7 @@ pub struct Leaks {
 }
 
 /// Names in /tmp of the test suites' own directories (`hutch-SUITE-...`, such as
-/// `hutch-it-PID`, `hutch-net-bin-PID`, `hutch-profiles-bin-PID`) and of Rust builds,
+/// `hutch-it-PID` and tests/common/mod.rs's `hutch-test-CRATE-PID`) and of Rust builds,
 /// which other test runs on the machine make at any time. The one name hutch itself
 /// makes there, slirp4netns's socket directory `hutch-net-XXXXXX` (mkdtemp), still counts.
 fn is_foreign(name: &str) -> bool {

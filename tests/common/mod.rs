@@ -1,0 +1,146 @@
+//! Helpers shared by the integration test files (tests/*.rs), each of which includes
+//! this directory with `mod common;` (tests/it/ has its own, richer util.rs; faults.rs
+//! and load.rs use that one too, with tests/common/leaks.rs beside it).
+//!
+//! - [`hutch`], [`bwrap`]: a copy of the built binary that every user can run (the one
+//!   cargo builds lives under `/work/...` or `/root/...`, which an unprivileged user may
+//!   not traverse), in `/tmp/hutch-test-CRATE-PID/bin` with a `bwrap` symlink beside it.
+//!   [`tempdir`] makes scratch directories in the same per-process directory. Statics
+//!   are never dropped: each test process removes those of earlier ones that are gone.
+//! - [`User`] (user.rs): root, nobody, `hutchtest`, or the current user; a command run
+//!   as one of them goes through `setpriv` when the tests run as root.
+//! - [`output`], [`wait`] (run.rs): run a command with a timeout; [`Out`].
+//! - [`in_private_net`] (netns.rs): a thread in a network namespace of its own.
+//! - [`skip`]: skip a test with a printed reason, or fail it when CI=true.
+
+// Each test crate compiles this module on its own and uses only part of it (and of
+// the re-exports below).
+#![allow(dead_code, unused_imports)]
+
+mod netns;
+mod run;
+mod user;
+
+pub use netns::in_private_net;
+pub use run::{output, spawn, status_code, wait, wait_status, Out};
+pub use user::{is_root, users, users_with, User};
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The start of the name of each test process's directory in /tmp.
+const PREFIX: &str = "hutch-test-";
+
+/// This test process's directory, `/tmp/hutch-test-CRATE-PID` (0755, owned by the user
+/// running the tests), with `bin/hutch` (0755) and `bin/bwrap` (a symlink to it).
+pub fn base() -> &'static Path {
+    static BASE: OnceLock<PathBuf> = OnceLock::new();
+    BASE.get_or_init(|| {
+        remove_stale();
+        let crate_name = env!("CARGO_CRATE_NAME");
+        let dir = PathBuf::from(format!("/tmp/{PREFIX}{crate_name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let bin = dir.join("bin");
+        fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("mkdir {}: {e}", bin.display()));
+        chmod(&dir, 0o755);
+        chmod(&bin, 0o755);
+        let hutch = bin.join("hutch");
+        fs::copy(env!("CARGO_BIN_EXE_hutch"), &hutch).expect("copy the hutch binary");
+        chmod(&hutch, 0o755);
+        std::os::unix::fs::symlink("hutch", bin.join("bwrap")).expect("bwrap symlink");
+        dir
+    })
+}
+
+/// Remove the directories of earlier test processes that are gone.
+fn remove_stale() {
+    for e in fs::read_dir("/tmp").into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|rest| rest.rsplit_once('-'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok());
+        if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// The directory with `hutch` and `bwrap`.
+pub fn bin_dir() -> PathBuf {
+    base().join("bin")
+}
+
+/// hutch under its own name (hardened defaults).
+pub fn hutch() -> PathBuf {
+    bin_dir().join("hutch")
+}
+
+/// hutch through the `bwrap` symlink (bubblewrap's personality).
+pub fn bwrap() -> PathBuf {
+    bin_dir().join("bwrap")
+}
+
+/// A fresh directory `TAG-XXXXXX` in [`base`] with `mode`, removed on drop.
+pub fn tempdir(tag: &str, mode: u32) -> tempfile::TempDir {
+    let d = tempfile::Builder::new()
+        .prefix(&format!("{tag}-"))
+        .tempdir_in(base())
+        .unwrap();
+    chmod(d.path(), mode);
+    d
+}
+
+pub fn chmod(p: &Path, mode: u32) {
+    fs::set_permissions(p, fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", p.display()));
+}
+
+/// Give `path` and everything below it to `user` (symlinks themselves, not their
+/// targets). Nothing to do when the tests do not run as root.
+pub fn chown_r(path: &Path, user: User) {
+    if !is_root() {
+        return;
+    }
+    let (uid, gid) = user.ids();
+    nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        Some(uid.into()),
+        Some(gid.into()),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+    if path.is_dir() && !path.is_symlink() {
+        for e in fs::read_dir(path).unwrap().flatten() {
+            chown_r(&e.path(), user);
+        }
+    }
+}
+
+/// Whether CI=true: then a missing prerequisite fails a test instead of skipping it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Skip the test, saying why; with CI=true, fail it instead. The caller returns.
+#[track_caller]
+pub fn skip(why: &str) {
+    assert!(!in_ci(), "CI=true, cannot skip: {why}");
+    eprintln!("skipped: {why}");
+}
+
+/// Whether `prog` is in one of the usual program directories.
+pub fn on_path(prog: &str) -> bool {
+    std::env::split_paths("/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin")
+        .any(|d| d.join(prog).is_file())
+}
+
+/// `sh -c SCRIPT`, its output collected.
+pub fn sh(script: &str) -> Output {
+    Command::new("sh").args(["-c", script]).output().unwrap()
+}
