@@ -1,10 +1,12 @@
 //! hutch: a rootless Linux sandbox with bubblewrap's command line (the binary; see src/lib.rs).
 
 // hutch starts at the C entry point rather than through Rust's `fn main`, whose runtime
-// start-up sets SIGPIPE to "ignore" (and an ignored signal stays ignored across exec,
-// so every sandboxed command would inherit it, where bwrap passes the caller's
-// disposition on), reads /proc/self/maps to place a stack guard and installs an
-// alternate signal stack: work and memory a short-lived launcher does not need.
+// start-up sets SIGPIPE to "ignore" and forgets what it was (an ignored signal stays
+// ignored across exec, so every sandboxed command would inherit it, where bwrap passes
+// the caller's disposition on), reads /proc/self/maps to place a stack guard and
+// installs an alternate signal stack: work and memory a short-lived launcher does not
+// need. hutch ignores SIGPIPE itself too, but remembers the caller's disposition and
+// gives it back to the command (`sys::ignore_sigpipe`, `sys::exec`).
 // Arguments and the environment still come from std, which glibc hands them to
 // before any entry point runs.
 #![no_main]
@@ -27,6 +29,7 @@ extern "C" fn main(
     _argv: *const *const std::ffi::c_char,
 ) -> std::ffi::c_int {
     hutch::sys::open_standard_fds();
+    hutch::sys::ignore_sigpipe();
     run()
 }
 

@@ -276,9 +276,29 @@ pub fn loopback_up() -> io::Result<()> {
     Ok(())
 }
 
+/// Whether SIGPIPE was ignored when hutch started (see [`ignore_sigpipe`]).
+static SIGPIPE_WAS_IGNORED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Ignore SIGPIPE in hutch itself, so that a write to a pipe whose reader is gone (the
+/// network helper's, the caller's `--info-fd`) is an EPIPE error it reports rather
+/// than a silent death; remember the caller's disposition, which [`exec`] gives back
+/// to the command.
+pub fn ignore_sigpipe() {
+    // SAFETY: installing SIG_IGN runs no handler code; the returned old disposition
+    // is only compared.
+    let old = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    SIGPIPE_WAS_IGNORED.store(old == libc::SIG_IGN, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// `execvpe`-like: exec `file` (searched on `path` when it has no `/`) with the
-/// given argv and environment. Returns only on failure.
+/// given argv and environment. Returns only on failure. The command gets the SIGPIPE
+/// disposition hutch's caller had (an ignored signal stays ignored across exec).
 pub fn exec(file: &CString, argv: &[CString], envp: &[CString]) -> io::Error {
+    if !SIGPIPE_WAS_IGNORED.load(std::sync::atomic::Ordering::Relaxed) {
+        // SAFETY: restoring the default disposition runs no handler code.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let mut av: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     av.push(std::ptr::null());
     let mut ev: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
