@@ -90,33 +90,14 @@ fn op_line(op: &Op, spec: &Spec) -> (String, String, String) {
         Op::Bind {
             src,
             dest,
-            kind,
             allow_missing,
+            ..
         } => {
             let created = spec.host_dirs.iter().any(|h| h == src);
-            let mut name = match kind {
-                BindKind::ReadWrite => "bind",
-                BindKind::ReadOnly => "ro-bind",
-                BindKind::Dev => "dev-bind",
-            }
-            .to_string();
-            if *allow_missing {
-                name.push_str("-try");
-            }
-            if created {
-                name = "bind-create".into();
-            }
-            (name, d(dest), source(src, *allow_missing, created))
+            let name = if created { "bind-create" } else { op.flag() };
+            (name.into(), d(dest), source(src, *allow_missing, created))
         }
-        Op::BindFd {
-            fd,
-            dest,
-            read_only,
-        } => (
-            if *read_only { "ro-bind-fd" } else { "bind-fd" }.into(),
-            d(dest),
-            format!("<- fd {fd}"),
-        ),
+        Op::BindFd { fd, dest, .. } => (op.flag().into(), d(dest), format!("<- fd {fd}")),
         Op::RemountRo { dest } => ("remount-ro".into(), d(dest), String::new()),
         Op::Proc { dest } => (
             "proc".into(),
@@ -141,17 +122,9 @@ fn op_line(op: &Op, spec: &Spec) -> (String, String, String) {
             format!("copied from fd {fd}{}", perms_size(*perms, None)),
         ),
         Op::BindData {
-            fd,
-            dest,
-            perms,
-            read_only,
+            fd, dest, perms, ..
         } => (
-            if *read_only {
-                "ro-bind-data"
-            } else {
-                "bind-data"
-            }
-            .into(),
+            op.flag().into(),
             d(dest),
             format!("copied from fd {fd}{}", perms_size(*perms, None)),
         ),

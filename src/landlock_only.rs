@@ -27,9 +27,7 @@ use ::caps::Capability;
 
 use crate::error::{Error, Result};
 use crate::landlock::{derive, normalize, read_exec, Access};
-use crate::spec::{
-    BindKind, LandlockOnly, Op, OverlayKind, PolicyAction, PolicySource, Spec, Unshare,
-};
+use crate::spec::{LandlockOnly, Op, OverlayKind, PolicyAction, PolicySource, Spec, Unshare};
 
 /// Where the checks say what Landlock-only mode maps.
 const MAPS: &str = "Landlock-only mode maps only a --bind, --ro-bind or --dev-bind of a path \
@@ -44,57 +42,21 @@ fn refuse(what: impl std::fmt::Display, why: &str) -> Error {
 /// A mount op as written on the command line, for messages.
 pub fn op_words(op: &Op) -> String {
     let d = |p: &Path| p.display().to_string();
-    match op {
-        Op::Bind {
-            src,
-            dest,
-            kind,
-            allow_missing,
-        } => {
-            let name = match kind {
-                BindKind::ReadWrite => "--bind",
-                BindKind::ReadOnly => "--ro-bind",
-                BindKind::Dev => "--dev-bind",
-            };
-            let t = if *allow_missing { "-try" } else { "" };
-            format!("{name}{t} {} {}", d(src), d(dest))
+    let args = match op {
+        Op::Bind { src, dest, .. } => format!("{} {}", d(src), d(dest)),
+        Op::BindFd { fd, dest, .. } | Op::File { fd, dest, .. } | Op::BindData { fd, dest, .. } => {
+            format!("{fd} {}", d(dest))
         }
-        Op::BindFd {
-            fd,
+        Op::Symlink { target, dest } => format!("{} {}", d(target), d(dest)),
+        Op::Chmod { perms, path } => format!("{perms:o} {}", d(path)),
+        Op::Overlay {
+            kind: OverlayKind::ReadWrite { upper, work },
             dest,
-            read_only,
-        } => format!(
-            "--{}bind-fd {fd} {}",
-            if *read_only { "ro-" } else { "" },
-            d(dest)
-        ),
-        Op::RemountRo { dest } => format!("--remount-ro {}", d(dest)),
-        Op::Proc { dest } => format!("--proc {}", d(dest)),
-        Op::Dev { dest } => format!("--dev {}", d(dest)),
-        Op::Tmpfs { dest, .. } => format!("--tmpfs {}", d(dest)),
-        Op::Mqueue { dest } => format!("--mqueue {}", d(dest)),
-        Op::Dir { dest, .. } => format!("--dir {}", d(dest)),
-        Op::File { fd, dest, .. } => format!("--file {fd} {}", d(dest)),
-        Op::BindData {
-            fd,
-            dest,
-            read_only,
             ..
-        } => format!(
-            "--{}bind-data {fd} {}",
-            if *read_only { "ro-" } else { "" },
-            d(dest)
-        ),
-        Op::Symlink { target, dest } => format!("--symlink {} {}", d(target), d(dest)),
-        Op::Chmod { perms, path } => format!("--chmod {perms:o} {}", d(path)),
-        Op::Overlay { kind, dest, .. } => match kind {
-            OverlayKind::ReadWrite { upper, work } => {
-                format!("--overlay {} {} {}", d(upper), d(work), d(dest))
-            }
-            OverlayKind::Tmp => format!("--tmp-overlay {}", d(dest)),
-            OverlayKind::ReadOnly => format!("--ro-overlay {}", d(dest)),
-        },
-    }
+        } => format!("{} {} {}", d(upper), d(work), d(dest)),
+        op => d(op.dest()),
+    };
+    format!("--{} {args}", op.flag())
 }
 
 /// A bind source as a sandbox path: relative sources are the caller's cwd's.
@@ -360,6 +322,7 @@ pub fn decide(spec: &Spec, warn: impl FnOnce(&str)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::BindKind;
     use crate::spec::Personality;
 
     fn bind(src: &str, dest: &str, kind: BindKind) -> Op {

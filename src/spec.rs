@@ -134,6 +134,53 @@ pub enum OverlayKind {
 }
 
 impl Op {
+    /// The option that gives this op, without the leading `--` (`ro-bind-try`,
+    /// `tmp-overlay`...), for messages and `--explain`.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            Op::Bind {
+                kind,
+                allow_missing,
+                ..
+            } => match (kind, allow_missing) {
+                (BindKind::ReadWrite, false) => "bind",
+                (BindKind::ReadWrite, true) => "bind-try",
+                (BindKind::ReadOnly, false) => "ro-bind",
+                (BindKind::ReadOnly, true) => "ro-bind-try",
+                (BindKind::Dev, false) => "dev-bind",
+                (BindKind::Dev, true) => "dev-bind-try",
+            },
+            Op::BindFd { read_only, .. } => {
+                if *read_only {
+                    "ro-bind-fd"
+                } else {
+                    "bind-fd"
+                }
+            }
+            Op::RemountRo { .. } => "remount-ro",
+            Op::Proc { .. } => "proc",
+            Op::Dev { .. } => "dev",
+            Op::Tmpfs { .. } => "tmpfs",
+            Op::Mqueue { .. } => "mqueue",
+            Op::Dir { .. } => "dir",
+            Op::File { .. } => "file",
+            Op::BindData { read_only, .. } => {
+                if *read_only {
+                    "ro-bind-data"
+                } else {
+                    "bind-data"
+                }
+            }
+            Op::Symlink { .. } => "symlink",
+            Op::Chmod { .. } => "chmod",
+            Op::Overlay { kind, .. } => match kind {
+                OverlayKind::ReadWrite { .. } => "overlay",
+                OverlayKind::Tmp => "tmp-overlay",
+                OverlayKind::ReadOnly => "ro-overlay",
+            },
+        }
+    }
+
     /// The destination path inside the sandbox, for messages and ordering checks.
     pub fn dest(&self) -> &std::path::Path {
         match self {
