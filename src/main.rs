@@ -18,22 +18,12 @@ use hutch::sandbox::{self, Messages};
 use hutch::spec::Personality;
 use hutch::{explain, fault, profile};
 
-/// The process's entry point, called by the C runtime.
-// The attribute is what `unsafe_code` flags: exporting the unmangled symbol `main`.
-// It is sound because this binary defines no other `main` (`#![no_main]`) and the
-// signature is the one the C runtime calls; nothing else here is unsafe.
-#[allow(unsafe_code)]
-#[no_mangle]
-extern "C" fn main(
-    _argc: std::ffi::c_int,
-    _argv: *const *const std::ffi::c_char,
-) -> std::ffi::c_int {
-    hutch::sys::open_standard_fds();
-    hutch::sys::ignore_sigpipe();
-    run()
-}
+// The C entry point that calls `run` lives in the system layer (src/sys/entry.rs),
+// with the one attribute that needs a lint exception.
+#[path = "sys/entry.rs"]
+mod entry;
 
-fn run() -> ! {
+pub(crate) fn run() -> ! {
     match fault::init() {
         Ok(false) => {}
         Ok(true) => std::process::exit(0),
