@@ -1,7 +1,8 @@
 //! The seccomp policy: hutch's built-in deny list (`--seccomp-policy default`) or
-//! a seccompiler JSON file, compiled with seccompiler to classic BPF for the
-//! running architecture and handed over as [`Program`]s, installed last before
-//! exec together with any `--seccomp`/`--add-seccomp-fd` programs.
+//! a seccompiler JSON file (compiled with seccompiler), as classic BPF for the
+//! running architecture, handed over as [`Program`]s and installed last before
+//! exec together with any `--seccomp`/`--add-seccomp-fd` programs. The default
+//! policy is one program, laid out as a binary search over the call numbers.
 //!
 //! The default policy names its system calls; a small table gives their numbers
 //! on x86_64 and on aarch64, so that both policies are compiled and tested
@@ -17,15 +18,10 @@
 //! (its flags live in memory a filter cannot read), so that the C library falls
 //! back to `clone`, whose flags are checked. On x86_64, x32 system calls are refused.
 //!
-//! A filter compiled by seccompiler kills the process on a foreign architecture
+//! The policy kills the process on a foreign architecture
 //! (e.g. i386 calls through `int 0x80`), so 32-bit programs cannot run under a policy.
 
-use std::collections::BTreeMap;
-
-use seccompiler::{
-    sock_filter, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
-    SeccompFilter, SeccompRule, TargetArch,
-};
+use seccompiler::{sock_filter, BpfProgram, SeccompAction, TargetArch};
 
 use crate::error::{Error, Result};
 use crate::seccomp::Program;
@@ -135,93 +131,151 @@ fn denied_outright(arch: TargetArch) -> Vec<i64> {
         .collect()
 }
 
-fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition> {
-    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value).map_err(compile_err)
-}
-
-fn rule(conds: Vec<SeccompCondition>) -> Result<SeccompRule> {
-    SeccompRule::new(conds).map_err(compile_err)
-}
-
 fn compile_err(e: impl std::fmt::Display) -> Error {
     Error::msg(format!("Can't compile the seccomp policy: {e}"))
 }
 
-/// The default policy as BPF programs for `arch` (x86_64 or aarch64): the deny list,
-/// the clone3 ENOSYS filter and (x86_64) the x32 guard.
+// Classic BPF, as much of it as the default policy needs.
+const LD_W_ABS: u16 = 0x20;
+const JEQ_K: u16 = 0x15;
+const JGE_K: u16 = 0x35;
+const JSET_K: u16 = 0x45;
+const RET_K: u16 = 0x06;
+
+/// Offsets in `struct seccomp_data`: the call number, the architecture, and the low
+/// 32 bits of argument `i` (both architectures are little-endian).
+const DATA_NR: u32 = 0;
+const DATA_ARCH: u32 = 4;
+const fn data_arg_low(i: u32) -> u32 {
+    16 + 8 * i
+}
+
+const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+const AUDIT_ARCH_AARCH64: u32 = 183 | 0x8000_0000 | 0x4000_0000;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+fn ins(code: u16, jt: u8, jf: u8, k: u32) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+
+/// What the policy does with one system call.
+#[derive(Debug, Clone, Copy)]
+enum Verdict {
+    Deny,
+    NoSys,
+    /// Deny TIOCSTI and TIOCLINUX (the request, an `unsigned int`: its low 32 bits).
+    Ioctl,
+    /// Deny CLONE_NEWUSER in the flags.
+    Clone,
+    /// Allow only PER_LINUX (0) and the query 0xffffffff.
+    Personality,
+}
+
+/// The return values of the policy's three outcomes.
+struct Returns {
+    allow: u32,
+    deny: u32,
+    nosys: u32,
+}
+
+/// The instructions that decide one call once its number has matched (every path
+/// returns, so the accumulator may be reused).
+fn decide(v: Verdict, r: &Returns) -> Vec<sock_filter> {
+    match v {
+        Verdict::Deny => vec![ins(RET_K, 0, 0, r.deny)],
+        Verdict::NoSys => vec![ins(RET_K, 0, 0, r.nosys)],
+        Verdict::Ioctl => vec![
+            ins(LD_W_ABS, 0, 0, data_arg_low(1)),
+            ins(JEQ_K, 2, 0, TIOCSTI as u32),
+            ins(JEQ_K, 1, 0, TIOCLINUX as u32),
+            ins(RET_K, 0, 0, r.allow),
+            ins(RET_K, 0, 0, r.deny),
+        ],
+        Verdict::Clone => vec![
+            ins(LD_W_ABS, 0, 0, data_arg_low(0)),
+            ins(JSET_K, 1, 0, CLONE_NEWUSER as u32),
+            ins(RET_K, 0, 0, r.allow),
+            ins(RET_K, 0, 0, r.deny),
+        ],
+        Verdict::Personality => vec![
+            ins(LD_W_ABS, 0, 0, data_arg_low(0)),
+            ins(JEQ_K, 2, 0, 0),
+            ins(JEQ_K, 1, 0, 0xffff_ffff),
+            ins(RET_K, 0, 0, r.deny),
+            ins(RET_K, 0, 0, r.allow),
+        ],
+    }
+}
+
+/// A binary search over `calls` (sorted by number; the accumulator holds the number):
+/// a few `jge` levels, then a short run of `jeq`s ending in "allow". The kernel
+/// emulates a filter for every call number when it installs it (to cache the calls it
+/// always allows), so the length of the path matters, not only the verdicts.
+fn search(calls: &[(u32, Verdict)], r: &Returns) -> Result<Vec<sock_filter>> {
+    let jump = |n: usize| u8::try_from(n).map_err(|_| compile_err("a jump too long for BPF"));
+    if calls.len() <= 4 {
+        let mut out = Vec::new();
+        for (nr, v) in calls {
+            let block = decide(*v, r);
+            out.push(ins(JEQ_K, 0, jump(block.len())?, *nr));
+            out.extend(block);
+        }
+        out.push(ins(RET_K, 0, 0, r.allow));
+        return Ok(out);
+    }
+    let mid = calls.len() / 2;
+    let (low, high) = (search(&calls[..mid], r)?, search(&calls[mid..], r)?);
+    let mut out = vec![ins(JGE_K, jump(low.len())?, 0, calls[mid].0)];
+    out.extend(low);
+    out.extend(high);
+    Ok(out)
+}
+
+/// The default policy as one BPF program for `arch` (x86_64 or aarch64): a foreign
+/// architecture kills the process; on x86_64 x32 calls get ENOSYS; then the deny list.
 fn default_filters(action: PolicyAction, arch: TargetArch) -> Result<Vec<BpfProgram>> {
     let (deny, nosys) = match action {
         PolicyAction::Errno => (SeccompAction::Errno(EPERM), SeccompAction::Errno(ENOSYS)),
         PolicyAction::Kill => (SeccompAction::KillProcess, SeccompAction::Errno(ENOSYS)),
         PolicyAction::Log => (SeccompAction::Log, SeccompAction::Log),
     };
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for nr in denied_outright(arch) {
-        rules.insert(nr, Vec::new());
+    let r = Returns {
+        allow: u32::from(SeccompAction::Allow),
+        deny: u32::from(deny),
+        nosys: u32::from(nosys),
+    };
+    let audit_arch = match arch {
+        TargetArch::x86_64 => AUDIT_ARCH_X86_64,
+        TargetArch::aarch64 => AUDIT_ARCH_AARCH64,
+        other => return Err(compile_err(format!("no policy for {other:?}"))),
+    };
+    let number = |n: i64| u32::try_from(n).map_err(compile_err);
+    let mut calls: Vec<(u32, Verdict)> = Vec::new();
+    for n in denied_outright(arch) {
+        calls.push((number(n)?, Verdict::Deny));
     }
-    // ioctl's request is an `unsigned int`: compare the low 32 bits only.
-    rules.insert(
-        must("ioctl", arch)?,
-        vec![
-            rule(vec![cond(1, SeccompCmpOp::Eq, TIOCSTI)?])?,
-            rule(vec![cond(1, SeccompCmpOp::Eq, TIOCLINUX)?])?,
-        ],
-    );
-    let newuser = CLONE_NEWUSER;
-    rules.insert(
-        must("clone", arch)?,
-        vec![rule(vec![cond(
-            0,
-            SeccompCmpOp::MaskedEq(newuser),
-            newuser,
-        )?])?],
-    );
-    // personality: only PER_LINUX (0) and the query 0xffffffff.
-    rules.insert(
-        must("personality", arch)?,
-        vec![rule(vec![
-            cond(0, SeccompCmpOp::Ne, 0)?,
-            cond(0, SeccompCmpOp::Ne, 0xffff_ffff)?,
-        ])?],
-    );
-    let deny_list =
-        SeccompFilter::new(rules, SeccompAction::Allow, deny, arch).map_err(compile_err)?;
-    let clone3 = SeccompFilter::new(
-        BTreeMap::from([(must("clone3", arch)?, Vec::new())]),
-        SeccompAction::Allow,
-        nosys.clone(),
-        arch,
-    )
-    .map_err(compile_err)?;
-    let mut out: Vec<BpfProgram> = vec![
-        deny_list.try_into().map_err(compile_err)?,
-        clone3.try_into().map_err(compile_err)?,
+    for (name, v) in [
+        ("ioctl", Verdict::Ioctl),
+        ("clone", Verdict::Clone),
+        ("personality", Verdict::Personality),
+        ("clone3", Verdict::NoSys),
+    ] {
+        calls.push((number(must(name, arch)?)?, v));
+    }
+    calls.sort_by_key(|c| c.0);
+    let mut prog = vec![
+        ins(LD_W_ABS, 0, 0, DATA_ARCH),
+        ins(JEQ_K, 1, 0, audit_arch),
+        ins(RET_K, 0, 0, u32::from(SeccompAction::KillProcess)),
+        ins(LD_W_ABS, 0, 0, DATA_NR),
     ];
     if arch == TargetArch::x86_64 {
-        out.push(x32_guard(nosys));
+        // x32 calls are x86_64 calls with bit 30 set in the number, which no entry names.
+        prog.push(ins(JGE_K, 0, 1, X32_SYSCALL_BIT));
+        prog.push(ins(RET_K, 0, 0, r.nosys));
     }
-    Ok(out)
-}
-
-const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-
-/// x32 calls reach the kernel as x86_64 calls with bit 30 set in the number,
-/// which no rule above names: refuse them all.
-fn x32_guard(action: SeccompAction) -> BpfProgram {
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const JGE_K: u16 = 0x35;
-    const RET_K: u16 = 0x06;
-    let ins = |code, jt, jf, k| sock_filter { code, jt, jf, k };
-    vec![
-        ins(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
-        ins(JEQ_K, 0, 3, AUDIT_ARCH_X86_64),
-        ins(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
-        ins(JGE_K, 0, 1, X32_SYSCALL_BIT),
-        ins(RET_K, 0, 0, u32::from(action)),
-        ins(RET_K, 0, 0, u32::from(SeccompAction::Allow)),
-    ]
+    prog.extend(search(&calls, &r)?);
+    Ok(vec![prog])
 }
 
 /// A seccompiler program as the bytes of `struct sock_filter[]`.
@@ -287,6 +341,11 @@ mod tests {
     /// A classic BPF interpreter for the instructions seccompiler emits, run on a
     /// `struct seccomp_data` built from `nr`, `arch` and `args`.
     fn run(prog: &[sock_filter], nr: i64, arch: u32, args: [u64; 6]) -> u32 {
+        run_counted(prog, nr, arch, args).0
+    }
+
+    /// [`run`], and how many instructions it took.
+    fn run_counted(prog: &[sock_filter], nr: i64, arch: u32, args: [u64; 6]) -> (u32, usize) {
         let mut data = Vec::new();
         data.extend_from_slice(&(nr as i32).to_ne_bytes());
         data.extend_from_slice(&arch.to_ne_bytes());
@@ -294,10 +353,11 @@ mod tests {
         for a in args {
             data.extend_from_slice(&a.to_ne_bytes());
         }
-        let (mut acc, mut pc) = (0u32, 0usize);
+        let (mut acc, mut pc, mut steps) = (0u32, 0usize, 0usize);
         loop {
             let i = &prog[pc];
             pc += 1;
+            steps += 1;
             match i.code {
                 0x20 => {
                     let k = i.k as usize;
@@ -305,7 +365,7 @@ mod tests {
                 }
                 0x54 => acc &= i.k,
                 0x05 => pc += i.k as usize,
-                0x06 => return i.k,
+                0x06 => return (i.k, steps),
                 code => {
                     let taken = match code {
                         0x15 => acc == i.k,
@@ -362,8 +422,7 @@ mod tests {
         for arch in ARCHES {
             for action in [PolicyAction::Errno, PolicyAction::Kill, PolicyAction::Log] {
                 let progs = default_filters(action, arch).unwrap();
-                let x32 = usize::from(arch == TargetArch::x86_64);
-                assert_eq!(progs.len(), 2 + x32, "{arch:?}");
+                assert_eq!(progs.len(), 1, "{arch:?}");
                 for p in &progs {
                     assert!(!p.is_empty() && p.len() < 4096);
                     to_program(p).unwrap();
@@ -374,9 +433,51 @@ mod tests {
             source: PolicySource::Default,
             action: PolicyAction::Errno,
         };
-        let host = ARCH.unwrap();
-        let expected = if host == TargetArch::x86_64 { 3 } else { 2 };
-        assert_eq!(programs(&policy).unwrap().len(), expected);
+        assert_eq!(programs(&policy).unwrap().len(), 1);
+    }
+
+    /// Every call number from 0 to 1023 (and x32's on x86_64), on both architectures:
+    /// the verdict is the one the table gives, and no number takes more than a short
+    /// path through the program (the kernel emulates the filter for each number when
+    /// it installs it; a linear chain made that cost 0.4-0.9 ms per start).
+    #[test]
+    fn every_call_number_gets_the_tables_verdict_by_a_short_path() {
+        for arch in ARCHES {
+            let p = default_filters(PolicyAction::Errno, arch).unwrap();
+            let special = |name: &str| nr(name, arch).unwrap();
+            let outright = denied_outright(arch);
+            let mut longest = 0;
+            for n in 0..1024i64 {
+                let args = [CLONE_NEWUSER, TIOCSTI, 0, 0, 0, 0];
+                let (got, steps) = run_counted(&p[0], n, audit(arch), args);
+                longest = longest.max(steps);
+                let want = if outright.contains(&n) {
+                    errno(EPERM)
+                } else if n == special("clone3") {
+                    errno(ENOSYS)
+                } else if n == special("ioctl") || n == special("clone") {
+                    // TIOCSTI as the request, CLONE_NEWUSER as the flags: refused.
+                    errno(EPERM)
+                } else if n == special("personality") {
+                    // CLONE_NEWUSER as a persona is neither 0 nor the query.
+                    errno(EPERM)
+                } else {
+                    RET_ALLOW
+                };
+                assert_eq!(got, want, "call {n} on {arch:?}");
+            }
+            assert!(longest <= 20, "{arch:?}: a path of {longest} instructions");
+            if arch == TargetArch::x86_64 {
+                for n in [0, 1, 39, 435, 547, 0x3fff_ffff] {
+                    let x32 = n | 0x4000_0000;
+                    assert_eq!(
+                        run(&p[0], x32, audit(arch), [0; 6]),
+                        errno(ENOSYS),
+                        "{x32:#x}"
+                    );
+                }
+            }
+        }
     }
 
     /// The number table against seccompiler's own tables (through its JSON front

@@ -289,7 +289,7 @@ fn report_and_explain_say_which_mode_is_in_force() {
         for want in [
             r#""namespaces": [], "mode": "landlock-only""#,
             r#""abi": 7, "status": "full", "fs": "derived", "rules": 5"#,
-            r#""seccomp": {"policy": "default", "action": "errno", "programs": 3}"#,
+            r#""seccomp": {"policy": "default", "action": "errno", "programs": 1}"#,
             // Root keeps no capability either.
             r#""capabilities": [], "no_new_privs": true"#,
         ] {
