@@ -40,47 +40,6 @@ pub struct Leaks {
     pub processes: Vec<String>,
 }
 
-/// Names in /tmp of the test suites' own directories (`hutch-SUITE-...`, such as
-/// `hutch-it-PID` and tests/common/mod.rs's `hutch-test-CRATE-PID`) and of Rust builds,
-/// which other test runs on the machine make at any time. The one name hutch itself
-/// makes there, slirp4netns's socket directory `hutch-net-XXXXXX` (mkdtemp), still counts.
-fn is_foreign(name: &str) -> bool {
-    const SUITES: &[&str] = &[
-        "it", "harden", "flatpak", "limits", "net", "bench", "test", "profiles", "join", "faults",
-        "load", "fuzz", "escape",
-    ];
-    if let Some(x) = name.strip_prefix("hutch-net-") {
-        if x.len() == 6 && !x.contains('-') {
-            return false;
-        }
-    }
-    let suite = name
-        .strip_prefix("hutch-")
-        .and_then(|r| r.split_once('-'))
-        .is_some_and(|(word, _)| SUITES.contains(&word));
-    suite || name.starts_with("rustc") || name.starts_with(".tmp")
-}
-
-/// The names in a host directory, without those of [`is_foreign`].
-fn listing(dir: &str) -> BTreeSet<String> {
-    fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !is_foreign(n))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Names that appeared in `dir` since `before` and are still there after a grace
-/// period (what a process that just ended made may be removed by its parent).
-fn persistent_new_entries(dir: &str, before: &BTreeSet<String>) -> Vec<String> {
-    settle(Duration::from_secs(3), || {
-        listing(dir).difference(before).cloned().collect()
-    })
-}
-
 /// The number of open descriptors of this process.
 pub fn open_fds() -> usize {
     fs::read_dir("/proc/self/fd")
@@ -205,8 +164,8 @@ impl Snapshot {
         Snapshot {
             fds: open_fds(),
             zombies: zombie_pids(),
-            tmp: listing("/tmp"),
-            shm: listing("/dev/shm"),
+            tmp: util::listing("/tmp"),
+            shm: util::listing("/dev/shm"),
             mounts: util::host_mounts(),
         }
     }
@@ -243,8 +202,11 @@ impl Snapshot {
         Leaks {
             fds: open_fds() as isize - self.fds as isize,
             zombies,
-            tmp: owned("/tmp", persistent_new_entries("/tmp", &self.tmp)),
-            shm: owned("/dev/shm", persistent_new_entries("/dev/shm", &self.shm)),
+            tmp: owned("/tmp", util::persistent_new_entries("/tmp", &self.tmp)),
+            shm: owned(
+                "/dev/shm",
+                util::persistent_new_entries("/dev/shm", &self.shm),
+            ),
             mounts,
             cgroups: settle(patience, || cgroups_of(pids)),
             processes,
