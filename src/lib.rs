@@ -19,6 +19,7 @@ mod landlock_only;
 mod limits;
 mod mounts;
 mod net;
+mod netns;
 pub mod profile;
 mod report;
 pub mod sandbox;

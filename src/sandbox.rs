@@ -42,7 +42,11 @@ struct Plan {
     /// The ids of the sandbox and the maps that give them.
     layout: userns::Layout,
     cgroup_ns: bool,
+    /// The namespaces `clone` makes.
     clone_flags: libc::c_int,
+    /// The network namespace is made beside the child's setup, not by `clone`
+    /// (src/netns.rs); the namespaces the sandbox gets are `clone_flags` and this.
+    net_beside: bool,
     /// The cwd before anything changed, to keep it in the sandbox if it exists.
     old_cwd: Option<PathBuf>,
     /// Seccomp programs, read in the parent (so bad data fails before any setup).
@@ -206,6 +210,14 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
         Unshare::Try => cgroup_ns_available(),
         Unshare::No => false,
     };
+    // See src/netns.rs for when the network namespace need not exist at clone.
+    let net_beside = userns
+        && spec.ns.net
+        && !spec.net.user
+        && spec.info_fd.is_none()
+        && spec.json_status_fd.is_none()
+        && spec.pidns_fd.is_none()
+        && spec.userns_fd.is_none();
     let mut clone_flags = if landlock_only { 0 } else { libc::CLONE_NEWNS };
     for (on, flag) in [
         (userns, libc::CLONE_NEWUSER),
@@ -213,7 +225,7 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
         // With --pidns the child enters that namespace (and makes the new one
         // inside it) itself, see `enter_pidns`.
         (spec.ns.pid && spec.pidns_fd.is_none(), libc::CLONE_NEWPID),
-        (spec.ns.net, libc::CLONE_NEWNET),
+        (spec.ns.net && !net_beside, libc::CLONE_NEWNET),
         (spec.ns.uts, libc::CLONE_NEWUTS),
         (cgroup_ns, libc::CLONE_NEWCGROUP),
     ] {
@@ -228,6 +240,7 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
         layout,
         cgroup_ns,
         clone_flags,
+        net_beside,
         old_cwd: std::env::current_dir().ok(),
         seccomp,
         // Real root starts from its own effective set (read before a new user
@@ -307,6 +320,10 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         Some(_) => Some(pidns_channel()?),
         None => None,
     };
+    let beside = match plan.net_beside {
+        true => Some(crate::netns::Beside::new()?),
+        false => None,
+    };
     fault::hit(Step::Clone)?;
     let pid = limits
         .clone_child(plan.clone_flags)
@@ -315,8 +332,14 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         drop(err_r);
         let result = match (spec.pidns_fd, pid_channel) {
             (Some(fd), Some((_, theirs))) => enter_pidns(fd, spec.ns.pid, theirs)
-                .and_then(|sock| child(spec, &plan, monitor, Some(sock))),
-            _ => child(spec, &plan, monitor, None),
+                .and_then(|sock| child(spec, &plan, monitor, Some(sock), None)),
+            _ => child(
+                spec,
+                &plan,
+                monitor,
+                None,
+                beside.map(|b| b.into_child_end()),
+            ),
         };
         let msg = match result {
             Ok(never) => match never {},
@@ -327,6 +350,8 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         sys::exit_now(1);
     }
     drop(err_w);
+    // Before anything else: the child is already building the root.
+    let beside = beside.and_then(|b| b.spawn(pid));
     // --timeout: from here on a watchdog may end the sandbox.
     limits.watch(pid, msgs);
     let mut pid = pid;
@@ -386,6 +411,9 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     // The error pipe reaches end-of-file at exec (close-on-exec) or on failure.
     let mut message = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut message);
+    if let Some(helper) = beside {
+        let _ = wait_exit_code(Pid::from_raw(helper));
+    }
     let code = match &status_sock {
         Some(sock) => receive_status(sock, child),
         None if spec.pidns_fd.is_some() => wait_adopted(child),
@@ -546,7 +574,9 @@ fn child(
     plan: &Plan,
     monitor: Pid,
     status_sock: Option<OwnedFd>,
+    net_beside: Option<OwnedFd>,
 ) -> Result<std::convert::Infallible> {
+    let mut net_beside = net_beside;
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
         // The monitor may have died before the line above. (In a new pid
@@ -600,6 +630,12 @@ fn child(
     if !plan.landlock_only {
         let sources = mounts::resolve_sources(&spec.ops)
             .map_err(|e| crate::diagnose::in_sources(spec, e, plan.real_uid))?;
+        // A bind from /proc reads the binder's network namespace (/proc/self/net).
+        if sources_in_proc(&spec.ops, &sources) {
+            if let Some(sock) = net_beside.take() {
+                crate::netns::enter(sock)?;
+            }
+        }
         fault::hit(Step::RootPrepare)?;
         let mut root = Root::prepare().map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
         for (op, src) in spec.ops.iter().zip(&sources) {
@@ -613,6 +649,10 @@ fn child(
         root.finish()?;
     }
 
+    // The network namespace, before anything can use it (src/netns.rs).
+    if let Some(sock) = net_beside.take() {
+        crate::netns::enter(sock)?;
+    }
     // After setup, switch to the user namespace given with --userns2.
     if let Some(fd) = spec.userns2_fd {
         join(fd, nix::sched::CloneFlags::CLONE_NEWUSER).ctx(|| "Setting userns2 failed".into())?;
@@ -635,7 +675,7 @@ fn child(
         nix::unistd::sethostname(name)
             .ctx(|| format!("Can't set hostname to {}", name.to_string_lossy()))?;
     }
-    if spec.ns.net {
+    if spec.ns.net && !plan.net_beside {
         fault::hit(Step::Loopback)?;
         sys::loopback_up().ctx(|| "Failed to bring up loopback".into())?;
     }
@@ -766,6 +806,17 @@ fn child(
     exec(spec, &env)
 }
 
+/// Whether a bind's source is in /proc, seen from the host.
+fn sources_in_proc(ops: &[Op], sources: &[Option<PathBuf>]) -> bool {
+    let proc = |p: &Path| p.starts_with("/proc");
+    ops.iter().zip(sources).any(|(op, src)| match op {
+        Op::Bind { src: given, .. } => proc(given) || src.as_deref().is_some_and(proc),
+        Op::BindFd { .. } => src.as_deref().is_some_and(proc),
+        Op::Overlay { sources, .. } => sources.iter().any(|s| proc(s)),
+        _ => false,
+    })
+}
+
 /// Only the command's process keeps the `--report-fd` (until it writes the report).
 fn close_report_fd(spec: &Spec) {
     if let Some(ReportTo::Fd(fd)) = spec.report {
@@ -792,7 +843,7 @@ fn write_report(
         (libc::CLONE_NEWUTS, "uts"),
         (libc::CLONE_NEWCGROUP, "cgroup"),
     ] {
-        if plan.clone_flags & flag != 0 {
+        if plan.clone_flags & flag != 0 || (flag == libc::CLONE_NEWNET && plan.net_beside) {
             namespaces.push(name);
         }
     }
