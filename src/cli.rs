@@ -325,9 +325,11 @@ impl Input for System {
     fn args_fd(&mut self, fd: RawFd) -> Result<Vec<u8>> {
         use std::io::Read;
         let owned = crate::sys::take_fd(fd).map_err(|e| Error::io("Can't read --args data", e))?;
-        let mut data = Vec::new();
-        std::fs::File::from(owned)
-            .take(MAX_ARGS_BYTES + 1)
+        let file = std::fs::File::from(owned);
+        // Sized for a regular file at once (a pipe says 0): no copies while it grows.
+        let size = file.metadata().map_or(0, |m| m.len()).min(MAX_ARGS_BYTES) as usize;
+        let mut data = Vec::with_capacity(size + 1);
+        file.take(MAX_ARGS_BYTES + 1)
             .read_to_end(&mut data)
             .map_err(|e| Error::io("Can't read --args data", e))?;
         if data.len() as u64 > MAX_ARGS_BYTES {
@@ -351,15 +353,24 @@ impl Input for System {
 
 /// Split the content of an `--args FD` file into arguments, at each NUL.
 pub fn split_args(data: &[u8]) -> Vec<OsString> {
-    let mut args: Vec<OsString> = data
-        .split(|b| *b == 0)
-        .map(|a| OsString::from_vec(a.to_vec()))
-        .collect();
-    // A trailing NUL terminates the last argument rather than starting an empty one.
-    if data.last() == Some(&0) || data.is_empty() {
-        args.pop();
-    }
-    args
+    args_in(data).1.collect()
+}
+
+/// The number of arguments in the content of an `--args FD` file, and the
+/// arguments, made one at a time (so that thousands of them are never all held
+/// twice). A trailing NUL ends the last argument rather than starting an empty one.
+fn args_in(data: &[u8]) -> (usize, impl Iterator<Item = OsString> + '_) {
+    let body = match data {
+        [] => None,
+        [rest @ .., 0] => Some(rest),
+        all => Some(all),
+    };
+    let count = body.map_or(0, |b| b.iter().filter(|c| **c == 0).count() + 1);
+    let args = body
+        .into_iter()
+        .flat_map(|b| b.split(|c| *c == 0))
+        .map(|a| OsString::from_vec(a.to_vec()));
+    (count, args)
 }
 
 impl<'i> Parser<'i> {
@@ -418,14 +429,19 @@ impl<'i> Parser<'i> {
 
     /// Parse one list of arguments. `from_file` is set for the contents of `--args FD`:
     /// there a non-option stops reading that file, since the command must come from argv.
-    fn parse_list(&mut self, args: Vec<OsString>, from_file: bool) -> Result<ListEnd> {
-        self.total_args += args.len();
+    fn parse_list(
+        &mut self,
+        count: usize,
+        args: impl Iterator<Item = OsString>,
+        from_file: bool,
+    ) -> Result<ListEnd> {
+        self.total_args += count;
         if self.total_args > MAX_ARGS {
             return Err(Error::msg(format!(
                 "Exceeded maximum number of arguments {MAX_ARGS}"
             )));
         }
-        let mut it = args.into_iter();
+        let mut it = args;
         while let Some(arg) = it.next() {
             let bytes = arg.as_bytes();
             if bytes == b"--" {
@@ -478,8 +494,9 @@ impl<'i> Parser<'i> {
                     return Err(Error::msg("--args not supported in arguments file"));
                 }
                 let fd = parse_fd(&v[0])?;
-                let inner = split_args(&self.input.args_fd(fd)?);
-                match self.parse_list(inner, true)? {
+                let data = self.input.args_fd(fd)?;
+                let (count, inner) = args_in(&data);
+                match self.parse_list(count, inner, true)? {
                     ListEnd::Exhausted | ListEnd::Command(_) => {}
                     stop => return Ok(stop),
                 }
@@ -747,7 +764,7 @@ impl<'i> Parser<'i> {
         let (vars, search) = self.profile_env.clone().unwrap_or_default();
         let (used, groups) = crate::profile::load(given, &vars, &search)?;
         for g in groups {
-            self.parse_list(g.args.clone(), true)
+            self.parse_list(g.args.len(), g.args.iter().cloned(), true)
                 .and_then(|_| self.check_modifiers(""))
                 .map_err(|e| g.error(e))?;
         }
@@ -757,7 +774,9 @@ impl<'i> Parser<'i> {
 
     /// Filesystem ops: each one appended in order, with its modifiers folded in.
     fn apply_op(&mut self, name: &'static str, v: Vec<OsString>) -> Result<()> {
-        let p = |o: &OsString| PathBuf::from(o);
+        // The values move into the op, in order: thousands of paths are not copied.
+        let mut values = v.into_iter().map(PathBuf::from);
+        let mut next = move || values.next().unwrap_or_default();
         let op = match name {
             "--bind" | "--bind-try" | "--ro-bind" | "--ro-bind-try" | "--dev-bind"
             | "--dev-bind-try" => {
@@ -767,55 +786,55 @@ impl<'i> Parser<'i> {
                     _ => BindKind::Dev,
                 };
                 Op::Bind {
-                    src: p(&v[0]),
-                    dest: p(&v[1]),
+                    src: next(),
+                    dest: next(),
                     kind,
                     allow_missing: name.ends_with("-try"),
                 }
             }
             "--bind-create" => {
-                self.spec.host_dirs.push(p(&v[0]));
+                self.spec.host_dirs.push(next());
                 Op::Bind {
-                    src: p(&v[0]),
-                    dest: p(&v[1]),
+                    src: next(),
+                    dest: next(),
                     kind: BindKind::ReadWrite,
                     allow_missing: false,
                 }
             }
             "--bind-fd" | "--ro-bind-fd" => Op::BindFd {
-                fd: parse_fd(&v[0])?,
-                dest: p(&v[1]),
+                fd: parse_fd(next().as_os_str())?,
+                dest: next(),
                 read_only: name == "--ro-bind-fd",
             },
-            "--remount-ro" => Op::RemountRo { dest: p(&v[0]) },
-            "--proc" => Op::Proc { dest: p(&v[0]) },
-            "--dev" => Op::Dev { dest: p(&v[0]) },
-            "--mqueue" => Op::Mqueue { dest: p(&v[0]) },
+            "--remount-ro" => Op::RemountRo { dest: next() },
+            "--proc" => Op::Proc { dest: next() },
+            "--dev" => Op::Dev { dest: next() },
+            "--mqueue" => Op::Mqueue { dest: next() },
             "--symlink" => Op::Symlink {
-                target: p(&v[0]),
-                dest: p(&v[1]),
+                target: next(),
+                dest: next(),
             },
             "--chmod" => Op::Chmod {
-                perms: parse_octal(&v[0], "--chmod")?,
-                path: p(&v[1]),
+                perms: parse_octal(next().as_os_str(), "--chmod")?,
+                path: next(),
             },
             "--tmpfs" => Op::Tmpfs {
-                dest: p(&v[0]),
+                dest: next(),
                 perms: self.take_perms(),
                 size: self.size.take(),
             },
             "--dir" => Op::Dir {
-                dest: p(&v[0]),
+                dest: next(),
                 perms: self.take_perms(),
             },
             "--file" => Op::File {
-                fd: parse_fd(&v[0])?,
-                dest: p(&v[1]),
+                fd: parse_fd(next().as_os_str())?,
+                dest: next(),
                 perms: self.take_perms(),
             },
             "--bind-data" | "--ro-bind-data" => Op::BindData {
-                fd: parse_fd(&v[0])?,
-                dest: p(&v[1]),
+                fd: parse_fd(next().as_os_str())?,
+                dest: next(),
                 perms: self.take_perms(),
                 read_only: name == "--ro-bind-data",
             },
@@ -894,7 +913,7 @@ pub fn parse_with(
     LEVEL_PREFIX.with(|p| p.set(false));
     let mut parser = Parser::new(personality, input);
     parser.profile_command = crate::profile::find_command(&args).map(OsStr::to_os_string);
-    let command = match parser.parse_list(args, false)? {
+    let command = match parser.parse_list(args.len(), args.into_iter(), false)? {
         ListEnd::Command(c) => c,
         ListEnd::Exhausted => Vec::new(),
         ListEnd::Help => return Ok((Action::Help, Vec::new())),
@@ -921,6 +940,28 @@ mod tests {
 
     fn err(s: &[&str]) -> String {
         parse(Personality::Bwrap, args(s)).unwrap_err().to_string()
+    }
+
+    /// `--args` content: a NUL ends each argument, a trailing one starts none; the
+    /// count (checked against MAX_ARGS before parsing) matches what is made.
+    #[test]
+    fn args_files_split_at_each_nul() {
+        for (data, want) in [
+            (&b""[..], &[][..]),
+            (b"\0", &[""]),
+            (b"\0\0", &["", ""]),
+            (b"a", &["a"]),
+            (b"a\0", &["a"]),
+            (b"a\0\0", &["a", ""]),
+            (b"--bind\0/a b\0/c\0", &["--bind", "/a b", "/c"]),
+            (b"\0x", &["", "x"]),
+        ] {
+            let (count, made) = args_in(data);
+            let made: Vec<OsString> = made.collect();
+            assert_eq!(made, args(want), "{data:?}");
+            assert_eq!(count, want.len(), "{data:?}");
+            assert_eq!(split_args(data), args(want), "{data:?}");
+        }
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub enum Step {
     Clone,
     /// Monitor: starting the `--net user` helper (pasta, slirp4netns).
     NetHelper,
+    /// Network helper (src/netns.rs): making the network namespace beside the
+    /// child. Not an error: the child then makes the namespace itself.
+    NetBeside,
     /// Child: writing the uid/gid maps of the new user namespace.
     UidMap,
     /// Child: resolving a bind source on the host (the source vanished).
@@ -70,10 +73,11 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 23] = [
+    pub const ALL: [Step; 24] = [
         Step::Cgroup,
         Step::Clone,
         Step::NetHelper,
+        Step::NetBeside,
         Step::UidMap,
         Step::BindSource,
         Step::RootPrepare,
@@ -102,6 +106,7 @@ impl Step {
             Step::Cgroup => "cgroup",
             Step::Clone => "clone",
             Step::NetHelper => "net-helper",
+            Step::NetBeside => "net-beside",
             Step::UidMap => "uid-map",
             Step::BindSource => "bind-source",
             Step::RootPrepare => "root-prepare",
@@ -131,6 +136,8 @@ impl Step {
             Step::Cgroup => "cannot create cgroup",
             Step::Clone => "Creating new namespace failed",
             Step::NetHelper => "--net user: pasta failed",
+            // Never printed: the child recovers (see `NetBeside`).
+            Step::NetBeside => "",
             Step::UidMap => "setting up uid map",
             Step::BindSource => "Can't find source path",
             Step::RootPrepare => "Failed to mount tmpfs",
@@ -161,6 +168,7 @@ impl Step {
             Step::Cgroup => libc::ENOSPC,
             Step::Clone => libc::EAGAIN,
             Step::NetHelper => libc::ENOENT,
+            Step::NetBeside => libc::ENOMEM,
             Step::UidMap => libc::EPERM,
             Step::BindSource => libc::ENOENT,
             Step::RootPrepare => libc::ENOMEM,

@@ -82,6 +82,7 @@ impl Beside {
 fn make(child: libc::pid_t, sock: &OwnedFd) -> Result<()> {
     use nix::sched::{setns, unshare, CloneFlags};
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    fault::hit(Step::NetBeside)?;
     let userns = nix::fcntl::open(
         Path::new(&format!("/proc/{child}/ns/user")),
         nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,

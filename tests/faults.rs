@@ -107,6 +107,8 @@ fn marker_command(tag: &str) -> Vec<String> {
 enum Reach {
     With(&'static [&'static str]),
     RealFailure(&'static str),
+    /// Not a failure: hutch recovers, and the run with the fault must succeed too.
+    Recovers,
 }
 
 #[cfg(feature = "fault-injection")]
@@ -117,6 +119,8 @@ fn reach(step: fault::Step, user: User) -> Reach {
         // This machine's cgroup2 is not delegated to nobody: the real error instead.
         Cgroup => Reach::RealFailure("--cgroup required as an unprivileged user"),
         NetHelper => Reach::With(&["--net", "user"]),
+        // The child makes the network namespace itself (src/netns.rs).
+        NetBeside => Reach::Recovers,
         // Root maps 0 to 0 unless the sandbox ids differ (then nested under --dev).
         NestedUserns if user.is_root() => Reach::With(&["--uid", "1234"]),
         Clone | UidMap | BindSource | RootPrepare | Bind | Tmpfs | Proc | Dev | FileData
@@ -206,8 +210,9 @@ fn every_setup_step_fails_cleanly() {
         for user in util::users() {
             for (i, step) in fault::Step::ALL.into_iter().enumerate() {
                 let out = util::tempdir(user);
-                let extra = match reach(step, user) {
-                    Reach::With(extra) => extra,
+                let (extra, recovers) = match reach(step, user) {
+                    Reach::With(extra) => (extra, false),
+                    Reach::Recovers => (&[][..], true),
                     Reach::RealFailure(why) => {
                         // The real failure must follow the same rules.
                         let tag = leaks::tag(step.name());
@@ -243,12 +248,46 @@ fn every_setup_step_fails_cleanly() {
                 };
                 let tag = leaks::tag(step.name());
                 let c = run_clean(build(&tag).env("HUTCH_FAULT", &spec), &tag, out.path());
+                if recovers {
+                    c.out.ok().stdout_is("RAN\n");
+                    assert!(c.marker, "{user:?} {}: no marker{:?}", step.name(), c.out);
+                    continue;
+                }
                 assert_one_line_failure(&c, step.context(), &strerror(errno));
                 checked += 1;
             }
         }
         eprintln!("{checked} injected faults checked");
     });
+}
+
+/// When the helper that makes the network namespace beside the setup fails
+/// (src/netns.rs), the child makes it: the sandbox still gets a new namespace whose
+/// only device is a loopback that is up, under both names. Without the fault the
+/// helper's namespace is the one the command gets: tests/it/core.rs.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_failed_network_helper_leaves_the_child_to_make_the_namespace() {
+    let _serial = serial();
+    let host = format!("net:[{}]", util::own_ns("net"));
+    let script =
+        "ip -o link | awk '{print $2}'; ip -o link show lo | grep -q LOWER_UP && echo lo-up; \
+                  readlink /proc/self/ns/net";
+    for user in util::users() {
+        for bin in [util::hutch_bin(), util::hutch_own_bin()] {
+            for fault in ["net-beside", "net-beside:EPERM"] {
+                let o = util::Cmd::new(bin, user)
+                    .env("HUTCH_FAULT", fault)
+                    .args(["--unshare-all", "--ro-bind", "/", "/", "--proc", "/proc"])
+                    .sh(script)
+                    .run();
+                o.ok();
+                let l = o.lines();
+                assert_eq!(l[..2], ["lo:", "lo-up"][..], "{user:?} {fault}{o:?}");
+                assert_ne!(l[2], host, "{user:?} {fault}: the host's namespace{o:?}");
+            }
+        }
+    }
 }
 
 /// With several steps named, the first one reached fails; the command never sees

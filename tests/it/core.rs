@@ -580,6 +580,48 @@ fn unshare_net_leaves_only_a_working_loopback() {
     });
 }
 
+/// The network namespace may be made beside the setup and entered after the binds
+/// (src/netns.rs): a bind whose source is in /proc, where `net` shows the reader's
+/// namespace, must still show the sandbox's, as under bwrap.
+#[test]
+fn a_bind_from_proc_shows_the_new_network_namespace() {
+    let devices = |table: &str| -> Vec<String> {
+        table
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split(':').next())
+            .map(|d| d.trim().to_string())
+            .collect()
+    };
+    let host = devices(&fs::read_to_string("/proc/net/dev").unwrap());
+    if host == ["lo"] {
+        eprintln!("skipped: the host has no network device but lo, so both views are the same");
+        return;
+    }
+    for_each_user(|u| {
+        for src in ["/proc/net/dev", "/proc/self/net/dev", "/proc/net"] {
+            let file = if src == "/proc/net" {
+                "/mnt/x/dev"
+            } else {
+                "/mnt/x"
+            };
+            let o = rooted(u)
+                .args([
+                    "--unshare-net",
+                    "--tmpfs",
+                    "/mnt",
+                    "--ro-bind",
+                    src,
+                    "/mnt/x",
+                ])
+                .args(["cat", file])
+                .run();
+            o.ok();
+            assert_eq!(devices(&o.stdout), ["lo"], "{u:?} {src}{o:?}");
+        }
+    });
+}
+
 #[test]
 fn hostname_in_a_new_uts_namespace() {
     let host = nix::unistd::gethostname().unwrap();

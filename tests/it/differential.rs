@@ -884,6 +884,24 @@ fn unshare_net_loopback_answers() {
     .check();
 }
 
+/// A bind from /proc made while the sandbox's network namespace is not entered yet
+/// would show the host's devices (src/netns.rs).
+#[test]
+fn unshare_net_bind_from_proc() {
+    r(&[
+        "--unshare-net",
+        "--tmpfs",
+        "/mnt",
+        "--ro-bind",
+        "/proc/net/dev",
+        "/mnt/dev",
+        "awk",
+        "NR > 2 {print $1}",
+        "/mnt/dev",
+    ])
+    .check();
+}
+
 #[test]
 fn hostname() {
     r(&[
