@@ -161,9 +161,12 @@ impl Root {
     }
 
     /// Leave the base behind: the new root becomes `/`, the host's root is detached.
+    ///
+    /// One lazy unmount detaches the base with everything mounted in it, the host's
+    /// root at /oldroot included (bwrap unmounts /oldroot first, on its own). Each
+    /// unmount waits for an RCU grace period, 50-100 µs here: one is enough.
     pub fn finish(self) -> Result<()> {
         drop(self.root);
-        umount2("/oldroot", MntFlags::MNT_DETACH).ctx(|| "unmount old root".into())?;
         nix::unistd::chdir("/newroot").ctx(|| "chdir /newroot".into())?;
         sys::pivot_root(Path::new("."), Path::new(".")).ctx(|| "pivot_root(/newroot)".into())?;
         umount2(".", MntFlags::MNT_DETACH).ctx(|| "unmount old root".into())?;
