@@ -104,7 +104,7 @@ fn make(child: libc::pid_t, sock: &OwnedFd) -> Result<()> {
         sock.as_raw_fd(),
         &[IoSlice::new(b"n")],
         &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
+        MsgFlags::MSG_NOSIGNAL,
         None,
     )
     .ctx(|| "sendmsg".into())?;
