@@ -793,9 +793,10 @@ impl<'i> Parser<'i> {
                 }
             }
             "--bind-create" => {
-                self.spec.host_dirs.push(next());
+                let src = next();
+                self.spec.host_dirs.push(src.clone());
                 Op::Bind {
-                    src: next(),
+                    src,
                     dest: next(),
                     kind: BindKind::ReadWrite,
                     allow_missing: false,
@@ -961,6 +962,128 @@ mod tests {
             assert_eq!(made, args(want), "{data:?}");
             assert_eq!(count, want.len(), "{data:?}");
             assert_eq!(split_args(data), args(want), "{data:?}");
+        }
+    }
+
+    /// Every filesystem op takes its values in the order `--help` gives them
+    /// (the parser moves them into the op one by one).
+    #[test]
+    fn op_values_land_in_their_fields() {
+        let p = |s: &str| PathBuf::from(s);
+        let bind = |src: &str, dest: &str, kind, allow_missing| Op::Bind {
+            src: p(src),
+            dest: p(dest),
+            kind,
+            allow_missing,
+        };
+        use BindKind::*;
+        let cases: Vec<(&[&str], Op)> = vec![
+            (&["--bind", "/s", "/d"], bind("/s", "/d", ReadWrite, false)),
+            (
+                &["--bind-try", "/s", "/d"],
+                bind("/s", "/d", ReadWrite, true),
+            ),
+            (
+                &["--ro-bind", "/s", "/d"],
+                bind("/s", "/d", ReadOnly, false),
+            ),
+            (
+                &["--ro-bind-try", "/s", "/d"],
+                bind("/s", "/d", ReadOnly, true),
+            ),
+            (&["--dev-bind", "/s", "/d"], bind("/s", "/d", Dev, false)),
+            (&["--dev-bind-try", "/s", "/d"], bind("/s", "/d", Dev, true)),
+            (
+                &["--bind-create", "/s", "/d"],
+                bind("/s", "/d", ReadWrite, false),
+            ),
+            (
+                &["--bind-fd", "5", "/d"],
+                Op::BindFd {
+                    fd: 5,
+                    dest: p("/d"),
+                    read_only: false,
+                },
+            ),
+            (
+                &["--ro-bind-fd", "5", "/d"],
+                Op::BindFd {
+                    fd: 5,
+                    dest: p("/d"),
+                    read_only: true,
+                },
+            ),
+            (&["--remount-ro", "/d"], Op::RemountRo { dest: p("/d") }),
+            (&["--proc", "/d"], Op::Proc { dest: p("/d") }),
+            (&["--dev", "/d"], Op::Dev { dest: p("/d") }),
+            (&["--mqueue", "/d"], Op::Mqueue { dest: p("/d") }),
+            (
+                &["--symlink", "t", "/d"],
+                Op::Symlink {
+                    target: p("t"),
+                    dest: p("/d"),
+                },
+            ),
+            (
+                &["--chmod", "0750", "/d"],
+                Op::Chmod {
+                    perms: 0o750,
+                    path: p("/d"),
+                },
+            ),
+            (
+                &["--tmpfs", "/d"],
+                Op::Tmpfs {
+                    dest: p("/d"),
+                    perms: None,
+                    size: None,
+                },
+            ),
+            (
+                &["--dir", "/d"],
+                Op::Dir {
+                    dest: p("/d"),
+                    perms: None,
+                },
+            ),
+            (
+                &["--file", "5", "/d"],
+                Op::File {
+                    fd: 5,
+                    dest: p("/d"),
+                    perms: None,
+                },
+            ),
+            (
+                &["--bind-data", "5", "/d"],
+                Op::BindData {
+                    fd: 5,
+                    dest: p("/d"),
+                    perms: None,
+                    read_only: false,
+                },
+            ),
+            (
+                &["--ro-bind-data", "5", "/d"],
+                Op::BindData {
+                    fd: 5,
+                    dest: p("/d"),
+                    perms: None,
+                    read_only: true,
+                },
+            ),
+        ];
+        for (given, want) in cases {
+            let mut a = given.to_vec();
+            a.push("true");
+            let s = spec(&a);
+            assert_eq!(s.ops, [want], "{given:?}");
+            let created: &[PathBuf] = if given[0] == "--bind-create" {
+                &[p("/s")]
+            } else {
+                &[]
+            };
+            assert_eq!(s.host_dirs, created, "{given:?}");
         }
     }
 

@@ -521,6 +521,18 @@ fn rlimit_cpu_is_reported_as_hit() {
     );
 }
 
+/// A SIGKILL from elsewhere, long before the CPU limit, is not the limit.
+#[test]
+fn an_early_sigkill_is_not_the_cpu_limit() {
+    let mut args = sandbox(&["--rlimit", "cpu=4", "--stats"]);
+    args.extend(["sh", "-c", "kill -KILL $$"]);
+    for user in users() {
+        let o = run(user, &args);
+        assert_eq!(o.code, 137, "{o:?}");
+        assert_eq!(json_raw(stats_line(&o.stderr), "limits_hit"), "[]", "{o:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // cgroup v2
 

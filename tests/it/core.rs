@@ -580,6 +580,26 @@ fn unshare_net_leaves_only_a_working_loopback() {
     });
 }
 
+/// `--bind-create SRC DEST`: SRC (and its parents) is made on the host, 0700, then
+/// bound read-write at DEST.
+#[test]
+fn bind_create_makes_the_source_and_binds_it() {
+    for_each_user(|u| {
+        let t = tempdir(u);
+        let src = t.join("made/here");
+        let o = rooted(u)
+            .args(["--tmpfs", "/mnt", "--bind-create"])
+            .arg(&src)
+            .arg("/mnt/x")
+            .sh("echo hi > /mnt/x/f && ls /mnt/x")
+            .run();
+        o.ok().stdout_is("f\n");
+        assert_eq!(fs::read_to_string(src.join("f")).unwrap(), "hi\n", "{u:?}");
+        let mode = fs::metadata(&src).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o700, "{u:?}");
+    });
+}
+
 /// The network namespace may be made beside the setup and entered after the binds
 /// (src/netns.rs): a bind whose source is in /proc, where `net` shows the reader's
 /// namespace, must still show the sandbox's, as under bwrap.
