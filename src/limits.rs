@@ -541,6 +541,12 @@ impl Guard {
         }
     }
 
+    /// Neither a cgroup nor a `--timeout` deadline: nothing the monitor must do
+    /// while the child sets up.
+    pub fn plain(&self) -> bool {
+        self.cgroup.is_none() && self.deadline.is_none()
+    }
+
     /// In the monitor, once the child exists: start the `--timeout` watchdog. When the
     /// deadline passes it kills the whole sandbox, so that whatever the monitor is
     /// blocked on (the error pipe, waitpid, a status socket) returns.

@@ -316,39 +316,45 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     }
     // --pidns: the child's pid is only known once it has entered the namespace;
     // it sends it with SCM_CREDENTIALS, which the kernel translates into ours.
-    let pid_channel = match spec.pidns_fd {
+    let mut pid_channel = match spec.pidns_fd {
         Some(_) => Some(pidns_channel()?),
         None => None,
     };
-    let beside = match plan.net_beside {
+    let mut beside = match plan.net_beside {
         true => Some(crate::netns::Beside::new()?),
         false => None,
     };
     fault::hit(Step::Clone)?;
-    let pid = limits
-        .clone_child(plan.clone_flags)
-        .map_err(|e| clone_error(e, plan.userns))?;
-    if pid == 0 {
-        drop(err_r);
-        let result = match (spec.pidns_fd, pid_channel) {
-            (Some(fd), Some((_, theirs))) => enter_pidns(fd, spec.ns.pid, theirs)
-                .and_then(|sock| child(spec, &plan, monitor, Some(sock), None)),
-            _ => child(
-                spec,
-                &plan,
-                monitor,
-                None,
-                beside.map(|b| b.into_child_end()),
-            ),
-        };
-        let msg = match result {
-            Ok(never) => match never {},
-            Err(e) => e.to_string(),
-        };
-        let mut w = std::fs::File::from(err_w);
-        let _ = w.write_all(msg.as_bytes());
-        sys::exit_now(1);
-    }
+    let pid = if shared_child_ok(spec, &plan, &limits) {
+        // In our memory while we wait (src/sys.rs): nothing of ours is taken.
+        let (err_r, err_w) = (err_r.as_raw_fd(), err_w.as_raw_fd());
+        sys::clone_shared(plan.clone_flags, &mut || {
+            // The descriptor table is the child's own copy.
+            let _ = nix::unistd::close(err_r);
+            report_failure(child(spec, &plan, monitor, None, None), err_w)
+        })
+        .map_err(|e| clone_error(e, plan.userns))?
+    } else {
+        let pid = limits
+            .clone_child(plan.clone_flags)
+            .map_err(|e| clone_error(e, plan.userns))?;
+        if pid == 0 {
+            drop(err_r);
+            let result = match (spec.pidns_fd, pid_channel.take()) {
+                (Some(fd), Some((_, theirs))) => enter_pidns(fd, spec.ns.pid, theirs)
+                    .and_then(|sock| child(spec, &plan, monitor, Some(sock), None)),
+                _ => child(
+                    spec,
+                    &plan,
+                    monitor,
+                    None,
+                    beside.take().map(|b| b.into_child_end()),
+                ),
+            };
+            report_failure(result, err_w.as_raw_fd());
+        }
+        pid
+    };
     drop(err_w);
     // Before anything else: the child is already building the root.
     let beside = beside.and_then(|b| b.spawn(pid));
@@ -438,6 +444,35 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         let _ = f.write_all(format!("{{ \"exit-code\": {code} }}\n").as_bytes());
     }
     Ok(code)
+}
+
+/// In the child: the setup failed (it never returns otherwise). The message goes to
+/// the monitor on the error pipe, and the child exits.
+fn report_failure(result: Result<std::convert::Infallible>, err_w: RawFd) -> ! {
+    let msg = match result {
+        Ok(never) => match never {},
+        Err(e) => e.to_string(),
+    };
+    // Written, not owned: with `clone_shared` the descriptor object is the monitor's.
+    let mut w = std::mem::ManuallyDrop::new(std::fs::File::from(sys::own_fd(err_w)));
+    let _ = w.write_all(msg.as_bytes());
+    sys::exit_now(1);
+}
+
+/// Whether the child may be made by `sys::clone_shared`, in the monitor's memory
+/// while the monitor waits, rather than forked: only when the monitor has nothing
+/// to do until the child execs, and the child nothing that shared memory forbids.
+fn shared_child_ok(spec: &Spec, plan: &Plan, limits: &crate::limits::Guard) -> bool {
+    // The monitor forks the network helper once the child exists (src/netns.rs).
+    !plan.net_beside
+        // --net user, --info-fd, --json-status-fd: the monitor acts while the child waits.
+        && !plan.net_gate.in_use()
+        // --pidns: the child forks, and its parent exits at once.
+        && spec.pidns_fd.is_none()
+        // --userns2: setns(2) into a user namespace refuses a process sharing its memory.
+        && spec.userns2_fd.is_none()
+        // A cgroup (clone3 into it) or the --timeout watchdog, which must run meanwhile.
+        && limits.plain()
 }
 
 /// A socket pair on which the sandbox sends its pid as credentials; we become

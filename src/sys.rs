@@ -45,6 +45,80 @@ pub fn clone_fork(flags: libc::c_int) -> io::Result<libc::pid_t> {
     check(ret).map(|pid| pid as libc::pid_t)
 }
 
+/// The stack of a child made by [`clone_shared`]: the setup needs far less, and
+/// only the pages it touches count.
+const SHARED_CHILD_STACK: usize = 2 << 20;
+
+/// `clone(2)` with `CLONE_VM | CLONE_VFORK`, the way `posix_spawn` makes its
+/// child: the child runs `f` on a stack of its own but in the caller's memory,
+/// while the caller waits in this call until the child has exec'd or exited. No
+/// page tables are copied and the child does not fault hutch's pages in again:
+/// about 0.1-0.2 ms less per start than [`clone_fork`]. `flags` are `CLONE_NEW*`
+/// flags. Returns the child's pid.
+///
+/// The contract, which the caller must keep (`sandbox::shared_child_ok` says
+/// when it can): the caller is single-threaded and does nothing while it waits
+/// (so nothing else touches the memory); `f` never returns (it execs or exits);
+/// `f` takes, frees and changes nothing the caller owns (its own allocations
+/// stay behind, a leak of one start); and `f` needs no setns(2) into a user
+/// namespace, which the kernel refuses to a process that shares its memory.
+pub fn clone_shared(
+    flags: libc::c_int,
+    f: &mut dyn FnMut() -> std::convert::Infallible,
+) -> io::Result<libc::pid_t> {
+    // `f` diverges (it returns an uninhabited type), which rustc sees.
+    #[allow(unreachable_code)]
+    extern "C" fn start(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `arg` is the `&mut &mut dyn FnMut` below, alive while the caller
+        // waits (CLONE_VFORK), and only this child uses it.
+        let f = unsafe { &mut *(arg as *mut &mut dyn FnMut() -> std::convert::Infallible) };
+        match f() {}
+    }
+    // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
+    let stack = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            SHARED_CHILD_STACK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if stack == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // A guard page at the bottom: an overflow faults instead of writing below.
+    // SAFETY: the lowest page of the mapping made above.
+    let guarded = unsafe { libc::mprotect(stack, 4096, libc::PROT_NONE) };
+    let mut f = f;
+    let pid = if guarded < 0 {
+        -1
+    } else {
+        // SAFETY: the stack is ours and grows down from its end (16-byte aligned:
+        // mmap returns page-aligned memory). With CLONE_VFORK this call returns in
+        // the caller only once the child has exec'd or exited, so `f` and the
+        // stack outlive the child's use of them; the contract above keeps the
+        // shared memory consistent.
+        unsafe {
+            libc::clone(
+                start,
+                (stack as *mut u8).add(SHARED_CHILD_STACK) as *mut libc::c_void,
+                flags | libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                &mut f as *mut &mut dyn FnMut() -> std::convert::Infallible as *mut libc::c_void,
+            )
+        }
+    };
+    let err = io::Error::last_os_error();
+    // SAFETY: the mapping made above; the child has left it (exec or exit).
+    unsafe { libc::munmap(stack, SHARED_CHILD_STACK) };
+    if pid < 0 {
+        Err(err)
+    } else {
+        Ok(pid)
+    }
+}
+
 /// `pivot_root(2)`.
 pub fn pivot_root(new_root: &Path, put_old: &Path) -> io::Result<()> {
     let (a, b) = (cstr(new_root)?, cstr(put_old)?);
