@@ -609,9 +609,8 @@ fn child(
     plan: &Plan,
     monitor: Pid,
     status_sock: Option<OwnedFd>,
-    net_beside: Option<OwnedFd>,
+    mut net_beside: Option<OwnedFd>,
 ) -> Result<std::convert::Infallible> {
-    let mut net_beside = net_beside;
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
         // The monitor may have died before the line above. (In a new pid
