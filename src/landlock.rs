@@ -395,15 +395,6 @@ mod tests {
     use super::*;
     use crate::spec::Personality;
 
-    fn bind(src: &str, dest: &str, kind: BindKind) -> Op {
-        Op::Bind {
-            src: src.into(),
-            dest: dest.into(),
-            kind,
-            allow_missing: false,
-        }
-    }
-
     fn paths(rules: &[(PathBuf, Access)]) -> Vec<&str> {
         rules.iter().map(|(p, _)| p.to_str().unwrap()).collect()
     }
@@ -411,7 +402,7 @@ mod tests {
     #[test]
     fn ro_bind_reads_and_executes_tmpfs_is_full_root_lists() {
         let r = derive(&[
-            bind("/usr", "/usr", BindKind::ReadOnly),
+            Op::bind("/usr", "/usr", BindKind::ReadOnly),
             Op::Tmpfs {
                 dest: "/tmp".into(),
                 perms: None,
@@ -428,18 +419,18 @@ mod tests {
 
     #[test]
     fn bind_on_root_replaces_the_root_rule() {
-        let r = derive(&[bind("/", "/", BindKind::ReadWrite)]);
+        let r = derive(&[Op::bind("/", "/", BindKind::ReadWrite)]);
         assert_eq!(r, [(PathBuf::from("/"), full())]);
-        let r = derive(&[bind("/", "/", BindKind::ReadOnly)]);
+        let r = derive(&[Op::bind("/", "/", BindKind::ReadOnly)]);
         assert_eq!(r, [(PathBuf::from("/"), read_exec())]);
     }
 
     #[test]
     fn later_mount_hides_earlier_rules_below_it() {
         let r = derive(&[
-            bind("/a", "/x/y", BindKind::ReadWrite),
-            bind("/b", "/x", BindKind::ReadOnly),
-            bind("/c", "/x/", BindKind::ReadOnly),
+            Op::bind("/a", "/x/y", BindKind::ReadWrite),
+            Op::bind("/b", "/x", BindKind::ReadOnly),
+            Op::bind("/c", "/x/", BindKind::ReadOnly),
         ]);
         assert_eq!(paths(&r), ["/", "/x"]);
         assert_eq!(r[1].1, read_exec());
@@ -448,8 +439,8 @@ mod tests {
     #[test]
     fn remount_ro_downgrades_only_its_own_rule() {
         let r = derive(&[
-            bind("/", "/", BindKind::ReadWrite),
-            bind("/srv", "/srv", BindKind::ReadWrite),
+            Op::bind("/", "/", BindKind::ReadWrite),
+            Op::bind("/srv", "/srv", BindKind::ReadWrite),
             Op::RemountRo {
                 dest: "/srv".into(),
             },

@@ -325,24 +325,15 @@ mod tests {
     use crate::spec::BindKind;
     use crate::spec::Personality;
 
-    fn bind(src: &str, dest: &str, kind: BindKind) -> Op {
-        Op::Bind {
-            src: src.into(),
-            dest: dest.into(),
-            kind,
-            allow_missing: false,
-        }
-    }
-
     #[test]
     fn binds_onto_themselves_map_the_rest_is_refused() {
         let ok = [
-            bind("/", "/", BindKind::ReadOnly),
-            bind("/tmp/x/", "/tmp/./x", BindKind::ReadWrite),
-            bind("/dev/null", "/dev/null", BindKind::Dev),
+            Op::bind("/", "/", BindKind::ReadOnly),
+            Op::bind("/tmp/x/", "/tmp/./x", BindKind::ReadWrite),
+            Op::bind("/dev/null", "/dev/null", BindKind::Dev),
         ];
         check_ops(&ok).unwrap();
-        let e = check_ops(&[bind("/a", "/b", BindKind::ReadOnly)]).unwrap_err();
+        let e = check_ops(&[Op::bind("/a", "/b", BindKind::ReadOnly)]).unwrap_err();
         assert_eq!(
             e.to_string(),
             "--ro-bind /a /b: not possible in Landlock-only mode (no mount namespace: a source \
@@ -412,8 +403,8 @@ mod tests {
     fn remount_ro_only_where_landlock_can_enforce_it() {
         // Its own rule loses the write rights: fine.
         check_ops(&[
-            bind("/", "/", BindKind::ReadOnly),
-            bind("/srv", "/srv", BindKind::ReadWrite),
+            Op::bind("/", "/", BindKind::ReadOnly),
+            Op::bind("/srv", "/srv", BindKind::ReadWrite),
             Op::RemountRo {
                 dest: "/srv".into(),
             },
@@ -421,7 +412,7 @@ mod tests {
         .unwrap();
         // A writable rule above it: refused, naming that rule.
         let e = check_ops(&[
-            bind("/", "/", BindKind::ReadWrite),
+            Op::bind("/", "/", BindKind::ReadWrite),
             Op::RemountRo {
                 dest: "/usr".into(),
             },

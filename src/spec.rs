@@ -134,6 +134,17 @@ pub enum OverlayKind {
 }
 
 impl Op {
+    /// `--bind`/`--ro-bind`/`--dev-bind SRC DEST`, for the unit tests.
+    #[cfg(test)]
+    pub fn bind(src: &str, dest: &str, kind: BindKind) -> Op {
+        Op::Bind {
+            src: src.into(),
+            dest: dest.into(),
+            kind,
+            allow_missing: false,
+        }
+    }
+
     /// The option that gives this op, without the leading `--` (`ro-bind-try`,
     /// `tmp-overlay`...), for messages and `--explain`.
     pub fn flag(&self) -> &'static str {
