@@ -36,7 +36,10 @@ use crate::sys;
 const BASE_CANDIDATES: &[&str] = &["/tmp", "/var/tmp", "/run", "/mnt", "/dev", "/"];
 
 /// Sources resolved on the host before the root changes (bwrap resolves them with
-/// realpath too): `None` for a `-try` op whose source is missing.
+/// realpath too): `None` for a `-try` op whose source is missing. For an overlay,
+/// whose paths are found again under /oldroot when it is mounted, the host's working
+/// directory, from which relative ones are found (as bwrap does: a `--tmpfs /tmp`
+/// or a bind over the working directory does not change what `lower` names).
 pub fn resolve_sources(ops: &[Op]) -> Result<Vec<Option<PathBuf>>> {
     let canon = |p: &Path| std::fs::canonicalize(p);
     ops.iter()
@@ -67,7 +70,7 @@ pub fn resolve_sources(ops: &[Op]) -> Result<Vec<Option<PathBuf>>> {
                     canon(upper).ctx(|| format!("Can't find source path {}", upper.display()))?;
                     canon(work).ctx(|| format!("Can't find source path {}", work.display()))?;
                 }
-                Ok(Some(PathBuf::new()))
+                Ok(Some(std::env::current_dir().unwrap_or_default()))
             }
             _ => Ok(Some(PathBuf::new())),
         })
@@ -571,14 +574,20 @@ impl Root {
                 sources,
                 kind,
                 dest,
-            } => self.overlay(sources, kind, dest),
+            } => self.overlay(sources, kind, dest, src.unwrap_or(Path::new("/"))),
         }
     }
 
-    fn overlay(&mut self, sources: &[PathBuf], kind: &OverlayKind, dest: &Path) -> Result<()> {
+    fn overlay(
+        &mut self,
+        sources: &[PathBuf],
+        kind: &OverlayKind,
+        dest: &Path,
+        cwd: &Path,
+    ) -> Result<()> {
         let fd = self.ensure_dir(dest, 0o755, parent_mode(0))?;
         let canon = |p: &Path| -> Result<String> {
-            let c = std::fs::canonicalize(oldroot(p))
+            let c = std::fs::canonicalize(oldroot(&cwd.join(p)))
                 .ctx(|| format!("Can't find source path {}", p.display()))?;
             Ok(escape_overlay(&c))
         };

@@ -183,16 +183,21 @@ impl Program {
         Ok(Program(data))
     }
 
-    /// Read a program from an inherited fd (which is consumed). No more than one
-    /// byte past the largest program is read: the fd may be endless (`/dev/zero`).
-    pub fn read_fd(fd: RawFd) -> Result<Program> {
+    /// Read an fd's bytes (consuming it; at most one byte past the largest program, as the
+    /// fd may be endless: `/dev/zero`) and check only what bwrap checks as it reads
+    /// each one in turn: the length is a multiple of 8 (an empty program passes here).
+    /// Naming an fd a second time fails "Can't read seccomp data: Bad file descriptor".
+    pub fn read_raw(fd: RawFd) -> Result<Vec<u8>> {
         let file = sys::take_fd(fd).map_err(|e| Error::io("Can't read seccomp data", e))?;
         let mut data = Vec::new();
         std::fs::File::from(file)
             .take(MAX_INSNS as u64 * 8 + 1)
             .read_to_end(&mut data)
             .map_err(|e| Error::io("Can't read seccomp data", e))?;
-        Program::from_bytes(data)
+        if data.len() % 8 != 0 {
+            return Err(Error::msg("Invalid seccomp data, must be multiple of 8"));
+        }
+        Ok(data)
     }
 
     pub fn install(&self) -> Result<()> {
