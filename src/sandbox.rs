@@ -679,11 +679,16 @@ fn child(
                 crate::netns::enter(sock)?;
             }
         }
+        let host_ops: Vec<_> = spec.ops.iter().map(mounts::overlay_on_host).collect();
         fault::hit(Step::RootPrepare)?;
         let mut root = Root::prepare().map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
-        for (op, src) in spec.ops.iter().zip(&sources) {
-            root.apply(op, src.as_deref(), spec.ns.pid || spec.pidns_fd.is_some())
-                .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
+        for ((op, host_op), src) in spec.ops.iter().zip(&host_ops).zip(&sources) {
+            root.apply(
+                host_op,
+                src.as_deref(),
+                spec.ns.pid || spec.pidns_fd.is_some(),
+            )
+            .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
         }
         // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
         let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();

@@ -1729,6 +1729,19 @@ fn drop_in_details_under_the_hutch_name() {
             .run()
             .ok()
             .stdout_is("from lower\n");
+        // A source through an absolute symlink is found from the host's root, as
+        // bwrap's realpath finds it (under both names).
+        std::os::unix::fs::symlink(p.join("lower"), p.join("abslink")).unwrap();
+        for bin in [hutch_own_bin(), hutch_bin()] {
+            Cmd::new(bin, u)
+                .args(["--ro-bind", "/", "/", "--tmpfs", "/tmp"])
+                .args(["--overlay-src", "abslink", "--tmp-overlay", "/tmp/o"])
+                .args(["cat", "/tmp/o/a"])
+                .cwd(p)
+                .run()
+                .ok()
+                .stdout_is("from lower\n");
+        }
         h().args(["--size", "9223372036854775809", "--tmpfs", "/tmp", "true"])
             .run()
             .code(1)
