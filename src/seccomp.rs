@@ -171,8 +171,11 @@ impl Program {
     /// Validate raw bytes: a whole number of 8-byte instructions, at least one and at
     /// most the kernel's 4096, which the kernel would accept as a seccomp filter.
     pub fn from_bytes(data: Vec<u8>) -> Result<Program> {
-        if data.is_empty() || data.len() % 8 != 0 {
+        if data.len() % 8 != 0 {
             return Err(Error::msg("Invalid seccomp data, must be multiple of 8"));
+        }
+        if data.is_empty() {
+            return Err(Error::msg("Invalid seccomp data, no instructions"));
         }
         if data.len() / 8 > MAX_INSNS {
             return Err(Error::msg(format!(
@@ -218,7 +221,10 @@ mod tests {
     #[test]
     fn length_must_be_a_multiple_of_8() {
         assert!(Program::from_bytes(vec![0; 7]).is_err());
-        assert!(Program::from_bytes(vec![]).is_err());
+        assert_eq!(
+            Program::from_bytes(vec![]).unwrap_err().to_string(),
+            "Invalid seccomp data, no instructions"
+        );
         assert_eq!(
             Program::from_bytes(vec![0; 12]).unwrap_err().to_string(),
             "Invalid seccomp data, must be multiple of 8"
