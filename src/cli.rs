@@ -239,11 +239,29 @@ fn parse_fd(s: &OsStr) -> Result<RawFd> {
         .ok_or_else(|| Error::msg(format!("Invalid fd: {}", s.to_string_lossy())))
 }
 
-fn parse_id(s: &OsStr, what: &str) -> Result<u32> {
-    s.to_str()
-        .and_then(|t| t.parse::<u32>().ok())
-        .filter(|id| *id != u32::MAX)
-        .ok_or_else(|| Error::msg(format!("Invalid {what}: {}", s.to_string_lossy())))
+/// A uid or gid. Under the hutch name any u32 but (uid_t)-1. bwrap stores the
+/// `strtol` result in an `int` and refuses a negative one, so it takes leading blanks
+/// and a sign but nothing from 2^31 on (4294967294, the overflow id (uid_t)-2, too);
+/// where its truncation wraps (2^32 would become 0) the bwrap name refuses instead.
+fn parse_id(s: &OsStr, what: &str, personality: Personality) -> Result<u32> {
+    let id = match personality {
+        Personality::Bwrap => s.to_str().and_then(|t| {
+            let t = t.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+            let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            t.parse::<i64>()
+                .ok()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n <= i32::MAX as u32)
+        }),
+        _ => s
+            .to_str()
+            .and_then(|t| t.parse::<u32>().ok())
+            .filter(|id| *id != u32::MAX),
+    };
+    id.ok_or_else(|| Error::msg(format!("Invalid {what}: {}", s.to_string_lossy())))
 }
 
 fn parse_octal(s: &OsStr, name: &str) -> Result<u32> {
@@ -278,11 +296,34 @@ fn parse_word<T: Copy>(s: &OsStr, name: &str, words: &[(&str, T)]) -> Result<T> 
         })
 }
 
+/// bwrap's `--size`: `strtoull` with base 0 (0x… hex, 0… octal), starting with a
+/// digit, non-zero, and at most SIZE_MAX/2 (the most a tmpfs takes).
 fn parse_size(s: &OsStr) -> Result<u64> {
-    s.to_str()
-        .and_then(|t| t.parse::<u64>().ok())
+    const MAX_TMPFS_BYTES: u64 = u64::MAX / 2;
+    let n = s
+        .to_str()
+        .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+        .and_then(|t| {
+            if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                u64::from_str_radix(hex, 16)
+                    .ok()
+                    .filter(|_| !hex.starts_with('+'))
+            } else if t.len() > 1 && t.starts_with('0') {
+                u64::from_str_radix(&t[1..], 8)
+                    .ok()
+                    .filter(|_| !t[1..].starts_with('+'))
+            } else {
+                t.parse::<u64>().ok()
+            }
+        })
         .filter(|n| *n > 0)
-        .ok_or_else(|| Error::msg("--size takes a non-zero number of bytes"))
+        .ok_or_else(|| Error::msg("--size takes a non-zero number of bytes"))?;
+    if n > MAX_TMPFS_BYTES {
+        return Err(Error::msg(format!(
+            "--size (for tmpfs) is limited to {MAX_TMPFS_BYTES}"
+        )));
+    }
+    Ok(n)
 }
 
 pub fn parse_cap(s: &OsStr) -> Result<CapSet> {
@@ -563,11 +604,11 @@ impl<'i> Parser<'i> {
             "--disable-userns" => s.disable_userns = true,
             "--assert-userns-disabled" => s.assert_userns_disabled = true,
             "--uid" => {
-                s.uid = Some(parse_id(&v[0], "uid")?);
+                s.uid = Some(parse_id(&v[0], "uid", s.personality)?);
                 self.single(name);
             }
             "--gid" => {
-                s.gid = Some(parse_id(&v[0], "gid")?);
+                s.gid = Some(parse_id(&v[0], "gid", s.personality)?);
                 self.single(name);
             }
             "--hostname" => {
@@ -847,8 +888,14 @@ impl<'i> Parser<'i> {
 
     /// Checks that need the whole command line, in bwrap's order.
     fn finish(mut self, command: Vec<OsString>) -> Result<(Spec, Warnings)> {
-        // bwrap silently ignores a --perms or --size left just before the command;
-        // hutch refuses it like every other dangling modifier: it is always a mistake.
+        // bwrap silently ignores a --perms or --size left just before the command
+        // (its check runs after each option, and `--` or the command ends the loop
+        // first): so does the bwrap name. The hutch name refuses it like every other
+        // dangling modifier: it is always a mistake.
+        if self.spec.personality == Personality::Bwrap {
+            self.perms = None;
+            self.size = None;
+        }
         self.check_modifiers("")?;
         let s = &mut self.spec;
         s.command = command;
@@ -1170,13 +1217,87 @@ mod tests {
             "--perms must be followed by an option that creates a file"
         );
         // bwrap ignores a modifier left just before the command; hutch does not.
+        assert_eq!(spec(&["--perms", "0755", "x"]).command, args(&["x"]));
+        assert_eq!(spec(&["--size", "10", "--", "x"]).command, args(&["x"]));
+        let hutch_err = |s: &[&str]| parse(Personality::Hutch, args(s)).unwrap_err().to_string();
         assert_eq!(
-            err(&["--perms", "0755", "x"]),
+            hutch_err(&["--perms", "0755", "x"]),
             "--perms must be followed by an option that creates a file"
         );
         assert_eq!(
-            err(&["--size", "10", "--", "x"]),
+            hutch_err(&["--size", "10", "--", "x"]),
             "--size must be followed by --tmpfs"
+        );
+        assert_eq!(err(&["--overlay-src", "/a", "x"]), OVERLAY_SRC_DANGLING);
+    }
+
+    /// `--size` as bwrap's strtoull(…, 0) and its SIZE_MAX/2 bound (its suite checks 2^63+1).
+    #[test]
+    fn size_bounds_match_bwrap() {
+        let size = |t: &str| match &spec(&["--size", t, "--tmpfs", "/t", "x"]).ops[0] {
+            Op::Tmpfs { size, .. } => size.unwrap(),
+            op => panic!("{op:?}"),
+        };
+        assert_eq!(size("1048576"), 1 << 20);
+        assert_eq!(size("0x100000"), 1 << 20);
+        assert_eq!(size("010"), 8);
+        assert_eq!(size("9223372036854775807"), u64::MAX / 2);
+        for bad in [
+            "0",
+            "",
+            "123bogus",
+            "-12345678",
+            " 5",
+            "+5",
+            "08",
+            "0x",
+            "18446744073709551616",
+        ] {
+            assert_eq!(
+                err(&["--size", bad, "--tmpfs", "/t", "x"]),
+                "--size takes a non-zero number of bytes",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            err(&["--size", "9223372036854775809", "--tmpfs", "/t", "x"]),
+            "--size (for tmpfs) is limited to 9223372036854775807"
+        );
+    }
+
+    /// bwrap keeps `--uid` in an int: 2^31 and above (the overflow id 4294967294 too)
+    /// are refused; the hutch name takes any id but (uid_t)-1.
+    #[test]
+    fn uid_range_follows_the_personality() {
+        let uid = |p, t: &str| match parse(p, args(&["--unshare-user", "--uid", t, "x"])) {
+            Ok((Action::Run(s), _)) => Ok(s.uid.unwrap()),
+            Ok(_) => panic!(),
+            Err(e) => Err(e.to_string()),
+        };
+        for (t, id) in [
+            ("0", 0),
+            ("2147483647", i32::MAX as u32),
+            (" 5", 5),
+            ("+5", 5),
+            ("-0", 0),
+        ] {
+            assert_eq!(uid(Personality::Bwrap, t), Ok(id), "{t:?}");
+        }
+        for t in [
+            "4294967294",
+            "2147483648",
+            "4294967296",
+            "-1",
+            "",
+            "5x",
+            "+-5",
+        ] {
+            assert_eq!(uid(Personality::Bwrap, t), Err(format!("Invalid uid: {t}")));
+        }
+        assert_eq!(uid(Personality::Hutch, "4294967294"), Ok(u32::MAX - 1));
+        assert_eq!(
+            uid(Personality::Hutch, "4294967295"),
+            Err("Invalid uid: 4294967295".into())
         );
     }
 
@@ -1202,7 +1323,10 @@ mod tests {
             err(&["--uid", "4294967295", "x"]),
             "Invalid uid: 4294967295"
         );
-        assert_eq!(spec(&["--uid", "4294967294", "x"]).uid, Some(4294967294));
+        assert_eq!(
+            hutch_spec(&["--uid", "4294967294", "x"]).uid,
+            Some(4294967294)
+        );
         assert_eq!(err(&["--sync-fd", "abc", "x"]), "Invalid fd: abc");
         assert_eq!(err(&["--cap-add", "FOO", "x"]), "unknown cap: FOO");
     }

@@ -36,7 +36,8 @@ use crate::sys;
 const BASE_CANDIDATES: &[&str] = &["/tmp", "/var/tmp", "/run", "/mnt", "/dev", "/"];
 
 /// Sources resolved on the host before the root changes (bwrap resolves them with
-/// realpath too): `None` for a `-try` op whose source is missing.
+/// realpath too): `None` for a `-try` op whose source is missing. An overlay's paths
+/// are checked here and made canonical by [`overlay_on_host`].
 pub fn resolve_sources(ops: &[Op]) -> Result<Vec<Option<PathBuf>>> {
     let canon = |p: &Path| std::fs::canonicalize(p);
     ops.iter()
@@ -72,6 +73,32 @@ pub fn resolve_sources(ops: &[Op]) -> Result<Vec<Option<PathBuf>>> {
             _ => Ok(Some(PathBuf::new())),
         })
         .collect()
+}
+
+/// An overlay op with its paths as bwrap's realpath leaves them, canonical on the host,
+/// before anything is mounted: a relative path is found from the working directory
+/// even after a `--tmpfs /tmp` or a bind hides it, and an absolute symlink from the
+/// host's root, not from the setup root where the overlay is mounted. Other ops as given.
+pub fn overlay_on_host(op: &Op) -> std::borrow::Cow<'_, Op> {
+    let canon = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+    match op {
+        Op::Overlay {
+            sources,
+            kind,
+            dest,
+        } => std::borrow::Cow::Owned(Op::Overlay {
+            sources: sources.iter().map(canon).collect(),
+            kind: match kind {
+                OverlayKind::ReadWrite { upper, work } => OverlayKind::ReadWrite {
+                    upper: canon(upper),
+                    work: canon(work),
+                },
+                other => other.clone(),
+            },
+            dest: dest.clone(),
+        }),
+        _ => std::borrow::Cow::Borrowed(op),
+    }
 }
 
 /// The path of `p` (absolute on the host) seen from the base root.

@@ -47,7 +47,8 @@ struct Plan {
     /// The network namespace is made beside the child's setup, not by `clone`
     /// (src/netns.rs); the namespaces the sandbox gets are `clone_flags` and this.
     net_beside: bool,
-    /// The cwd before anything changed, to keep it in the sandbox if it exists.
+    /// The cwd before anything changed, to keep it in the sandbox if it exists: the
+    /// logical one, as bwrap's `get_current_dir_name` (see [`logical_cwd`]).
     old_cwd: Option<PathBuf>,
     /// Seccomp programs, read in the parent (so bad data fails before any setup).
     seccomp: Vec<Program>,
@@ -201,8 +202,13 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
     }
     // The built-in policy first, then the caller's programs (whose errno wins a tie).
     let mut seccomp = seccomp_policy::programs(&spec.seccomp_policy)?;
-    for fd in spec.seccomp.replace.iter().chain(spec.seccomp.add.iter()) {
-        seccomp.push(Program::read_fd(*fd)?);
+    // Every fd is read (and its length checked) before any program is validated, as
+    // bwrap reads them in turn: the same fd named twice fails on the second read.
+    let raw = (spec.seccomp.replace.iter().chain(spec.seccomp.add.iter()))
+        .map(|fd| Program::read_raw(*fd))
+        .collect::<Result<Vec<_>>>()?;
+    for data in raw {
+        seccomp.push(Program::from_bytes(data)?);
     }
     let cgroup_ns = match spec.ns.cgroup {
         _ if landlock_only => false,
@@ -241,7 +247,10 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
         cgroup_ns,
         clone_flags,
         net_beside,
-        old_cwd: std::env::current_dir().ok(),
+        old_cwd: logical_cwd(
+            &environment(&spec.env),
+            spec.personality == crate::spec::Personality::Bwrap,
+        ),
         seccomp,
         // Real root starts from its own effective set (read before a new user
         // namespace grants a full one), anyone else from nothing.
@@ -670,11 +679,16 @@ fn child(
                 crate::netns::enter(sock)?;
             }
         }
+        let host_ops: Vec<_> = spec.ops.iter().map(mounts::overlay_on_host).collect();
         fault::hit(Step::RootPrepare)?;
         let mut root = Root::prepare().map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
-        for (op, src) in spec.ops.iter().zip(&sources) {
-            root.apply(op, src.as_deref(), spec.ns.pid || spec.pidns_fd.is_some())
-                .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
+        for ((op, host_op), src) in spec.ops.iter().zip(&host_ops).zip(&sources) {
+            root.apply(
+                host_op,
+                src.as_deref(),
+                spec.ns.pid || spec.pidns_fd.is_some(),
+            )
+            .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
         }
         // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
         let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
@@ -776,14 +790,23 @@ fn child(
     fault::hit(Step::Chdir)?;
     let cwd = working_dir(spec, plan, &env)?;
     let mut env = env;
-    env.retain(|(k, _)| k != "PWD");
-    env.push(("PWD".into(), cwd.clone().into_os_string()));
+    // setenv(3): replaced in place, else appended.
+    match env.iter_mut().find(|(k, _)| k == "PWD") {
+        Some((_, v)) => *v = cwd.clone().into_os_string(),
+        None => env.push(("PWD".into(), cwd.clone().into_os_string())),
+    }
 
     // 7a. --net user: wait for the network helper. Here, not earlier, so that its start
     // overlaps the setup above (it needs only the namespaces, made by clone); before
     // the fork, so that one process waits and neither pid 1 nor the command exist
     // without the network.
     plan.net_gate.wait()?;
+
+    // bwrap calls setsid before it forks its pid 1: pid 1 leads the new session and
+    // the command, in it, does not (it cannot take a controlling terminal by opening one).
+    if spec.new_session {
+        nix::unistd::setsid().ctx(|| "setsid".into())?;
+    }
 
     // 7. pid 1: reap everything while the command runs as pid 2.
     let need_init =
@@ -802,9 +825,6 @@ fn child(
     }
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
-    }
-    if spec.new_session {
-        nix::unistd::setsid().ctx(|| "setsid".into())?;
     }
     nix::sys::prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS) failed".into())?;
     if let Some(fd) = spec.block_fd {
@@ -938,11 +958,33 @@ fn lookup<'a>(env: &'a [(OsString, OsString)], key: &str) -> Option<&'a OsStr> {
         .map(|(_, v)| v.as_os_str())
 }
 
-/// `--chdir`, else the old cwd if it exists inside, else `$HOME`, else `/`.
+/// The caller's working directory as glibc's `get_current_dir_name`, which bwrap uses:
+/// `$PWD` (after the environment options, as bwrap edits its own environment while
+/// parsing) when it names the current directory (same device and inode), so that a
+/// directory reached through a symlink keeps that name; else the physical path.
+/// bwrap looks after it has mounted its root tmpfs on /tmp, so a `$PWD` that leads
+/// into /tmp names nothing then: the bwrap name takes the physical path there too.
+fn logical_cwd(env: &[(OsString, OsString)], as_bwrap: bool) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let hidden_by_bwrap =
+        |pwd: &OsStr| as_bwrap && std::fs::canonicalize(pwd).is_ok_and(|p| p.starts_with("/tmp"));
+    if let Some(pwd) = lookup(env, "PWD").filter(|p| !hidden_by_bwrap(p)) {
+        if let (Ok(dot), Ok(named)) = (std::fs::metadata("."), std::fs::metadata(pwd)) {
+            if (dot.dev(), dot.ino()) == (named.dev(), named.ino()) {
+                return Some(PathBuf::from(pwd));
+            }
+        }
+    }
+    std::env::current_dir().ok()
+}
+
+/// `--chdir`, else the old cwd if it exists inside, else `$HOME`, else `/`. The
+/// result becomes `$PWD` as given, as bwrap's does (not resolved: a symlinked or
+/// relative `--chdir` stays as written).
 fn working_dir(spec: &Spec, plan: &Plan, env: &[(OsString, OsString)]) -> Result<PathBuf> {
     if let Some(dir) = &spec.chdir {
         nix::unistd::chdir(dir.as_path()).ctx(|| format!("Can't chdir to {}", dir.display()))?;
-        return Ok(std::env::current_dir().unwrap_or_else(|_| dir.clone()));
+        return Ok(dir.clone());
     }
     let candidates = plan
         .old_cwd
@@ -988,8 +1030,20 @@ fn exec(spec: &Spec, env: &[(OsString, OsString)]) -> Result<std::convert::Infal
         })
         .collect::<Result<_>>()?;
     let fail = |e: std::io::Error| Error::io(format!("execvp {}", file.to_string_lossy()), e);
+    // execvp's fallback (POSIX requires it): a file the kernel will not run (a script
+    // without `#!`) runs through /bin/sh as `/bin/sh PATH ARGS...`.
+    let exec_or_sh = |path: &CString| {
+        let err = sys::exec(path, &argv, &envp);
+        if err.raw_os_error() != Some(libc::ENOEXEC) {
+            return err;
+        }
+        let sh = c"/bin/sh".to_owned();
+        let mut sh_argv = vec![sh.clone(), path.clone()];
+        sh_argv.extend(argv.iter().skip(1).cloned());
+        sys::exec(&sh, &sh_argv, &envp)
+    };
     if file.as_bytes().contains(&b'/') {
-        return Err(fail(sys::exec(&cstring(file)?, &argv, &envp)));
+        return Err(fail(exec_or_sh(&cstring(file)?)));
     }
     let path = lookup(env, "PATH")
         .map(|p| p.to_os_string())
@@ -1002,7 +1056,7 @@ fn exec(spec: &Spec, env: &[(OsString, OsString)]) -> Result<std::convert::Infal
         full.push(b'/');
         full.extend_from_slice(file.as_bytes());
         let candidate = CString::new(full).map_err(|_| Error::msg("PATH contains a NUL byte"))?;
-        let err = sys::exec(&candidate, &argv, &envp);
+        let err = exec_or_sh(&candidate);
         match err.raw_os_error() {
             Some(libc::EACCES) => saw_eacces = true,
             Some(libc::ENOENT) | Some(libc::ENOTDIR) | Some(libc::ESTALE) | Some(libc::ELOOP)

@@ -171,8 +171,11 @@ impl Program {
     /// Validate raw bytes: a whole number of 8-byte instructions, at least one and at
     /// most the kernel's 4096, which the kernel would accept as a seccomp filter.
     pub fn from_bytes(data: Vec<u8>) -> Result<Program> {
-        if data.is_empty() || data.len() % 8 != 0 {
+        if data.len() % 8 != 0 {
             return Err(Error::msg("Invalid seccomp data, must be multiple of 8"));
+        }
+        if data.is_empty() {
+            return Err(Error::msg("Invalid seccomp data, no instructions"));
         }
         if data.len() / 8 > MAX_INSNS {
             return Err(Error::msg(format!(
@@ -183,16 +186,21 @@ impl Program {
         Ok(Program(data))
     }
 
-    /// Read a program from an inherited fd (which is consumed). No more than one
-    /// byte past the largest program is read: the fd may be endless (`/dev/zero`).
-    pub fn read_fd(fd: RawFd) -> Result<Program> {
+    /// Read an fd's bytes (consuming it; at most one byte past the largest program, as the
+    /// fd may be endless: `/dev/zero`) and check only what bwrap checks as it reads
+    /// each one in turn: the length is a multiple of 8 (an empty program passes here).
+    /// Naming an fd a second time fails "Can't read seccomp data: Bad file descriptor".
+    pub fn read_raw(fd: RawFd) -> Result<Vec<u8>> {
         let file = sys::take_fd(fd).map_err(|e| Error::io("Can't read seccomp data", e))?;
         let mut data = Vec::new();
         std::fs::File::from(file)
             .take(MAX_INSNS as u64 * 8 + 1)
             .read_to_end(&mut data)
             .map_err(|e| Error::io("Can't read seccomp data", e))?;
-        Program::from_bytes(data)
+        if data.len() % 8 != 0 {
+            return Err(Error::msg("Invalid seccomp data, must be multiple of 8"));
+        }
+        Ok(data)
     }
 
     pub fn install(&self) -> Result<()> {
@@ -213,7 +221,10 @@ mod tests {
     #[test]
     fn length_must_be_a_multiple_of_8() {
         assert!(Program::from_bytes(vec![0; 7]).is_err());
-        assert!(Program::from_bytes(vec![]).is_err());
+        assert_eq!(
+            Program::from_bytes(vec![]).unwrap_err().to_string(),
+            "Invalid seccomp data, no instructions"
+        );
         assert_eq!(
             Program::from_bytes(vec![0; 12]).unwrap_err().to_string(),
             "Invalid seccomp data, must be multiple of 8"

@@ -1662,3 +1662,97 @@ fn sigpipe_disposition_passes_through_and_closed_stdio_is_dev_null() {
         }
     });
 }
+
+/// The drop-in details of issue 15 hold under the `hutch` name too (the differential
+/// tests cover the `bwrap` name): the logical working directory, a script without
+/// `#!`, `--new-session` with a pid namespace, a relative `--overlay-src` after
+/// `--tmpfs /tmp`, and `--size` bounded at SIZE_MAX/2.
+#[test]
+fn drop_in_details_under_the_hutch_name() {
+    for_each_user(|u| {
+        let d = tempfile::Builder::new()
+            .prefix(TEST_PREFIX)
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        let p = d.path();
+        fs::set_permissions(p, fs::Permissions::from_mode(0o755)).unwrap();
+        for sub in ["real", "lower", "upper", "work"] {
+            fs::create_dir(p.join(sub)).unwrap();
+        }
+        fs::write(p.join("lower/a"), "from lower\n").unwrap();
+        std::os::unix::fs::symlink("real", p.join("alias")).unwrap();
+        let script = p.join("real/noshebang");
+        fs::write(&script, "echo \"ran $0 $*\"\n").unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+        if u.uid() != 0 {
+            for sub in ["upper", "work"] {
+                std::os::unix::fs::chown(p.join(sub), Some(u.uid()), Some(u.gid())).unwrap();
+            }
+        }
+        let alias = p.join("alias").display().to_string();
+        let h = || Cmd::new(hutch_own_bin(), u).args(["--ro-bind", "/", "/"]);
+        h().sh("echo $PWD; pwd")
+            .cwd(&alias)
+            .env("PWD", &alias)
+            .run()
+            .ok()
+            .stdout_is(&format!("{alias}\n{alias}\n"));
+        h().args(["--chdir", &alias])
+            .sh("echo $PWD")
+            .run()
+            .ok()
+            .stdout_is(&format!("{alias}\n"));
+        h().args([script.to_str().unwrap(), "x"])
+            .run()
+            .ok()
+            .stdout_is(&format!("ran {} x\n", script.display()));
+        h().args(["--unshare-pid", "--new-session", "sh", "-c"])
+            .arg(
+                "read -r pid comm state ppid pgrp session rest < /proc/self/stat; \
+                 [ $pid != $session ] && echo not-leader",
+            )
+            .run()
+            .ok()
+            .stdout_is("not-leader\n");
+        Cmd::new(hutch_own_bin(), u)
+            .args(["--bind", "/", "/", "--tmpfs", "/tmp"])
+            .args([
+                "--overlay-src",
+                "lower",
+                "--overlay",
+                "upper",
+                "work",
+                "/tmp/o",
+            ])
+            .args(["cat", "/tmp/o/a"])
+            .cwd(p)
+            .run()
+            .ok()
+            .stdout_is("from lower\n");
+        // A source through an absolute symlink is found from the host's root, as
+        // bwrap's realpath finds it (under both names).
+        std::os::unix::fs::symlink(p.join("lower"), p.join("abslink")).unwrap();
+        for bin in [hutch_own_bin(), hutch_bin()] {
+            Cmd::new(bin, u)
+                .args(["--ro-bind", "/", "/", "--tmpfs", "/tmp"])
+                .args(["--overlay-src", "abslink", "--tmp-overlay", "/tmp/o"])
+                .args(["cat", "/tmp/o/a"])
+                .cwd(p)
+                .run()
+                .ok()
+                .stdout_is("from lower\n");
+        }
+        h().args(["--size", "9223372036854775809", "--tmpfs", "/tmp", "true"])
+            .run()
+            .code(1)
+            .stderr_is("hutch: --size (for tmpfs) is limited to 9223372036854775807\n");
+        h().args(["--perms", "0700", "true"])
+            .run()
+            .code(1)
+            .stderr_is("hutch: --perms must be followed by an option that creates a file\n");
+        h().args(["--size", "100", "--", "true"])
+            .run()
+            .code(1)
+            .stderr_is("hutch: --size must be followed by --tmpfs\n");
+    });
+}

@@ -49,6 +49,10 @@ struct Case {
     stdout_first_line: bool,
     /// Files in `$W` compared after the run, with every number replaced by `N`.
     files: Vec<&'static str>,
+    /// Environment variables set for the run (after the fixed PATH and LC_ALL).
+    env: Vec<(String, String)>,
+    /// Compare as root too, not only as the unprivileged user.
+    every_user: bool,
 }
 
 fn s(v: &[&str]) -> Vec<String> {
@@ -64,6 +68,8 @@ fn c(args: &[&str]) -> Case {
         stderr: Stderr::Exact,
         stdout_first_line: false,
         files: vec![],
+        env: vec![],
+        every_user: false,
     }
 }
 
@@ -148,9 +154,17 @@ impl Case {
         self.files.push(name);
         self
     }
+    fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+    /// Compare as root as well (when the tests run as root).
+    fn every_user(mut self) -> Self {
+        self.every_user = true;
+        self
+    }
 
-    fn run_one(&self, prog: &Path) -> Outcome {
-        let u = unprivileged();
+    fn run_one(&self, prog: &Path, u: User) -> Outcome {
         let w = tempdir(u);
         let f = fixture().display().to_string();
         let subst = |a: &str| a.replace("$W", &w.s()).replace("$F", &f);
@@ -160,6 +174,9 @@ impl Case {
         }
         if let Some(d) = &self.cwd {
             cmd = cmd.cwd(subst(d));
+        }
+        for (k, v) in &self.env {
+            cmd = cmd.env(k, &subst(v));
         }
         let mut out = cmd.run();
         let back = |t: &str| {
@@ -183,11 +200,22 @@ impl Case {
 
     #[track_caller]
     fn check(self) {
+        if self.every_user {
+            for u in users() {
+                self.check_as(u);
+            }
+        } else {
+            self.check_as(unprivileged());
+        }
+    }
+
+    #[track_caller]
+    fn check_as(&self, u: User) {
         let Some(bwrap) = system_bwrap() else { return };
-        let want = self.run_one(bwrap);
-        let got = self.run_one(hutch_bin());
+        let want = self.run_one(bwrap, u);
+        let got = self.run_one(hutch_bin(), u);
         let (w, g) = (&want.out, &got.out);
-        let ctx = || format!("\n=== bubblewrap:{w:?}\n=== hutch:{g:?}");
+        let ctx = || format!("\n=== as {u:?}\n=== bubblewrap:{w:?}\n=== hutch:{g:?}");
         assert_eq!(g.status(), w.status(), "exit status differs{}", ctx());
         if self.stdout_first_line {
             assert_eq!(
@@ -1548,4 +1576,162 @@ fn no_command() {
 #[test]
 fn help() {
     c(&["--help"]).stdout_first_line().check();
+}
+
+// ---------------------------------------------------------------------------------------
+// Drop-in details that real clients and bubblewrap's own suite catch (issue 15)
+
+/// A directory `real` and a symlink `alias` to it, in a fresh directory under `parent`
+/// that everyone can traverse; also a script without `#!` in `real`.
+fn alias_tree(parent: &Path) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::Builder::new()
+        .prefix(TEST_PREFIX)
+        .tempdir_in(parent)
+        .unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir(d.path().join("real")).unwrap();
+    std::os::unix::fs::symlink("real", d.path().join("alias")).unwrap();
+    let script = d.path().join("real/noshebang");
+    std::fs::write(&script, "echo \"ran $0 $*\"\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
+
+/// The caller's logical working directory: `$PWD` names it through a symlink, and
+/// bwrap keeps that name (glibc's get_current_dir_name), inside and in `PWD`.
+/// Outside /tmp: bwrap looks after mounting its setup tmpfs there.
+#[test]
+fn cwd_through_a_symlink_keeps_its_name() {
+    let d = alias_tree(Path::new("/var/tmp"));
+    let alias = d.path().join("alias").display().to_string();
+    let show = ["sh", "-c", "echo $PWD; pwd"];
+    r(&show).cwd(&alias).env("PWD", &alias).every_user().check();
+    // $PWD naming another directory is not used; nor is one removed by --unsetenv.
+    r(&show).cwd(&alias).env("PWD", "/usr").every_user().check();
+    let mut unset = vec!["--unsetenv", "PWD"];
+    unset.extend(show);
+    r(&unset)
+        .cwd(&alias)
+        .env("PWD", &alias)
+        .every_user()
+        .check();
+    // Not inside: $HOME, then /.
+    let mut hidden = vec!["--tmpfs", d.path().to_str().unwrap()];
+    hidden.extend(show);
+    r(&hidden)
+        .cwd(&alias)
+        .env("PWD", &alias)
+        .every_user()
+        .check();
+}
+
+/// `--chdir DIR` sets `PWD` to DIR as given, through a symlink or relative.
+#[test]
+fn chdir_sets_pwd_as_given() {
+    let d = alias_tree(Path::new("/var/tmp"));
+    let alias = d.path().join("alias").display().to_string();
+    r(&["--chdir", &alias, "sh", "-c", "echo $PWD; pwd"])
+        .every_user()
+        .check();
+    r(&["--chdir", "alias", "/usr/bin/env"])
+        .cwd(d.path().to_str().unwrap())
+        .every_user()
+        .stdout_first_line()
+        .check();
+    r(&["--chdir", "alias", "/usr/bin/printenv", "PWD"])
+        .cwd(d.path().to_str().unwrap())
+        .every_user()
+        .check();
+}
+
+/// Under /tmp bwrap's setup tmpfs hides `$PWD` when it looks: the physical path.
+#[test]
+fn cwd_through_a_symlink_in_tmp_is_resolved() {
+    let d = alias_tree(base());
+    let alias = d.path().join("alias").display().to_string();
+    r(&["sh", "-c", "echo $PWD; pwd"])
+        .cwd(&alias)
+        .env("PWD", &alias)
+        .every_user()
+        .check();
+}
+
+/// A script without `#!` runs through /bin/sh (execvp's ENOEXEC fallback), by path
+/// and found on PATH.
+#[test]
+fn script_without_shebang_runs_through_sh() {
+    let d = alias_tree(Path::new("/var/tmp"));
+    let real = d.path().join("real");
+    let script = real.join("noshebang").display().to_string();
+    r(&[&script, "a", "b"]).every_user().check();
+    r(&["--setenv", "PATH", real.to_str().unwrap(), "noshebang", "a"])
+        .every_user()
+        .check();
+}
+
+/// bwrap calls setsid before it forks its pid 1: the command is not the session leader.
+#[test]
+fn new_session_with_a_pid_namespace() {
+    r(&["--unshare-pid", "--new-session", "sh", "-c", SESSION])
+        .every_user()
+        .check();
+    r(&[
+        "--unshare-pid",
+        "--new-session",
+        "--as-pid-1",
+        "sh",
+        "-c",
+        SESSION,
+    ])
+    .every_user()
+    .check();
+}
+
+/// bwrap's --size: at most SIZE_MAX/2 (its suite checks 2^63+1), strtoull base 0.
+#[test]
+fn size_bounds() {
+    r(&["--size", "9223372036854775809", "--tmpfs", "/tmp", "true"]).check();
+    r(&["--size", "18446744073709551616", "--tmpfs", "/tmp", "true"]).check();
+    r(&["--size", " 5", "--tmpfs", "/tmp", "true"]).check();
+    let df = "df --output=size -B1 /tmp | tail -1";
+    r(&["--size", "0x100000", "--tmpfs", "/tmp", "sh", "-c", df])
+        .every_user()
+        .check();
+    r(&["--size", "04000000", "--tmpfs", "/tmp", "sh", "-c", df]).check();
+}
+
+/// The same fd twice: the first read consumes it, the second fails.
+#[test]
+fn seccomp_fd_named_twice() {
+    r(&["--add-seccomp-fd", "3", "--add-seccomp-fd", "3", "true"])
+        .redir("3</dev/null")
+        .check();
+    r(&["--seccomp", "3", "true"])
+        .fd(3, "$F/seccomp-bad.bpf")
+        .check();
+}
+
+/// bwrap ignores a --perms or --size left before the command (or `--`).
+#[test]
+fn perms_and_size_left_dangling_are_ignored() {
+    r(&["--perms", "0700", "echo", "ran"]).every_user().check();
+    r(&["--size", "100", "--", "echo", "ran"])
+        .every_user()
+        .check();
+    r(&["--perms", "0700", "--size", "100", "echo", "ran"]).check();
+}
+
+/// bwrap keeps --uid/--gid in an int: the overflow id (uid_t)-2 and anything from 2^31
+/// is refused; 2^31-1 is taken.
+#[test]
+fn uid_range() {
+    for id in ["4294967294", "2147483648"] {
+        r(&["--unshare-user", "--uid", id, "true"]).check();
+        r(&["--unshare-user", "--gid", id, "true"]).check();
+    }
+    r(&["--unshare-user", "--uid", "2147483647", "id", "-u"])
+        .every_user()
+        .check();
+    r(&["--unshare-user", "--uid", "+7", "--gid", " 8", "id"]).check();
 }

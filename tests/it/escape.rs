@@ -38,6 +38,7 @@
 //! | mount, remount a read-only bind read-write | `it::escape::mounting_and_remounting_read_write_fail` |
 //! | reach the host through /proc/1/root, /proc/self/root, /proc/self/cwd, /proc/PPID/root | `it::escape::proc_links_do_not_lead_to_the_host` |
 //! | follow a symlinked parent out of the new root while hutch creates a destination | `it::escape::symlinked_parents_never_create_anything_on_the_host` |
+//! | mount or create through a destination that is a symlink out of the new root | `it::escape::symlinked_destinations_stay_in_the_new_root` |
 //! | overwrite the hutch binary through /proc/1/exe, /proc/PPID/exe (runc CVE-2019-5736) | `it::escape::the_hutch_binary_cannot_be_overwritten_through_proc_exe` |
 //! | use an inherited or leaked descriptor (runc CVE-2024-21626) | `it::escape::no_descriptor_leads_out` |
 //! | (inherited fds closed unless `--keep-fd`) | `harden::inherited_descriptors_are_closed_unless_named` |
@@ -478,6 +479,163 @@ fn symlinked_parents_never_create_anything_on_the_host() {
             .run()
             .ok();
         assert!(target.join("sub").is_dir());
+    });
+}
+
+/// A destination that is itself a symlink (bubblewrap 0.12 refuses it; hutch follows it,
+/// inside the new root). Inside: a relative and an absolute link to a directory, and a
+/// link to a file, get the mount on their target. Outside: links in a bound tree to a
+/// host directory (absolute, a relative climb to where the host root is kept during
+/// setup, /oldroot by path), dangling to a new name there: no mount, bind or file lands
+/// on the host. Without the protection, bubblewrap 0.8 creates the file on the host
+/// through the relative climb (or, without it installed, a real path does).
+#[test]
+fn symlinked_destinations_stay_in_the_new_root() {
+    for_each_user(|u| {
+        let data = fixture().join("data");
+        let dir = fixture().join("dir").display().to_string();
+        for name in BOTH {
+            let inside = [
+                "--dir",
+                "/t/real",
+                "--symlink",
+                "real",
+                "/t/rel",
+                "--symlink",
+                "/t/real",
+                "/t/abs",
+                "--file",
+                "3",
+                "/t/f",
+                "--symlink",
+                "f",
+                "/t/flink",
+                "--symlink",
+                "/t/f",
+                "/t/fabs",
+            ];
+            for (op, check) in [
+                (
+                    vec!["--tmpfs", "/t/rel"],
+                    "grep -c ' /t/real ' /proc/self/mountinfo",
+                ),
+                (
+                    vec!["--tmpfs", "/t/abs"],
+                    "grep -c ' /t/real ' /proc/self/mountinfo",
+                ),
+                (vec!["--bind", &dir, "/t/abs"], "cat /t/real/a"),
+                (
+                    vec!["--ro-bind", data.to_str().unwrap(), "/t/flink"],
+                    "cat /t/f",
+                ),
+                (
+                    vec!["--ro-bind", data.to_str().unwrap(), "/t/fabs"],
+                    "cat /t/f",
+                ),
+            ] {
+                let o = small(name, u)
+                    .args(["--proc", "/proc"])
+                    .args(inside)
+                    .args(&op)
+                    .fd_in(3, &fixture().join("empty"))
+                    .sh(check)
+                    .run();
+                o.ok();
+                assert!(
+                    ["1\n", "a\n", "some data\n"].contains(&o.stdout.as_str()),
+                    "{name:?} {u:?} {op:?}: the mount is not on the link's target{o:?}"
+                );
+            }
+        }
+        let target = tempdir(u);
+        let t = target.s();
+        let d = tempdir(u);
+        symlink(format!("{t}/new"), d.join("abs")).unwrap();
+        symlink(format!("../../oldroot{t}/new"), d.join("rel")).unwrap();
+        symlink(
+            format!("{}oldroot{t}/new", "../".repeat(16)),
+            d.join("deep"),
+        )
+        .unwrap();
+        symlink(format!("/oldroot{t}/new"), d.join("old")).unwrap();
+        symlink(&t, d.join("dirabs")).unwrap();
+        symlink(format!("../../oldroot{t}"), d.join("dirrel")).unwrap();
+        let empty = || {
+            fs::read_dir(target.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect::<Vec<_>>()
+        };
+        for name in BOTH {
+            for l in ["abs", "rel", "deep", "old"] {
+                let l = format!("/b/{l}");
+                for op in [
+                    vec![
+                        "--ro-bind".to_string(),
+                        data.display().to_string(),
+                        l.clone(),
+                    ],
+                    vec!["--bind".to_string(), dir.clone(), l.clone()],
+                    vec!["--tmpfs".to_string(), l.clone()],
+                    vec!["--file".to_string(), "3".to_string(), l.clone()],
+                    vec!["--bind-data".to_string(), "3".to_string(), l.clone()],
+                ] {
+                    let o = small(name, u)
+                        .args(["--bind", &d.s(), "/b"])
+                        .args(&op)
+                        .fd_in(3, &data)
+                        .arg("true")
+                        .run();
+                    assert!(
+                        empty().is_empty(),
+                        "{name:?} {u:?} {op:?} created {:?} on the host{o:?}",
+                        empty()
+                    );
+                }
+            }
+            for l in ["/b/dirabs", "/b/dirrel"] {
+                let o = small(name, u)
+                    .args(["--bind", &d.s(), "/b", "--tmpfs", l])
+                    .sh(&format!("touch {l}/x"))
+                    .run();
+                assert!(empty().is_empty(), "{name:?} {u:?} {l}: {:?}{o:?}", empty());
+            }
+        }
+        // Without the protection.
+        if Path::new(SYSTEM_BWRAP).exists() {
+            let o = Cmd::new(Path::new(SYSTEM_BWRAP), u)
+                .args(if u.is_root() { ROOT_IN_USERNS } else { &[] })
+                .args(MINIMAL_ROOT)
+                .args([
+                    "--bind",
+                    &d.s(),
+                    "/b",
+                    "--ro-bind",
+                    data.to_str().unwrap(),
+                    "/b/rel",
+                ])
+                .arg("true")
+                .run();
+            assert!(
+                target.join("new").exists(),
+                "bubblewrap 0.8 did not escape{o:?}"
+            );
+        } else {
+            small(Name::Hutch, u)
+                .args([
+                    "--bind",
+                    &t,
+                    "/b",
+                    "--ro-bind",
+                    data.to_str().unwrap(),
+                    "/b/new",
+                ])
+                .arg("true")
+                .run()
+                .ok();
+            assert!(target.join("new").exists());
+        }
     });
 }
 
