@@ -59,6 +59,7 @@ pub static FLAGS: &[Flag] = flags! {
     Namespaces "--unshare-user-try" [] "Create new user namespace if possible else continue by skipping it";
     Namespaces "--unshare-ipc" [] "Create new ipc namespace";
     Namespaces "--unshare-pid" [] "Create new pid namespace";
+    Namespaces "--share-pid" [] "Keep the host's pid namespace (default as bwrap; as hutch the sandbox gets a new one, so that the command cannot reach host processes by pid; the last of --share-pid, --unshare-pid and --unshare-all wins)";
     Namespaces "--unshare-net" [] "Create new network namespace";
     Namespaces "--unshare-uts" [] "Create new uts namespace";
     Namespaces "--unshare-cgroup" [] "Create new cgroup namespace";
@@ -214,6 +215,8 @@ struct Parser<'i> {
     /// `--landlock-scope on|off` as given.
     landlock_scope: Option<bool>,
     landlock_paths: Vec<(PathBuf, PathAccess)>,
+    /// `--share-pid` was given: no pid namespace by default as hutch.
+    share_pid: bool,
     /// `--profile`: the command (for `${NAME}`), and the variables and search path, read once.
     profile_command: Option<OsString>,
     profile_env: Option<(crate::profile::Vars, crate::profile::Search)>,
@@ -387,6 +390,7 @@ impl<'i> Parser<'i> {
             landlock_mode: None,
             landlock_scope: None,
             landlock_paths: Vec::new(),
+            share_pid: false,
             profile_command: None,
             profile_env: None,
         }
@@ -537,6 +541,10 @@ impl<'i> Parser<'i> {
             }
             "--unshare-ipc" => s.ns.ipc = true,
             "--unshare-pid" => s.ns.pid = true,
+            "--share-pid" => {
+                s.ns.pid = false;
+                self.share_pid = true;
+            }
             "--unshare-net" => {
                 s.ns.net = true;
                 s.net.user = false;
@@ -896,6 +904,19 @@ impl<'i> Parser<'i> {
         };
         ll.scope = self.landlock_scope.unwrap_or(auto && hutch);
 
+        // As hutch, a pid namespace of its own unless --share-pid (or --pidns, or
+        // --landlock-only): the command cannot prlimit, renice, pin or ionice host
+        // processes by pid (README "Hardened by default").
+        if s.personality == Personality::Hutch
+            && !s.ns.pid
+            && !self.share_pid
+            && s.pidns_fd.is_none()
+            && s.landlock_only != LandlockOnly::On
+        {
+            s.ns.pid = true;
+            s.ns.pid_default = true;
+        }
+
         Ok((self.spec, self.warnings))
     }
 }
@@ -1218,7 +1239,8 @@ mod tests {
                 pid: true,
                 net: false,
                 uts: true,
-                cgroup: Unshare::Try
+                cgroup: Unshare::Try,
+                pid_default: false,
             }
         );
         let s = spec(&["--unshare-user", "--unshare-all", "x"]);
