@@ -191,9 +191,9 @@ pub fn exec_denied_where_writable(fs: &LandlockFs) -> bool {
         .filter(|(_, a)| *a == PathAccess::Exec)
         .map(|(p, _)| normalize(p))
         .collect();
-    rules.iter().any(|(p, a)| {
-        *a == PathAccess::Write && !exec.iter().any(|e| normalize(p).starts_with(e))
-    })
+    rules
+        .iter()
+        .any(|(p, a)| *a == PathAccess::Write && !exec.iter().any(|e| normalize(p).starts_with(e)))
 }
 
 fn flag_name(a: PathAccess) -> &'static str {

@@ -190,7 +190,10 @@ enum Verdict {
     /// Allow only `which` (argument 0, an `int`) equal to the value.
     Which(u32),
     /// Deny when argument `arg`'s low 32 bits have any of the bits set.
-    FlagSet { arg: u32, bits: u32 },
+    FlagSet {
+        arg: u32,
+        bits: u32,
+    },
     /// Deny CLONE_NEWUSER in the flags.
     Clone,
     /// Allow only PER_LINUX (0) and the query 0xffffffff.
@@ -314,8 +317,20 @@ fn default_filters(
     }
     if memfd_noexec {
         for (name, v) in [
-            ("memfd_create", Verdict::FlagSet { arg: 1, bits: MFD_EXEC }),
-            ("execveat", Verdict::FlagSet { arg: 4, bits: AT_EMPTY_PATH }),
+            (
+                "memfd_create",
+                Verdict::FlagSet {
+                    arg: 1,
+                    bits: MFD_EXEC,
+                },
+            ),
+            (
+                "execveat",
+                Verdict::FlagSet {
+                    arg: 4,
+                    bits: AT_EMPTY_PATH,
+                },
+            ),
         ] {
             calls.push((number(must(name, arch)?)?, v));
         }
@@ -613,7 +628,12 @@ mod tests {
         assert_eq!(tty, [TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP]);
         assert_eq!(
             (MFD_EXEC, AT_EMPTY_PATH, PRIO_PROCESS, IOPRIO_WHO_PROCESS),
-            (0x10, libc::AT_EMPTY_PATH as u32, libc::PRIO_PROCESS as u32, 1)
+            (
+                0x10,
+                libc::AT_EMPTY_PATH as u32,
+                libc::PRIO_PROCESS as u32,
+                1
+            )
         );
         assert_eq!(
             (TIOCSTI, CLONE_NEWUSER, EPERM as i32, ENOSYS as i32),
@@ -663,14 +683,20 @@ mod tests {
             assert_eq!(c(&p, "memfd_create", [0, 0x10, 0, 0, 0, 0]), RET_ALLOW);
             assert_eq!(c(&p, "execveat", exec), RET_ALLOW);
             let m = default_filters(PolicyAction::Errno, arch, true).unwrap();
-            assert_eq!(c(&m, "memfd_create", [0, 0x10 | 1, 0, 0, 0, 0]), errno(EPERM));
+            assert_eq!(
+                c(&m, "memfd_create", [0, 0x10 | 1, 0, 0, 0, 0]),
+                errno(EPERM)
+            );
             assert_eq!(c(&m, "memfd_create", [0, 1 | 8, 0, 0, 0, 0]), RET_ALLOW);
             assert_eq!(c(&m, "execveat", exec), errno(EPERM));
             assert_eq!(c(&m, "execveat", [3, 0, 0, 0, 0x100, 0]), RET_ALLOW);
         }
         // modify_ldt exists on x86_64 only.
         let p = default_filters(PolicyAction::Errno, TargetArch::x86_64, false).unwrap();
-        assert_eq!(call(&p, TargetArch::x86_64, "modify_ldt", [1; 6]), errno(EPERM));
+        assert_eq!(
+            call(&p, TargetArch::x86_64, "modify_ldt", [1; 6]),
+            errno(EPERM)
+        );
         assert_eq!(nr("modify_ldt", TargetArch::aarch64), None);
     }
 
