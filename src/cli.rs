@@ -1355,6 +1355,37 @@ mod tests {
     }
 
     #[test]
+    fn share_pid_and_the_default_pid_namespace() {
+        let pid = |s: &Spec| (s.ns.pid, s.ns.pid_default);
+        assert_eq!(pid(&hutch_spec(&["true"])), (true, true));
+        assert_eq!(pid(&hutch_spec(&["--share-pid", "true"])), (false, false));
+        assert_eq!(pid(&hutch_spec(&["--unshare-pid", "true"])), (true, false));
+        assert_eq!(
+            pid(&hutch_spec(&["--unshare-all", "--share-pid", "x"])),
+            (false, false)
+        );
+        assert_eq!(
+            pid(&hutch_spec(&["--share-pid", "--unshare-pid", "x"])),
+            (true, false)
+        );
+        assert_eq!(pid(&hutch_spec(&["--pidns", "0", "true"])), (false, false));
+        assert_eq!(
+            pid(&hutch_spec(&["--landlock-only", "true"])),
+            (false, false)
+        );
+        assert_eq!(
+            pid(&hutch_spec(&["--landlock-only-fallback", "x"])),
+            (true, true)
+        );
+        // bwrap's default: the host's pid namespace.
+        assert_eq!(pid(&spec(&["true"])), (false, false));
+        assert_eq!(
+            pid(&spec(&["--unshare-pid", "--share-pid", "x"])),
+            (false, false)
+        );
+    }
+
+    #[test]
     fn landlock_only_flags() {
         // Under the bwrap name too, Landlock-only mode turns Landlock and the policy on.
         let b = spec(&["--landlock-only", "true"]);
