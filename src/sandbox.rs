@@ -847,10 +847,13 @@ fn child(
     let need_init =
         !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some());
     if need_init {
-        // pid 1 is not dumpable: the command (same user, same user namespace, same
-        // Landlock domain) cannot ptrace it or read its /proc/1/mem or environ. The
-        // command, forked below, becomes dumpable again at exec.
-        nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+        // As hutch, pid 1 is not dumpable: the command (same user, same user namespace,
+        // same Landlock domain) cannot ptrace it or read its /proc/1/mem, environ, fd,
+        // exe. The command, forked below, becomes dumpable again at exec. (bwrap's pid
+        // 1 is dumpable: the bwrap name keeps that.)
+        if spec.personality == crate::spec::Personality::Hutch {
+            nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+        }
         fault::hit(Step::Fork)?;
         let pid = sys::fork().ctx(|| "fork".into())?;
         if pid != 0 {
