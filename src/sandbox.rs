@@ -68,9 +68,11 @@ fn memfd_noexec(spec: &Spec) -> bool {
 
 /// In the sandbox's own pid namespace (kernel 6.3+): `vm.memfd_noexec = 2`, so that
 /// `memfd_create(MFD_EXEC)` fails and every other memfd is created non-executable and
-/// sealed so (F_SEAL_EXEC). The sysctl needs CAP_SYS_ADMIN over the namespace, and its
-/// file is writable by real root only. `Err` says why it does not hold.
-fn set_memfd_noexec() -> std::result::Result<(), String> {
+/// sealed so (F_SEAL_EXEC). Before 6.6, 2 refused every memfd_create without
+/// MFD_NOEXEC_SEAL, which breaks ordinary programs: there 1 (the sealed default only;
+/// the seccomp policy refuses MFD_EXEC). The sysctl needs CAP_SYS_ADMIN over the
+/// namespace, and its file is writable by real root only. `Ok(level)`, or why not.
+fn set_memfd_noexec() -> std::result::Result<u8, String> {
     const PATH: &str = "/proc/sys/vm/memfd_noexec";
     let mut f = match std::fs::OpenOptions::new().write(true).open(PATH) {
         Ok(f) => f,
@@ -84,11 +86,27 @@ fn set_memfd_noexec() -> std::result::Result<(), String> {
             ))
         }
     };
-    f.write_all(b"2")
-        .map_err(|e| format!("vm.memfd_noexec = 2: {}", crate::error::strerror(&e)))?;
-    match std::fs::read_to_string(PATH).map(|v| v.trim().to_string()) {
-        Ok(v) if v == "2" => Ok(()),
-        Ok(v) => Err(format!("vm.memfd_noexec reads {v} after writing 2")),
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = release
+        .split(['.', '-'])
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let level: u8 = if (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (6, 6) {
+        2
+    } else {
+        1
+    };
+    let read = || std::fs::read_to_string(PATH).map(|v| v.trim().parse::<u8>());
+    // Inherited from the parent namespace, which may be stricter already.
+    if let Ok(Ok(v)) = read() {
+        if v >= level {
+            return Ok(v);
+        }
+    }
+    f.write_all(format!("{level}").as_bytes())
+        .map_err(|e| format!("vm.memfd_noexec = {level}: {}", crate::error::strerror(&e)))?;
+    match read() {
+        Ok(Ok(v)) if v >= level => Ok(v),
+        Ok(v) => Err(format!("vm.memfd_noexec reads {v:?} after writing {level}")),
         Err(e) => Err(format!("vm.memfd_noexec: {}", crate::error::strerror(&e))),
     }
 }
@@ -930,7 +948,7 @@ fn write_report(
     spec: &Spec,
     plan: &Plan,
     landlock: &crate::landlock::Status,
-    memfd_sysctl: Option<&std::result::Result<(), String>>,
+    memfd_sysctl: Option<&std::result::Result<u8, String>>,
     to: ReportTo,
 ) -> Result<()> {
     let mut namespaces = Vec::new();
@@ -987,7 +1005,7 @@ fn write_report(
 /// `partial` or `none`.
 fn memfd_report(
     spec: &Spec,
-    sysctl: Option<&std::result::Result<(), String>>,
+    sysctl: Option<&std::result::Result<u8, String>>,
 ) -> (&'static str, String) {
     let Some(sysctl) = sysctl else {
         return (
@@ -997,12 +1015,27 @@ fn memfd_report(
     };
     let seccomp = spec.seccomp_policy.source == crate::spec::PolicySource::Default
         && spec.seccomp_policy.action != crate::spec::PolicyAction::Log;
+    let sealed = "memfds are created non-executable and sealed so";
     match (sysctl, seccomp) {
-        (Ok(()), _) => (
+        (Ok(2), _) => (
             "full",
-            "vm.memfd_noexec = 2 in the sandbox's pid namespace: memfds are created \
-             non-executable and sealed so, MFD_EXEC is refused"
-                .into(),
+            format!(
+                "vm.memfd_noexec = 2 in the sandbox's pid namespace: {sealed}, MFD_EXEC is refused"
+            ),
+        ),
+        (Ok(level), true) => (
+            "full",
+            format!(
+                "vm.memfd_noexec = {level} in the sandbox's pid namespace: {sealed}; the \
+                 seccomp policy refuses MFD_EXEC"
+            ),
+        ),
+        (Ok(level), false) => (
+            "partial",
+            format!(
+                "vm.memfd_noexec = {level} in the sandbox's pid namespace: {sealed}, but \
+                 memfd_create(MFD_EXEC) works (no default seccomp policy)"
+            ),
         ),
         (Err(why), true) => (
             "partial",

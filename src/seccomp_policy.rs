@@ -600,6 +600,11 @@ mod tests {
             ("clone3", libc::SYS_clone3),
             ("personality", libc::SYS_personality),
             ("nfsservctl", libc::SYS_nfsservctl),
+            ("modify_ldt", libc::SYS_modify_ldt),
+            ("setpriority", libc::SYS_setpriority),
+            ("ioprio_set", libc::SYS_ioprio_set),
+            ("memfd_create", libc::SYS_memfd_create),
+            ("execveat", libc::SYS_execveat),
         ];
         #[cfg(target_arch = "aarch64")]
         let host = [
@@ -609,6 +614,10 @@ mod tests {
             ("clone", libc::SYS_clone),
             ("clone3", libc::SYS_clone3),
             ("personality", libc::SYS_personality),
+            ("setpriority", libc::SYS_setpriority),
+            ("ioprio_set", libc::SYS_ioprio_set),
+            ("memfd_create", libc::SYS_memfd_create),
+            ("execveat", libc::SYS_execveat),
         ];
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         let host: [(&str, i64); 0] = [];
@@ -626,14 +635,12 @@ mod tests {
             libc::TIOCVHANGUP as u64,
         ];
         assert_eq!(tty, [TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP]);
+        // PRIO_PROCESS is a c_int or an enum's u32, by C library.
+        #[allow(clippy::unnecessary_cast)]
+        let prio_process = libc::PRIO_PROCESS as u32;
         assert_eq!(
             (MFD_EXEC, AT_EMPTY_PATH, PRIO_PROCESS, IOPRIO_WHO_PROCESS),
-            (
-                0x10,
-                libc::AT_EMPTY_PATH as u32,
-                libc::PRIO_PROCESS as u32,
-                1
-            )
+            (0x10, libc::AT_EMPTY_PATH as u32, prio_process, 1)
         );
         assert_eq!(
             (TIOCSTI, CLONE_NEWUSER, EPERM as i32, ENOSYS as i32),

@@ -4,8 +4,11 @@
 //! - Landlock: a write the mounts allow but the rules do not fails with EACCES, and
 //!   succeeds with `--landlock off`; TCP connect is limited to `--landlock-connect`;
 //!   signals and abstract unix sockets do not leave the sandbox (scoping).
-//! - The default seccomp policy: TIOCSTI, keyctl, bpf and new user namespaces fail
-//!   with EPERM.
+//! - The default seccomp policy: TIOCSTI, TIOCSETD, keyctl, bpf, modify_ldt, new user
+//!   namespaces, and setpriority/ioprio_set by process group fail with EPERM.
+//! - Host processes: in hutch's default pid namespace a host pid names nothing; pid 1
+//!   is not dumpable; a memfd does not execute where the rules forbid executing a
+//!   writable place.
 //! - `--report` says what is in force; this machine has Landlock ABI 7, and a test
 //!   asserts it, so a kernel that lost a feature fails here instead of skipping.
 

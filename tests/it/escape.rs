@@ -17,8 +17,9 @@
 //! - Under both names, nothing the sandbox builds leads to the host. This covers
 //!   read-only mounts, /proc links, symlinks met while building the root, hutch's own
 //!   descriptors, its binary, other processes and the host's namespaces.
-//! - Under the `hutch` name, Landlock, the seccomp policy, no inherited descriptors
-//!   and no_new_privs apply as well.
+//! - Under the `hutch` name, Landlock, the seccomp policy, no inherited descriptors,
+//!   a pid namespace (unless `--share-pid`), a pid 1 that is not dumpable and
+//!   no_new_privs apply as well.
 //! - Under the `bwrap` name, the descriptors the caller passes reach the command, as
 //!   with bwrap. The caller hands them over; hutch adds none of its own.
 //! - Without `--unshare-pid`, under the `bwrap` name, the sandbox can send signals to
@@ -46,6 +47,14 @@
 //! | see host processes, ptrace or signal them | `it::escape::host_processes_are_invisible_and_unreachable` |
 //! | (pid namespace contents) | `it::core::proc_in_a_pid_namespace_shows_only_the_sandbox` |
 //! | (signals, abstract sockets; Landlock scoping) | `harden::signals_do_not_leave_the_sandbox`, `harden::abstract_unix_sockets_outside_are_unreachable` |
+//! | change a host process's priority, CPU affinity, limits or I/O priority by pid (hutch's default pid namespace) | `harden::host_processes_cannot_be_changed_by_pid` |
+//! | (a thread's own id still works) | `harden::threads_still_set_their_own_affinity_and_priority` |
+//! | renice or ionice the caller's process group or user | `harden::priority_by_process_group_or_user_is_refused` |
+//! | (the pid namespace in `--report` and `--explain`) | `harden::report_and_explain_show_the_default_pid_namespace` |
+//! | read or ptrace hutch's pid 1 (`/proc/1/mem`, `environ`, `exe`, `fd`) | `harden::pid_1_cannot_be_read_or_ptraced`, `it::escape::no_descriptor_leads_out`, `it::escape::the_hutch_binary_cannot_be_overwritten_through_proc_exe` |
+//! | TIOCSETD (a new line discipline) on a terminal | `harden::tiocsetd_is_denied_by_the_default_policy` |
+//! | modify_ldt | `harden::modify_ldt_is_denied` |
+//! | execute a memfd where the Landlock rules forbid executing a writable place | `harden::memfd_execution_is_refused_where_writable_places_may_not_execute` |
 //! | gain privileges through a setuid binary | `it::escape::setuid_binaries_grant_nothing` |
 //! | (no_new_privs) | `it::core::no_new_privs_is_set` |
 //! | create a user namespace when disabled | `it::escape::new_user_namespaces_stay_disabled` |
