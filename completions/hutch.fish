@@ -80,6 +80,7 @@ complete -c hutch -l unshare-user -d 'Create new user namespace (may be automati
 complete -c hutch -l unshare-user-try -d 'Create new user namespace if possible else continue by skipping it'
 complete -c hutch -l unshare-ipc -d 'Create new ipc namespace'
 complete -c hutch -l unshare-pid -d 'Create new pid namespace'
+complete -c hutch -l share-pid -d 'Keep the host\'s pid namespace (default as bwrap; as hutch the sandbox gets a new one, so that the command cannot reach host processes by pid; the last of --share-pid, --unshare-pid and --unshare-all wins)'
 complete -c hutch -l unshare-net -d 'Create new network namespace'
 complete -c hutch -l unshare-uts -d 'Create new uts namespace'
 complete -c hutch -l unshare-cgroup -d 'Create new cgroup namespace'

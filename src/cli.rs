@@ -59,6 +59,7 @@ pub static FLAGS: &[Flag] = flags! {
     Namespaces "--unshare-user-try" [] "Create new user namespace if possible else continue by skipping it";
     Namespaces "--unshare-ipc" [] "Create new ipc namespace";
     Namespaces "--unshare-pid" [] "Create new pid namespace";
+    Namespaces "--share-pid" [] "Keep the host's pid namespace (default as bwrap; as hutch the sandbox gets a new one, so that the command cannot reach host processes by pid; the last of --share-pid, --unshare-pid and --unshare-all wins)";
     Namespaces "--unshare-net" [] "Create new network namespace";
     Namespaces "--unshare-uts" [] "Create new uts namespace";
     Namespaces "--unshare-cgroup" [] "Create new cgroup namespace";
@@ -214,6 +215,8 @@ struct Parser<'i> {
     /// `--landlock-scope on|off` as given.
     landlock_scope: Option<bool>,
     landlock_paths: Vec<(PathBuf, PathAccess)>,
+    /// `--share-pid` was given: no pid namespace by default as hutch.
+    share_pid: bool,
     /// `--profile`: the command (for `${NAME}`), and the variables and search path, read once.
     profile_command: Option<OsString>,
     profile_env: Option<(crate::profile::Vars, crate::profile::Search)>,
@@ -428,6 +431,7 @@ impl<'i> Parser<'i> {
             landlock_mode: None,
             landlock_scope: None,
             landlock_paths: Vec::new(),
+            share_pid: false,
             profile_command: None,
             profile_env: None,
         }
@@ -578,6 +582,10 @@ impl<'i> Parser<'i> {
             }
             "--unshare-ipc" => s.ns.ipc = true,
             "--unshare-pid" => s.ns.pid = true,
+            "--share-pid" => {
+                s.ns.pid = false;
+                self.share_pid = true;
+            }
             "--unshare-net" => {
                 s.ns.net = true;
                 s.net.user = false;
@@ -942,6 +950,19 @@ impl<'i> Parser<'i> {
             LandlockFs::Off
         };
         ll.scope = self.landlock_scope.unwrap_or(auto && hutch);
+
+        // As hutch, a pid namespace of its own unless --share-pid (or --pidns, or
+        // --landlock-only): the command cannot prlimit, renice, pin or ionice host
+        // processes by pid (README "Hardened by default").
+        if s.personality == Personality::Hutch
+            && !s.ns.pid
+            && !self.share_pid
+            && s.pidns_fd.is_none()
+            && s.landlock_only != LandlockOnly::On
+        {
+            s.ns.pid = true;
+            s.ns.pid_default = true;
+        }
 
         Ok((self.spec, self.warnings))
     }
@@ -1342,7 +1363,8 @@ mod tests {
                 pid: true,
                 net: false,
                 uts: true,
-                cgroup: Unshare::Try
+                cgroup: Unshare::Try,
+                pid_default: false,
             }
         );
         let s = spec(&["--unshare-user", "--unshare-all", "x"]);
@@ -1454,6 +1476,37 @@ mod tests {
         assert!(!b.landlock.enabled());
         assert_eq!(b.seccomp_policy.source, PolicySource::None);
         assert_eq!(b.report, None);
+    }
+
+    #[test]
+    fn share_pid_and_the_default_pid_namespace() {
+        let pid = |s: &Spec| (s.ns.pid, s.ns.pid_default);
+        assert_eq!(pid(&hutch_spec(&["true"])), (true, true));
+        assert_eq!(pid(&hutch_spec(&["--share-pid", "true"])), (false, false));
+        assert_eq!(pid(&hutch_spec(&["--unshare-pid", "true"])), (true, false));
+        assert_eq!(
+            pid(&hutch_spec(&["--unshare-all", "--share-pid", "x"])),
+            (false, false)
+        );
+        assert_eq!(
+            pid(&hutch_spec(&["--share-pid", "--unshare-pid", "x"])),
+            (true, false)
+        );
+        assert_eq!(pid(&hutch_spec(&["--pidns", "0", "true"])), (false, false));
+        assert_eq!(
+            pid(&hutch_spec(&["--landlock-only", "true"])),
+            (false, false)
+        );
+        assert_eq!(
+            pid(&hutch_spec(&["--landlock-only-fallback", "x"])),
+            (true, true)
+        );
+        // bwrap's default: the host's pid namespace.
+        assert_eq!(pid(&spec(&["true"])), (false, false));
+        assert_eq!(
+            pid(&spec(&["--unshare-pid", "--share-pid", "x"])),
+            (false, false)
+        );
     }
 
     #[test]

@@ -310,6 +310,10 @@ pub fn explain(spec: &Spec) -> String {
     let pid = if spec.ns.pid {
         if spec.as_pid_1 {
             "new: the command is pid 1 (--as-pid-1)".to_string()
+        } else if spec.ns.pid_default {
+            "new (hutch's default; --share-pid keeps the host's): hutch's pid 1 reaps, the \
+             command is pid 2"
+                .to_string()
         } else {
             "new: hutch's pid 1 reaps, the command is pid 2".to_string()
         }

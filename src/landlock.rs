@@ -178,6 +178,24 @@ pub fn explicit_access(a: PathAccess) -> Access {
     }
 }
 
+/// Whether the rules let the command write somewhere it may not execute: explicit
+/// rules with a `--landlock-write` path beneath no `--landlock-exec` path (the derived
+/// rules let every writable place execute). Landlock does not see memfds, so such a
+/// plan also needs memfd execution refused (src/seccomp_policy.rs, src/sandbox.rs).
+pub fn exec_denied_where_writable(fs: &LandlockFs) -> bool {
+    let LandlockFs::Explicit(rules) = fs else {
+        return false;
+    };
+    let exec: Vec<PathBuf> = rules
+        .iter()
+        .filter(|(_, a)| *a == PathAccess::Exec)
+        .map(|(p, _)| normalize(p))
+        .collect();
+    rules
+        .iter()
+        .any(|(p, a)| *a == PathAccess::Write && !exec.iter().any(|e| normalize(p).starts_with(e)))
+}
+
 fn flag_name(a: PathAccess) -> &'static str {
     match a {
         PathAccess::Read => "--landlock-read",
@@ -542,6 +560,18 @@ mod tests {
         assert!(!explicit_access(PathAccess::Write).contains(AccessFs::Execute));
         assert!(explicit_access(PathAccess::Write).contains(AccessFs::MakeReg | AccessFs::ReadFile));
         assert_eq!(explicit_access(PathAccess::Exec), read_exec());
+        let ex = |rules: &[(&str, PathAccess)]| {
+            exec_denied_where_writable(&LandlockFs::Explicit(
+                rules.iter().map(|(p, a)| (PathBuf::from(p), *a)).collect(),
+            ))
+        };
+        use PathAccess::{Exec, Read, Write};
+        assert!(ex(&[("/usr", Exec), ("/tmp", Write)]));
+        assert!(ex(&[("/tmp/bin", Exec), ("/tmp", Write)]));
+        assert!(!ex(&[("/", Exec), ("/tmp/", Write)]));
+        assert!(!ex(&[("/usr", Exec), ("/etc", Read)]));
+        assert!(!exec_denied_where_writable(&LandlockFs::Derived));
+        assert!(!exec_denied_where_writable(&LandlockFs::Off));
     }
 
     #[test]

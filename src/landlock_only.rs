@@ -137,7 +137,9 @@ fn seccomp_blocks_userns(spec: &Spec) -> bool {
 /// Everything in `spec` that Landlock-only mode cannot honour, as one error naming it.
 pub fn check(spec: &Spec) -> Result<()> {
     let ns = &spec.ns;
-    if ns.ipc && ns.pid && ns.net && ns.uts {
+    // hutch's default pid namespace is dropped, not refused (src/sandbox.rs).
+    let pid = ns.pid && !ns.pid_default;
+    if ns.ipc && pid && ns.net && ns.uts {
         return Err(refuse("--unshare-all", "no namespaces"));
     }
     let wanted = [
@@ -147,7 +149,7 @@ pub fn check(spec: &Spec) -> Result<()> {
             "no user namespace",
         ),
         ("--unshare-ipc", ns.ipc, "no ipc namespace"),
-        ("--unshare-pid", ns.pid, "no pid namespace"),
+        ("--unshare-pid", pid, "no pid namespace"),
         (
             "--unshare-net",
             ns.net && !spec.net.user,

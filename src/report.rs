@@ -79,6 +79,8 @@ pub struct Enforcement<'a> {
     pub seccomp_action: &'static str,
     /// Every program installed: the policy's and `--seccomp`/`--add-seccomp-fd`'s.
     pub seccomp_programs: usize,
+    /// What refuses memfd execution: (status, how); see `sandbox::memfd_report`.
+    pub memfd_exec: (&'static str, String),
     pub capabilities: Vec<String>,
     pub no_new_privs: bool,
 }
@@ -92,6 +94,7 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
             "\"landlock\": {{\"abi\": {}, \"status\": {}, \"fs\": {}, \"rules\": {}, ",
             "\"scope\": {}, \"dropped\": {}, \"skipped\": {}}}, ",
             "\"seccomp\": {{\"policy\": {}, \"action\": {}, \"programs\": {}}}, ",
+            "\"memfd_exec\": {{\"status\": {}, \"how\": {}}}, ",
             "\"capabilities\": {}, \"no_new_privs\": {}}}\n"
         ),
         json_list(&e.namespaces),
@@ -106,6 +109,8 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
         json_str(&e.seccomp_policy),
         json_str(e.seccomp_action),
         e.seccomp_programs,
+        json_str(e.memfd_exec.0),
+        json_str(&e.memfd_exec.1),
         json_list(&e.capabilities),
         e.no_new_privs,
     )
@@ -133,6 +138,7 @@ mod tests {
             seccomp_policy: "default".into(),
             seccomp_action: "errno",
             seccomp_programs: 3,
+            memfd_exec: ("not needed", "x".into()),
             capabilities: vec![],
             no_new_privs: true,
         };
@@ -142,6 +148,7 @@ mod tests {
                 r#"{"namespaces": ["user", "mnt"], "mode": "namespaces", "landlock": {"abi": 7, "status": "full", "fs": "derived", "#,
                 r#""rules": 3, "scope": true, "dropped": [], "skipped": ["/x\"y: No such file or directory"]}, "#,
                 r#""seccomp": {"policy": "default", "action": "errno", "programs": 3}, "#,
+                r#""memfd_exec": {"status": "not needed", "how": "x"}, "#,
                 r#""capabilities": [], "no_new_privs": true}"#,
                 "\n"
             )

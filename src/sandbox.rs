@@ -56,6 +56,60 @@ struct Plan {
     keep_caps: HashSet<Capability>,
     /// `--net user`: the child waits here until the network helper is ready.
     net_gate: crate::net::Gate,
+    /// The Landlock rules forbid executing somewhere the command may write: memfd
+    /// execution is refused too (see `memfd_noexec`).
+    memfd_noexec: bool,
+}
+
+/// Whether memfd execution must be refused: Landlock does not see memfds, so a
+/// memfd would run code where the plan lets the command write but not execute.
+fn memfd_noexec(spec: &Spec) -> bool {
+    crate::landlock::exec_denied_where_writable(&spec.landlock.fs)
+}
+
+/// In the sandbox's own pid namespace (kernel 6.3+): `vm.memfd_noexec = 2`, so that
+/// `memfd_create(MFD_EXEC)` fails and every other memfd is created non-executable and
+/// sealed so (F_SEAL_EXEC). Before 6.6, 2 refused every memfd_create without
+/// MFD_NOEXEC_SEAL, which breaks ordinary programs: there 1 (the sealed default only;
+/// the seccomp policy refuses MFD_EXEC). The sysctl needs CAP_SYS_ADMIN over the
+/// namespace, and its file is writable by real root only. `Ok(level)`, or why not.
+fn set_memfd_noexec() -> std::result::Result<u8, String> {
+    const PATH: &str = "/proc/sys/vm/memfd_noexec";
+    let mut f = match std::fs::OpenOptions::new().write(true).open(PATH) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("no vm.memfd_noexec (kernel older than 6.3)".into())
+        }
+        Err(e) => {
+            return Err(format!(
+                "vm.memfd_noexec not writable: {} (only real root can set it)",
+                crate::error::strerror(&e)
+            ))
+        }
+    };
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = release
+        .split(['.', '-'])
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let level: u8 = if (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (6, 6) {
+        2
+    } else {
+        1
+    };
+    let read = || std::fs::read_to_string(PATH).map(|v| v.trim().parse::<u8>());
+    // Inherited from the parent namespace, which may be stricter already.
+    if let Ok(Ok(v)) = read() {
+        if v >= level {
+            return Ok(v);
+        }
+    }
+    f.write_all(format!("{level}").as_bytes())
+        .map_err(|e| format!("vm.memfd_noexec = {level}: {}", crate::error::strerror(&e)))?;
+    match read() {
+        Ok(Ok(v)) if v >= level => Ok(v),
+        Ok(v) => Err(format!("vm.memfd_noexec reads {v:?} after writing {level}")),
+        Err(e) => Err(format!("vm.memfd_noexec: {}", crate::error::strerror(&e))),
+    }
 }
 
 /// The name under which messages are printed, and whether to add `<3>`.
@@ -201,7 +255,7 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
         }
     }
     // The built-in policy first, then the caller's programs (whose errno wins a tie).
-    let mut seccomp = seccomp_policy::programs(&spec.seccomp_policy)?;
+    let mut seccomp = seccomp_policy::programs(&spec.seccomp_policy, memfd_noexec(spec))?;
     // Every fd is read (and its length checked) before any program is validated, as
     // bwrap reads them in turn: the same fd named twice fails on the second read.
     let raw = (spec.seccomp.replace.iter().chain(spec.seccomp.add.iter()))
@@ -263,6 +317,7 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
             &spec.net,
             spec.info_fd.is_some() || spec.json_status_fd.is_some(),
         )?,
+        memfd_noexec: memfd_noexec(spec),
     })
 }
 
@@ -306,6 +361,16 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     }));
     // --landlock-only(-fallback): no namespaces, or only where they cannot be made.
     let landlock_only = crate::landlock_only::decide(spec, |m| msgs.warn(m));
+    // Landlock-only mode has no pid namespace: hutch's default one is dropped.
+    let without_pid;
+    let spec = if landlock_only && spec.ns.pid_default {
+        let mut s = spec.clone();
+        (s.ns.pid, s.ns.pid_default) = (false, false);
+        without_pid = s;
+        &without_pid
+    } else {
+        spec
+    };
     let plan = plan(spec, landlock_only)?;
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
@@ -655,6 +720,17 @@ fn child(
         let mut b = [0u8; 1];
         let _ = std::fs::File::from(sys::own_fd(fd)).read(&mut b);
     }
+    // 1b. No executable memfds where the plan forbids executing some writable place:
+    // the sysctl of our new pid namespace (we are its pid 1), through the host's
+    // /proc before the new root hides it, while we hold capabilities. The seccomp
+    // policy refuses what it can see of the rest (src/seccomp_policy.rs).
+    let memfd_sysctl = if !plan.memfd_noexec {
+        None
+    } else if plan.clone_flags & libc::CLONE_NEWPID == 0 {
+        Some(Err("no pid namespace of the sandbox's own".to_string()))
+    } else {
+        Some(set_memfd_noexec())
+    };
 
     let max_userns = if spec.disable_userns && !plan.landlock_only {
         Some(
@@ -812,6 +888,13 @@ fn child(
     let need_init =
         !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some());
     if need_init {
+        // As hutch, pid 1 is not dumpable: the command (same user, same user namespace,
+        // same Landlock domain) cannot ptrace it or read its /proc/1/mem, environ, fd,
+        // exe. The command, forked below, becomes dumpable again at exec. (bwrap's pid
+        // 1 is dumpable: the bwrap name keeps that.)
+        if spec.personality == crate::spec::Personality::Hutch {
+            nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+        }
         fault::hit(Step::Fork)?;
         let pid = sys::fork().ctx(|| "fork".into())?;
         if pid != 0 {
@@ -834,7 +917,7 @@ fn child(
 
     // 8. --report: what is in force, written while nothing is filtered yet.
     if let Some(to) = spec.report {
-        write_report(spec, plan, &landlock, to)?;
+        write_report(spec, plan, &landlock, memfd_sysctl.as_ref(), to)?;
     }
 
     // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec.
@@ -885,6 +968,7 @@ fn write_report(
     spec: &Spec,
     plan: &Plan,
     landlock: &crate::landlock::Status,
+    memfd_sysctl: Option<&std::result::Result<u8, String>>,
     to: ReportTo,
 ) -> Result<()> {
     let mut namespaces = Vec::new();
@@ -921,6 +1005,7 @@ fn write_report(
             crate::spec::PolicyAction::Log => "log",
         },
         seccomp_programs: plan.seccomp.len(),
+        memfd_exec: memfd_report(spec, memfd_sysctl),
         capabilities,
         no_new_privs: nix::sys::prctl::get_no_new_privs().unwrap_or(false),
     });
@@ -934,6 +1019,53 @@ fn write_report(
         .ctx(|| "Write to the report fd".into())?;
     close_report_fd(spec);
     Ok(())
+}
+
+/// What holds against memfd execution: `(status, how)`, status `not needed`, `full`,
+/// `partial` or `none`.
+fn memfd_report(
+    spec: &Spec,
+    sysctl: Option<&std::result::Result<u8, String>>,
+) -> (&'static str, String) {
+    let Some(sysctl) = sysctl else {
+        return (
+            "not needed",
+            "the Landlock rules let the command execute wherever it can write".into(),
+        );
+    };
+    let seccomp = spec.seccomp_policy.source == crate::spec::PolicySource::Default
+        && spec.seccomp_policy.action != crate::spec::PolicyAction::Log;
+    let sealed = "memfds are created non-executable and sealed so";
+    match (sysctl, seccomp) {
+        (Ok(2), _) => (
+            "full",
+            format!(
+                "vm.memfd_noexec = 2 in the sandbox's pid namespace: {sealed}, MFD_EXEC is refused"
+            ),
+        ),
+        (Ok(level), true) => (
+            "full",
+            format!(
+                "vm.memfd_noexec = {level} in the sandbox's pid namespace: {sealed}; the \
+                 seccomp policy refuses MFD_EXEC"
+            ),
+        ),
+        (Ok(level), false) => (
+            "partial",
+            format!(
+                "vm.memfd_noexec = {level} in the sandbox's pid namespace: {sealed}, but \
+                 memfd_create(MFD_EXEC) works (no default seccomp policy)"
+            ),
+        ),
+        (Err(why), true) => (
+            "partial",
+            format!(
+                "the seccomp policy refuses memfd_create(MFD_EXEC) and execveat(AT_EMPTY_PATH) \
+                 (fexecve), not execve of /proc/self/fd/N; {why}"
+            ),
+        ),
+        (Err(why), false) => ("none", format!("{why}; no default seccomp policy")),
+    }
 }
 
 /// Apply the environment ops in order to a copy of our environment.

@@ -10,7 +10,9 @@
 //!
 //! The default policy is a deny list in the spirit of Flatpak's and Docker's:
 //! everything not listed is allowed. It refuses (EPERM, or the `--seccomp-action`)
-//! terminal injection (TIOCSTI, TIOCLINUX), the kernel keyring, eBPF,
+//! terminal injection and line-discipline changes (TIOCSTI, TIOCLINUX, TIOCSETD,
+//! TIOCCONS, TIOCVHANGUP), `modify_ldt`, priority changes by process group or user
+//! (`setpriority`, `ioprio_set` other than for one process), the kernel keyring, eBPF,
 //! perf events, userfaultfd, kernel modules and kexec, file handles,
 //! every mount API, new namespaces (`unshare`, `setns`, `clone` with
 //! CLONE_NEWUSER), personality changes, the clocks, reboot, swap, syslog, acct,
@@ -37,6 +39,21 @@ const ARCH: Option<TargetArch> = None;
 // The same values on x86_64 and aarch64 (asm-generic ioctls, errno and clone flags).
 const TIOCSTI: u64 = 0x5412;
 const TIOCLINUX: u64 = 0x541C;
+const TIOCSETD: u64 = 0x5423;
+const TIOCCONS: u64 = 0x541D;
+const TIOCVHANGUP: u64 = 0x5437;
+/// The terminal requests the policy refuses: input injection (TIOCSTI, and TIOCLINUX's
+/// selection pasting), a new line discipline (TIOCSETD: a module autoloaded, a class
+/// of kernel bugs), the console redirected (TIOCCONS), the terminal hung up (TIOCVHANGUP).
+const DENIED_TTY_IOCTLS: [u64; 5] = [TIOCSTI, TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP];
+/// `setpriority`'s PRIO_PROCESS and `ioprio_set`'s IOPRIO_WHO_PROCESS: the only `which`
+/// allowed. By process group or user they reach processes outside the sandbox (a
+/// process group is shared with the caller's shell pipeline, even in a pid namespace).
+const PRIO_PROCESS: u32 = 0;
+const IOPRIO_WHO_PROCESS: u32 = 1;
+/// `memfd_create`'s MFD_EXEC and `execveat`'s AT_EMPTY_PATH (see [`MemfdExec`]).
+const MFD_EXEC: u32 = 0x10;
+const AT_EMPTY_PATH: u32 = 0x1000;
 const CLONE_NEWUSER: u64 = 0x1000_0000;
 const EPERM: u32 = 1;
 const ENOSYS: u32 = 38;
@@ -91,6 +108,7 @@ const SYSCALLS: &[(&str, Option<i64>, Option<i64>)] = &[
     ("vhangup", Some(153), Some(58)),
     ("nfsservctl", Some(180), Some(42)),
     // Legacy and port-I/O calls that aarch64 never had.
+    ("modify_ldt", Some(154), None),
     ("iopl", Some(172), None),
     ("ioperm", Some(173), None),
     ("uselib", Some(134), None),
@@ -102,11 +120,15 @@ const SYSCALLS: &[(&str, Option<i64>, Option<i64>)] = &[
     ("clone", Some(56), Some(220)),
     ("personality", Some(135), Some(92)),
     ("clone3", Some(435), Some(435)),
+    ("setpriority", Some(141), Some(140)),
+    ("ioprio_set", Some(251), Some(30)),
+    ("memfd_create", Some(319), Some(279)),
+    ("execveat", Some(322), Some(281)),
 ];
 
 /// The system calls the default policy refuses whatever their arguments: every
 /// name in [`SYSCALLS`] before `ioctl`.
-const DENIED_OUTRIGHT: usize = SYSCALLS.len() - 4;
+const DENIED_OUTRIGHT: usize = SYSCALLS.len() - 8;
 
 /// A system call's number on `arch`; `None` if `arch` has no such call.
 fn nr(name: &str, arch: TargetArch) -> Option<i64> {
@@ -163,8 +185,15 @@ fn ins(code: u16, jt: u8, jf: u8, k: u32) -> sock_filter {
 enum Verdict {
     Deny,
     NoSys,
-    /// Deny TIOCSTI and TIOCLINUX (the request, an `unsigned int`: its low 32 bits).
+    /// Deny [`DENIED_TTY_IOCTLS`] (the request, an `unsigned int`: its low 32 bits).
     Ioctl,
+    /// Allow only `which` (argument 0, an `int`) equal to the value.
+    Which(u32),
+    /// Deny when argument `arg`'s low 32 bits have any of the bits set.
+    FlagSet {
+        arg: u32,
+        bits: u32,
+    },
     /// Deny CLONE_NEWUSER in the flags.
     Clone,
     /// Allow only PER_LINUX (0) and the query 0xffffffff.
@@ -184,10 +213,26 @@ fn decide(v: Verdict, r: &Returns) -> Vec<sock_filter> {
     match v {
         Verdict::Deny => vec![ins(RET_K, 0, 0, r.deny)],
         Verdict::NoSys => vec![ins(RET_K, 0, 0, r.nosys)],
-        Verdict::Ioctl => vec![
-            ins(LD_W_ABS, 0, 0, data_arg_low(1)),
-            ins(JEQ_K, 2, 0, TIOCSTI as u32),
-            ins(JEQ_K, 1, 0, TIOCLINUX as u32),
+        Verdict::Ioctl => {
+            let n = DENIED_TTY_IOCTLS.len();
+            let mut out = vec![ins(LD_W_ABS, 0, 0, data_arg_low(1))];
+            for (i, req) in DENIED_TTY_IOCTLS.iter().enumerate() {
+                // Jump over the remaining comparisons and the "allow" to the "deny".
+                out.push(ins(JEQ_K, (n - i) as u8, 0, *req as u32));
+            }
+            out.push(ins(RET_K, 0, 0, r.allow));
+            out.push(ins(RET_K, 0, 0, r.deny));
+            out
+        }
+        Verdict::Which(allowed) => vec![
+            ins(LD_W_ABS, 0, 0, data_arg_low(0)),
+            ins(JEQ_K, 0, 1, allowed),
+            ins(RET_K, 0, 0, r.allow),
+            ins(RET_K, 0, 0, r.deny),
+        ],
+        Verdict::FlagSet { arg, bits } => vec![
+            ins(LD_W_ABS, 0, 0, data_arg_low(arg)),
+            ins(JSET_K, 1, 0, bits),
             ins(RET_K, 0, 0, r.allow),
             ins(RET_K, 0, 0, r.deny),
         ],
@@ -233,7 +278,13 @@ fn search(calls: &[(u32, Verdict)], r: &Returns) -> Result<Vec<sock_filter>> {
 
 /// The default policy as one BPF program for `arch` (x86_64 or aarch64): a foreign
 /// architecture kills the process; on x86_64 x32 calls get ENOSYS; then the deny list.
-fn default_filters(action: PolicyAction, arch: TargetArch) -> Result<Vec<BpfProgram>> {
+/// With `memfd_noexec`, also `memfd_create` with MFD_EXEC and `execveat` with
+/// AT_EMPTY_PATH (`fexecve`): the ways to execute a memfd that a filter can see.
+fn default_filters(
+    action: PolicyAction,
+    arch: TargetArch,
+    memfd_noexec: bool,
+) -> Result<Vec<BpfProgram>> {
     let (deny, nosys) = match action {
         PolicyAction::Errno => (SeccompAction::Errno(EPERM), SeccompAction::Errno(ENOSYS)),
         PolicyAction::Kill => (SeccompAction::KillProcess, SeccompAction::Errno(ENOSYS)),
@@ -259,8 +310,30 @@ fn default_filters(action: PolicyAction, arch: TargetArch) -> Result<Vec<BpfProg
         ("clone", Verdict::Clone),
         ("personality", Verdict::Personality),
         ("clone3", Verdict::NoSys),
+        ("setpriority", Verdict::Which(PRIO_PROCESS)),
+        ("ioprio_set", Verdict::Which(IOPRIO_WHO_PROCESS)),
     ] {
         calls.push((number(must(name, arch)?)?, v));
+    }
+    if memfd_noexec {
+        for (name, v) in [
+            (
+                "memfd_create",
+                Verdict::FlagSet {
+                    arg: 1,
+                    bits: MFD_EXEC,
+                },
+            ),
+            (
+                "execveat",
+                Verdict::FlagSet {
+                    arg: 4,
+                    bits: AT_EMPTY_PATH,
+                },
+            ),
+        ] {
+            calls.push((number(must(name, arch)?)?, v));
+        }
     }
     calls.sort_by_key(|c| c.0);
     let mut prog = vec![
@@ -290,8 +363,9 @@ fn to_program(bpf: &[sock_filter]) -> Result<Program> {
     Program::from_bytes(bytes)
 }
 
-/// Compile the policy for the running architecture.
-pub fn programs(policy: &SeccompPolicy) -> Result<Vec<Program>> {
+/// Compile the policy for the running architecture (`memfd_noexec`: see
+/// [`default_filters`]; only the default policy has it).
+pub fn programs(policy: &SeccompPolicy, memfd_noexec: bool) -> Result<Vec<Program>> {
     if policy.source == PolicySource::None {
         return Ok(Vec::new());
     }
@@ -300,7 +374,7 @@ pub fn programs(policy: &SeccompPolicy) -> Result<Vec<Program>> {
     })?;
     let bpf = match &policy.source {
         PolicySource::None => Vec::new(),
-        PolicySource::Default => default_filters(policy.action, arch)?,
+        PolicySource::Default => default_filters(policy.action, arch, memfd_noexec)?,
         PolicySource::File(path) => {
             let fail = |e: String| Error::msg(format!("--seccomp-policy {}: {e}", path.display()));
             let file = std::fs::File::open(path).map_err(|e| fail(crate::error::strerror(&e)))?;
@@ -421,7 +495,7 @@ mod tests {
     fn default_policy_compiles_for_both_architectures() {
         for arch in ARCHES {
             for action in [PolicyAction::Errno, PolicyAction::Kill, PolicyAction::Log] {
-                let progs = default_filters(action, arch).unwrap();
+                let progs = default_filters(action, arch, false).unwrap();
                 assert_eq!(progs.len(), 1, "{arch:?}");
                 for p in &progs {
                     assert!(!p.is_empty() && p.len() < 4096);
@@ -433,7 +507,8 @@ mod tests {
             source: PolicySource::Default,
             action: PolicyAction::Errno,
         };
-        assert_eq!(programs(&policy).unwrap().len(), 1);
+        assert_eq!(programs(&policy, false).unwrap().len(), 1);
+        assert_eq!(programs(&policy, true).unwrap().len(), 1);
     }
 
     /// Every call number from 0 to 1023 (and x32's on x86_64), on both architectures:
@@ -442,13 +517,13 @@ mod tests {
     /// it installs it; a linear chain made that cost 0.4-0.9 ms per start).
     #[test]
     fn every_call_number_gets_the_tables_verdict_by_a_short_path() {
-        for arch in ARCHES {
-            let p = default_filters(PolicyAction::Errno, arch).unwrap();
+        for (arch, memfd) in ARCHES.into_iter().flat_map(|a| [(a, false), (a, true)]) {
+            let p = default_filters(PolicyAction::Errno, arch, memfd).unwrap();
             let special = |name: &str| nr(name, arch).unwrap();
             let outright = denied_outright(arch);
             let mut longest = 0;
             for n in 0..1024i64 {
-                let args = [CLONE_NEWUSER, TIOCSTI, 0, 0, 0, 0];
+                let args = [CLONE_NEWUSER, TIOCSTI, 0, 0, u64::from(AT_EMPTY_PATH), 0];
                 let (got, steps) = run_counted(&p[0], n, audit(arch), args);
                 longest = longest.max(steps);
                 let want = if outright.contains(&n) {
@@ -461,10 +536,16 @@ mod tests {
                 } else if n == special("personality") {
                     // CLONE_NEWUSER as a persona is neither 0 nor the query.
                     errno(EPERM)
+                } else if n == special("setpriority") || n == special("ioprio_set") {
+                    // CLONE_NEWUSER as `which` is neither a process nor allowed.
+                    errno(EPERM)
+                } else if memfd && (n == special("memfd_create") || n == special("execveat")) {
+                    // TIOCSTI has MFD_EXEC's bit; AT_EMPTY_PATH is execveat's flag.
+                    errno(EPERM)
                 } else {
                     RET_ALLOW
                 };
-                assert_eq!(got, want, "call {n} on {arch:?}");
+                assert_eq!(got, want, "call {n} on {arch:?} (memfd {memfd})");
             }
             assert!(longest <= 20, "{arch:?}: a path of {longest} instructions");
             if arch == TargetArch::x86_64 {
@@ -519,6 +600,11 @@ mod tests {
             ("clone3", libc::SYS_clone3),
             ("personality", libc::SYS_personality),
             ("nfsservctl", libc::SYS_nfsservctl),
+            ("modify_ldt", libc::SYS_modify_ldt),
+            ("setpriority", libc::SYS_setpriority),
+            ("ioprio_set", libc::SYS_ioprio_set),
+            ("memfd_create", libc::SYS_memfd_create),
+            ("execveat", libc::SYS_execveat),
         ];
         #[cfg(target_arch = "aarch64")]
         let host = [
@@ -528,6 +614,10 @@ mod tests {
             ("clone", libc::SYS_clone),
             ("clone3", libc::SYS_clone3),
             ("personality", libc::SYS_personality),
+            ("setpriority", libc::SYS_setpriority),
+            ("ioprio_set", libc::SYS_ioprio_set),
+            ("memfd_create", libc::SYS_memfd_create),
+            ("execveat", libc::SYS_execveat),
         ];
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         let host: [(&str, i64); 0] = [];
@@ -537,6 +627,21 @@ mod tests {
         // libc's ioctl request type differs between C libraries.
         #[allow(clippy::unnecessary_cast)]
         let tiocsti = libc::TIOCSTI as u64;
+        #[allow(clippy::unnecessary_cast)]
+        let tty = [
+            libc::TIOCLINUX as u64,
+            libc::TIOCSETD as u64,
+            libc::TIOCCONS as u64,
+            libc::TIOCVHANGUP as u64,
+        ];
+        assert_eq!(tty, [TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP]);
+        // PRIO_PROCESS is a c_int or an enum's u32, by C library.
+        #[allow(clippy::unnecessary_cast)]
+        let prio_process = libc::PRIO_PROCESS as u32;
+        assert_eq!(
+            (MFD_EXEC, AT_EMPTY_PATH, PRIO_PROCESS, IOPRIO_WHO_PROCESS),
+            (0x10, libc::AT_EMPTY_PATH as u32, prio_process, 1)
+        );
         assert_eq!(
             (TIOCSTI, CLONE_NEWUSER, EPERM as i32, ENOSYS as i32),
             (
@@ -549,23 +654,63 @@ mod tests {
     }
 
     #[test]
-    fn tiocsti_and_tioclinux_are_denied_other_ioctls_are_not() {
+    fn tty_injection_and_line_discipline_ioctls_are_denied_other_ioctls_are_not() {
         for arch in ARCHES {
-            let p = default_filters(PolicyAction::Errno, arch).unwrap();
+            let p = default_filters(PolicyAction::Errno, arch, false).unwrap();
             let ioctl = |req: u64| call(&p, arch, "ioctl", [3, req, 0, 0, 0, 0]);
-            assert_eq!(ioctl(TIOCSTI), errno(EPERM), "{arch:?}");
-            assert_eq!(ioctl(TIOCLINUX), errno(EPERM), "{arch:?}");
-            // Only the low 32 bits count, as in the kernel.
-            assert_eq!(ioctl(0x1_0000_0000 | TIOCSTI), errno(EPERM), "{arch:?}");
-            assert_eq!(ioctl(0xffff_ffff_0000_0000 | TIOCSTI), errno(EPERM));
-            assert_eq!(ioctl(0x5401), RET_ALLOW); // TCGETS
+            for req in [TIOCSTI, TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP] {
+                assert_eq!(ioctl(req), errno(EPERM), "{req:#x} on {arch:?}");
+                // Only the low 32 bits count, as in the kernel.
+                assert_eq!(ioctl(0x1_0000_0000 | req), errno(EPERM), "{arch:?}");
+                assert_eq!(ioctl(0xffff_ffff_0000_0000 | req), errno(EPERM));
+            }
+            // TCGETS, TCSETS, TIOCGWINSZ, TIOCSWINSZ, TIOCGETD, TIOCSCTTY, FIONREAD.
+            for req in [0x5401, 0x5402, 0x5413, 0x5414, 0x5424, 0x540E, 0x541B] {
+                assert_eq!(ioctl(req), RET_ALLOW, "{req:#x} on {arch:?}");
+            }
         }
+    }
+
+    #[test]
+    fn priorities_only_by_process_and_memfd_execution() {
+        for arch in ARCHES {
+            let p = default_filters(PolicyAction::Errno, arch, false).unwrap();
+            let c = |p: &[BpfProgram], name: &str, a: [u64; 6]| call(p, arch, name, a);
+            // setpriority(PRIO_PROCESS/PRIO_PGRP/PRIO_USER, who, prio)
+            assert_eq!(c(&p, "setpriority", [0, 1234, 10, 0, 0, 0]), RET_ALLOW);
+            assert_eq!(c(&p, "setpriority", [1, 0, 10, 0, 0, 0]), errno(EPERM));
+            assert_eq!(c(&p, "setpriority", [2, 0, 10, 0, 0, 0]), errno(EPERM));
+            assert_eq!(c(&p, "setpriority", [1 << 32, 0, 10, 0, 0, 0]), RET_ALLOW);
+            // ioprio_set(IOPRIO_WHO_PROCESS/PGRP/USER, who, ioprio)
+            assert_eq!(c(&p, "ioprio_set", [1, 0, 0, 0, 0, 0]), RET_ALLOW);
+            assert_eq!(c(&p, "ioprio_set", [2, 0, 0, 0, 0, 0]), errno(EPERM));
+            assert_eq!(c(&p, "ioprio_set", [3, 0, 0, 0, 0, 0]), errno(EPERM));
+            // Without the memfd rule neither call is touched.
+            let exec = [3, 0, 0, 0, u64::from(AT_EMPTY_PATH), 0];
+            assert_eq!(c(&p, "memfd_create", [0, 0x10, 0, 0, 0, 0]), RET_ALLOW);
+            assert_eq!(c(&p, "execveat", exec), RET_ALLOW);
+            let m = default_filters(PolicyAction::Errno, arch, true).unwrap();
+            assert_eq!(
+                c(&m, "memfd_create", [0, 0x10 | 1, 0, 0, 0, 0]),
+                errno(EPERM)
+            );
+            assert_eq!(c(&m, "memfd_create", [0, 1 | 8, 0, 0, 0, 0]), RET_ALLOW);
+            assert_eq!(c(&m, "execveat", exec), errno(EPERM));
+            assert_eq!(c(&m, "execveat", [3, 0, 0, 0, 0x100, 0]), RET_ALLOW);
+        }
+        // modify_ldt exists on x86_64 only.
+        let p = default_filters(PolicyAction::Errno, TargetArch::x86_64, false).unwrap();
+        assert_eq!(
+            call(&p, TargetArch::x86_64, "modify_ldt", [1; 6]),
+            errno(EPERM)
+        );
+        assert_eq!(nr("modify_ldt", TargetArch::aarch64), None);
     }
 
     #[test]
     fn the_deny_list_on_both_architectures() {
         for arch in ARCHES {
-            let p = default_filters(PolicyAction::Errno, arch).unwrap();
+            let p = default_filters(PolicyAction::Errno, arch, false).unwrap();
             let c = |name: &str, a0: u64| call(&p, arch, name, [a0, 0, 0, 0, 0, 0]);
             let eperm = errno(EPERM);
             for name in [
@@ -606,7 +751,7 @@ mod tests {
             }
         }
         // x32 numbers on x86_64.
-        let p = default_filters(PolicyAction::Errno, TargetArch::x86_64).unwrap();
+        let p = default_filters(PolicyAction::Errno, TargetArch::x86_64, false).unwrap();
         assert_eq!(
             verdict(&p, 39 | 0x4000_0000, AUDIT_ARCH_X86_64, [0; 6]),
             errno(ENOSYS)
@@ -619,11 +764,11 @@ mod tests {
     #[test]
     fn actions() {
         for arch in ARCHES {
-            let p = default_filters(PolicyAction::Kill, arch).unwrap();
+            let p = default_filters(PolicyAction::Kill, arch, false).unwrap();
             assert_eq!(call(&p, arch, "bpf", [0; 6]), RET_KILL_PROCESS);
             // clone3 must stay ENOSYS so that threads still start (through clone).
             assert_eq!(call(&p, arch, "clone3", [0; 6]), errno(ENOSYS));
-            let p = default_filters(PolicyAction::Log, arch).unwrap();
+            let p = default_filters(PolicyAction::Log, arch, false).unwrap();
             assert_eq!(call(&p, arch, "bpf", [0; 6]), RET_LOG);
         }
     }
@@ -642,9 +787,10 @@ mod tests {
             source: PolicySource::File(path.clone()),
             action: PolicyAction::Errno,
         };
-        assert_eq!(programs(&policy).unwrap().len(), 1);
+        assert_eq!(programs(&policy, false).unwrap().len(), 1);
+        assert_eq!(programs(&policy, true).unwrap().len(), 1);
         std::fs::write(&path, "{").unwrap();
-        let e = programs(&policy).unwrap_err().to_string();
+        let e = programs(&policy, false).unwrap_err().to_string();
         assert!(
             e.starts_with(&format!("--seccomp-policy {}: ", path.display())),
             "{e}"
@@ -653,6 +799,6 @@ mod tests {
             source: PolicySource::None,
             action: PolicyAction::Errno,
         };
-        assert!(programs(&none).unwrap().is_empty());
+        assert!(programs(&none, true).unwrap().is_empty());
     }
 }

@@ -50,6 +50,9 @@ pub struct Namespaces {
     pub net: bool,
     pub uts: bool,
     pub cgroup: Unshare,
+    /// `pid` is only hutch's default (a new pid namespace unless `--share-pid`), not
+    /// asked for: Landlock-only mode drops it instead of refusing it.
+    pub pid_default: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

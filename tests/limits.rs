@@ -584,7 +584,7 @@ fn cgroup_kills_what_the_command_left_running() {
     // No pid namespace: without a cgroup the background sleep outlives the sandbox...
     let n = marker();
     let script = format!("sleep {n} & exit 0");
-    let mut args = sandbox(&[]);
+    let mut args = sandbox(&["--share-pid"]);
     args.extend(["sh", "-c", &script]);
     let o = run(User::Root, &args);
     assert_eq!(o.code, 0, "{o:?}");
@@ -736,8 +736,15 @@ fn cgroup_without_clone3_moves_hutch_in_and_out() {
         format!("grep 0:: /proc/self/cgroup; grep 0:: /proc/$PPID/cgroup; sleep {n} & exit 0");
     // The outer sandbox (as bwrap: no policy of its own) only adds the filter.
     let mut args = sandbox(&["--bind", mount, mount, "--add-seccomp-fd", "3", &inner]);
+    // --share-pid: $PPID is the monitor.
     args.extend(sandbox(&[
-        "--cgroup", "required", "--stats", "sh", "-c", &script,
+        "--share-pid",
+        "--cgroup",
+        "required",
+        "--stats",
+        "sh",
+        "-c",
+        &script,
     ]));
     let o = run_as(User::Root, "bwrap", &args, Some(Fd3::Read(&filter)));
     assert_eq!(o.code, 0, "{o:?}");

@@ -17,8 +17,9 @@
 //! - Under both names, nothing the sandbox builds leads to the host. This covers
 //!   read-only mounts, /proc links, symlinks met while building the root, hutch's own
 //!   descriptors, its binary, other processes and the host's namespaces.
-//! - Under the `hutch` name, Landlock, the seccomp policy, no inherited descriptors
-//!   and no_new_privs apply as well.
+//! - Under the `hutch` name, Landlock, the seccomp policy, no inherited descriptors,
+//!   a pid namespace (unless `--share-pid`), a pid 1 that is not dumpable and
+//!   no_new_privs apply as well.
 //! - Under the `bwrap` name, the descriptors the caller passes reach the command, as
 //!   with bwrap. The caller hands them over; hutch adds none of its own.
 //! - Without `--unshare-pid`, under the `bwrap` name, the sandbox can send signals to
@@ -47,6 +48,14 @@
 //! | see host processes, ptrace or signal them | `it::escape::host_processes_are_invisible_and_unreachable` |
 //! | (pid namespace contents) | `it::core::proc_in_a_pid_namespace_shows_only_the_sandbox` |
 //! | (signals, abstract sockets; Landlock scoping) | `harden::signals_do_not_leave_the_sandbox`, `harden::abstract_unix_sockets_outside_are_unreachable` |
+//! | change a host process's priority, CPU affinity, limits or I/O priority by pid (hutch's default pid namespace) | `harden::host_processes_cannot_be_changed_by_pid` |
+//! | (a thread's own id still works) | `harden::threads_still_set_their_own_affinity_and_priority` |
+//! | renice or ionice the caller's process group or user | `harden::priority_by_process_group_or_user_is_refused` |
+//! | (the pid namespace in `--report` and `--explain`) | `harden::report_and_explain_show_the_default_pid_namespace` |
+//! | read or ptrace hutch's pid 1 (`/proc/1/mem`, `environ`, `exe`, `fd`) | `harden::pid_1_cannot_be_read_or_ptraced`, `it::escape::no_descriptor_leads_out`, `it::escape::the_hutch_binary_cannot_be_overwritten_through_proc_exe` |
+//! | TIOCSETD (a new line discipline) on a terminal | `harden::tiocsetd_is_denied_by_the_default_policy` |
+//! | modify_ldt | `harden::modify_ldt_is_denied` |
+//! | execute a memfd where the Landlock rules forbid executing a writable place | `harden::memfd_execution_is_refused_where_writable_places_may_not_execute` |
 //! | gain privileges through a setuid binary | `it::escape::setuid_binaries_grant_nothing` |
 //! | (no_new_privs) | `it::core::no_new_privs_is_set` |
 //! | create a user namespace when disabled | `it::escape::new_user_namespaces_stay_disabled` |
@@ -355,7 +364,7 @@ fn proc_links_do_not_lead_to_the_host() {
                 .args(["--unshare-pid", "--proc", "/proc"])
                 .cwd(h.path())
                 .sh(&format!(
-                    "{SH_PRELUDE}{probes} readlink /proc/1/root /proc/self/cwd"
+                    "{SH_PRELUDE}{probes} readlink /proc/self/cwd; readlink /proc/1/root; true"
                 ))
                 .run();
             o.ok();
@@ -365,7 +374,7 @@ fn proc_links_do_not_lead_to_the_host() {
             assert!(o.stdout.contains("\n/\n"), "{o:?}");
             // No pid namespace: hutch's own process outside is visible as the parent.
             let o = small(name, u)
-                .args(["--proc", "/proc"])
+                .args(["--share-pid", "--proc", "/proc"])
                 .cwd(h.path())
                 .sh(&format!(
                     "{SH_PRELUDE} t pproot cat /proc/$PPID/root{hs}/secret; \
@@ -695,18 +704,33 @@ for link in ('/proc/1/exe', '/proc/%d/exe' % os.getppid()):
             let o = py(
                 c.args(MINIMAL_ROOT)
                     .args(["--unshare-pid", "--proc", "/proc"]),
-                &format!("{body}print('p1exe', os.readlink('/proc/1/exe'))"),
+                &format!(
+                    "{body}attempt('p1exe', lambda: print('p1exe', os.readlink('/proc/1/exe')))"
+                ),
             )
             .run();
             o.ok();
             refused(&o, &["p1-wronly", "p1-trunc", "p1-rdwr", "p1-reopen"]);
-            assert_eq!(result(&o, "p1exe"), bin.display().to_string(), "{o:?}");
+            match name {
+                // pid 1 is not dumpable: not even its link can be read.
+                Name::Hutch => assert_eq!(result(&o, "p1exe"), errno(libc::EACCES), "{o:?}"),
+                Name::Bwrap => {
+                    let line = o.lines().into_iter().find(|l| l.starts_with("p1exe /"));
+                    let want = format!("p1exe {}", bin.display());
+                    assert_eq!(line, Some(want.as_str()), "{o:?}");
+                }
+            }
             // Without a pid namespace: the parent is hutch's monitor.
             let mut c = Cmd::new(&prog, u);
             if u.is_root() {
                 c = c.args(ROOT_IN_USERNS);
             }
-            let o = py(c.args(MINIMAL_ROOT).args(["--proc", "/proc"]), body).run();
+            let o = py(
+                c.args(MINIMAL_ROOT)
+                    .args(["--share-pid", "--proc", "/proc"]),
+                body,
+            )
+            .run();
             o.ok();
             refused(&o, &["pp-wronly", "pp-trunc", "pp-rdwr", "pp-reopen"]);
             assert_eq!(
@@ -774,7 +798,10 @@ fn no_descriptor_leads_out() {
         refused(&o, &["self", "pid1", "cd"]);
         // ls's own descriptor for the directory it reads is 3.
         assert_eq!(fd_set(&o, "self: "), [0, 1, 2, 3], "{o:?}");
-        assert_eq!(fd_set(&o, "init: "), [0, 1, 2], "{o:?}");
+        // pid 1 is not dumpable under the hutch name: its fds cannot be opened, and
+        // listed only by uid 0 (its /proc files are then root's): 0, 1, 2 at most.
+        let init = fd_set(&o, "init:");
+        assert!(init.is_empty() || init == [0, 1, 2], "{o:?}");
         // A --sync-fd stays with pid 1, as in bwrap; under the hutch name Landlock
         // covers no path outside the sandbox, so it leads nowhere either.
         let o = run(Name::Hutch, &["--sync-fd", "7"]);
@@ -935,9 +962,10 @@ impl Drop for HostSleeper {
 ///
 /// - With `--unshare-pid` it is invisible to ps and has no pid in the sandbox, under
 ///   both names.
-/// - Without it, it is visible. It cannot be ptraced under either name: it is in
-///   another user namespace. Under the `hutch` name Landlock's scoping refuses signals
-///   to it. Under the `bwrap` name a signal reaches it, as with bwrap; that is the
+/// - Without it, it is visible (the host's /proc). Under the `hutch` name there is a
+///   pid namespace by default, so its pid names nothing; with `--share-pid` it cannot
+///   be ptraced under either name: it is in another user namespace, and under the
+///   `hutch` name Landlock's scoping refuses signals to it. Under the `bwrap` name a signal reaches it, as with bwrap; that is the
 ///   attempt succeeding where the protection is absent.
 /// - ptrace of a process inside the sandbox works, under both names.
 #[test]
@@ -976,8 +1004,27 @@ child.kill()
             assert_eq!(result(&o, "signal"), errno(libc::ESRCH), "{name:?}{o:?}");
             refused(&o, &["ptrace"]);
             allowed(&o, &["ptrace-inside"]);
-            // No pid namespace: /proc is the host's.
+            // /proc is the host's. As hutch there is a pid namespace all the same
+            // (the default): the pid names nothing.
             let o = py(sandbox(name, u).args(["--ro-bind", "/", "/"]), &body).run();
+            o.ok();
+            allowed(&o, &["visible", "ptrace-inside"]);
+            match name {
+                Name::Hutch => {
+                    assert_eq!(result(&o, "signal"), errno(libc::ESRCH), "{o:?}");
+                    assert_eq!(result(&o, "ptrace"), errno(libc::ESRCH), "{o:?}");
+                }
+                Name::Bwrap => {
+                    allowed(&o, &["signal"]);
+                    assert_eq!(result(&o, "ptrace"), errno(libc::EPERM), "{o:?}");
+                }
+            }
+            // No pid namespace (--share-pid): Landlock's scoping refuses the signal.
+            let o = py(
+                sandbox(name, u).args(["--ro-bind", "/", "/", "--share-pid"]),
+                &body,
+            )
+            .run();
             o.ok();
             allowed(&o, &["visible", "ptrace-inside"]);
             assert_eq!(result(&o, "ptrace"), errno(libc::EPERM), "{name:?}{o:?}");
