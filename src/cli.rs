@@ -129,6 +129,8 @@ pub static FLAGS: &[Flag] = flags! {
     Security "--landlock-strict" [] "Fail unless the kernel enforces every Landlock restriction asked for (default: best effort, see --report)";
     Security "--landlock-only" [] "Run COMMAND without namespaces, in the host's file system, confined by Landlock, the seccomp policy and no_new_privs: for where user namespaces are unavailable. Binds of a path onto itself become Landlock rules (--ro-bind: read and execute, --bind and --dev-bind: everything), --remount-ro takes write rights away; any other mount, a new namespace, --uid, --gid and --hostname are refused with an error naming them. Implies Landlock (with scoping) and the default seccomp policy, also as bwrap";
     Security "--landlock-only-fallback" [] "As --landlock-only, but only where the sandbox's namespaces cannot be made (a warning says why); elsewhere a sandbox as usual";
+    Security "--host-sockets" ["MODE"] "block or allow: whether COMMAND can connect to the host's unix sockets that the mounts show (session bus, docker.sock, ssh-agent...); block masks each one (default: block as hutch, allow as bwrap)";
+    Security "--allow-socket" ["PATH"] "With --host-sockets block: leave the host socket at PATH (as seen inside), or every one beneath the directory PATH, reachable (repeatable)";
     Security "--seccomp-policy" ["POLICY"] "default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)";
     Security "--seccomp-action" ["ACTION"] "errno, kill or log: what the default seccomp policy does to a denied call (default: errno)";
     Security "--report" [] "Print the protections in force as JSON to stderr before running COMMAND";
@@ -214,6 +216,8 @@ struct Parser<'i> {
     /// `--landlock-scope on|off` as given.
     landlock_scope: Option<bool>,
     landlock_paths: Vec<(PathBuf, PathAccess)>,
+    /// `--host-sockets block|allow` as given, resolved in `finish`.
+    host_sockets: Option<bool>,
     /// `--profile`: the command (for `${NAME}`), and the variables and search path, read once.
     profile_command: Option<OsString>,
     profile_env: Option<(crate::profile::Vars, crate::profile::Search)>,
@@ -387,6 +391,7 @@ impl<'i> Parser<'i> {
             landlock_mode: None,
             landlock_scope: None,
             landlock_paths: Vec::new(),
+            host_sockets: None,
             profile_command: None,
             profile_env: None,
         }
@@ -651,6 +656,15 @@ impl<'i> Parser<'i> {
                 self.single(name);
             }
             "--landlock-strict" => s.landlock.strict = true,
+            "--host-sockets" => {
+                self.host_sockets = Some(parse_word(
+                    &v[0],
+                    name,
+                    &[("block", true), ("allow", false)],
+                )?);
+                self.single(name);
+            }
+            "--allow-socket" => s.host_sockets.allow.push(p(&v[0])),
             "--landlock-only" => s.landlock_only = LandlockOnly::On,
             "--landlock-only-fallback" => s.landlock_only = LandlockOnly::Fallback,
             "--seccomp-policy" => {
@@ -895,6 +909,15 @@ impl<'i> Parser<'i> {
             LandlockFs::Off
         };
         ll.scope = self.landlock_scope.unwrap_or(auto && hutch);
+        // Host sockets are masked in the mount plan, which Landlock-only mode has not.
+        if self.host_sockets == Some(true) && s.landlock_only == LandlockOnly::On {
+            return Err(Error::msg(
+                "--host-sockets block cannot be combined with --landlock-only: the sockets are masked in the mount plan, which it has not",
+            ));
+        }
+        if let Some(block) = self.host_sockets {
+            s.host_sockets.block = block;
+        }
 
         Ok((self.spec, self.warnings))
     }

@@ -103,6 +103,8 @@ pub struct Root {
     root: OwnedFd,
     data_files: usize,
     uses_new_api: bool,
+    /// The empty file bound over host sockets exists (src/sockets.rs).
+    socket_mask: bool,
 }
 
 fn open_root() -> Result<OwnedFd> {
@@ -157,6 +159,7 @@ impl Root {
             root: open_root()?,
             data_files: 0,
             uses_new_api: true,
+            socket_mask: false,
         })
     }
 
@@ -356,6 +359,45 @@ impl Root {
             .open(&path)?;
         copy_fd(fd, &mut out)?;
         Ok(path)
+    }
+
+    /// An `O_PATH` descriptor of `dest` in the new root (`follow`: a final symlink
+    /// is followed, inside the new root), for src/sockets.rs.
+    pub fn find(&self, dest: &Path, follow: bool) -> io::Result<OwnedFd> {
+        let nofollow = if follow {
+            OFlag::empty()
+        } else {
+            OFlag::O_NOFOLLOW
+        };
+        self.resolve(dest, OFlag::O_PATH | nofollow)
+    }
+
+    /// The path of `fd` (something in the new root) as seen inside the sandbox.
+    pub fn inside_path(&self, fd: BorrowedFd<'_>) -> Option<PathBuf> {
+        let p = std::fs::read_link(fd_path(fd)).ok()?;
+        let inside = p.strip_prefix("/newroot").ok()?;
+        Some(Path::new("/").join(inside))
+    }
+
+    /// Bind an empty read-only file over `fd` (a host socket, `dest` inside): no
+    /// socket is found there any more, `connect` and `sendto` are refused.
+    pub fn mask(&mut self, fd: BorrowedFd<'_>, dest: &Path) -> Result<()> {
+        let mask = Path::new("/.hutch-socket-mask");
+        if !self.socket_mask {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o000)
+                .open(mask)
+                .ctx(|| "Can't create the socket mask".into())?;
+            self.socket_mask = true;
+        }
+        self.bind(
+            mask,
+            fd,
+            sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        )
+        .ctx(|| format!("Can't mask the host socket at {}", dest.display()))
     }
 
     /// Apply one op. `src` is the op's source as resolved before the pivot.

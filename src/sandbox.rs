@@ -30,7 +30,7 @@ use crate::fault::{self, Step};
 use crate::mounts::{self, Root};
 use crate::seccomp::Program;
 use crate::spec::{EnvOp, Op, ReportTo, Spec, Unshare};
-use crate::{caps, report, seccomp_policy, sys, userns};
+use crate::{caps, report, seccomp_policy, sockets, sys, userns};
 
 /// Facts decided in the parent before cloning, shared with the child.
 struct Plan {
@@ -661,9 +661,16 @@ fn child(
     // 2. The new root: sources resolved on the host first, then every op in order.
     // (src/diagnose.rs adds the cause to a refused source, first mount or procfs.)
     // Landlock-only mode has none: the ops become Landlock rules (4b).
+    let mut host_sockets = None;
     if !plan.landlock_only {
         let sources = mounts::resolve_sources(&spec.ops)
             .map_err(|e| crate::diagnose::in_sources(spec, e, plan.real_uid))?;
+        // --host-sockets block: the host's sockets, read while the host is in view
+        // (the monitor is still in the caller's network namespace).
+        let listed = match spec.host_sockets.block {
+            true => Some(sockets::read_host(monitor.as_raw())?),
+            false => None,
+        };
         // A bind from /proc reads the binder's network namespace (/proc/self/net).
         if sources_in_proc(&spec.ops, &sources) {
             if let Some(sock) = net_beside.take() {
@@ -679,6 +686,16 @@ fn child(
         // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
         let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
         crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
+        // Last, over everything the ops made: the host's sockets that are still in view.
+        if let Some(listed) = listed {
+            let binds = sockets::binds(&spec.ops, &sources);
+            host_sockets = Some(sockets::mask(
+                &mut root,
+                &listed,
+                &binds,
+                &spec.host_sockets.allow,
+            )?);
+        }
         fault::hit(Step::PivotRoot)?;
         root.finish()?;
     }
@@ -814,7 +831,7 @@ fn child(
 
     // 8. --report: what is in force, written while nothing is filtered yet.
     if let Some(to) = spec.report {
-        write_report(spec, plan, &landlock, to)?;
+        write_report(spec, plan, &landlock, host_sockets.as_ref(), to)?;
     }
 
     // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec.
@@ -865,6 +882,7 @@ fn write_report(
     spec: &Spec,
     plan: &Plan,
     landlock: &crate::landlock::Status,
+    host_sockets: Option<&sockets::Outcome>,
     to: ReportTo,
 ) -> Result<()> {
     let mut namespaces = Vec::new();
@@ -903,6 +921,11 @@ fn write_report(
         seccomp_programs: plan.seccomp.len(),
         capabilities,
         no_new_privs: nix::sys::prctl::get_no_new_privs().unwrap_or(false),
+        host_sockets: report::HostSockets::new(
+            spec.host_sockets.block,
+            plan.landlock_only,
+            host_sockets,
+        ),
     });
     let fd = match to {
         ReportTo::Stderr => 2,

@@ -1,0 +1,279 @@
+//! Host pathname unix sockets: unreachable from the sandbox unless granted
+//! (`--host-sockets block`, the default as hutch; `--allow-socket PATH`).
+//!
+//! A read-only bind does not stop `connect(2)` (it needs write permission on the
+//! socket inode, not a writable mount), so the session bus, docker.sock or an
+//! ssh-agent stay reachable through `--ro-bind / /`. Landlock could refuse it only
+//! from LANDLOCK_ACCESS_FS_RESOLVE_UNIX (an ABI newer than 7, unknown to the
+//! landlock crate used here), so on every kernel hutch runs on the mount plan does it:
+//!
+//! 1. before the root is built, the host's bound sockets are read from
+//!    `/proc/MONITOR/net/unix` (the monitor never leaves the caller's network
+//!    namespace), each path made canonical and stat'ed on the host;
+//! 2. after the last op, each one is mapped through every bind (source prefix to
+//!    destination) into the new root; where the thing at that path is the same
+//!    socket inode, an empty read-only file is bound over it, so that `connect`
+//!    and `sendto` find no socket there (ECONNREFUSED). Granted sockets (by inode)
+//!    and sockets beneath a granted directory are left alone.
+//!
+//! Linear: one read of /proc/net/unix, one stat per distinct socket, one lookup
+//! per (socket, bind whose source contains it), one bind per socket masked.
+//! What it does not cover is listed in [`NOT_COVERED`] (and `--report` says it).
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+use crate::mounts::Root;
+use crate::spec::Op;
+
+/// What the masking leaves open, for `--report` and `--explain`.
+pub const NOT_COVERED: &[&str] = &[
+    "sockets bound after the sandbox started",
+    "sockets bound in another network namespace (not in this one's /proc/net/unix)",
+    "sockets bound with a relative path",
+    "other names of a socket than the one it was bound at (hard links, host binds)",
+    "sockets under an overlay mount",
+    "a command that keeps CAP_SYS_ADMIN (it can unmount the masks)",
+];
+
+/// One socket bound on the host: its canonical path and its inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSocket {
+    pub path: PathBuf,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// The host's bound pathname sockets, read before the root is built.
+#[derive(Debug, Default)]
+pub struct HostSockets {
+    pub sockets: Vec<HostSocket>,
+    /// Names that are not absolute paths: where they are cannot be known.
+    pub relative: usize,
+}
+
+/// The names in `/proc/net/unix` content: absolute paths (each once), and how many
+/// distinct relative ones. Abstract names (`@...`) and unbound sockets are skipped:
+/// Landlock's scoping covers the abstract ones.
+pub fn parse_proc_net_unix(data: &[u8]) -> (Vec<&[u8]>, usize) {
+    let mut seen = HashSet::new();
+    let mut paths = Vec::new();
+    let mut relative = 0;
+    // "Num RefCount Protocol Flags Type St Inode Path": the path, which may hold
+    // spaces, is everything after the seventh field and one space.
+    for line in data.split(|c| *c == b'\n').skip(1) {
+        let mut rest = line;
+        for _ in 0..7 {
+            let start = rest.iter().position(|c| *c != b' ').unwrap_or(rest.len());
+            rest = &rest[start..];
+            let end = rest.iter().position(|c| *c == b' ').unwrap_or(rest.len());
+            rest = &rest[end..];
+        }
+        let Some(name) = rest.strip_prefix(b" ") else {
+            continue;
+        };
+        if name.is_empty() || name[0] == b'@' || !seen.insert(name) {
+            continue;
+        }
+        if name[0] == b'/' {
+            paths.push(name);
+        } else {
+            relative += 1;
+        }
+    }
+    (paths, relative)
+}
+
+/// Read the host's sockets: `/proc/PID/net/unix` of the monitor (still in the
+/// caller's network namespace), each name made canonical and stat'ed; only what
+/// is a socket now is kept. Run before the root is built, in the host's view.
+pub fn read_host(monitor: i32) -> Result<HostSockets> {
+    let file = format!("/proc/{monitor}/net/unix");
+    let data = std::fs::read(&file)
+        .map_err(|e| crate::error::Error::io(format!("Can't read {file}"), e))?;
+    let (paths, relative) = parse_proc_net_unix(&data);
+    let mut parents: HashMap<&Path, Option<PathBuf>> = HashMap::new();
+    let mut inodes = HashSet::new();
+    let mut sockets = Vec::new();
+    for p in paths {
+        let p = Path::new(OsStr::from_bytes(p));
+        let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+            continue;
+        };
+        let dir = parents
+            .entry(parent)
+            .or_insert_with(|| std::fs::canonicalize(parent).ok());
+        let Some(dir) = dir else { continue };
+        let path = dir.join(name);
+        let Ok(st) = nix::sys::stat::lstat(&path) else {
+            continue;
+        };
+        if st.st_mode & libc::S_IFMT != libc::S_IFSOCK
+            || !inodes.insert((st.st_dev as u64, st.st_ino as u64))
+        {
+            continue;
+        }
+        sockets.push(HostSocket {
+            path,
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+        });
+    }
+    Ok(HostSockets { sockets, relative })
+}
+
+/// The binds of the plan that show host paths: (canonical source, destination).
+pub fn binds<'a>(ops: &'a [Op], sources: &'a [Option<PathBuf>]) -> Vec<(&'a Path, &'a Path)> {
+    ops.iter()
+        .zip(sources)
+        .filter_map(|(op, src)| match (op, src) {
+            (Op::Bind { dest, .. } | Op::BindFd { dest, .. }, Some(src)) => {
+                Some((src.as_path(), dest.as_path()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where the host path `p` may appear in the sandbox: once per bind whose source
+/// contains it (a later op may have covered it; the caller checks the inode).
+pub fn candidates(p: &Path, binds: &[(&Path, &Path)]) -> Vec<PathBuf> {
+    binds
+        .iter()
+        .filter_map(|(src, dest)| {
+            let rest = p.strip_prefix(src).ok()?;
+            Some(if rest.as_os_str().is_empty() {
+                dest.to_path_buf()
+            } else {
+                dest.join(rest)
+            })
+        })
+        .collect()
+}
+
+/// What the masking did, for `--report`.
+#[derive(Debug, Default, Clone)]
+pub struct Outcome {
+    /// The host's pathname sockets listed (distinct inodes).
+    pub listed: usize,
+    /// Sandbox paths masked.
+    pub masked: usize,
+    /// Sandbox paths left reachable because a grant names them.
+    pub granted: usize,
+    /// Names in /proc/net/unix that are not absolute (not placed).
+    pub relative: usize,
+}
+
+/// Mask every host socket that the finished plan shows, except the granted ones
+/// (`allow`: paths as seen inside; a socket, or a directory for every socket
+/// beneath it). Called after the last op, before the pivot.
+pub fn mask(
+    root: &mut Root,
+    host: &HostSockets,
+    binds: &[(&Path, &Path)],
+    allow: &[PathBuf],
+) -> Result<Outcome> {
+    let mut out = Outcome {
+        listed: host.sockets.len(),
+        relative: host.relative,
+        ..Outcome::default()
+    };
+    if host.sockets.is_empty() {
+        return Ok(out);
+    }
+    // Grants, resolved inside the new root (symlinks followed there): a socket's
+    // inode, or a directory's canonical path. A missing one grants nothing.
+    let mut granted_inodes = HashSet::new();
+    let mut granted_dirs = Vec::new();
+    for a in allow {
+        let Ok(fd) = root.find(a, true) else { continue };
+        let Ok(st) = nix::sys::stat::fstat(fd.as_fd()) else {
+            continue;
+        };
+        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            granted_dirs.extend(root.inside_path(fd.as_fd()));
+        } else {
+            granted_inodes.insert((st.st_dev as u64, st.st_ino as u64));
+        }
+    }
+    let mut seen = HashSet::new();
+    for s in &host.sockets {
+        for cand in candidates(&s.path, binds) {
+            if !seen.insert(cand.clone()) {
+                continue;
+            }
+            let Ok(fd) = root.find(&cand, false) else {
+                continue;
+            };
+            let Ok(st) = nix::sys::stat::fstat(fd.as_fd()) else {
+                continue;
+            };
+            if st.st_mode & libc::S_IFMT != libc::S_IFSOCK
+                || (st.st_dev as u64, st.st_ino as u64) != (s.dev, s.ino)
+            {
+                continue;
+            }
+            let granted = granted_inodes.contains(&(s.dev, s.ino))
+                || (!granted_dirs.is_empty()
+                    && root
+                        .inside_path(fd.as_fd())
+                        .is_some_and(|p| granted_dirs.iter().any(|d| p.starts_with(d))));
+            if granted {
+                out.granted += 1;
+                continue;
+            }
+            root.mask(fd.as_fd(), &cand)?;
+            out.masked += 1;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_unix_names() {
+        let data = b"Num       RefCount Protocol Flags    Type St Inode Path\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 12345 /run/user/1000/bus\n\
+0000000000000000: 00000003 00000000 00000000 0001 03 12346 /run/user/1000/bus\n\
+0000000000000000: 00000002 00000000 00010000 0001 01  2222 @/tmp/.X11-unix/X0\n\
+0000000000000000: 00000002 00000000 00000000 0002 01    33\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 44444 /tmp/a b/docker.sock\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 44445 relative.sock\n";
+        let (paths, relative) = parse_proc_net_unix(data);
+        assert_eq!(
+            paths,
+            vec![&b"/run/user/1000/bus"[..], b"/tmp/a b/docker.sock"]
+        );
+        assert_eq!(relative, 1);
+        assert_eq!(parse_proc_net_unix(b""), (vec![], 0));
+    }
+
+    #[test]
+    fn candidates_follow_the_binds() {
+        let binds = [
+            (Path::new("/"), Path::new("/")),
+            (Path::new("/run/user/1000"), Path::new("/xdg")),
+            (Path::new("/run/user/1000/bus"), Path::new("/bus")),
+            (Path::new("/usr"), Path::new("/usr")),
+        ];
+        assert_eq!(
+            candidates(Path::new("/run/user/1000/bus"), &binds),
+            vec![
+                PathBuf::from("/run/user/1000/bus"),
+                PathBuf::from("/xdg/bus"),
+                PathBuf::from("/bus")
+            ]
+        );
+        assert_eq!(
+            candidates(Path::new("/run/user/10000/bus"), &binds[1..]),
+            Vec::<PathBuf>::new()
+        );
+    }
+}
