@@ -37,7 +37,7 @@ pub const NOT_COVERED: &[&str] = &[
     "sockets bound with a relative path",
     "other names of a socket than the one it was bound at (hard links, host binds)",
     "sockets under an overlay mount",
-    "a command that keeps CAP_SYS_ADMIN (it can unmount the masks)",
+    "a command with CAP_SYS_ADMIN and no seccomp policy against umount2 (it can unmount the masks)",
 ];
 
 /// One socket bound on the host: its canonical path and its inode.
