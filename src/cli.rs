@@ -1356,6 +1356,40 @@ mod tests {
     }
 
     #[test]
+    fn host_sockets_flags() {
+        let hutch = |a: &[&str]| match parse(Personality::Hutch, args(a)).unwrap().0 {
+            Action::Run(spec) => *spec,
+            other => panic!("expected a spec, got {other:?}"),
+        };
+        assert!(hutch(&["true"]).host_sockets.block);
+        assert!(!spec(&["true"]).host_sockets.block);
+        assert!(
+            spec(&["--host-sockets", "block", "true"])
+                .host_sockets
+                .block
+        );
+        assert!(
+            !hutch(&["--host-sockets", "allow", "true"])
+                .host_sockets
+                .block
+        );
+        let s = hutch(&["--allow-socket", "/a", "--allow-socket", "/b/c", "true"]);
+        assert_eq!(
+            s.host_sockets.allow,
+            vec![PathBuf::from("/a"), "/b/c".into()]
+        );
+        assert!(s.host_sockets.block);
+        assert_eq!(
+            err(&["--host-sockets", "no", "true"]),
+            "--host-sockets takes one of block, allow: no"
+        );
+        assert!(err(&["--host-sockets", "block", "--landlock-only", "true"])
+            .starts_with("--host-sockets block cannot be combined with --landlock-only"));
+        // Landlock-only mode, where no mount plan exists, is allowed with the default.
+        assert!(parse(Personality::Hutch, args(&["--landlock-only", "true"])).is_ok());
+    }
+
+    #[test]
     fn landlock_only_flags() {
         // Under the bwrap name too, Landlock-only mode turns Landlock and the policy on.
         let b = spec(&["--landlock-only", "true"]);
@@ -1504,6 +1538,7 @@ mod tests {
                     "MODE" if f.name == "--landlock" => "auto".into(),
                     "MODE" if f.name == "--cgroup" => "off".into(),
                     "MODE" if f.name == "--net" => "user".into(),
+                    "MODE" if f.name == "--host-sockets" => "block".into(),
                     "SPEC" => "8080:80".into(),
                     "CPUS" => "1.5".into(),
                     "N" | "WEIGHT" => "3".into(),

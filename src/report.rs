@@ -100,7 +100,11 @@ pub struct HostSockets {
 }
 
 impl HostSockets {
-    pub fn new(block: bool, landlock_only: bool, outcome: Option<&crate::sockets::Outcome>) -> Self {
+    pub fn new(
+        block: bool,
+        landlock_only: bool,
+        outcome: Option<&crate::sockets::Outcome>,
+    ) -> Self {
         let mut r = HostSockets {
             mode: if block { "block" } else { "allow" },
             mechanism: "none",
@@ -126,14 +130,12 @@ impl HostSockets {
                     ));
                 }
             }
-            None => {
-                r.not_covered.push(if landlock_only {
-                    "every host socket: Landlock-only mode has no mount plan to mask them in"
-                        .to_string()
-                } else {
-                    "every host socket".to_string()
-                })
-            }
+            None => r.not_covered.push(if landlock_only {
+                "every host socket: Landlock-only mode has no mount plan to mask them in"
+                    .to_string()
+            } else {
+                "every host socket".to_string()
+            }),
         }
         r
     }

@@ -1135,7 +1135,13 @@ fn host_unix_sockets_are_unreachable_unless_granted() {
         let servers = host_servers(u);
         let run = |c: Cmd, extra: &[&str]| {
             let o = c
-                .args(["--tmpfs", "/tmp", "--ro-bind", &servers.dir.s(), "/tmp/host"])
+                .args([
+                    "--tmpfs",
+                    "/tmp",
+                    "--ro-bind",
+                    &servers.dir.s(),
+                    "/tmp/host",
+                ])
                 .args(extra)
                 .sh(&format!("{SH_PRELUDE}{SOCKET_ATTEMPTS}"))
                 .run();
@@ -1184,7 +1190,11 @@ fn host_unix_sockets_are_unreachable_unless_granted() {
                 "/dev",
             ]);
             let o = run(c, &[]);
-            assert_eq!(results(&o), results(&hutch_as_bwrap), "{o:?}{hutch_as_bwrap:?}");
+            assert_eq!(
+                results(&o),
+                results(&hutch_as_bwrap),
+                "{o:?}{hutch_as_bwrap:?}"
+            );
         }
     });
 }
