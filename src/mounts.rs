@@ -381,23 +381,45 @@ impl Root {
 
     /// Bind an empty read-only file over `fd` (a host socket, `dest` inside): no
     /// socket is found there any more, `connect` and `sendto` are refused.
+    ///
+    /// The file is made once, in the base, and bound read-only on itself; each mask
+    /// is a clone of that mount (its flags come with it): two calls per socket.
     pub fn mask(&mut self, fd: BorrowedFd<'_>, dest: &Path) -> Result<()> {
         let mask = Path::new("/.hutch-socket-mask");
+        let ctx = || format!("Can't mask the host socket at {}", dest.display());
         if !self.socket_mask {
-            std::fs::OpenOptions::new()
+            let file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o000)
                 .open(mask)
-                .ctx(|| "Can't create the socket mask".into())?;
+                .ctx(ctx)?;
+            let tree = sys::open_tree(
+                libc::AT_FDCWD,
+                mask,
+                sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC,
+            )
+            .ctx(ctx)?;
+            sys::mount_setattr_fd(
+                tree.as_fd(),
+                sys::MOUNT_ATTR_RDONLY
+                    | sys::MOUNT_ATTR_NOSUID
+                    | sys::MOUNT_ATTR_NODEV
+                    | sys::MOUNT_ATTR_NOEXEC,
+                false,
+            )
+            .ctx(ctx)?;
+            sys::move_mount_fd(tree.as_fd(), file.as_fd()).ctx(ctx)?;
             self.socket_mask = true;
         }
-        self.bind(
+        let tree = sys::open_tree(
+            libc::AT_FDCWD,
             mask,
-            fd,
-            sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+            sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC,
         )
-        .ctx(|| format!("Can't mask the host socket at {}", dest.display()))
+        .ctx(ctx)?;
+        // Never the new root itself: `self.root` stays valid.
+        sys::move_mount_fd(tree.as_fd(), fd).ctx(ctx)
     }
 
     /// Apply one op. `src` is the op's source as resolved before the pivot.

@@ -55,6 +55,9 @@ struct Plan {
     keep_caps: HashSet<Capability>,
     /// `--net user`: the child waits here until the network helper is ready.
     net_gate: crate::net::Gate,
+    /// `--host-sockets block`: a sock_diag socket in the caller's network namespace,
+    /// on which the child lists the host's sockets (src/sockets.rs).
+    host_diag: Option<OwnedFd>,
 }
 
 /// The name under which messages are printed, and whether to add `<3>`.
@@ -254,6 +257,10 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
             &spec.net,
             spec.info_fd.is_some() || spec.json_status_fd.is_some(),
         )?,
+        host_diag: match spec.host_sockets.block && !landlock_only {
+            true => sockets::diag_socket(),
+            false => None,
+        },
     })
 }
 
@@ -668,7 +675,10 @@ fn child(
         // --host-sockets block: the host's sockets, read while the host is in view
         // (the monitor is still in the caller's network namespace).
         let listed = match spec.host_sockets.block {
-            true => Some(sockets::read_host(monitor.as_raw())?),
+            true => Some(sockets::read_host(
+                plan.host_diag.as_ref().map(|fd| fd.as_fd()),
+                monitor.as_raw(),
+            )?),
             false => None,
         };
         // A bind from /proc reads the binder's network namespace (/proc/self/net).

@@ -22,7 +22,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -88,10 +88,172 @@ pub fn parse_proc_net_unix(data: &[u8]) -> (Vec<&[u8]>, usize) {
     (paths, relative)
 }
 
-/// Read the host's sockets: `/proc/PID/net/unix` of the monitor (still in the
-/// caller's network namespace), each name made canonical and stat'ed; only what
-/// is a socket now is kept. Run before the root is built, in the host's view.
-pub fn read_host(monitor: i32) -> Result<HostSockets> {
+/// A `NETLINK_SOCK_DIAG` socket, made by the monitor before the child exists so that
+/// it belongs to the caller's network namespace (the child's may be new already).
+pub fn diag_socket() -> Option<OwnedFd> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
+    socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkSockDiag,
+    )
+    .ok()
+}
+
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const UNIX_DIAG_NAME: u16 = 0;
+const UNIX_DIAG_VFS: u16 = 1;
+
+/// One bound socket as sock_diag gives it: its name and the inode of its file
+/// (the kernel's `dev_t`, major << 20 | minor).
+#[derive(Debug, PartialEq, Eq)]
+struct Diag {
+    name: Vec<u8>,
+    dev: u32,
+    ino: u32,
+}
+
+/// Ask sock_diag for every unix socket listening or unconnected (the ones a
+/// `connect` or `sendto` can reach) with its name and file inode: unlike
+/// /proc/net/unix, the kernel skips the connections (a session bus has hundreds,
+/// each named like the bus) and formats nothing.
+fn dump(fd: BorrowedFd<'_>) -> std::io::Result<Vec<Diag>> {
+    use nix::sys::socket::{recv, send, MsgFlags};
+    const TCP_CLOSE: u32 = 7;
+    const TCP_LISTEN: u32 = 10;
+    let mut req = Vec::with_capacity(40);
+    req.extend(40u32.to_ne_bytes()); // nlmsg_len
+    req.extend(SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    req.extend((libc::NLM_F_REQUEST as u16 | libc::NLM_F_DUMP as u16).to_ne_bytes());
+    req.extend(1u32.to_ne_bytes()); // seq
+    req.extend(0u32.to_ne_bytes()); // pid
+    req.extend([libc::AF_UNIX as u8, 0, 0, 0]); // family, protocol, pad
+    req.extend((1u32 << TCP_LISTEN | 1 << TCP_CLOSE).to_ne_bytes());
+    req.extend(0u32.to_ne_bytes()); // ino
+    req.extend(3u32.to_ne_bytes()); // UDIAG_SHOW_NAME | UDIAG_SHOW_VFS
+    req.extend([0u8; 8]); // cookie
+    send(fd.as_raw_fd(), &req, MsgFlags::empty())?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 32 << 10];
+    loop {
+        let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty())?;
+        if n == 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::EIO));
+        }
+        if parse_dump(&buf[..n], &mut out)? {
+            return Ok(out);
+        }
+    }
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_ne_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The messages in one datagram of the dump; true once it is done.
+fn parse_dump(mut b: &[u8], out: &mut Vec<Diag>) -> std::io::Result<bool> {
+    let bad = || std::io::Error::from_raw_os_error(libc::EBADMSG);
+    while b.len() >= 16 {
+        let len = u32_at(b, 0) as usize;
+        if len < 16 || len > b.len() {
+            return Err(bad());
+        }
+        let (msg, body) = (&b[..len], &b[16..len]);
+        match u16_at(msg, 4) {
+            NLMSG_DONE => return Ok(true),
+            NLMSG_ERROR => {
+                let errno = if body.len() >= 4 {
+                    -(u32_at(body, 0) as i32)
+                } else {
+                    libc::EIO
+                };
+                return Err(std::io::Error::from_raw_os_error(errno));
+            }
+            SOCK_DIAG_BY_FAMILY if body.len() >= 16 => {
+                // struct unix_diag_msg (16 bytes), then attributes.
+                let (mut name, mut vfs) = (None, None);
+                let mut a = &body[16..];
+                while a.len() >= 4 {
+                    let alen = u16_at(a, 0) as usize;
+                    if alen < 4 || alen > a.len() {
+                        return Err(bad());
+                    }
+                    let data = &a[4..alen];
+                    match u16_at(a, 2) {
+                        // The name as bound: a pathname may end in NULs.
+                        UNIX_DIAG_NAME => {
+                            let end = match data.first() {
+                                Some(0) => data.len(),
+                                _ => data.iter().position(|c| *c == 0).unwrap_or(data.len()),
+                            };
+                            name = Some(&data[..end])
+                        }
+                        UNIX_DIAG_VFS if data.len() >= 8 => {
+                            vfs = Some((u32_at(data, 4), u32_at(data, 0)))
+                        }
+                        _ => {}
+                    }
+                    a = &a[((alen + 3) & !3).min(a.len())..];
+                }
+                if let (Some(name), Some((dev, ino))) = (name, vfs) {
+                    out.push(Diag {
+                        name: name.to_vec(),
+                        dev,
+                        ino,
+                    });
+                }
+            }
+            _ => {}
+        }
+        b = &b[((len + 3) & !3).min(b.len())..];
+    }
+    Ok(false)
+}
+
+/// Read the host's sockets, before the root is built, in the host's view: from
+/// sock_diag on `diag` (made in the caller's network namespace), or where that is
+/// missing (no unix_diag in the kernel) from `/proc/MONITOR/net/unix` (the monitor
+/// stays in the caller's network namespace). Names are made canonical (their
+/// directories, once each); only what is a socket file is kept.
+pub fn read_host(diag: Option<BorrowedFd<'_>>, monitor: i32) -> Result<HostSockets> {
+    let listed = diag.and_then(|fd| {
+        crate::fault::hit_io(crate::fault::Step::SocketList)
+            .and_then(|()| dump(fd))
+            .ok()
+    });
+    if let Some(list) = listed {
+        let mut parents: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
+        let mut out = HostSockets::default();
+        for d in list {
+            if d.name.first() != Some(&b'/') {
+                out.relative += usize::from(d.name.first().is_some_and(|c| *c != 0));
+                continue;
+            }
+            let p = Path::new(OsStr::from_bytes(&d.name));
+            let (Some(parent), Some(name)) = (p.parent(), p.file_name()) else {
+                continue;
+            };
+            let dir = parents
+                .entry(parent.to_path_buf())
+                .or_insert_with(|| std::fs::canonicalize(parent).ok());
+            let Some(dir) = dir else { continue };
+            // The kernel's dev_t (major << 20 | minor) as stat(2) gives it.
+            let dev = libc::makedev(d.dev >> 20, d.dev & 0xf_ffff);
+            out.sockets.push(HostSocket {
+                path: dir.join(name),
+                dev,
+                ino: d.ino as u64,
+            });
+        }
+        return Ok(out);
+    }
     let file = format!("/proc/{monitor}/net/unix");
     let data = std::fs::read(&file)
         .map_err(|e| crate::error::Error::io(format!("Can't read {file}"), e))?;
@@ -253,6 +415,57 @@ mod tests {
         );
         assert_eq!(relative, 1);
         assert_eq!(parse_proc_net_unix(b""), (vec![], 0));
+    }
+
+    /// One datagram of a sock_diag dump: a listener with its name (NUL-terminated, as
+    /// python binds) and inode, one without a file (no VFS attribute), then DONE.
+    #[test]
+    fn sock_diag_dump() {
+        fn msg(kind: u16, body: &[u8]) -> Vec<u8> {
+            let mut m = ((16 + body.len()) as u32).to_ne_bytes().to_vec();
+            m.extend(kind.to_ne_bytes());
+            m.extend([0u8; 10]);
+            m.extend(body);
+            while m.len() % 4 != 0 {
+                m.push(0);
+            }
+            m
+        }
+        fn attr(kind: u16, data: &[u8]) -> Vec<u8> {
+            let mut a = ((4 + data.len()) as u16).to_ne_bytes().to_vec();
+            a.extend(kind.to_ne_bytes());
+            a.extend(data);
+            while a.len() % 4 != 0 {
+                a.push(0);
+            }
+            a
+        }
+        let mut vfs = 10011725u32.to_ne_bytes().to_vec();
+        vfs.extend((254u32 << 20).to_ne_bytes());
+        let mut one = vec![1u8, 1, 10, 0];
+        one.extend([0u8; 12]);
+        one.extend(attr(UNIX_DIAG_NAME, b"/run/a b/bus\0"));
+        one.extend(attr(UNIX_DIAG_VFS, &vfs));
+        let mut two = vec![1u8, 1, 10, 0];
+        two.extend([0u8; 12]);
+        two.extend(attr(UNIX_DIAG_NAME, b"/run/accepted"));
+        let mut data = msg(SOCK_DIAG_BY_FAMILY, &one);
+        data.extend(msg(SOCK_DIAG_BY_FAMILY, &two));
+        let mut out = Vec::new();
+        assert!(!parse_dump(&data, &mut out).unwrap());
+        assert!(parse_dump(&msg(NLMSG_DONE, &[0; 4]), &mut out).unwrap());
+        assert_eq!(
+            out,
+            vec![Diag {
+                name: b"/run/a b/bus".to_vec(),
+                dev: 254 << 20,
+                ino: 10011725
+            }]
+        );
+        let err = parse_dump(&msg(NLMSG_ERROR, &(-libc::ENOENT).to_ne_bytes()), &mut out);
+        assert_eq!(err.unwrap_err().raw_os_error(), Some(libc::ENOENT));
+        assert!(parse_dump(&[40, 0, 0, 0, 20, 0], &mut out).is_ok_and(|done| !done));
+        assert!(parse_dump(&msg(SOCK_DIAG_BY_FAMILY, &[0; 3])[..16], &mut out).is_err());
     }
 
     #[test]

@@ -1122,7 +1122,8 @@ const HOST_SOCKETS: [&str; 4] = ["bus", "agent", "docker", "dgram"];
 /// /tmp, so the masks follow a bind whose source and destination differ.
 ///
 /// - Under the `hutch` name every attempt fails; a server the sandbox starts on a socket
-///   in its own /tmp still works; `--report` says the mount masks hold them.
+///   in its own /tmp still works; `--report` says the mount masks hold them. The same
+///   with the host's sockets read from /proc/net/unix (sock_diag failing, injected).
 /// - `--allow-socket` grants one socket by its path inside (only that one is reachable),
 ///   or every socket beneath a directory.
 /// - Without the protection (`--host-sockets allow`, the default under the `bwrap` name,
@@ -1160,6 +1161,14 @@ fn host_unix_sockets_are_unreachable_unless_granted() {
                 o.stderr_has(r#""host_sockets": {"mode": "block", "mechanism": "mount-mask""#);
             }
         }
+        // Where the kernel has no sock_diag for unix sockets, /proc/net/unix is read instead.
+        let o = run(
+            system(Name::Hutch, u).env("HUTCH_FAULT", "socket-list"),
+            &["--report"],
+        );
+        refused(&o, &HOST_SOCKETS);
+        allowed(&o, &["inner"]);
+        o.stderr_has(r#""mechanism": "mount-mask""#);
         // Granted by name: only that socket; granted by directory: all beneath it.
         let o = run(system(Name::Hutch, u), &["--allow-socket", "/tmp/host/bus"]);
         allowed(&o, &["bus", "inner"]);
