@@ -33,7 +33,7 @@ use crate::spec::Op;
 /// What the masking leaves open, for `--report` and `--explain`.
 pub const NOT_COVERED: &[&str] = &[
     "sockets bound after the sandbox started",
-    "sockets bound in another network namespace (not in this one's /proc/net/unix)",
+    "sockets bound in another network namespace than the caller's",
     "sockets bound with a relative path",
     "other names of a socket than the one it was bound at (hard links, host binds)",
     "sockets under an overlay mount",
@@ -275,14 +275,14 @@ pub fn read_host(diag: Option<BorrowedFd<'_>>, monitor: i32) -> Result<HostSocke
             continue;
         };
         if st.st_mode & libc::S_IFMT != libc::S_IFSOCK
-            || !inodes.insert((st.st_dev as u64, st.st_ino as u64))
+            || !inodes.insert((st.st_dev, st.st_ino))
         {
             continue;
         }
         sockets.push(HostSocket {
             path,
-            dev: st.st_dev as u64,
-            ino: st.st_ino as u64,
+            dev: st.st_dev,
+            ino: st.st_ino,
         });
     }
     Ok(HostSockets { sockets, relative })
@@ -359,7 +359,7 @@ pub fn mask(
         if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
             granted_dirs.extend(root.inside_path(fd.as_fd()));
         } else {
-            granted_inodes.insert((st.st_dev as u64, st.st_ino as u64));
+            granted_inodes.insert((st.st_dev, st.st_ino));
         }
     }
     let mut seen = HashSet::new();
@@ -375,7 +375,7 @@ pub fn mask(
                 continue;
             };
             if st.st_mode & libc::S_IFMT != libc::S_IFSOCK
-                || (st.st_dev as u64, st.st_ino as u64) != (s.dev, s.ino)
+                || (st.st_dev, st.st_ino) != (s.dev, s.ino)
             {
                 continue;
             }
