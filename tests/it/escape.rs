@@ -17,8 +17,8 @@
 //! - Under both names, nothing the sandbox builds leads to the host. This covers
 //!   read-only mounts, /proc links, symlinks met while building the root, hutch's own
 //!   descriptors, its binary, other processes and the host's namespaces.
-//! - Under the `hutch` name, Landlock, the seccomp policy, no inherited descriptors
-//!   and no_new_privs apply as well.
+//! - Under the `hutch` name, Landlock, the seccomp policy, no inherited descriptors,
+//!   masked host unix sockets and no_new_privs apply as well.
 //! - Under the `bwrap` name, the descriptors the caller passes reach the command, as
 //!   with bwrap. The caller hands them over; hutch adds none of its own.
 //! - Without `--unshare-pid`, under the `bwrap` name, the sandbox can send signals to
@@ -59,6 +59,8 @@
 //! | connect to a TCP port not allowed | `harden::tcp_connect_is_limited_to_allowed_ports` |
 //! | outlive the process that started the sandbox | `harden::sandbox_dies_with_its_parent_by_default`, `it::core::die_with_parent_kills_the_sandbox_when_the_parent_dies` |
 //! | leave files or mounts on the host | `it::core::no_host_visible_leftovers` |
+//! | reach host services through pathname sockets (session bus, ssh-agent, docker-like, datagram) | `it::escape::host_unix_sockets_are_unreachable_unless_granted` |
+//! | (the same through the `build` profile; the `desktop` profile's grants) | `profiles::build_profile_cannot_reach_a_session_bus`, `profiles::desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers` |
 
 use std::collections::BTreeMap;
 use std::fs;
