@@ -686,6 +686,32 @@ mod tests {
     }
 
     #[test]
+    fn host_sockets_are_explained() {
+        let t = explain(&spec(&[
+            "--ro-bind",
+            "/",
+            "/",
+            "--allow-socket",
+            "/run/x",
+            "true",
+        ]));
+        assert!(
+            t.contains("host sockets  masked where the mounts show them"),
+            "{t}"
+        );
+        assert!(t.contains("granted: /run/x"), "{t}");
+        assert!(
+            t.contains("not covered: sockets bound after the sandbox started"),
+            "{t}"
+        );
+        let t = explain(&spec(&["--host-sockets", "allow", "true"]));
+        assert!(
+            t.contains("host sockets  reachable where the mounts show them"),
+            "{t}"
+        );
+    }
+
+    #[test]
     fn mounts_are_listed_in_order() {
         let s = spec(&[
             "--unshare-all",

@@ -274,9 +274,7 @@ pub fn read_host(diag: Option<BorrowedFd<'_>>, monitor: i32) -> Result<HostSocke
         let Ok(st) = nix::sys::stat::lstat(&path) else {
             continue;
         };
-        if st.st_mode & libc::S_IFMT != libc::S_IFSOCK
-            || !inodes.insert((st.st_dev, st.st_ino))
-        {
+        if st.st_mode & libc::S_IFMT != libc::S_IFSOCK || !inodes.insert((st.st_dev, st.st_ino)) {
             continue;
         }
         sockets.push(HostSocket {
