@@ -304,7 +304,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     }));
     // --landlock-only(-fallback): no namespaces, or only where they cannot be made.
     let landlock_only = crate::landlock_only::decide(spec, |m| msgs.warn(m));
-    let plan = plan(spec, landlock_only)?;
+    let mut plan = plan(spec, landlock_only)?;
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
@@ -363,6 +363,9 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         pid
     };
     drop(err_w);
+    // The child has listed the host's sockets, or has its own copy (forked): the
+    // sock_diag socket is not kept, nor inherited by the helpers forked below.
+    plan.host_diag = None;
     // Before anything else: the child is already building the root.
     let beside = beside.and_then(|b| b.spawn(pid));
     // --timeout: from here on a watchdog may end the sandbox.
@@ -681,6 +684,10 @@ fn child(
             )?),
             false => None,
         };
+        // Not kept for pid 1: the socket is in the host's network namespace.
+        if let Some(fd) = &plan.host_diag {
+            let _ = nix::unistd::close(fd.as_raw_fd());
+        }
         // A bind from /proc reads the binder's network namespace (/proc/self/net).
         if sources_in_proc(&spec.ops, &sources) {
             if let Some(sock) = net_beside.take() {

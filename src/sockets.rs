@@ -257,8 +257,13 @@ pub fn read_host(diag: Option<BorrowedFd<'_>>, monitor: i32) -> Result<HostSocke
         return Ok(out);
     }
     let file = format!("/proc/{monitor}/net/unix");
-    let data = std::fs::read(&file)
-        .map_err(|e| crate::error::Error::io(format!("Can't read {file}"), e))?;
+    let data = std::fs::read(&file).map_err(|e| {
+        crate::error::Error::io(
+            format!("--host-sockets block: can't list the host's sockets: {file}"),
+            e,
+        )
+        .with_hint(" (--host-sockets allow runs without this protection)")
+    })?;
     let (paths, relative) = parse_proc_net_unix(&data);
     let mut parents: HashMap<&Path, Option<PathBuf>> = HashMap::new();
     let mut inodes = HashSet::new();
