@@ -57,6 +57,8 @@ complete -c hutch -l landlock-exec -d 'Landlock: allow reading and executing ben
 complete -c hutch -l landlock-connect -d 'Landlock: allow TCP connect to PORT; once given, connecting to any other port is denied' -r
 complete -c hutch -l landlock-bind -d 'Landlock: allow TCP bind to PORT; once given, binding any other port is denied' -r
 complete -c hutch -l landlock-scope -d 'Landlock: on or off: deny signals and abstract unix sockets leaving the sandbox (default: on as hutch)' -r
+complete -c hutch -l host-sockets -d 'block or allow: whether COMMAND can connect to the host\'s unix sockets that the mounts show (session bus, docker.sock, ssh-agent...); block masks each one (default: block as hutch, allow as bwrap)' -r
+complete -c hutch -l allow-socket -d 'With --host-sockets block: leave the host socket at PATH (as seen inside), or every one beneath the directory PATH, reachable (repeatable)' -r -F
 complete -c hutch -l seccomp-policy -d 'default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)' -r
 complete -c hutch -l seccomp-action -d 'errno, kill or log: what the default seccomp policy does to a denied call (default: errno)' -r
 complete -c hutch -l report-fd -d 'Write the protections in force as JSON to FD before running COMMAND' -r

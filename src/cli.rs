@@ -130,6 +130,8 @@ pub static FLAGS: &[Flag] = flags! {
     Security "--landlock-strict" [] "Fail unless the kernel enforces every Landlock restriction asked for (default: best effort, see --report)";
     Security "--landlock-only" [] "Run COMMAND without namespaces, in the host's file system, confined by Landlock, the seccomp policy and no_new_privs: for where user namespaces are unavailable. Binds of a path onto itself become Landlock rules (--ro-bind: read and execute, --bind and --dev-bind: everything), --remount-ro takes write rights away; any other mount, a new namespace, --uid, --gid and --hostname are refused with an error naming them. Implies Landlock (with scoping) and the default seccomp policy, also as bwrap";
     Security "--landlock-only-fallback" [] "As --landlock-only, but only where the sandbox's namespaces cannot be made (a warning says why); elsewhere a sandbox as usual";
+    Security "--host-sockets" ["MODE"] "block or allow: whether COMMAND can connect to the host's unix sockets that the mounts show (session bus, docker.sock, ssh-agent...); block masks each one (default: block as hutch, allow as bwrap)";
+    Security "--allow-socket" ["PATH"] "With --host-sockets block: leave the host socket at PATH (as seen inside), or every one beneath the directory PATH, reachable (repeatable)";
     Security "--seccomp-policy" ["POLICY"] "default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)";
     Security "--seccomp-action" ["ACTION"] "errno, kill or log: what the default seccomp policy does to a denied call (default: errno)";
     Security "--report" [] "Print the protections in force as JSON to stderr before running COMMAND";
@@ -217,6 +219,8 @@ struct Parser<'i> {
     landlock_paths: Vec<(PathBuf, PathAccess)>,
     /// `--share-pid` was given: no pid namespace by default as hutch.
     share_pid: bool,
+    /// `--host-sockets block|allow` as given, resolved in `finish`.
+    host_sockets: Option<bool>,
     /// `--profile`: the command (for `${NAME}`), and the variables and search path, read once.
     profile_command: Option<OsString>,
     profile_env: Option<(crate::profile::Vars, crate::profile::Search)>,
@@ -432,6 +436,7 @@ impl<'i> Parser<'i> {
             landlock_scope: None,
             landlock_paths: Vec::new(),
             share_pid: false,
+            host_sockets: None,
             profile_command: None,
             profile_env: None,
         }
@@ -700,6 +705,15 @@ impl<'i> Parser<'i> {
                 self.single(name);
             }
             "--landlock-strict" => s.landlock.strict = true,
+            "--host-sockets" => {
+                self.host_sockets = Some(parse_word(
+                    &v[0],
+                    name,
+                    &[("block", true), ("allow", false)],
+                )?);
+                self.single(name);
+            }
+            "--allow-socket" => s.host_sockets.allow.push(p(&v[0])),
             "--landlock-only" => s.landlock_only = LandlockOnly::On,
             "--landlock-only-fallback" => s.landlock_only = LandlockOnly::Fallback,
             "--seccomp-policy" => {
@@ -950,6 +964,15 @@ impl<'i> Parser<'i> {
             LandlockFs::Off
         };
         ll.scope = self.landlock_scope.unwrap_or(auto && hutch);
+        // Host sockets are masked in the mount plan, which Landlock-only mode has not.
+        if self.host_sockets == Some(true) && s.landlock_only == LandlockOnly::On {
+            return Err(Error::msg(
+                "--host-sockets block cannot be combined with --landlock-only: the sockets are masked in the mount plan, which it has not",
+            ));
+        }
+        if let Some(block) = self.host_sockets {
+            s.host_sockets.block = block;
+        }
 
         // As hutch, a pid namespace of its own unless --share-pid (or --pidns, or
         // --landlock-only): the command cannot prlimit, renice, pin or ionice host
@@ -1510,6 +1533,40 @@ mod tests {
     }
 
     #[test]
+    fn host_sockets_flags() {
+        let hutch = |a: &[&str]| match parse(Personality::Hutch, args(a)).unwrap().0 {
+            Action::Run(spec) => *spec,
+            other => panic!("expected a spec, got {other:?}"),
+        };
+        assert!(hutch(&["true"]).host_sockets.block);
+        assert!(!spec(&["true"]).host_sockets.block);
+        assert!(
+            spec(&["--host-sockets", "block", "true"])
+                .host_sockets
+                .block
+        );
+        assert!(
+            !hutch(&["--host-sockets", "allow", "true"])
+                .host_sockets
+                .block
+        );
+        let s = hutch(&["--allow-socket", "/a", "--allow-socket", "/b/c", "true"]);
+        assert_eq!(
+            s.host_sockets.allow,
+            vec![PathBuf::from("/a"), "/b/c".into()]
+        );
+        assert!(s.host_sockets.block);
+        assert_eq!(
+            err(&["--host-sockets", "no", "true"]),
+            "--host-sockets takes one of block, allow: no"
+        );
+        assert!(err(&["--host-sockets", "block", "--landlock-only", "true"])
+            .starts_with("--host-sockets block cannot be combined with --landlock-only"));
+        // Landlock-only mode, where no mount plan exists, is allowed with the default.
+        assert!(parse(Personality::Hutch, args(&["--landlock-only", "true"])).is_ok());
+    }
+
+    #[test]
     fn landlock_only_flags() {
         // Under the bwrap name too, Landlock-only mode turns Landlock and the policy on.
         let b = spec(&["--landlock-only", "true"]);
@@ -1658,6 +1715,7 @@ mod tests {
                     "MODE" if f.name == "--landlock" => "auto".into(),
                     "MODE" if f.name == "--cgroup" => "off".into(),
                     "MODE" if f.name == "--net" => "user".into(),
+                    "MODE" if f.name == "--host-sockets" => "block".into(),
                     "SPEC" => "8080:80".into(),
                     "CPUS" => "1.5".into(),
                     "N" | "WEIGHT" => "3".into(),

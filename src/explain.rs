@@ -572,6 +572,28 @@ pub fn explain(spec: &Spec) -> String {
         let _ = write!(seccomp, "; the BPF program from fd {fd}");
     }
     let _ = writeln!(o, "  seccomp       {seccomp}");
+    let hs = &spec.host_sockets;
+    if !hs.block {
+        let _ = writeln!(o, "  host sockets  reachable where the mounts show them");
+    } else if spec.landlock_only == LandlockOnly::On {
+        let _ = writeln!(
+            o,
+            "  host sockets  reachable: Landlock-only mode has no mount plan to mask them in"
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "  host sockets  masked where the mounts show them (read from /proc/net/unix at start)"
+        );
+        for a in &hs.allow {
+            let _ = writeln!(o, "                granted: {}", a.display());
+        }
+        let _ = writeln!(
+            o,
+            "                not covered: {}",
+            crate::sockets::NOT_COVERED.join("; ")
+        );
+    }
     if let Some(to) = spec.report {
         let _ = writeln!(
             o,
@@ -665,6 +687,32 @@ mod tests {
             crate::cli::Action::Run(s) => *s,
             _ => panic!(),
         }
+    }
+
+    #[test]
+    fn host_sockets_are_explained() {
+        let t = explain(&spec(&[
+            "--ro-bind",
+            "/",
+            "/",
+            "--allow-socket",
+            "/run/x",
+            "true",
+        ]));
+        assert!(
+            t.contains("host sockets  masked where the mounts show them"),
+            "{t}"
+        );
+        assert!(t.contains("granted: /run/x"), "{t}");
+        assert!(
+            t.contains("not covered: sockets bound after the sandbox started"),
+            "{t}"
+        );
+        let t = explain(&spec(&["--host-sockets", "allow", "true"]));
+        assert!(
+            t.contains("host sockets  reachable where the mounts show them"),
+            "{t}"
+        );
     }
 
     #[test]

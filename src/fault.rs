@@ -34,6 +34,9 @@ pub enum Step {
     UidMap,
     /// Child: resolving a bind source on the host (the source vanished).
     BindSource,
+    /// Child: listing the host's unix sockets with sock_diag (src/sockets.rs). Not an
+    /// error: they are read from /proc/net/unix instead.
+    SocketList,
     /// Child: the base tmpfs and the first pivot.
     RootPrepare,
     /// Child: a bind mount.
@@ -73,13 +76,14 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 24] = [
+    pub const ALL: [Step; 25] = [
         Step::Cgroup,
         Step::Clone,
         Step::NetHelper,
         Step::NetBeside,
         Step::UidMap,
         Step::BindSource,
+        Step::SocketList,
         Step::RootPrepare,
         Step::Bind,
         Step::Tmpfs,
@@ -109,6 +113,7 @@ impl Step {
             Step::NetBeside => "net-beside",
             Step::UidMap => "uid-map",
             Step::BindSource => "bind-source",
+            Step::SocketList => "socket-list",
             Step::RootPrepare => "root-prepare",
             Step::Bind => "bind",
             Step::Tmpfs => "tmpfs",
@@ -140,6 +145,8 @@ impl Step {
             Step::NetBeside => "",
             Step::UidMap => "setting up uid map",
             Step::BindSource => "Can't find source path",
+            // Never printed: /proc/net/unix is read instead (see `SocketList`).
+            Step::SocketList => "",
             Step::RootPrepare => "Failed to mount tmpfs",
             Step::Bind => "Can't bind mount",
             Step::Tmpfs => "Can't mount tmpfs on",
@@ -171,6 +178,7 @@ impl Step {
             Step::NetBeside => libc::ENOMEM,
             Step::UidMap => libc::EPERM,
             Step::BindSource => libc::ENOENT,
+            Step::SocketList => libc::ENOENT,
             Step::RootPrepare => libc::ENOMEM,
             Step::Bind => libc::EPERM,
             Step::Tmpfs => libc::ENOMEM,

@@ -25,6 +25,7 @@ mod report;
 pub mod sandbox;
 pub mod seccomp;
 mod seccomp_policy;
+mod sockets;
 pub mod spec;
 #[doc(hidden)]
 pub mod sys;

@@ -130,6 +130,8 @@ pub struct Root {
     root: OwnedFd,
     data_files: usize,
     uses_new_api: bool,
+    /// The empty file bound over host sockets exists (src/sockets.rs).
+    socket_mask: bool,
 }
 
 fn open_root() -> Result<OwnedFd> {
@@ -184,6 +186,7 @@ impl Root {
             root: open_root()?,
             data_files: 0,
             uses_new_api: true,
+            socket_mask: false,
         })
     }
 
@@ -383,6 +386,69 @@ impl Root {
             .open(&path)?;
         copy_fd(fd, &mut out)?;
         Ok(path)
+    }
+
+    /// An `O_PATH` descriptor of `dest` in the new root (`follow`: a final symlink
+    /// is followed, inside the new root), for src/sockets.rs.
+    pub fn find(&self, dest: &Path, follow: bool) -> io::Result<OwnedFd> {
+        let nofollow = if follow {
+            OFlag::empty()
+        } else {
+            OFlag::O_NOFOLLOW
+        };
+        self.resolve(dest, OFlag::O_PATH | nofollow)
+    }
+
+    /// The path of `fd` (something in the new root) as seen inside the sandbox.
+    pub fn inside_path(&self, fd: BorrowedFd<'_>) -> Option<PathBuf> {
+        let p = std::fs::read_link(fd_path(fd)).ok()?;
+        let inside = p.strip_prefix("/newroot").ok()?;
+        Some(Path::new("/").join(inside))
+    }
+
+    /// Bind an empty read-only file over `fd` (a host socket, `dest` inside): no
+    /// socket is found there any more, `connect` and `sendto` are refused.
+    ///
+    /// The file is made once, in the base, and bound read-only on itself; each mask
+    /// is a bind of that mount, whose flags the new mount keeps: one mount(2) per
+    /// socket (the new mount API would take three calls).
+    pub fn mask(&mut self, fd: BorrowedFd<'_>, dest: &Path) -> Result<()> {
+        let mask = Path::new("/.hutch-socket-mask");
+        let ctx = || format!("Can't mask the host socket at {}", dest.display());
+        if !self.socket_mask {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o000)
+                .open(mask)
+                .ctx(ctx)?;
+            let tree = sys::open_tree(
+                libc::AT_FDCWD,
+                mask,
+                sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC,
+            )
+            .ctx(ctx)?;
+            sys::mount_setattr_fd(
+                tree.as_fd(),
+                sys::MOUNT_ATTR_RDONLY
+                    | sys::MOUNT_ATTR_NOSUID
+                    | sys::MOUNT_ATTR_NODEV
+                    | sys::MOUNT_ATTR_NOEXEC,
+                false,
+            )
+            .ctx(ctx)?;
+            sys::move_mount_fd(tree.as_fd(), file.as_fd()).ctx(ctx)?;
+            self.socket_mask = true;
+        }
+        // Never on the new root itself: `self.root` stays valid.
+        mount(
+            Some(mask),
+            &fd_path(fd),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(ctx)
     }
 
     /// Apply one op. `src` is the op's source as resolved before the pivot.

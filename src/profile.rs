@@ -187,6 +187,8 @@ pub static KEYS: &[Key] = keys! {
     "landlock_scope" Kind::OnOff("--landlock-scope"), "true or false", "--landlock-scope on/off";
     "landlock_strict" Kind::Bool("--landlock-strict"), "true", "--landlock-strict";
     "landlock_only" Kind::LandlockOnly, "true or \"auto\"", "--landlock-only; \"auto\": --landlock-only-fallback (only where namespaces cannot be made)";
+    "host_sockets" Kind::Word("--host-sockets"), "\"block\" or \"allow\"", "--host-sockets";
+    "allow_socket" Kind::Paths("--allow-socket"), "[\"PATH\", ...]", "--allow-socket";
     "seccomp_policy" Kind::Word("--seccomp-policy"), "\"default\", \"none\" or \"PATH\"", "--seccomp-policy";
     "seccomp_action" Kind::Word("--seccomp-action"), "\"errno\", \"kill\" or \"log\"", "--seccomp-action";
     "memory" Kind::Word("--memory"), "\"2G\"", "--memory";

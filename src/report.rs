@@ -83,6 +83,64 @@ pub struct Enforcement<'a> {
     pub memfd_exec: (&'static str, String),
     pub capabilities: Vec<String>,
     pub no_new_privs: bool,
+    pub host_sockets: HostSockets,
+}
+
+/// `--host-sockets`: what holds the host's pathname sockets back (src/sockets.rs).
+#[derive(Debug, Clone, Default)]
+pub struct HostSockets {
+    /// `block` or `allow`.
+    pub mode: &'static str,
+    /// `mount-mask` (each socket in view covered by an empty file), or `none`.
+    pub mechanism: &'static str,
+    /// The host's pathname sockets listed in /proc/net/unix, masked, left granted.
+    pub listed: usize,
+    pub masked: usize,
+    pub granted: usize,
+    /// What the mechanism does not hold back.
+    pub not_covered: Vec<String>,
+}
+
+impl HostSockets {
+    pub fn new(
+        block: bool,
+        landlock_only: bool,
+        outcome: Option<&crate::sockets::Outcome>,
+    ) -> Self {
+        let mut r = HostSockets {
+            mode: if block { "block" } else { "allow" },
+            mechanism: "none",
+            ..HostSockets::default()
+        };
+        if !block {
+            return r;
+        }
+        match outcome {
+            Some(o) => {
+                r.mechanism = "mount-mask";
+                r.listed = o.listed;
+                r.masked = o.masked;
+                r.granted = o.granted;
+                r.not_covered = crate::sockets::NOT_COVERED
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                if o.relative > 0 {
+                    r.not_covered.push(format!(
+                        "{} socket names in /proc/net/unix that are not absolute",
+                        o.relative
+                    ));
+                }
+            }
+            None => r.not_covered.push(if landlock_only {
+                "every host socket: Landlock-only mode has no mount plan to mask them in"
+                    .to_string()
+            } else {
+                "every host socket".to_string()
+            }),
+        }
+        r
+    }
 }
 
 /// `--report`: one JSON object on one line.
@@ -95,7 +153,9 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
             "\"scope\": {}, \"dropped\": {}, \"skipped\": {}}}, ",
             "\"seccomp\": {{\"policy\": {}, \"action\": {}, \"programs\": {}}}, ",
             "\"memfd_exec\": {{\"status\": {}, \"how\": {}}}, ",
-            "\"capabilities\": {}, \"no_new_privs\": {}}}\n"
+            "\"capabilities\": {}, \"no_new_privs\": {}, ",
+            "\"host_sockets\": {{\"mode\": {}, \"mechanism\": {}, \"listed\": {}, ",
+            "\"masked\": {}, \"granted\": {}, \"landlock_resolve_unix\": false, \"not_covered\": {}}}}}\n"
         ),
         json_list(&e.namespaces),
         json_str(e.mode),
@@ -113,6 +173,12 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
         json_str(&e.memfd_exec.1),
         json_list(&e.capabilities),
         e.no_new_privs,
+        json_str(e.host_sockets.mode),
+        json_str(e.host_sockets.mechanism),
+        e.host_sockets.listed,
+        e.host_sockets.masked,
+        e.host_sockets.granted,
+        json_list(&e.host_sockets.not_covered),
     )
 }
 
@@ -141,6 +207,7 @@ mod tests {
             memfd_exec: ("not needed", "x".into()),
             capabilities: vec![],
             no_new_privs: true,
+            host_sockets: HostSockets::new(false, false, None),
         };
         assert_eq!(
             enforcement_json(&e),
@@ -149,7 +216,9 @@ mod tests {
                 r#""rules": 3, "scope": true, "dropped": [], "skipped": ["/x\"y: No such file or directory"]}, "#,
                 r#""seccomp": {"policy": "default", "action": "errno", "programs": 3}, "#,
                 r#""memfd_exec": {"status": "not needed", "how": "x"}, "#,
-                r#""capabilities": [], "no_new_privs": true}"#,
+                r#""capabilities": [], "no_new_privs": true, "#,
+                r#""host_sockets": {"mode": "allow", "mechanism": "none", "listed": 0, "masked": 0, "#,
+                r#""granted": 0, "landlock_resolve_unix": false, "not_covered": []}}"#,
                 "\n"
             )
         );

@@ -30,7 +30,7 @@ use crate::fault::{self, Step};
 use crate::mounts::{self, Root};
 use crate::seccomp::Program;
 use crate::spec::{EnvOp, Op, ReportTo, Spec, Unshare};
-use crate::{caps, report, seccomp_policy, sys, userns};
+use crate::{caps, report, seccomp_policy, sockets, sys, userns};
 
 /// Facts decided in the parent before cloning, shared with the child.
 struct Plan {
@@ -59,6 +59,9 @@ struct Plan {
     /// The Landlock rules forbid executing somewhere the command may write: memfd
     /// execution is refused too (see `memfd_noexec`).
     memfd_noexec: bool,
+    /// `--host-sockets block`: a sock_diag socket in the caller's network namespace,
+    /// on which the child lists the host's sockets (src/sockets.rs).
+    host_diag: Option<OwnedFd>,
 }
 
 /// Whether memfd execution must be refused: Landlock does not see memfds, so a
@@ -318,6 +321,10 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
             spec.info_fd.is_some() || spec.json_status_fd.is_some(),
         )?,
         memfd_noexec: memfd_noexec(spec),
+        host_diag: match spec.host_sockets.block && !landlock_only {
+            true => sockets::diag_socket(),
+            false => None,
+        },
     })
 }
 
@@ -371,7 +378,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     } else {
         spec
     };
-    let plan = plan(spec, landlock_only)?;
+    let mut plan = plan(spec, landlock_only)?;
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
@@ -430,6 +437,9 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         pid
     };
     drop(err_w);
+    // The child has listed the host's sockets, or has its own copy (forked): the
+    // sock_diag socket is not kept, nor inherited by the helpers forked below.
+    plan.host_diag = None;
     // Before anything else: the child is already building the root.
     let beside = beside.and_then(|b| b.spawn(pid));
     // --timeout: from here on a watchdog may end the sandbox.
@@ -746,9 +756,23 @@ fn child(
     // 2. The new root: sources resolved on the host first, then every op in order.
     // (src/diagnose.rs adds the cause to a refused source, first mount or procfs.)
     // Landlock-only mode has none: the ops become Landlock rules (4b).
+    let mut host_sockets = None;
     if !plan.landlock_only {
         let sources = mounts::resolve_sources(&spec.ops)
             .map_err(|e| crate::diagnose::in_sources(spec, e, plan.real_uid))?;
+        // --host-sockets block: the host's sockets, read while the host is in view
+        // (the monitor is still in the caller's network namespace).
+        let listed = match spec.host_sockets.block {
+            true => Some(sockets::read_host(
+                plan.host_diag.as_ref().map(|fd| fd.as_fd()),
+                monitor.as_raw(),
+            )?),
+            false => None,
+        };
+        // Not kept for pid 1: the socket is in the host's network namespace.
+        if let Some(fd) = &plan.host_diag {
+            let _ = nix::unistd::close(fd.as_raw_fd());
+        }
         // A bind from /proc reads the binder's network namespace (/proc/self/net).
         if sources_in_proc(&spec.ops, &sources) {
             if let Some(sock) = net_beside.take() {
@@ -769,6 +793,16 @@ fn child(
         // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
         let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
         crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
+        // Last, over everything the ops made: the host's sockets that are still in view.
+        if let Some(listed) = listed {
+            let binds = sockets::binds(&spec.ops, &sources);
+            host_sockets = Some(sockets::mask(
+                &mut root,
+                &listed,
+                &binds,
+                &spec.host_sockets.allow,
+            )?);
+        }
         fault::hit(Step::PivotRoot)?;
         root.finish()?;
     }
@@ -917,7 +951,14 @@ fn child(
 
     // 8. --report: what is in force, written while nothing is filtered yet.
     if let Some(to) = spec.report {
-        write_report(spec, plan, &landlock, memfd_sysctl.as_ref(), to)?;
+        write_report(
+            spec,
+            plan,
+            &landlock,
+            memfd_sysctl.as_ref(),
+            host_sockets.as_ref(),
+            to,
+        )?;
     }
 
     // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec.
@@ -969,6 +1010,7 @@ fn write_report(
     plan: &Plan,
     landlock: &crate::landlock::Status,
     memfd_sysctl: Option<&std::result::Result<u8, String>>,
+    host_sockets: Option<&sockets::Outcome>,
     to: ReportTo,
 ) -> Result<()> {
     let mut namespaces = Vec::new();
@@ -1008,6 +1050,11 @@ fn write_report(
         memfd_exec: memfd_report(spec, memfd_sysctl),
         capabilities,
         no_new_privs: nix::sys::prctl::get_no_new_privs().unwrap_or(false),
+        host_sockets: report::HostSockets::new(
+            spec.host_sockets.block,
+            plan.landlock_only,
+            host_sockets,
+        ),
     });
     let fd = match to {
         ReportTo::Stderr => 2,

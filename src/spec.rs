@@ -345,6 +345,15 @@ impl SeccompPolicy {
     }
 }
 
+/// Host pathname unix sockets (`--host-sockets`, `--allow-socket`; src/sockets.rs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSocketsSpec {
+    /// Mask the host's sockets the mounts show (the default as hutch).
+    pub block: bool,
+    /// `--allow-socket PATH` (as seen inside): sockets left reachable, in order.
+    pub allow: Vec<PathBuf>,
+}
+
 /// Whether the sandbox runs without namespaces, confined by Landlock, seccomp and
 /// no_new_privs only (src/landlock_only.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -402,6 +411,8 @@ pub struct Spec {
     pub level_prefix: bool,
     pub landlock: LandlockSpec,
     pub seccomp_policy: SeccompPolicy,
+    /// Host pathname unix sockets: masked unless granted (src/sockets.rs).
+    pub host_sockets: HostSocketsSpec,
     /// `--landlock-only`, `--landlock-only-fallback`.
     pub landlock_only: LandlockOnly,
     pub report: Option<ReportTo>,
@@ -455,6 +466,10 @@ impl Spec {
             level_prefix: false,
             landlock: LandlockSpec::new(personality),
             seccomp_policy: SeccompPolicy::new(personality),
+            host_sockets: HostSocketsSpec {
+                block: personality == Personality::Hutch,
+                allow: Vec::new(),
+            },
             landlock_only: LandlockOnly::Off,
             report: None,
             limits: crate::limits::Limits::default(),

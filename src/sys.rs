@@ -134,6 +134,7 @@ pub const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
 pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 
 /// `open_tree(2)`: with `OPEN_TREE_CLONE` a detached copy of the mount at `path`.
 pub fn open_tree(dirfd: RawFd, path: &Path, flags: u32) -> io::Result<OwnedFd> {

@@ -121,6 +121,8 @@ fn reach(step: fault::Step, user: User) -> Reach {
         NetHelper => Reach::With(&["--net", "user"]),
         // The child makes the network namespace itself (src/netns.rs).
         NetBeside => Reach::Recovers,
+        // The host's sockets are read from /proc/net/unix instead (src/sockets.rs).
+        SocketList => Reach::Recovers,
         // Root maps 0 to 0 unless the sandbox ids differ (then nested under --dev).
         NestedUserns if user.is_root() => Reach::With(&["--uid", "1234"]),
         Clone | UidMap | BindSource | RootPrepare | Bind | Tmpfs | Proc | Dev | FileData

@@ -816,6 +816,86 @@ fn desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers() {
             ],
         );
         assert_eq!(o.stdout, "done\n", "{user:?}: {o:?}");
+
+        // The whole runtime directory in view: the host's sockets are masked under the
+        // hutch name (the profile's grants are what let the clients through above), and
+        // reachable without the protection.
+        let clients = "wayland-info >/dev/null 2>&1 && echo wayland; \
+                       pactl info >/dev/null 2>&1 && echo pulse; \
+                       timeout 5 pw-cli info 0 >/dev/null 2>&1 && echo pipewire; echo done";
+        for (extra, want) in [
+            ("block", "done\n"),
+            ("allow", "wayland\npulse\npipewire\ndone\n"),
+        ] {
+            let o = run_in(
+                user,
+                s.path(),
+                &home,
+                &[("XDG_RUNTIME_DIR", run_s)],
+                &[
+                    &hutch(),
+                    "--host-sockets",
+                    extra,
+                    "--ro-bind",
+                    "/",
+                    "/",
+                    "--dev",
+                    "/dev",
+                    "--",
+                    "/bin/sh",
+                    "-c",
+                    clients,
+                ],
+            );
+            assert_eq!(o.stdout, want, "{user:?} --host-sockets {extra}: {o:?}");
+        }
+    }
+}
+
+/// The build profile grants no host socket: a session bus (dbus-daemon, run as the user
+/// beside the project) is refused to `dbus-send` inside, and reached once granted with
+/// `--allow-socket`, or without the profile's protection.
+#[test]
+fn build_profile_cannot_reach_a_session_bus() {
+    if !common::on_path("dbus-daemon") || !common::on_path("dbus-send") {
+        common::skip("dbus-daemon or dbus-send not installed: install dbus-daemon dbus-bin");
+        return;
+    }
+    for user in users() {
+        let s = Scratch::new(user);
+        let proj = project(&s);
+        let run = s.mkdir("run", 0o700);
+        let bus = run.join("bus");
+        let bus_s = bus.to_str().unwrap();
+        let _bus = Daemon::start(
+            "dbus-daemon",
+            user,
+            &[],
+            &[
+                "dbus-daemon",
+                "--session",
+                "--nofork",
+                "--nopidfile",
+                &format!("--address=unix:path={bus_s}"),
+            ],
+            &bus,
+        );
+        let call = format!(
+            "dbus-send --bus=unix:path={bus_s} --print-reply --dest=org.freedesktop.DBus \
+             /org/freedesktop/DBus org.freedesktop.DBus.ListNames >/dev/null && echo reached; echo done"
+        );
+        for (extra, want) in [
+            (&[][..], "done\n"),
+            (&["--allow-socket", bus_s][..], "reached\ndone\n"),
+            (&["--host-sockets", "allow"][..], "reached\ndone\n"),
+        ] {
+            let mut argv = vec![hutch(), "--profile".into(), "build".into()];
+            argv.extend(extra.iter().map(|a| a.to_string()));
+            argv.extend(["--".into(), "/bin/sh".into(), "-c".into(), call.clone()]);
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let o = run_in(user, &proj, &s.home(), &[], &argv);
+            assert_eq!(o.stdout, want, "{user:?} {extra:?}: {o:?}");
+        }
     }
 }
 

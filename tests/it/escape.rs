@@ -18,8 +18,8 @@
 //!   read-only mounts, /proc links, symlinks met while building the root, hutch's own
 //!   descriptors, its binary, other processes and the host's namespaces.
 //! - Under the `hutch` name, Landlock, the seccomp policy, no inherited descriptors,
-//!   a pid namespace (unless `--share-pid`), a pid 1 that is not dumpable and
-//!   no_new_privs apply as well.
+//!   a pid namespace (unless `--share-pid`), a pid 1 that is not dumpable,
+//!   masked host unix sockets and no_new_privs apply as well.
 //! - Under the `bwrap` name, the descriptors the caller passes reach the command, as
 //!   with bwrap. The caller hands them over; hutch adds none of its own.
 //! - Without `--unshare-pid`, under the `bwrap` name, the sandbox can send signals to
@@ -69,6 +69,8 @@
 //! | connect to a TCP port not allowed | `harden::tcp_connect_is_limited_to_allowed_ports` |
 //! | outlive the process that started the sandbox | `harden::sandbox_dies_with_its_parent_by_default`, `it::core::die_with_parent_kills_the_sandbox_when_the_parent_dies` |
 //! | leave files or mounts on the host | `it::core::no_host_visible_leftovers` |
+//! | reach host services through pathname sockets (session bus, ssh-agent, docker-like, datagram) | `it::escape::host_unix_sockets_are_unreachable_unless_granted` |
+//! | (the same through the `build` profile; the `desktop` profile's grants) | `profiles::build_profile_cannot_reach_a_session_bus`, `profiles::desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers` |
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -1245,5 +1247,170 @@ attempt('uname', lambda: os.uname())
         let o = py(small(Name::Bwrap, u), &body).run();
         o.ok();
         allowed(&o, &["install", "uname"]);
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// Host unix sockets
+
+/// Real servers on host pathname sockets, started by `u` in a fresh directory of the
+/// test's own (under the per-process test directory, traversable by everyone): a session
+/// bus, an ssh-agent, a stream listener where docker would have docker.sock, and a
+/// datagram socket like journald's. Dropping it ends them.
+struct HostServers {
+    dir: TempDir,
+    _running: Vec<Running>,
+}
+
+fn host_servers(u: User) -> HostServers {
+    let dir = tempdir(u);
+    let d = dir.s();
+    let servers = [
+        Cmd::new(Path::new("/usr/bin/dbus-daemon"), u).args([
+            "--session",
+            "--nofork",
+            "--nopidfile",
+            &format!("--address=unix:path={d}/bus"),
+        ]),
+        Cmd::new(Path::new("/usr/bin/ssh-agent"), u).args(["-D", "-a", &format!("{d}/agent.sock")]),
+        Cmd::new(Path::new("/usr/bin/python3"), u).args([
+            "-c",
+            "import socket, sys\n\
+             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n\
+             s.bind(sys.argv[1]); s.listen(16)\n\
+             while True:\n    c, _ = s.accept(); c.sendall(b'pong\\n'); c.close()",
+            &format!("{d}/docker.sock"),
+        ]),
+        Cmd::new(Path::new("/usr/bin/python3"), u).args([
+            "-c",
+            "import socket, sys, time\n\
+             s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n\
+             s.bind(sys.argv[1])\n\
+             while True: s.recv(100)",
+            &format!("{d}/dgram.sock"),
+        ]),
+    ];
+    let running: Vec<Running> = servers.into_iter().map(|c| c.spawn()).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for name in ["bus", "agent.sock", "docker.sock", "dgram.sock"] {
+        while !dir.join(name).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} never appeared in {d}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    HostServers {
+        dir,
+        _running: running,
+    }
+}
+
+/// The attempts on the host's sockets, bound at /tmp/host inside: a D-Bus method call,
+/// `ssh-add -l` (1: connected, no identities; 2: no agent), a request on the docker-like
+/// socket, a datagram; and a server of the sandbox's own on a socket in its /tmp.
+const SOCKET_ATTEMPTS: &str = "t bus dbus-send --bus=unix:path=/tmp/host/bus --print-reply \
+       --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.ListNames; \
+     t agent sh -c 'SSH_AUTH_SOCK=/tmp/host/agent.sock ssh-add -l; [ $? -eq 1 ]'; \
+     t docker sh -c 'python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); \
+       s.connect(\\\"/tmp/host/docker.sock\\\"); assert s.recv(10) == b\\\"pong\\\\n\\\"\"'; \
+     t dgram python3 -c 'import socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b\"x\", \"/tmp/host/dgram.sock\")'; \
+     t inner sh -c 'python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); s.bind(\\\"/tmp/in.sock\\\"); s.listen(1); c, _ = s.accept(); c.sendall(b\\\"in\\\")\" & \
+       i=0; while [ ! -S /tmp/in.sock ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done; \
+       python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); s.connect(\\\"/tmp/in.sock\\\"); assert s.recv(2) == b\\\"in\\\"\"'";
+
+const HOST_SOCKETS: [&str; 4] = ["bus", "agent", "docker", "dgram"];
+
+/// Tries to reach host services through their pathname sockets, which `--ro-bind / /`
+/// leaves in view (connect(2) needs no writable mount): a session bus (from which
+/// `systemd-run --user` would run code outside), an ssh-agent, a docker-like socket, a
+/// datagram socket. The host's directory is bound at /tmp/host, over the sandbox's own
+/// /tmp, so the masks follow a bind whose source and destination differ.
+///
+/// - Under the `hutch` name every attempt fails; a server the sandbox starts on a socket
+///   in its own /tmp still works; `--report` says the mount masks hold them. The same
+///   with the host's sockets read from /proc/net/unix (sock_diag failing, injected).
+/// - `--allow-socket` grants one socket by its path inside (only that one is reachable),
+///   or every socket beneath a directory.
+/// - Without the protection (`--host-sockets allow`, the default under the `bwrap` name,
+///   and /usr/bin/bwrap itself) every attempt succeeds; `--host-sockets block` turns the
+///   protection on under the `bwrap` name.
+#[test]
+fn host_unix_sockets_are_unreachable_unless_granted() {
+    let bwrap = Path::new(SYSTEM_BWRAP).exists();
+    for_each_user(|u| {
+        let servers = host_servers(u);
+        let run = |c: Cmd, extra: &[&str]| {
+            let o = c
+                .args([
+                    "--tmpfs",
+                    "/tmp",
+                    "--ro-bind",
+                    &servers.dir.s(),
+                    "/tmp/host",
+                ])
+                .args(extra)
+                .sh(&format!("{SH_PRELUDE}{SOCKET_ATTEMPTS}"))
+                .run();
+            o.ok();
+            o
+        };
+        // The protection, under both names.
+        for (name, extra) in [
+            (Name::Hutch, &["--report"][..]),
+            (Name::Bwrap, &["--host-sockets", "block"][..]),
+        ] {
+            let o = run(system(name, u), extra);
+            refused(&o, &HOST_SOCKETS);
+            allowed(&o, &["inner"]);
+            if name == Name::Hutch {
+                o.stderr_has(r#""host_sockets": {"mode": "block", "mechanism": "mount-mask""#);
+            }
+        }
+        // Where the kernel has no sock_diag for unix sockets, /proc/net/unix is read instead.
+        let o = run(
+            system(Name::Hutch, u).env("HUTCH_FAULT", "socket-list"),
+            &["--report"],
+        );
+        refused(&o, &HOST_SOCKETS);
+        allowed(&o, &["inner"]);
+        o.stderr_has(r#""mechanism": "mount-mask""#);
+        // Granted by name: only that socket; granted by directory: all beneath it.
+        let o = run(system(Name::Hutch, u), &["--allow-socket", "/tmp/host/bus"]);
+        allowed(&o, &["bus", "inner"]);
+        refused(&o, &["agent", "docker", "dgram"]);
+        let o = run(system(Name::Hutch, u), &["--allow-socket", "/tmp/host"]);
+        allowed(&o, &HOST_SOCKETS);
+        // Without the protection: every attempt reaches its server.
+        let o = run(system(Name::Hutch, u), &["--host-sockets", "allow"]);
+        allowed(&o, &HOST_SOCKETS);
+        allowed(&o, &["inner"]);
+        let hutch_as_bwrap = run(system(Name::Bwrap, u), &[]);
+        allowed(&hutch_as_bwrap, &HOST_SOCKETS);
+        allowed(&hutch_as_bwrap, &["inner"]);
+        // bubblewrap itself: the same results as hutch under its name.
+        if bwrap {
+            let mut c = system_bwrap_cmd(u);
+            if u.is_root() {
+                c = c.args(ROOT_IN_USERNS);
+            }
+            let c = c.args([
+                "--ro-bind",
+                "/",
+                "/",
+                "--unshare-pid",
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+            ]);
+            let o = run(c, &[]);
+            assert_eq!(
+                results(&o),
+                results(&hutch_as_bwrap),
+                "{o:?}{hutch_as_bwrap:?}"
+            );
+        }
     });
 }
