@@ -117,7 +117,8 @@ pub static FLAGS: &[Flag] = flags! {
     Security "--cap-add" ["CAP"] "Add cap CAP when running as privileged user";
     Security "--cap-drop" ["CAP"] "Drop cap CAP when running as privileged user";
     Filesystem "--perms" ["OCTAL"] "Set permissions of next argument (--bind-data, --file, etc.)";
-    Filesystem "--size" ["BYTES"] "Set size of next argument (only for --tmpfs)";
+    Filesystem "--size" ["BYTES"] "Set size of next argument (only for --tmpfs; as hutch also with a k/M/G suffix)";
+    Filesystem "--tmpfs-size" ["SIZE"] "The size bound of every tmpfs made without --size (--tmpfs, --dev and its /dev/shm, --tmp-overlay's writes, --file copies), or unlimited (default as hutch: a quarter of RAM, at most 4G; as bwrap: unlimited, the kernel's half of RAM)";
     Filesystem "--chmod" ["OCTAL", "PATH"] "Change permissions of PATH (must already exist)";
     Security "--landlock" ["MODE"] "Landlock: auto (rules from the mounts or --landlock-read/-write/-exec) or off (default: auto as hutch, off as bwrap)";
     Security "--landlock-read" ["PATH"] "Landlock: allow reading beneath PATH (as seen inside); explicit path rules replace the ones derived from the mounts";
@@ -278,11 +279,24 @@ fn parse_word<T: Copy>(s: &OsStr, name: &str, words: &[(&str, T)]) -> Result<T> 
         })
 }
 
-fn parse_size(s: &OsStr) -> Result<u64> {
+/// `--size`: bwrap's plain bytes; under the hutch name also a k/M/G suffix, as everywhere
+/// hutch takes a size (one parser with profiles' `size` and `--memory`).
+fn parse_size(s: &OsStr, personality: Personality) -> Result<u64> {
     s.to_str()
-        .and_then(|t| t.parse::<u64>().ok())
+        .and_then(|t| match personality {
+            Personality::Bwrap => t.parse::<u64>().ok(),
+            Personality::Hutch => crate::limits::parse_size(t),
+        })
         .filter(|n| *n > 0)
-        .ok_or_else(|| Error::msg("--size takes a non-zero number of bytes"))
+        .ok_or_else(|| {
+            Error::msg(match personality {
+                Personality::Bwrap => "--size takes a non-zero number of bytes".to_string(),
+                Personality::Hutch => format!(
+                    "--size takes a non-zero number of bytes, with an optional k, M or G suffix: {}",
+                    s.to_string_lossy()
+                ),
+            })
+        })
 }
 
 pub fn parse_cap(s: &OsStr) -> Result<CapSet> {
@@ -718,7 +732,7 @@ impl<'i> Parser<'i> {
                 if self.size.is_some() {
                     return Err(Error::msg("--size given twice for the same action"));
                 }
-                self.size = Some(parse_size(&v[0])?);
+                self.size = Some(parse_size(&v[0], self.spec.personality)?);
             }
             "--overlay-src" => self.overlay_srcs.push(p(&v[0])),
             "--overlay" | "--tmp-overlay" | "--ro-overlay" => {
@@ -853,6 +867,7 @@ impl<'i> Parser<'i> {
         let s = &mut self.spec;
         s.command = command;
         s.limits.check()?;
+        s.limits.set_defaults(s.personality == Personality::Hutch);
         crate::net::check(&s.net)?;
 
         // Landlock: explicit path rules replace the derived ones; `--landlock off`

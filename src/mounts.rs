@@ -103,6 +103,17 @@ pub struct Root {
     root: OwnedFd,
     data_files: usize,
     uses_new_api: bool,
+    /// `--tmpfs-size`: the size bound of every tmpfs made without `--size`.
+    tmpfs_size: Option<u64>,
+}
+
+/// `mode=...` for a tmpfs, with `,size=...` when it is bounded.
+fn tmpfs_data(mode: u32, size: Option<u64>) -> String {
+    let mut data = format!("mode={}", c_octal(mode));
+    if let Some(size) = size {
+        data.push_str(&format!(",size={size}"));
+    }
+    data
 }
 
 fn open_root() -> Result<OwnedFd> {
@@ -115,8 +126,10 @@ fn open_root() -> Result<OwnedFd> {
 }
 
 impl Root {
-    /// Make mounts private to us, mount the base tmpfs and pivot into it.
-    pub fn prepare() -> Result<Root> {
+    /// Make mounts private to us, mount the base tmpfs and pivot into it. The base
+    /// (which holds `--file` copies, `--tmp-overlay` writes and the root, unless an op
+    /// covers it) is bounded by `tmpfs_size` like every tmpfs made without `--size`.
+    pub fn prepare(tmpfs_size: Option<u64>) -> Result<Root> {
         // Slave, not private: host mounts made later still propagate in, none go out.
         mount(
             None::<&str>,
@@ -135,7 +148,7 @@ impl Root {
             *base,
             Some("tmpfs"),
             MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
-            Some("mode=0755"),
+            Some(tmpfs_data(0o755, tmpfs_size).as_str()),
         )
         .ctx(|| "Failed to mount tmpfs".into())?;
         nix::unistd::chdir(*base).ctx(|| format!("chdir {base}"))?;
@@ -157,6 +170,7 @@ impl Root {
             root: open_root()?,
             data_files: 0,
             uses_new_api: true,
+            tmpfs_size,
         })
     }
 
@@ -469,10 +483,7 @@ impl Root {
             Op::Tmpfs { dest, perms, size } => {
                 let perms = perms.unwrap_or(0o755);
                 let fd = self.ensure_dir(dest, 0o755, parent_mode(perms))?;
-                let mut data = format!("mode={}", c_octal(perms));
-                if let Some(size) = size {
-                    data.push_str(&format!(",size={size}"));
-                }
+                let data = tmpfs_data(perms, size.or(self.tmpfs_size));
                 let ctx = || format!("Can't mount tmpfs on {}", dest.display());
                 crate::fault::hit_io(Step::Tmpfs).ctx(ctx)?;
                 self.mount_fs(
@@ -632,11 +643,12 @@ impl Root {
         let fd = self.ensure_dir(dest, 0o755, parent_mode(0))?;
         let ctx = || format!("Can't mount tmpfs on {}", dest.display());
         crate::fault::hit_io(Step::Dev).ctx(ctx)?;
+        let data = tmpfs_data(0o755, self.tmpfs_size);
         self.mount_fs(
             "tmpfs",
             fd.as_fd(),
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            Some("mode=0755"),
+            Some(&data),
         )
         .ctx(ctx)?;
         for node in ["null", "zero", "full", "random", "urandom", "tty"] {

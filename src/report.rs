@@ -81,6 +81,17 @@ pub struct Enforcement<'a> {
     pub seccomp_programs: usize,
     pub capabilities: Vec<String>,
     pub no_new_privs: bool,
+    pub bounds: Bounds,
+}
+
+/// The resource bounds in force: the size of each tmpfs made without `--size`, and the
+/// process bound (`RLIMIT_NPROC`) with where it comes from or why there is none.
+#[derive(Debug, Clone)]
+pub struct Bounds {
+    pub tmpfs: Option<u64>,
+    pub nproc: Option<u64>,
+    /// `default`, `--rlimit`, or why the default does not apply.
+    pub nproc_from: String,
 }
 
 /// `--report`: one JSON object on one line.
@@ -92,7 +103,8 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
             "\"landlock\": {{\"abi\": {}, \"status\": {}, \"fs\": {}, \"rules\": {}, ",
             "\"scope\": {}, \"dropped\": {}, \"skipped\": {}}}, ",
             "\"seccomp\": {{\"policy\": {}, \"action\": {}, \"programs\": {}}}, ",
-            "\"capabilities\": {}, \"no_new_privs\": {}}}\n"
+            "\"capabilities\": {}, \"no_new_privs\": {}, ",
+            "\"bounds\": {{\"tmpfs\": {}, \"nproc\": {}, \"nproc_from\": {}}}}}\n"
         ),
         json_list(&e.namespaces),
         json_str(e.mode),
@@ -108,6 +120,9 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
         e.seccomp_programs,
         json_list(&e.capabilities),
         e.no_new_privs,
+        e.bounds.tmpfs.map_or("null".to_string(), |n| n.to_string()),
+        e.bounds.nproc.map_or("null".to_string(), |n| n.to_string()),
+        json_str(&e.bounds.nproc_from),
     )
 }
 
@@ -135,6 +150,11 @@ mod tests {
             seccomp_programs: 3,
             capabilities: vec![],
             no_new_privs: true,
+            bounds: Bounds {
+                tmpfs: Some(1 << 30),
+                nproc: Some(4096),
+                nproc_from: "default".into(),
+            },
         };
         assert_eq!(
             enforcement_json(&e),
@@ -142,7 +162,8 @@ mod tests {
                 r#"{"namespaces": ["user", "mnt"], "mode": "namespaces", "landlock": {"abi": 7, "status": "full", "fs": "derived", "#,
                 r#""rules": 3, "scope": true, "dropped": [], "skipped": ["/x\"y: No such file or directory"]}, "#,
                 r#""seccomp": {"policy": "default", "action": "errno", "programs": 3}, "#,
-                r#""capabilities": [], "no_new_privs": true}"#,
+                r#""capabilities": [], "no_new_privs": true, "#,
+                r#""bounds": {"tmpfs": 1073741824, "nproc": 4096, "nproc_from": "default"}}"#,
                 "\n"
             )
         );

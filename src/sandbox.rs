@@ -671,7 +671,7 @@ fn child(
             }
         }
         fault::hit(Step::RootPrepare)?;
-        let mut root = Root::prepare().map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
+        let mut root = Root::prepare(spec.limits.tmpfs_size).map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
         for (op, src) in spec.ops.iter().zip(&sources) {
             root.apply(op, src.as_deref(), spec.ns.pid || spec.pidns_fd.is_some())
                 .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
@@ -817,8 +817,12 @@ fn child(
         write_report(spec, plan, &landlock, to)?;
     }
 
-    // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec.
+    // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec;
+    // under the hutch name the default process bound, where it bounds the sandbox alone.
     fault::hit(Step::Rlimit)?;
+    if let Ok(n) = spec.limits.default_nproc(plan.userns, plan.real_uid) {
+        crate::limits::apply_default_nproc(n)?;
+    }
     crate::limits::apply_rlimits(&spec.limits.rlimits)?;
 
     // 8c. Descriptor hygiene: nothing inherited reaches the command unless named.
@@ -903,6 +907,7 @@ fn write_report(
         seccomp_programs: plan.seccomp.len(),
         capabilities,
         no_new_privs: nix::sys::prctl::get_no_new_privs().unwrap_or(false),
+        bounds: bounds(spec, plan),
     });
     let fd = match to {
         ReportTo::Stderr => 2,
@@ -914,6 +919,30 @@ fn write_report(
         .ctx(|| "Write to the report fd".into())?;
     close_report_fd(spec);
     Ok(())
+}
+
+/// The resource bounds for `--report`: `--rlimit nproc` if given, else the default.
+fn bounds(spec: &Spec, plan: &Plan) -> report::Bounds {
+    let l = &spec.limits;
+    let tmpfs = if plan.landlock_only {
+        None
+    } else {
+        l.tmpfs_size
+    };
+    let given = l
+        .rlimits
+        .iter()
+        .find(|r| r.name == crate::limits::RlimitName::Nproc);
+    let (nproc, nproc_from) = match (given, l.default_nproc(plan.userns, plan.real_uid)) {
+        (Some(r), _) => (r.soft, "--rlimit".to_string()),
+        (None, Ok(n)) => (Some(n), "default".to_string()),
+        (None, Err(why)) => (None, why.to_string()),
+    };
+    report::Bounds {
+        tmpfs,
+        nproc,
+        nproc_from,
+    }
 }
 
 /// Apply the environment ops in order to a copy of our environment.
