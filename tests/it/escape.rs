@@ -1042,3 +1042,158 @@ attempt('uname', lambda: os.uname())
         allowed(&o, &["install", "uname"]);
     });
 }
+
+/// The host's RAM, from /proc/meminfo.
+fn mem_total() -> u64 {
+    read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("MemTotal in /proc/meminfo")
+        * 1024
+}
+
+#[test]
+fn tmpfs_writes_stop_at_the_bound() {
+    const ENOSPC: i32 = 28;
+    // 2 MiB into /tmp (--tmpfs), /dev/shm (--dev) and a --tmp-overlay (its writes go to
+    // the base tmpfs), each bounded at 1 MiB.
+    let body = r#"
+def fill(p):
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for _ in range(32):
+            os.write(fd, b'x' * 65536)
+    finally:
+        os.close(fd)
+        os.unlink(p)
+attempt('tmp', lambda: fill('/tmp/f'))
+attempt('shm', lambda: fill('/dev/shm/f'))
+attempt('overlay', lambda: fill('/tmp/ov/f'))
+"#;
+    for_each_user(|u| {
+        let lower = tempdir(u);
+        let ov = ["--overlay-src", &lower.s(), "--tmp-overlay", "/tmp/ov"];
+        let run = |name: Name, extra: &[&str]| {
+            let o = py(system(name, u).args(extra).args(ov), body).run();
+            o.ok();
+            o
+        };
+        let o = run(Name::Hutch, &["--tmpfs-size", "1M", "--tmpfs", "/tmp"]);
+        for n in ["tmp", "shm", "overlay"] {
+            assert_eq!(result(&o, n), errno(ENOSPC), "{n}{o:?}");
+        }
+        // --size before --tmpfs overrides the bound (and takes a suffix as hutch).
+        let o = run(
+            Name::Hutch,
+            &["--tmpfs-size", "1M", "--size", "4M", "--tmpfs", "/tmp"],
+        );
+        allowed(&o, &["tmp"]);
+        assert_eq!(result(&o, "shm"), errno(ENOSPC), "{o:?}");
+        // bwrap's own --size (plain bytes) works under its name too.
+        let o = run(Name::Bwrap, &["--size", "1048576", "--tmpfs", "/tmp"]);
+        assert_eq!(result(&o, "tmp"), errno(ENOSPC), "{o:?}");
+        // Without the protection: the bwrap name keeps the kernel's default (half of RAM).
+        let o = run(Name::Bwrap, &["--tmpfs", "/tmp"]);
+        allowed(&o, &["tmp", "shm", "overlay"]);
+    });
+}
+
+#[test]
+fn the_default_tmpfs_bound_is_a_quarter_of_ram_at_most_4g() {
+    let ram = mem_total();
+    let bound = ((ram / 4).min(4 << 30) >> 20).max(64) << 20;
+    for_each_user(|u| {
+        let sizes = |name: Name| {
+            let o = small(name, u)
+                .args(["--dev", "/dev", "--tmpfs", "/tmp"])
+                .args(["stat", "-f", "-c", "%n %b %S", "/tmp", "/dev/shm", "/"])
+                .run();
+            o.ok();
+            let mut out = BTreeMap::new();
+            for l in o.lines() {
+                let f: Vec<&str> = l.split(' ').collect();
+                let n = f[1].parse::<u64>().unwrap() * f[2].parse::<u64>().unwrap();
+                out.insert(f[0].to_string(), n);
+            }
+            assert_eq!(out.len(), 3, "{o:?}");
+            out
+        };
+        // /tmp (--tmpfs), /dev/shm (--dev) and the root (the base tmpfs, no op over it).
+        for (path, size) in sizes(Name::Hutch) {
+            assert_eq!(size, bound, "{path} as hutch, RAM {ram}");
+        }
+        // Without the protection: the kernel's default, half of RAM (in pages).
+        let half = ram / 4096 / 2 * 4096;
+        for (path, size) in sizes(Name::Bwrap) {
+            assert_eq!(size, half, "{path} as bwrap, RAM {ram}");
+        }
+    });
+}
+
+#[test]
+fn processes_stop_at_the_process_bound() {
+    const EAGAIN: i32 = 11;
+    // Children that wait on a pipe: forking past the bound fails with EAGAIN.
+    let forks = r#"
+r, w = os.pipe()
+kids = []
+def forks():
+    for _ in range(32):
+        pid = os.fork()
+        if pid == 0:
+            os.close(w)
+            os.read(r, 1)
+            os._exit(0)
+        kids.append(pid)
+attempt('fork', forks)
+os.close(w)
+for k in kids:
+    os.waitpid(k, 0)
+"#;
+    // Threads count as processes: the default bound, without forking thousands.
+    let threads = r#"
+import threading
+threading.stack_size(65536)
+ev = threading.Event()
+n = 0
+try:
+    for _ in range(4200):
+        threading.Thread(target=ev.wait).start()
+        n += 1
+except RuntimeError:
+    pass
+ev.set()
+print('threads', n)
+"#;
+    let count = |o: &Out| result(o, "threads").parse::<u64>().unwrap();
+    for_each_user(|u| {
+        let o = py(system(Name::Hutch, u).args(["--rlimit", "nproc=16"]), forks).run();
+        o.ok();
+        if u.is_root() {
+            // The kernel does not bound uid 0 (of the initial namespace) with
+            // RLIMIT_NPROC, in a user namespace or not: only a pids cgroup (--pids) does.
+            allowed(&o, &["fork"]);
+        } else {
+            assert_eq!(result(&o, "fork"), errno(EAGAIN), "{o:?}");
+        }
+        let o = py(system(Name::Hutch, u).args(["--report"]), threads).run();
+        o.ok();
+        if u.is_root() {
+            o.stderr_has("\"nproc\": null, \"nproc_from\": \"the kernel does not bound root");
+            assert_eq!(count(&o), 4200, "{o:?}");
+        } else {
+            o.stderr_has("\"nproc\": 4096, \"nproc_from\": \"default\"");
+            // The sandbox's pid 1 and the main thread count too.
+            let n = count(&o);
+            assert!((4000..4096).contains(&n), "{n} threads{o:?}");
+        }
+        // Without the protection: bwrap's defaults.
+        let o = py(system(Name::Bwrap, u), forks).run();
+        o.ok();
+        allowed(&o, &["fork"]);
+        let o = py(system(Name::Bwrap, u), threads).run();
+        o.ok();
+        assert_eq!(count(&o), 4200, "{o:?}");
+    });
+}
