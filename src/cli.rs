@@ -1333,6 +1333,42 @@ mod tests {
         }
     }
 
+    /// One size parser for `--size` and a profile's `size` under the hutch name; bwrap's
+    /// plain bytes under the bwrap name. The bounds are hutch's defaults only.
+    #[test]
+    fn sizes_and_default_bounds_follow_the_personality() {
+        let size = |s: &Spec| match &s.ops[0] {
+            Op::Tmpfs { size, .. } => *size,
+            other => panic!("{other:?}"),
+        };
+        for (v, n) in [("1M", 1 << 20), ("4k", 4096), ("2G", 2 << 30), ("1000", 1000)] {
+            assert_eq!(size(&hutch_spec(&["--size", v, "--tmpfs", "/t", "x"])), Some(n));
+        }
+        let herr = |s: &[&str]| parse(Personality::Hutch, args(s)).unwrap_err().to_string();
+        assert_eq!(
+            herr(&["--size", "1X", "--tmpfs", "/t"]),
+            "--size takes a non-zero number of bytes, with an optional k, M or G suffix: 1X"
+        );
+        assert_eq!(
+            err(&["--size", "1M", "--tmpfs", "/t"]),
+            "--size takes a non-zero number of bytes"
+        );
+        let h = hutch_spec(&["true"]);
+        assert_eq!(h.limits.tmpfs_size, Some(crate::limits::default_tmpfs_size()));
+        assert!(h.limits.nproc_default);
+        let b = spec(&["true"]);
+        assert_eq!(b.limits.tmpfs_size, None);
+        assert!(!b.limits.nproc_default);
+        let h = hutch_spec(&["--tmpfs-size", "unlimited", "--rlimit", "nproc=unlimited", "true"]);
+        assert_eq!(h.limits.tmpfs_size, None);
+        assert!(!h.limits.nproc_default);
+        assert_eq!(spec(&["--tmpfs-size", "64M", "true"]).limits.tmpfs_size, Some(64 << 20));
+        assert_eq!(
+            err(&["--tmpfs-size", "0", "true"]),
+            "--tmpfs-size: invalid size \"0\" (use bytes or a k/M/G suffix, or unlimited)"
+        );
+    }
+
     #[test]
     fn hardening_defaults_follow_the_personality() {
         let h = hutch_spec(&["true"]);
@@ -1501,6 +1537,7 @@ mod tests {
                     "N" | "WEIGHT" => "3".into(),
                     "LIMIT" => "nofile=64".into(),
                     "DURATION" => "1s".into(),
+                    "SIZE" => "64M".into(),
                     "MODE" => "on".into(),
                     "ACTION" => "kill".into(),
                     "OCTAL" => "0755".into(),
