@@ -864,6 +864,25 @@ impl<'i> Parser<'i> {
         // bwrap silently ignores a --perms or --size left just before the command;
         // hutch refuses it like every other dangling modifier: it is always a mistake.
         self.check_modifiers("")?;
+        // hutch's own configuration: read-only inside (src/mounts.rs, `protect_config`).
+        if self.spec.personality == Personality::Hutch {
+            if self.profile_env.is_none() {
+                let command = self.profile_command.clone();
+                self.profile_env = Some(self.input.profile_env(command.as_deref()));
+            }
+            if let Some((_, search)) = &self.profile_env {
+                let s = &mut self.spec;
+                s.config_dirs = crate::profile::config_dirs(search);
+                // A missing user configuration directory that a writable mount would let the
+                // sandbox create is made first (empty, mode 0700), so that it is made
+                // read-only inside like an existing one.
+                if let Some(user) = s.config_dirs.first() {
+                    if crate::profile::creatable_in(user, &s.ops) && !s.host_dirs.contains(user) {
+                        s.host_dirs.push(user.clone());
+                    }
+                }
+            }
+        }
         let s = &mut self.spec;
         s.command = command;
         s.limits.check()?;
@@ -1341,8 +1360,16 @@ mod tests {
             Op::Tmpfs { size, .. } => *size,
             other => panic!("{other:?}"),
         };
-        for (v, n) in [("1M", 1 << 20), ("4k", 4096), ("2G", 2 << 30), ("1000", 1000)] {
-            assert_eq!(size(&hutch_spec(&["--size", v, "--tmpfs", "/t", "x"])), Some(n));
+        for (v, n) in [
+            ("1M", 1 << 20),
+            ("4k", 4096),
+            ("2G", 2 << 30),
+            ("1000", 1000),
+        ] {
+            assert_eq!(
+                size(&hutch_spec(&["--size", v, "--tmpfs", "/t", "x"])),
+                Some(n)
+            );
         }
         let herr = |s: &[&str]| parse(Personality::Hutch, args(s)).unwrap_err().to_string();
         assert_eq!(
@@ -1354,15 +1381,27 @@ mod tests {
             "--size takes a non-zero number of bytes"
         );
         let h = hutch_spec(&["true"]);
-        assert_eq!(h.limits.tmpfs_size, Some(crate::limits::default_tmpfs_size()));
+        assert_eq!(
+            h.limits.tmpfs_size,
+            Some(crate::limits::default_tmpfs_size())
+        );
         assert!(h.limits.nproc_default);
         let b = spec(&["true"]);
         assert_eq!(b.limits.tmpfs_size, None);
         assert!(!b.limits.nproc_default);
-        let h = hutch_spec(&["--tmpfs-size", "unlimited", "--rlimit", "nproc=unlimited", "true"]);
+        let h = hutch_spec(&[
+            "--tmpfs-size",
+            "unlimited",
+            "--rlimit",
+            "nproc=unlimited",
+            "true",
+        ]);
         assert_eq!(h.limits.tmpfs_size, None);
         assert!(!h.limits.nproc_default);
-        assert_eq!(spec(&["--tmpfs-size", "64M", "true"]).limits.tmpfs_size, Some(64 << 20));
+        assert_eq!(
+            spec(&["--tmpfs-size", "64M", "true"]).limits.tmpfs_size,
+            Some(64 << 20)
+        );
         assert_eq!(
             err(&["--tmpfs-size", "0", "true"]),
             "--tmpfs-size: invalid size \"0\" (use bytes or a k/M/G suffix, or unlimited)"

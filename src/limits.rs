@@ -441,7 +441,11 @@ impl Limits {
     /// The default process bound, if it applies to this sandbox, else why not. It bounds
     /// the sandbox alone only in a user namespace of its own (Linux 5.14 and later), and
     /// never root: the kernel exempts uid 0 (of the initial namespace) from `RLIMIT_NPROC`.
-    pub fn default_nproc(&self, own_userns: bool, real_uid: u32) -> std::result::Result<u64, &'static str> {
+    pub fn default_nproc(
+        &self,
+        own_userns: bool,
+        real_uid: u32,
+    ) -> std::result::Result<u64, &'static str> {
         if !self.nproc_default {
             return Err("not asked for");
         }
@@ -472,8 +476,12 @@ impl Limits {
 
 /// The default process bound: `RLIMIT_NPROC` lowered to `n` (never raised).
 pub fn apply_default_nproc(n: u64) -> Result<()> {
-    let (soft, hard) = nix::sys::resource::getrlimit(Resource::RLIMIT_NPROC)
-        .map_err(|e| Error::msg(format!("getrlimit(RLIMIT_NPROC): {}", sys::strerror(e as i32))))?;
+    let (soft, hard) = nix::sys::resource::getrlimit(Resource::RLIMIT_NPROC).map_err(|e| {
+        Error::msg(format!(
+            "getrlimit(RLIMIT_NPROC): {}",
+            sys::strerror(e as i32)
+        ))
+    })?;
     setrlimit(Resource::RLIMIT_NPROC, soft.min(n), hard.min(n)).map_err(|e| {
         Error::msg(format!(
             "the default process bound (RLIMIT_NPROC {n}): setrlimit failed: {}",

@@ -74,6 +74,54 @@ pub fn resolve_sources(ops: &[Op]) -> Result<Vec<Option<PathBuf>>> {
         .collect()
 }
 
+/// Where the sandbox may see hutch's own configuration: a path inside, and the identity
+/// (device, inode) it must have there, if known (an overlay's merged view has none).
+pub type ConfigView = (PathBuf, Option<(u64, u64)>);
+
+/// Before the root changes (the host's view): every place where the ops show one of
+/// hutch's configuration directories (`spec.config_dirs`) or something beneath one.
+pub fn config_views(dirs: &[PathBuf], ops: &[Op], sources: &[Option<PathBuf>]) -> Vec<ConfigView> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let mut out: Vec<ConfigView> = Vec::new();
+    for dir in dirs {
+        let Ok(conf) = std::fs::canonicalize(dir) else {
+            continue;
+        };
+        let conf_id = id(&conf);
+        out.push((dir.clone(), conf_id));
+        if conf != *dir {
+            out.push((conf.clone(), conf_id));
+        }
+        for (op, src) in ops.iter().zip(sources) {
+            let (src, dest, known) = match (op, src) {
+                (Op::Bind { dest, .. } | Op::BindFd { dest, .. }, Some(s)) => {
+                    (s.clone(), dest, true)
+                }
+                (
+                    Op::Overlay {
+                        kind: OverlayKind::ReadWrite { upper, .. },
+                        dest,
+                        ..
+                    },
+                    _,
+                ) => match std::fs::canonicalize(upper) {
+                    Ok(u) => (u, dest, false),
+                    Err(_) => continue,
+                },
+                _ => continue,
+            };
+            if let Ok(rest) = conf.strip_prefix(&src) {
+                out.push((dest.join(rest), conf_id.filter(|_| known)));
+            } else if src.starts_with(&conf) && known {
+                out.push((dest.clone(), id(&src)));
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
 /// The path of `p` (absolute on the host) seen from the base root.
 fn oldroot(p: &Path) -> PathBuf {
     Path::new("/oldroot").join(p.strip_prefix("/").unwrap_or(p))
@@ -342,6 +390,41 @@ impl Root {
             if mp == top || mp.starts_with(top.join("")) {
                 let _ = mount(None::<&str>, &mp, None::<&str>, flags, None::<&str>);
             }
+        }
+        Ok(())
+    }
+
+    /// After the ops: hutch's own configuration, wherever it is visible on a writable
+    /// mount, becomes read-only (a recursive read-only bind onto itself), so that no
+    /// sandbox can weaken the next one's profile.
+    pub fn protect_config(&mut self, views: &[ConfigView]) -> Result<()> {
+        for (path, want) in views {
+            let Ok(fd) = self.resolve(path, OFlag::O_PATH) else {
+                continue;
+            };
+            let Ok(st) = nix::sys::stat::fstat(&fd) else {
+                continue;
+            };
+            if want.is_some_and(|w| w != (st.st_dev, st.st_ino)) {
+                continue;
+            }
+            let read_only = nix::sys::statvfs::fstatvfs(&fd)
+                .is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
+            if read_only {
+                continue;
+            }
+            let src = fd_path(fd.as_fd());
+            self.bind(
+                &src,
+                fd.as_fd(),
+                sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+            )
+            .ctx(|| {
+                format!(
+                    "Can't make hutch's configuration {} read-only",
+                    path.display()
+                )
+            })?;
         }
         Ok(())
     }

@@ -435,6 +435,52 @@ impl Search {
     }
 }
 
+/// hutch's own configuration directories (the parents of the profile directories), where
+/// a sandbox must not write: `$XDG_CONFIG_HOME/hutch`, then `/etc/hutch`.
+pub fn config_dirs(search: &Search) -> Vec<PathBuf> {
+    if search.builtin_only {
+        return Vec::new();
+    }
+    search
+        .user
+        .iter()
+        .chain([&search.system])
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect()
+}
+
+/// Whether `dir` is missing on the host and a writable mount of `ops` (a bind, or an
+/// overlay's upper directory) holds its nearest existing ancestor: the sandbox could
+/// create it.
+pub fn creatable_in(dir: &Path, ops: &[crate::spec::Op]) -> bool {
+    use crate::spec::{BindKind, Op, OverlayKind};
+    if std::fs::symlink_metadata(dir).is_ok() {
+        return false;
+    }
+    let Some(existing) = dir
+        .ancestors()
+        .skip(1)
+        .find_map(|a| std::fs::canonicalize(a).ok())
+    else {
+        return false;
+    };
+    // The sandbox has no more rights on the host's files than its caller.
+    if nix::unistd::access(&existing, nix::unistd::AccessFlags::W_OK).is_err() {
+        return false;
+    }
+    ops.iter().any(|op| {
+        let src = match op {
+            Op::Bind { src, kind, .. } if *kind != BindKind::ReadOnly => src,
+            Op::Overlay {
+                kind: OverlayKind::ReadWrite { upper, .. },
+                ..
+            } => upper,
+            _ => return false,
+        };
+        std::fs::canonicalize(src).is_ok_and(|s| existing.starts_with(s))
+    })
+}
+
 /// A profile's text and how to name it in messages.
 struct Source {
     /// `/path/to/x.toml`, or `build (built-in)`.

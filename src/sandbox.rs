@@ -670,8 +670,10 @@ fn child(
                 crate::netns::enter(sock)?;
             }
         }
+        let config = mounts::config_views(&spec.config_dirs, &spec.ops, &sources);
         fault::hit(Step::RootPrepare)?;
-        let mut root = Root::prepare(spec.limits.tmpfs_size).map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
+        let mut root = Root::prepare(spec.limits.tmpfs_size)
+            .map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
         for (op, src) in spec.ops.iter().zip(&sources) {
             root.apply(op, src.as_deref(), spec.ns.pid || spec.pidns_fd.is_some())
                 .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
@@ -679,6 +681,8 @@ fn child(
         // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
         let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
         crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
+        // Under the hutch name: hutch's own configuration read-only, after every op.
+        root.protect_config(&config)?;
         fault::hit(Step::PivotRoot)?;
         root.finish()?;
     }

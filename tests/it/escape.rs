@@ -1197,3 +1197,70 @@ print('threads', n)
         assert_eq!(count(&o), 4200, "{o:?}");
     });
 }
+
+/// A home for `u` with `rel` (hutch's configuration, relative to it) made, if given.
+fn home_with(u: User, rel: Option<&str>) -> TempDir {
+    let home = tempdir(u);
+    if let Some(rel) = rel {
+        let d = home.join(rel).join("profiles");
+        fs::create_dir_all(&d).unwrap();
+        if running_as_root() && !u.is_root() {
+            let owner = format!("{}:{}", u.uid(), u.gid());
+            let st = Command::new("chown")
+                .args(["-R", &owner])
+                .arg(home.path())
+                .status();
+            assert!(st.unwrap().success());
+        }
+    }
+    home
+}
+
+#[test]
+fn hutchs_configuration_is_read_only_inside() {
+    const EROFS: i32 = 30;
+    let body = r#"
+def write(p):
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, 'w') as f:
+        f.write('ro_bind = ["/"]\n')
+    os.unlink(p)
+attempt('profile', lambda: write(sys.argv[1] + '/hutch/profiles/x.toml'))
+attempt('other', lambda: write(sys.argv[1] + '/other/x'))
+attempt('home', lambda: write(sys.argv[2] + '/x'))
+"#;
+    for_each_user(|u| {
+        // (config home relative to HOME, XDG_CONFIG_HOME set, made beforehand)
+        for (rel, xdg, made) in [
+            (".config", false, true),
+            ("xdg", true, true),
+            (".config", false, false),
+        ] {
+            let home = home_with(u, made.then(|| format!("{rel}/hutch")).as_deref());
+            let conf = home.join(rel).display().to_string();
+            let run = |name: Name, dest: &str| {
+                let mut c = system(name, u)
+                    .args(["--bind", &home.s(), dest])
+                    .env("HOME", &home.s());
+                c = if xdg {
+                    c.env("XDG_CONFIG_HOME", &conf)
+                } else {
+                    c.env_remove("XDG_CONFIG_HOME")
+                };
+                let inside = conf.replacen(&home.s(), dest, 1);
+                let o = py(c, body).args([inside.as_str(), dest]).run();
+                o.ok();
+                o
+            };
+            // At the same path, and through a bind of the home elsewhere.
+            for dest in [home.s(), "/tmp".to_string()] {
+                let o = run(Name::Hutch, &dest);
+                assert_eq!(result(&o, "profile"), errno(EROFS), "{rel} {dest}{o:?}");
+                allowed(&o, &["other", "home"]);
+            }
+            // Without the protection: under the bwrap name the profile is written.
+            let o = run(Name::Bwrap, &home.s());
+            allowed(&o, &["profile", "other", "home"]);
+        }
+    });
+}
