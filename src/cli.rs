@@ -777,6 +777,9 @@ impl<'i> Parser<'i> {
         }
         let (vars, search) = self.profile_env.clone().unwrap_or_default();
         let (used, groups) = crate::profile::load(given, &vars, &search)?;
+        for w in &used.warnings {
+            self.warnings.push((level_prefix_seen(), w.clone()));
+        }
         for g in groups {
             self.parse_list(g.args.len(), g.args.iter().cloned(), true)
                 .and_then(|_| self.check_modifiers(""))

@@ -391,6 +391,8 @@ pub struct Used {
     pub description: Option<String>,
     /// The flags it expanded to.
     pub args: Vec<OsString>,
+    /// One line for each file that others may have written (see [`ownership`]).
+    pub warnings: Vec<String>,
 }
 
 /// A run of flags from one key of one profile, with where it came from for errors.
@@ -490,6 +492,8 @@ struct Source {
     /// The directory that relative includes are taken from (none for a built-in).
     dir: Option<PathBuf>,
     text: String,
+    /// Why others than the caller (and root) may have written it.
+    warning: Option<String>,
 }
 
 fn builtin(name: &str) -> Option<Source> {
@@ -501,6 +505,7 @@ fn builtin(name: &str) -> Option<Source> {
             id: format!("builtin:{n}"),
             dir: None,
             text: text.to_string(),
+            warning: None,
         })
 }
 
@@ -511,9 +516,16 @@ fn read_file(path: &Path, given: &str) -> Result<Source> {
     use std::io::Read;
     let io = |e| Error::io(format!("profile {}", path.display()), e);
     let mut text = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_FILE + 1)
+    let file = std::fs::File::open(path).map_err(io)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let warning = ownership(
+        &file.metadata().map_err(io)?,
+        dir.and_then(|d| std::fs::metadata(d).ok()).as_ref(),
+        nix::unistd::getuid().as_raw(),
+    )
+    .map_err(|why| Error::msg(format!("profile {}: refused: {why}", path.display())))?
+    .map(|why| format!("profile {}: {why}", path.display()));
+    file.take(MAX_FILE + 1)
         .read_to_end(&mut text)
         .map_err(io)?;
     if text.len() as u64 > MAX_FILE {
@@ -538,7 +550,40 @@ fn read_file(path: &Path, given: &str) -> Result<Source> {
         id,
         dir: path.parent().map(Path::to_path_buf),
         text,
+        warning,
     })
+}
+
+/// Who else may have written a profile, as ssh checks its configuration: a file or
+/// directory owned by another user than the caller and root, or writable by everyone
+/// (a directory without the sticky bit), is refused (`Err`); one writable by its group
+/// is warned about (`Ok(Some)`). A sandbox writes as its caller, so it is not caught
+/// here: hutch's configuration is read-only inside every sandbox (src/mounts.rs).
+pub fn ownership(
+    file: &std::fs::Metadata,
+    dir: Option<&std::fs::Metadata>,
+    uid: u32,
+) -> std::result::Result<Option<String>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut warning = None;
+    for (what, m) in [("the file", Some(file)), ("its directory", dir)] {
+        let Some(m) = m else { continue };
+        let mode = m.mode() & 0o7777;
+        if m.uid() != uid && m.uid() != 0 {
+            return Err(format!("{what} is owned by uid {}, not by you or root", m.uid()));
+        }
+        let sticky_dir = m.is_dir() && mode & 0o1000 != 0;
+        if mode & 0o002 != 0 && !sticky_dir {
+            return Err(format!("{what} is writable by everyone (mode {mode:04o})"));
+        }
+        if mode & 0o020 != 0 && !sticky_dir && warning.is_none() {
+            warning = Some(format!(
+                "{what} is writable by group {} (mode {mode:04o}): its members can change this sandbox",
+                m.gid()
+            ));
+        }
+    }
+    Ok(warning)
 }
 
 /// Find a profile: a PATH (containing `/` or ending in `.toml`, relative to `base`),
@@ -637,6 +682,7 @@ pub fn load_text(
         id: format!("text:{name}"),
         dir: None,
         text: text.to_string(),
+        warning: None,
     };
     expand(name, source, vars, search)
 }
@@ -649,6 +695,7 @@ fn expand(given: &str, source: Source, vars: &Vars, search: &Search) -> Result<(
         files: Vec::new(),
         groups: Vec::new(),
         description: None,
+        warnings: Vec::new(),
     };
     x.profile(source, true)?;
     let args = x.groups.iter().flat_map(|g| g.args.clone()).collect();
@@ -658,6 +705,7 @@ fn expand(given: &str, source: Source, vars: &Vars, search: &Search) -> Result<(
             files: x.files,
             description: x.description,
             args,
+            warnings: x.warnings,
         },
         x.groups,
     ))
@@ -671,6 +719,7 @@ struct Expander<'a> {
     files: Vec<String>,
     groups: Vec<Group>,
     description: Option<String>,
+    warnings: Vec<String>,
 }
 
 /// One file being expanded: its name and text, for messages.
@@ -868,6 +917,7 @@ impl Expander<'_> {
         }
         self.stack.push(source.id.clone());
         self.files.push(source.label.clone());
+        self.warnings.extend(source.warning.clone());
         let file = File {
             label: source.label,
             text: &source.text,
