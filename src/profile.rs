@@ -525,9 +525,7 @@ fn read_file(path: &Path, given: &str) -> Result<Source> {
     )
     .map_err(|why| Error::msg(format!("profile {}: refused: {why}", path.display())))?
     .map(|why| format!("profile {}: {why}", path.display()));
-    file.take(MAX_FILE + 1)
-        .read_to_end(&mut text)
-        .map_err(io)?;
+    file.take(MAX_FILE + 1).read_to_end(&mut text).map_err(io)?;
     if text.len() as u64 > MAX_FILE {
         return Err(Error::msg(format!(
             "profile {}: larger than {} MiB",
@@ -570,7 +568,10 @@ pub fn ownership(
         let Some(m) = m else { continue };
         let mode = m.mode() & 0o7777;
         if m.uid() != uid && m.uid() != 0 {
-            return Err(format!("{what} is owned by uid {}, not by you or root", m.uid()));
+            return Err(format!(
+                "{what} is owned by uid {}, not by you or root",
+                m.uid()
+            ));
         }
         let sticky_dir = m.is_dir() && mode & 0o1000 != 0;
         if mode & 0o002 != 0 && !sticky_dir {

@@ -944,14 +944,19 @@ fn profiles_others_may_write_are_refused_or_warned_about() {
         let o = run();
         assert_eq!(o.code, 1, "{o:?}");
         assert!(
-            o.stderr.contains("refused: the file is writable by everyone (mode 0646)"),
+            o.stderr
+                .contains("refused: the file is writable by everyone (mode 0646)"),
             "{o:?}"
         );
         common::chmod(&p, 0o644);
         common::chmod(&dir, 0o777);
         let o = run();
         assert_eq!(o.code, 1, "{o:?}");
-        assert!(o.stderr.contains("refused: its directory is writable by everyone"), "{o:?}");
+        assert!(
+            o.stderr
+                .contains("refused: its directory is writable by everyone"),
+            "{o:?}"
+        );
         // A sticky directory (as /tmp) is fine.
         common::chmod(&dir, 0o1777);
         assert_eq!(run().code, 0);
@@ -963,7 +968,8 @@ fn profiles_others_may_write_are_refused_or_warned_about() {
             let o = run();
             assert_eq!(o.code, 1, "{o:?}");
             assert!(
-                o.stderr.contains(&format!("refused: the file is owned by uid {other}")),
+                o.stderr
+                    .contains(&format!("refused: the file is owned by uid {other}")),
                 "{o:?}"
             );
         }
