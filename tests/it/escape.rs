@@ -59,6 +59,11 @@
 //! | connect to a TCP port not allowed | `harden::tcp_connect_is_limited_to_allowed_ports` |
 //! | outlive the process that started the sandbox | `harden::sandbox_dies_with_its_parent_by_default`, `it::core::die_with_parent_kills_the_sandbox_when_the_parent_dies` |
 //! | leave files or mounts on the host | `it::core::no_host_visible_leftovers` |
+//! | fill the host's memory through /tmp, /dev/shm, a `--tmp-overlay` | `it::escape::tmpfs_writes_stop_at_the_bound` |
+//! | (the default bound: min(RAM/4, 4 GiB) per tmpfs) | `it::escape::the_default_tmpfs_bound_is_a_quarter_of_ram_at_most_4g` |
+//! | fork (or start threads) past the process bound | `it::escape::processes_stop_at_the_process_bound` |
+//! | weaken the next sandbox: write hutch's own configuration through `--bind ~ ~` | `it::escape::hutchs_configuration_is_read_only_inside` |
+//! | (a profile another user may write) | `profiles::profiles_others_may_write_are_refused_or_warned_about` |
 
 use std::collections::BTreeMap;
 use std::fs;
