@@ -552,6 +552,17 @@ fn read_file(path: &Path, given: &str) -> Result<Source> {
     })
 }
 
+/// Whether `owner` is the overflow uid of a user namespace that does not map every uid
+/// (inside a sandbox, root's files show as owned by it): who owns it is unknown.
+fn unmapped(owner: u32) -> bool {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    read("/proc/sys/kernel/overflowuid").trim().parse() == Ok(owner)
+        && read("/proc/self/uid_map")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            != ["0", "0", "4294967295"]
+}
+
 /// Who else may have written a profile, as ssh checks its configuration: a file or
 /// directory owned by another user than the caller and root, or writable by everyone
 /// (a directory without the sticky bit), is refused (`Err`); one writable by its group
@@ -567,7 +578,7 @@ pub fn ownership(
     for (what, m) in [("the file", Some(file)), ("its directory", dir)] {
         let Some(m) = m else { continue };
         let mode = m.mode() & 0o7777;
-        if m.uid() != uid && m.uid() != 0 {
+        if m.uid() != uid && m.uid() != 0 && !unmapped(m.uid()) {
             return Err(format!(
                 "{what} is owned by uid {}, not by you or root",
                 m.uid()

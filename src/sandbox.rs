@@ -297,12 +297,12 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     }));
     // --landlock-only(-fallback): no namespaces, or only where they cannot be made.
     let landlock_only = crate::landlock_only::decide(spec, |m| msgs.warn(m));
+    let plan = plan(spec, landlock_only)?;
     if landlock_only {
         if let Some(w) = crate::landlock_only::config_warning(spec) {
             msgs.warn(&w);
         }
     }
-    let plan = plan(spec, landlock_only)?;
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
