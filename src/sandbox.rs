@@ -944,7 +944,12 @@ fn bounds(spec: &Spec, plan: &Plan) -> report::Bounds {
         .find(|r| r.name == crate::limits::RlimitName::Nproc);
     let (nproc, nproc_from) = match (given, l.default_nproc(plan.userns, plan.real_uid)) {
         (Some(r), _) => (r.soft, "--rlimit".to_string()),
-        (None, Ok(n)) => (Some(n), "default".to_string()),
+        // Lowered to the default, never raised: the caller's own limit may be lower.
+        (None, Ok(n)) => {
+            let cur = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC)
+                .map_or(n, |(soft, _)| soft);
+            (Some(n.min(cur)), "default".to_string())
+        }
         (None, Err(why)) => (None, why.to_string()),
     };
     report::Bounds {
