@@ -193,6 +193,7 @@ pub static KEYS: &[Key] = keys! {
     "memory_swap" Kind::Word("--memory-swap"), "\"1G\"", "--memory-swap";
     "cpus" Kind::Word("--cpus"), "1.5", "--cpus";
     "pids" Kind::Word("--pids"), "256", "--pids";
+    "tmpfs_size" Kind::Word("--tmpfs-size"), "\"8G\" or \"unlimited\"", "--tmpfs-size";
     "io_weight" Kind::Word("--io-weight"), "100", "--io-weight";
     "rlimit" Kind::Rlimit, "{ nofile = 1024, core = 0 } or [\"nofile=1024\", ...]", "--rlimit, one per resource";
     "timeout" Kind::Word("--timeout"), "\"10m\" or 600", "--timeout";
