@@ -571,6 +571,18 @@ pub fn explain(spec: &Spec) -> String {
         let _ = write!(seccomp, "; the BPF program from fd {fd}");
     }
     let _ = writeln!(o, "  seccomp       {seccomp}");
+    if !spec.config_dirs.is_empty() {
+        let dirs: Vec<String> = spec
+            .config_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        let _ = writeln!(
+            o,
+            "  config        read-only wherever visible on a writable mount: {}",
+            dirs.join(", ")
+        );
+    }
     if let Some(to) = spec.report {
         let _ = writeln!(
             o,
