@@ -48,7 +48,8 @@ complete -c hutch -l json-status-fd -d 'Write container status to FD as multiple
 complete -c hutch -l cap-add -d 'Add cap CAP when running as privileged user' -r
 complete -c hutch -l cap-drop -d 'Drop cap CAP when running as privileged user' -r
 complete -c hutch -l perms -d 'Set permissions of next argument (--bind-data, --file, etc.)' -r
-complete -c hutch -l size -d 'Set size of next argument (only for --tmpfs)' -r
+complete -c hutch -l size -d 'Set size of next argument (only for --tmpfs; as hutch also with a k/M/G suffix)' -r
+complete -c hutch -l tmpfs-size -d 'The size bound of every tmpfs made without --size (--tmpfs, --dev and its /dev/shm, --tmp-overlay\'s writes, --file copies), or unlimited (default as hutch: a quarter of RAM, at most 4G; as bwrap: unlimited, the kernel\'s half of RAM)' -r
 complete -c hutch -l chmod -d 'Change permissions of PATH (must already exist)' -r -F
 complete -c hutch -l landlock -d 'Landlock: auto (rules from the mounts or --landlock-read/-write/-exec) or off (default: auto as hutch, off as bwrap)' -r
 complete -c hutch -l landlock-read -d 'Landlock: allow reading beneath PATH (as seen inside); explicit path rules replace the ones derived from the mounts' -r -F

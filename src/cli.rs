@@ -118,7 +118,8 @@ pub static FLAGS: &[Flag] = flags! {
     Security "--cap-add" ["CAP"] "Add cap CAP when running as privileged user";
     Security "--cap-drop" ["CAP"] "Drop cap CAP when running as privileged user";
     Filesystem "--perms" ["OCTAL"] "Set permissions of next argument (--bind-data, --file, etc.)";
-    Filesystem "--size" ["BYTES"] "Set size of next argument (only for --tmpfs)";
+    Filesystem "--size" ["BYTES"] "Set size of next argument (only for --tmpfs; as hutch also with a k/M/G suffix)";
+    Filesystem "--tmpfs-size" ["SIZE"] "The size bound of every tmpfs made without --size (--tmpfs, --dev and its /dev/shm, --tmp-overlay's writes, --file copies), or unlimited (default as hutch: a quarter of RAM, at most 4G; as bwrap: unlimited, the kernel's half of RAM)";
     Filesystem "--chmod" ["OCTAL", "PATH"] "Change permissions of PATH (must already exist)";
     Security "--landlock" ["MODE"] "Landlock: auto (rules from the mounts or --landlock-read/-write/-exec) or off (default: auto as hutch, off as bwrap)";
     Security "--landlock-read" ["PATH"] "Landlock: allow reading beneath PATH (as seen inside); explicit path rules replace the ones derived from the mounts";
@@ -303,28 +304,43 @@ fn parse_word<T: Copy>(s: &OsStr, name: &str, words: &[(&str, T)]) -> Result<T> 
         })
 }
 
-/// bwrap's `--size`: `strtoull` with base 0 (0x… hex, 0… octal), starting with a
-/// digit, non-zero, and at most SIZE_MAX/2 (the most a tmpfs takes).
-fn parse_size(s: &OsStr) -> Result<u64> {
+/// `--size`: as bwrap, `strtoull` with base 0 (0x… hex, 0… octal), starting with a
+/// digit; under the hutch name plain bytes or a k/M/G suffix, as everywhere hutch takes
+/// a size (one parser with profiles' `size` and `--memory`). Non-zero, and at most
+/// SIZE_MAX/2 (the most a tmpfs takes) under both names.
+fn parse_size(s: &OsStr, personality: Personality) -> Result<u64> {
     const MAX_TMPFS_BYTES: u64 = u64::MAX / 2;
+    let strtoull = |t: &str| -> Option<u64> {
+        if !t.starts_with(|c: char| c.is_ascii_digit()) {
+            None
+        } else if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            u64::from_str_radix(hex, 16)
+                .ok()
+                .filter(|_| !hex.starts_with('+'))
+        } else if t.len() > 1 && t.starts_with('0') {
+            u64::from_str_radix(&t[1..], 8)
+                .ok()
+                .filter(|_| !t[1..].starts_with('+'))
+        } else {
+            t.parse::<u64>().ok()
+        }
+    };
     let n = s
         .to_str()
-        .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
-        .and_then(|t| {
-            if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-                u64::from_str_radix(hex, 16)
-                    .ok()
-                    .filter(|_| !hex.starts_with('+'))
-            } else if t.len() > 1 && t.starts_with('0') {
-                u64::from_str_radix(&t[1..], 8)
-                    .ok()
-                    .filter(|_| !t[1..].starts_with('+'))
-            } else {
-                t.parse::<u64>().ok()
-            }
+        .and_then(|t| match personality {
+            Personality::Bwrap => strtoull(t),
+            Personality::Hutch => crate::limits::parse_size(t),
         })
         .filter(|n| *n > 0)
-        .ok_or_else(|| Error::msg("--size takes a non-zero number of bytes"))?;
+        .ok_or_else(|| {
+            Error::msg(match personality {
+                Personality::Bwrap => "--size takes a non-zero number of bytes".to_string(),
+                Personality::Hutch => format!(
+                    "--size takes a non-zero number of bytes, with an optional k, M or G suffix: {}",
+                    s.to_string_lossy()
+                ),
+            })
+        })?;
     if n > MAX_TMPFS_BYTES {
         return Err(Error::msg(format!(
             "--size (for tmpfs) is limited to {MAX_TMPFS_BYTES}"
@@ -781,7 +797,7 @@ impl<'i> Parser<'i> {
                 if self.size.is_some() {
                     return Err(Error::msg("--size given twice for the same action"));
                 }
-                self.size = Some(parse_size(&v[0])?);
+                self.size = Some(parse_size(&v[0], self.spec.personality)?);
             }
             "--overlay-src" => self.overlay_srcs.push(p(&v[0])),
             "--overlay" | "--tmp-overlay" | "--ro-overlay" => {
@@ -826,6 +842,9 @@ impl<'i> Parser<'i> {
         }
         let (vars, search) = self.profile_env.clone().unwrap_or_default();
         let (used, groups) = crate::profile::load(given, &vars, &search)?;
+        for w in &used.warnings {
+            self.warnings.push((level_prefix_seen(), w.clone()));
+        }
         for g in groups {
             self.parse_list(g.args.len(), g.args.iter().cloned(), true)
                 .and_then(|_| self.check_modifiers(""))
@@ -919,9 +938,29 @@ impl<'i> Parser<'i> {
             self.size = None;
         }
         self.check_modifiers("")?;
+        // hutch's own configuration: read-only inside (src/mounts.rs, `protect_config`).
+        if self.spec.personality == Personality::Hutch {
+            if self.profile_env.is_none() {
+                let command = self.profile_command.clone();
+                self.profile_env = Some(self.input.profile_env(command.as_deref()));
+            }
+            if let Some((_, search)) = &self.profile_env {
+                let s = &mut self.spec;
+                s.config_dirs = crate::profile::config_dirs(search);
+                // A missing user configuration directory that a writable mount would let the
+                // sandbox create is made first (empty, mode 0700), so that it is made
+                // read-only inside like an existing one.
+                if let Some(user) = s.config_dirs.first() {
+                    if crate::profile::creatable_in(user, &s.ops) && !s.host_dirs.contains(user) {
+                        s.host_dirs.push(user.clone());
+                    }
+                }
+            }
+        }
         let s = &mut self.spec;
         s.command = command;
         s.limits.check()?;
+        s.limits.set_defaults(s.personality == Personality::Hutch);
         crate::net::check(&s.net)?;
 
         // Landlock: explicit path rules replace the derived ones; `--landlock off`
@@ -1487,6 +1526,62 @@ mod tests {
         }
     }
 
+    /// One size parser for `--size` and a profile's `size` under the hutch name; bwrap's
+    /// plain bytes under the bwrap name. The bounds are hutch's defaults only.
+    #[test]
+    fn sizes_and_default_bounds_follow_the_personality() {
+        let size = |s: &Spec| match &s.ops[0] {
+            Op::Tmpfs { size, .. } => *size,
+            other => panic!("{other:?}"),
+        };
+        for (v, n) in [
+            ("1M", 1 << 20),
+            ("4k", 4096),
+            ("2G", 2 << 30),
+            ("1000", 1000),
+        ] {
+            assert_eq!(
+                size(&hutch_spec(&["--size", v, "--tmpfs", "/t", "x"])),
+                Some(n)
+            );
+        }
+        let herr = |s: &[&str]| parse(Personality::Hutch, args(s)).unwrap_err().to_string();
+        assert_eq!(
+            herr(&["--size", "1X", "--tmpfs", "/t"]),
+            "--size takes a non-zero number of bytes, with an optional k, M or G suffix: 1X"
+        );
+        assert_eq!(
+            err(&["--size", "1M", "--tmpfs", "/t"]),
+            "--size takes a non-zero number of bytes"
+        );
+        let h = hutch_spec(&["true"]);
+        assert_eq!(
+            h.limits.tmpfs_size,
+            Some(crate::limits::default_tmpfs_size())
+        );
+        assert!(h.limits.nproc_default);
+        let b = spec(&["true"]);
+        assert_eq!(b.limits.tmpfs_size, None);
+        assert!(!b.limits.nproc_default);
+        let h = hutch_spec(&[
+            "--tmpfs-size",
+            "unlimited",
+            "--rlimit",
+            "nproc=unlimited",
+            "true",
+        ]);
+        assert_eq!(h.limits.tmpfs_size, None);
+        assert!(!h.limits.nproc_default);
+        assert_eq!(
+            spec(&["--tmpfs-size", "64M", "true"]).limits.tmpfs_size,
+            Some(64 << 20)
+        );
+        assert_eq!(
+            err(&["--tmpfs-size", "0", "true"]),
+            "--tmpfs-size: invalid size \"0\" (use bytes or a k/M/G suffix, or unlimited)"
+        );
+    }
+
     #[test]
     fn hardening_defaults_follow_the_personality() {
         let h = hutch_spec(&["true"]);
@@ -1721,6 +1816,7 @@ mod tests {
                     "N" | "WEIGHT" => "3".into(),
                     "LIMIT" => "nofile=64".into(),
                     "DURATION" => "1s".into(),
+                    "SIZE" => "64M".into(),
                     "MODE" => "on".into(),
                     "ACTION" => "kill".into(),
                     "OCTAL" => "0755".into(),

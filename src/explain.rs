@@ -112,7 +112,10 @@ fn op_line(op: &Op, spec: &Spec) -> (String, String, String) {
         Op::Tmpfs { dest, perms, size } => (
             "tmpfs".into(),
             d(dest),
-            format!("empty, private{}", perms_size(*perms, *size)),
+            format!(
+                "empty, private{}",
+                perms_size(*perms, size.or(spec.limits.tmpfs_size))
+            ),
         ),
         Op::Mqueue { dest } => ("mqueue".into(), d(dest), String::new()),
         Op::Dir { dest, perms } => ("dir".into(), d(dest), perms_size(*perms, None)),
@@ -594,6 +597,18 @@ pub fn explain(spec: &Spec) -> String {
             crate::sockets::NOT_COVERED.join("; ")
         );
     }
+    if !spec.config_dirs.is_empty() {
+        let dirs: Vec<String> = spec
+            .config_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        let _ = writeln!(
+            o,
+            "  config        read-only wherever visible on a writable mount: {}",
+            dirs.join(", ")
+        );
+    }
     if let Some(to) = spec.report {
         let _ = writeln!(
             o,
@@ -636,6 +651,22 @@ pub fn explain(spec: &Spec) -> String {
     }
     for r in &l.rlimits {
         lim.push(format!("rlimit {r}"));
+    }
+    if let Some(t) = l.tmpfs_size {
+        let from = if l.tmpfs_size_given.is_some() {
+            "--tmpfs-size"
+        } else {
+            "default"
+        };
+        lim.push(format!("each tmpfs {} ({from})", size(t)));
+    }
+    if l.nproc_default {
+        let uid = nix::unistd::getuid().as_raw();
+        let userns = crate::sandbox::makes_user_ns(spec, uid);
+        lim.push(match l.default_nproc(userns, uid) {
+            Ok(n) => format!("rlimit nproc={n} (default)"),
+            Err(why) => format!("no process bound ({why})"),
+        });
     }
     if let Some(t) = l.timeout {
         lim.push(format!("timeout {}", crate::limits::format_duration(t)));

@@ -321,6 +321,42 @@ pub fn decide(spec: &Spec, warn: impl FnOnce(&str)) -> bool {
     }
 }
 
+/// Under the hutch name, one line when hutch's own configuration stays writable in
+/// Landlock-only mode: nothing is mounted there, and Landlock cannot take write access
+/// away beneath a rule that grants it (`--bind ~ ~`, `--landlock-write ~`).
+pub fn config_warning(spec: &Spec) -> Option<String> {
+    use crate::spec::{BindKind, LandlockFs, PathAccess};
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    let mut writable: Vec<PathBuf> = Vec::new();
+    match &spec.landlock.fs {
+        LandlockFs::Explicit(rules) => writable.extend(
+            rules
+                .iter()
+                .filter(|(_, a)| *a == PathAccess::Write)
+                .map(|(p, _)| p.clone()),
+        ),
+        _ => writable.extend(spec.ops.iter().filter_map(|op| match op {
+            Op::Bind { src, kind, .. } if *kind != BindKind::ReadOnly => Some(src.clone()),
+            _ => None,
+        })),
+    }
+    for dir in &spec.config_dirs {
+        let Some(conf) = canon(dir) else { continue };
+        if let Some(w) = writable
+            .iter()
+            .find(|w| canon(w).is_some_and(|w| conf.starts_with(w)))
+        {
+            return Some(format!(
+                "hutch's configuration {} stays writable in Landlock-only mode (beneath {}): \
+                 Landlock cannot take write access away beneath a rule",
+                dir.display(),
+                w.display()
+            ));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,7 +42,35 @@ pub const FLAG_NAMES: &[&str] = &[
     "--stats",
     "--stats-fd",
     "--cgroup",
+    "--tmpfs-size",
 ];
+
+/// Under the hutch name, the process bound (`RLIMIT_NPROC`) when no `--rlimit nproc` is given.
+pub const DEFAULT_NPROC: u64 = 4096;
+
+/// Under the hutch name, the largest default tmpfs bound: a quarter of RAM, at most 4 GiB.
+pub const DEFAULT_TMPFS_MAX: u64 = 4 << 30;
+
+/// The default size bound of each tmpfs hutch makes under the hutch name:
+/// min(RAM / 4, 4 GiB), rounded down to a MiB (at least 64 MiB).
+pub fn default_tmpfs_size() -> u64 {
+    let ram = nix::sys::sysinfo::sysinfo()
+        .map(|i| i.ram_total())
+        .unwrap_or(DEFAULT_TMPFS_MAX * 4);
+    ((ram / 4).min(DEFAULT_TMPFS_MAX) >> 20).max(64) << 20
+}
+
+/// Since Linux 5.14 `RLIMIT_NPROC` is counted per (user namespace, uid) and up the chain of
+/// namespaces: in a sandbox with its own user namespace it counts the sandbox's processes
+/// and threads only. Before, it counted every process of the uid on the host.
+pub fn nproc_counted_per_userns() -> bool {
+    let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut it = rel
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+    (major, minor) >= (5, 14)
+}
 
 /// `--cgroup`: what to do when no cgroup can be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +182,14 @@ pub struct Limits {
     pub stats: Option<StatsTo>,
     /// `--cgroup` as given; see [`Limits::cgroup_mode`].
     pub cgroup: Option<CgroupMode>,
+    /// The size bound of every tmpfs made without `--size` (`--tmpfs-size`; by default
+    /// [`default_tmpfs_size`] under the hutch name, none under the bwrap name).
+    pub tmpfs_size: Option<u64>,
+    /// `--tmpfs-size` given (`Some(None)`: unlimited).
+    pub tmpfs_size_given: Option<Option<u64>>,
+    /// Under the hutch name without `--rlimit nproc`: [`DEFAULT_NPROC`], where it bounds
+    /// the sandbox alone (see [`Limits::default_nproc`]).
+    pub nproc_default: bool,
 }
 
 /// `12`, `4k`, `200M`, `2G` (binary multiples).
@@ -350,6 +386,16 @@ impl Limits {
                     _ => return Err(bad(name, "mode", v, "use required, best-effort or off")),
                 });
             }
+            "--tmpfs-size" => {
+                let n = if v == "unlimited" {
+                    None
+                } else {
+                    Some(parse_size(v).filter(|n| *n > 0).ok_or_else(|| {
+                        bad(name, "size", v, "use bytes or a k/M/G suffix, or unlimited")
+                    })?)
+                };
+                self.tmpfs_size_given = Some(n);
+            }
             other => unreachable!("{other} is not a limits flag"),
         }
         Ok(())
@@ -381,6 +427,40 @@ impl Limits {
         })
     }
 
+    /// The bounds hutch sets by default under the hutch name (none under the bwrap name):
+    /// every tmpfs without `--size`, and the number of processes without `--rlimit nproc`.
+    pub fn set_defaults(&mut self, hutch: bool) {
+        self.tmpfs_size = match self.tmpfs_size_given {
+            Some(given) => given,
+            None if hutch => Some(default_tmpfs_size()),
+            None => None,
+        };
+        self.nproc_default = hutch && !self.rlimits.iter().any(|r| r.name == RlimitName::Nproc);
+    }
+
+    /// The default process bound, if it applies to this sandbox, else why not. It bounds
+    /// the sandbox alone only in a user namespace of its own (Linux 5.14 and later), and
+    /// never root: the kernel exempts uid 0 (of the initial namespace) from `RLIMIT_NPROC`.
+    pub fn default_nproc(
+        &self,
+        own_userns: bool,
+        real_uid: u32,
+    ) -> std::result::Result<u64, &'static str> {
+        if !self.nproc_default {
+            return Err("not asked for");
+        }
+        if real_uid == 0 {
+            return Err("the kernel does not bound root's processes with RLIMIT_NPROC; use --pids");
+        }
+        if !own_userns {
+            return Err("no user namespace of its own: RLIMIT_NPROC would count the user's host processes too");
+        }
+        if !nproc_counted_per_userns() {
+            return Err("before Linux 5.14 RLIMIT_NPROC counts the user's host processes too");
+        }
+        Ok(DEFAULT_NPROC)
+    }
+
     /// Checks that need the whole command line.
     pub fn check(&self) -> Result<()> {
         if self.cgroup == Some(CgroupMode::Off) {
@@ -392,6 +472,22 @@ impl Limits {
         }
         Ok(())
     }
+}
+
+/// The default process bound: `RLIMIT_NPROC` lowered to `n` (never raised).
+pub fn apply_default_nproc(n: u64) -> Result<()> {
+    let (soft, hard) = nix::sys::resource::getrlimit(Resource::RLIMIT_NPROC).map_err(|e| {
+        Error::msg(format!(
+            "getrlimit(RLIMIT_NPROC): {}",
+            sys::strerror(e as i32)
+        ))
+    })?;
+    setrlimit(Resource::RLIMIT_NPROC, soft.min(n), hard.min(n)).map_err(|e| {
+        Error::msg(format!(
+            "the default process bound (RLIMIT_NPROC {n}): setrlimit failed: {}",
+            sys::strerror(e as i32)
+        ))
+    })
 }
 
 /// Set the `--rlimit`s on the calling process (the command, just before exec).

@@ -101,6 +101,54 @@ pub fn overlay_on_host(op: &Op) -> std::borrow::Cow<'_, Op> {
     }
 }
 
+/// Where the sandbox may see hutch's own configuration: a path inside, and the identity
+/// (device, inode) it must have there, if known (an overlay's merged view has none).
+pub type ConfigView = (PathBuf, Option<(u64, u64)>);
+
+/// Before the root changes (the host's view): every place where the ops show one of
+/// hutch's configuration directories (`spec.config_dirs`) or something beneath one.
+pub fn config_views(dirs: &[PathBuf], ops: &[Op], sources: &[Option<PathBuf>]) -> Vec<ConfigView> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let mut out: Vec<ConfigView> = Vec::new();
+    for dir in dirs {
+        let Ok(conf) = std::fs::canonicalize(dir) else {
+            continue;
+        };
+        let conf_id = id(&conf);
+        out.push((dir.clone(), conf_id));
+        if conf != *dir {
+            out.push((conf.clone(), conf_id));
+        }
+        for (op, src) in ops.iter().zip(sources) {
+            let (src, dest, known) = match (op, src) {
+                (Op::Bind { dest, .. } | Op::BindFd { dest, .. }, Some(s)) => {
+                    (s.clone(), dest, true)
+                }
+                (
+                    Op::Overlay {
+                        kind: OverlayKind::ReadWrite { upper, .. },
+                        dest,
+                        ..
+                    },
+                    _,
+                ) => match std::fs::canonicalize(upper) {
+                    Ok(u) => (u, dest, false),
+                    Err(_) => continue,
+                },
+                _ => continue,
+            };
+            if let Ok(rest) = conf.strip_prefix(&src) {
+                out.push((dest.join(rest), conf_id.filter(|_| known)));
+            } else if src.starts_with(&conf) && known {
+                out.push((dest.clone(), id(&src)));
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
 /// The path of `p` (absolute on the host) seen from the base root.
 fn oldroot(p: &Path) -> PathBuf {
     Path::new("/oldroot").join(p.strip_prefix("/").unwrap_or(p))
@@ -132,6 +180,17 @@ pub struct Root {
     uses_new_api: bool,
     /// The empty file bound over host sockets exists (src/sockets.rs).
     socket_mask: bool,
+    /// `--tmpfs-size`: the size bound of every tmpfs made without `--size`.
+    tmpfs_size: Option<u64>,
+}
+
+/// `mode=...` for a tmpfs, with `,size=...` when it is bounded.
+fn tmpfs_data(mode: u32, size: Option<u64>) -> String {
+    let mut data = format!("mode={}", c_octal(mode));
+    if let Some(size) = size {
+        data.push_str(&format!(",size={size}"));
+    }
+    data
 }
 
 fn open_root() -> Result<OwnedFd> {
@@ -144,8 +203,10 @@ fn open_root() -> Result<OwnedFd> {
 }
 
 impl Root {
-    /// Make mounts private to us, mount the base tmpfs and pivot into it.
-    pub fn prepare() -> Result<Root> {
+    /// Make mounts private to us, mount the base tmpfs and pivot into it. The base
+    /// (which holds `--file` copies, `--tmp-overlay` writes and the root, unless an op
+    /// covers it) is bounded by `tmpfs_size` like every tmpfs made without `--size`.
+    pub fn prepare(tmpfs_size: Option<u64>) -> Result<Root> {
         // Slave, not private: host mounts made later still propagate in, none go out.
         mount(
             None::<&str>,
@@ -164,7 +225,7 @@ impl Root {
             *base,
             Some("tmpfs"),
             MsFlags::MS_NODEV | MsFlags::MS_NOSUID,
-            Some("mode=0755"),
+            Some(tmpfs_data(0o755, tmpfs_size).as_str()),
         )
         .ctx(|| "Failed to mount tmpfs".into())?;
         nix::unistd::chdir(*base).ctx(|| format!("chdir {base}"))?;
@@ -187,6 +248,7 @@ impl Root {
             data_files: 0,
             uses_new_api: true,
             socket_mask: false,
+            tmpfs_size,
         })
     }
 
@@ -358,6 +420,41 @@ impl Root {
             if mp == top || mp.starts_with(top.join("")) {
                 let _ = mount(None::<&str>, &mp, None::<&str>, flags, None::<&str>);
             }
+        }
+        Ok(())
+    }
+
+    /// After the ops: hutch's own configuration, wherever it is visible on a writable
+    /// mount, becomes read-only (a recursive read-only bind onto itself), so that no
+    /// sandbox can weaken the next one's profile.
+    pub fn protect_config(&mut self, views: &[ConfigView]) -> Result<()> {
+        for (path, want) in views {
+            let Ok(fd) = self.resolve(path, OFlag::O_PATH) else {
+                continue;
+            };
+            let Ok(st) = nix::sys::stat::fstat(&fd) else {
+                continue;
+            };
+            if want.is_some_and(|w| w != (st.st_dev, st.st_ino)) {
+                continue;
+            }
+            let read_only = nix::sys::statvfs::fstatvfs(&fd)
+                .is_ok_and(|v| v.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
+            if read_only {
+                continue;
+            }
+            let src = fd_path(fd.as_fd());
+            self.bind(
+                &src,
+                fd.as_fd(),
+                sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+            )
+            .ctx(|| {
+                format!(
+                    "Can't make hutch's configuration {} read-only",
+                    path.display()
+                )
+            })?;
         }
         Ok(())
     }
@@ -562,10 +659,7 @@ impl Root {
             Op::Tmpfs { dest, perms, size } => {
                 let perms = perms.unwrap_or(0o755);
                 let fd = self.ensure_dir(dest, 0o755, parent_mode(perms))?;
-                let mut data = format!("mode={}", c_octal(perms));
-                if let Some(size) = size {
-                    data.push_str(&format!(",size={size}"));
-                }
+                let data = tmpfs_data(perms, size.or(self.tmpfs_size));
                 let ctx = || format!("Can't mount tmpfs on {}", dest.display());
                 crate::fault::hit_io(Step::Tmpfs).ctx(ctx)?;
                 self.mount_fs(
@@ -725,11 +819,12 @@ impl Root {
         let fd = self.ensure_dir(dest, 0o755, parent_mode(0))?;
         let ctx = || format!("Can't mount tmpfs on {}", dest.display());
         crate::fault::hit_io(Step::Dev).ctx(ctx)?;
+        let data = tmpfs_data(0o755, self.tmpfs_size);
         self.mount_fs(
             "tmpfs",
             fd.as_fd(),
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-            Some("mode=0755"),
+            Some(&data),
         )
         .ctx(ctx)?;
         for node in ["null", "zero", "full", "random", "urandom", "tty"] {

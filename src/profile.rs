@@ -195,6 +195,7 @@ pub static KEYS: &[Key] = keys! {
     "memory_swap" Kind::Word("--memory-swap"), "\"1G\"", "--memory-swap";
     "cpus" Kind::Word("--cpus"), "1.5", "--cpus";
     "pids" Kind::Word("--pids"), "256", "--pids";
+    "tmpfs_size" Kind::Word("--tmpfs-size"), "\"8G\" or \"unlimited\"", "--tmpfs-size";
     "io_weight" Kind::Word("--io-weight"), "100", "--io-weight";
     "rlimit" Kind::Rlimit, "{ nofile = 1024, core = 0 } or [\"nofile=1024\", ...]", "--rlimit, one per resource";
     "timeout" Kind::Word("--timeout"), "\"10m\" or 600", "--timeout";
@@ -393,6 +394,8 @@ pub struct Used {
     pub description: Option<String>,
     /// The flags it expanded to.
     pub args: Vec<OsString>,
+    /// One line for each file that others may have written (see [`ownership`]).
+    pub warnings: Vec<String>,
 }
 
 /// A run of flags from one key of one profile, with where it came from for errors.
@@ -437,6 +440,52 @@ impl Search {
     }
 }
 
+/// hutch's own configuration directories (the parents of the profile directories), where
+/// a sandbox must not write: `$XDG_CONFIG_HOME/hutch`, then `/etc/hutch`.
+pub fn config_dirs(search: &Search) -> Vec<PathBuf> {
+    if search.builtin_only {
+        return Vec::new();
+    }
+    search
+        .user
+        .iter()
+        .chain([&search.system])
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect()
+}
+
+/// Whether `dir` is missing on the host and a writable mount of `ops` (a bind, or an
+/// overlay's upper directory) holds its nearest existing ancestor: the sandbox could
+/// create it.
+pub fn creatable_in(dir: &Path, ops: &[crate::spec::Op]) -> bool {
+    use crate::spec::{BindKind, Op, OverlayKind};
+    if std::fs::symlink_metadata(dir).is_ok() {
+        return false;
+    }
+    let Some(existing) = dir
+        .ancestors()
+        .skip(1)
+        .find_map(|a| std::fs::canonicalize(a).ok())
+    else {
+        return false;
+    };
+    // The sandbox has no more rights on the host's files than its caller.
+    if nix::unistd::access(&existing, nix::unistd::AccessFlags::W_OK).is_err() {
+        return false;
+    }
+    ops.iter().any(|op| {
+        let src = match op {
+            Op::Bind { src, kind, .. } if *kind != BindKind::ReadOnly => src,
+            Op::Overlay {
+                kind: OverlayKind::ReadWrite { upper, .. },
+                ..
+            } => upper,
+            _ => return false,
+        };
+        std::fs::canonicalize(src).is_ok_and(|s| existing.starts_with(s))
+    })
+}
+
 /// A profile's text and how to name it in messages.
 struct Source {
     /// `/path/to/x.toml`, or `build (built-in)`.
@@ -446,6 +495,8 @@ struct Source {
     /// The directory that relative includes are taken from (none for a built-in).
     dir: Option<PathBuf>,
     text: String,
+    /// Why others than the caller (and root) may have written it.
+    warning: Option<String>,
 }
 
 fn builtin(name: &str) -> Option<Source> {
@@ -457,6 +508,7 @@ fn builtin(name: &str) -> Option<Source> {
             id: format!("builtin:{n}"),
             dir: None,
             text: text.to_string(),
+            warning: None,
         })
 }
 
@@ -467,11 +519,16 @@ fn read_file(path: &Path, given: &str) -> Result<Source> {
     use std::io::Read;
     let io = |e| Error::io(format!("profile {}", path.display()), e);
     let mut text = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_FILE + 1)
-        .read_to_end(&mut text)
-        .map_err(io)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let warning = ownership(
+        &file.metadata().map_err(io)?,
+        dir.and_then(|d| std::fs::metadata(d).ok()).as_ref(),
+        nix::unistd::getuid().as_raw(),
+    )
+    .map_err(|why| Error::msg(format!("profile {}: refused: {why}", path.display())))?
+    .map(|why| format!("profile {}: {why}", path.display()));
+    file.take(MAX_FILE + 1).read_to_end(&mut text).map_err(io)?;
     if text.len() as u64 > MAX_FILE {
         return Err(Error::msg(format!(
             "profile {}: larger than {} MiB",
@@ -494,7 +551,54 @@ fn read_file(path: &Path, given: &str) -> Result<Source> {
         id,
         dir: path.parent().map(Path::to_path_buf),
         text,
+        warning,
     })
+}
+
+/// Whether `owner` is the overflow uid of a user namespace that does not map every uid
+/// (inside a sandbox, root's files show as owned by it): who owns it is unknown.
+fn unmapped(owner: u32) -> bool {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    read("/proc/sys/kernel/overflowuid").trim().parse() == Ok(owner)
+        && read("/proc/self/uid_map")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            != ["0", "0", "4294967295"]
+}
+
+/// Who else may have written a profile, as ssh checks its configuration: a file or
+/// directory owned by another user than the caller and root, or writable by everyone
+/// (a directory without the sticky bit), is refused (`Err`); one writable by its group
+/// is warned about (`Ok(Some)`). A sandbox writes as its caller, so it is not caught
+/// here: hutch's configuration is read-only inside every sandbox (src/mounts.rs).
+pub fn ownership(
+    file: &std::fs::Metadata,
+    dir: Option<&std::fs::Metadata>,
+    uid: u32,
+) -> std::result::Result<Option<String>, String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut warning = None;
+    for (what, m) in [("the file", Some(file)), ("its directory", dir)] {
+        let Some(m) = m else { continue };
+        let mode = m.mode() & 0o7777;
+        if m.uid() != uid && m.uid() != 0 && !unmapped(m.uid()) {
+            return Err(format!(
+                "{what} is owned by uid {}, not by you or root",
+                m.uid()
+            ));
+        }
+        let sticky_dir = m.is_dir() && mode & 0o1000 != 0;
+        if mode & 0o002 != 0 && !sticky_dir {
+            return Err(format!("{what} is writable by everyone (mode {mode:04o})"));
+        }
+        if mode & 0o020 != 0 && !sticky_dir && warning.is_none() {
+            warning = Some(format!(
+                "{what} is writable by group {} (mode {mode:04o}): its members can change this sandbox",
+                m.gid()
+            ));
+        }
+    }
+    Ok(warning)
 }
 
 /// Find a profile: a PATH (containing `/` or ending in `.toml`, relative to `base`),
@@ -593,6 +697,7 @@ pub fn load_text(
         id: format!("text:{name}"),
         dir: None,
         text: text.to_string(),
+        warning: None,
     };
     expand(name, source, vars, search)
 }
@@ -605,6 +710,7 @@ fn expand(given: &str, source: Source, vars: &Vars, search: &Search) -> Result<(
         files: Vec::new(),
         groups: Vec::new(),
         description: None,
+        warnings: Vec::new(),
     };
     x.profile(source, true)?;
     let args = x.groups.iter().flat_map(|g| g.args.clone()).collect();
@@ -614,6 +720,7 @@ fn expand(given: &str, source: Source, vars: &Vars, search: &Search) -> Result<(
             files: x.files,
             description: x.description,
             args,
+            warnings: x.warnings,
         },
         x.groups,
     ))
@@ -627,6 +734,7 @@ struct Expander<'a> {
     files: Vec<String>,
     groups: Vec<Group>,
     description: Option<String>,
+    warnings: Vec<String>,
 }
 
 /// One file being expanded: its name and text, for messages.
@@ -824,6 +932,7 @@ impl Expander<'_> {
         }
         self.stack.push(source.id.clone());
         self.files.push(source.label.clone());
+        self.warnings.extend(source.warning.clone());
         let file = File {
             label: source.label,
             text: &source.text,

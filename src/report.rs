@@ -84,6 +84,7 @@ pub struct Enforcement<'a> {
     pub capabilities: Vec<String>,
     pub no_new_privs: bool,
     pub host_sockets: HostSockets,
+    pub bounds: Bounds,
 }
 
 /// `--host-sockets`: what holds the host's pathname sockets back (src/sockets.rs).
@@ -143,6 +144,16 @@ impl HostSockets {
     }
 }
 
+/// The resource bounds in force: the size of each tmpfs made without `--size`, and the
+/// process bound (`RLIMIT_NPROC`) with where it comes from or why there is none.
+#[derive(Debug, Clone)]
+pub struct Bounds {
+    pub tmpfs: Option<u64>,
+    pub nproc: Option<u64>,
+    /// `default`, `--rlimit`, or why the default does not apply.
+    pub nproc_from: String,
+}
+
 /// `--report`: one JSON object on one line.
 pub fn enforcement_json(e: &Enforcement<'_>) -> String {
     let ll = e.landlock;
@@ -155,7 +166,8 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
             "\"memfd_exec\": {{\"status\": {}, \"how\": {}}}, ",
             "\"capabilities\": {}, \"no_new_privs\": {}, ",
             "\"host_sockets\": {{\"mode\": {}, \"mechanism\": {}, \"listed\": {}, ",
-            "\"masked\": {}, \"granted\": {}, \"landlock_resolve_unix\": false, \"not_covered\": {}}}}}\n"
+            "\"masked\": {}, \"granted\": {}, \"landlock_resolve_unix\": false, \"not_covered\": {}}}, ",
+            "\"bounds\": {{\"tmpfs\": {}, \"nproc\": {}, \"nproc_from\": {}}}}}\n"
         ),
         json_list(&e.namespaces),
         json_str(e.mode),
@@ -179,6 +191,9 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
         e.host_sockets.masked,
         e.host_sockets.granted,
         json_list(&e.host_sockets.not_covered),
+        e.bounds.tmpfs.map_or("null".to_string(), |n| n.to_string()),
+        e.bounds.nproc.map_or("null".to_string(), |n| n.to_string()),
+        json_str(&e.bounds.nproc_from),
     )
 }
 
@@ -208,6 +223,11 @@ mod tests {
             capabilities: vec![],
             no_new_privs: true,
             host_sockets: HostSockets::new(false, false, None),
+            bounds: Bounds {
+                tmpfs: Some(1 << 30),
+                nproc: Some(4096),
+                nproc_from: "default".into(),
+            },
         };
         assert_eq!(
             enforcement_json(&e),
@@ -218,7 +238,8 @@ mod tests {
                 r#""memfd_exec": {"status": "not needed", "how": "x"}, "#,
                 r#""capabilities": [], "no_new_privs": true, "#,
                 r#""host_sockets": {"mode": "allow", "mechanism": "none", "listed": 0, "masked": 0, "#,
-                r#""granted": 0, "landlock_resolve_unix": false, "not_covered": []}}"#,
+                r#""granted": 0, "landlock_resolve_unix": false, "not_covered": []}, "#,
+                r#""bounds": {"tmpfs": 1073741824, "nproc": 4096, "nproc_from": "default"}}"#,
                 "\n"
             )
         );

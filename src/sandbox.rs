@@ -379,6 +379,11 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         spec
     };
     let mut plan = plan(spec, landlock_only)?;
+    if landlock_only {
+        if let Some(w) = crate::landlock_only::config_warning(spec) {
+            msgs.warn(&w);
+        }
+    }
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
@@ -780,8 +785,10 @@ fn child(
             }
         }
         let host_ops: Vec<_> = spec.ops.iter().map(mounts::overlay_on_host).collect();
+        let config = mounts::config_views(&spec.config_dirs, &spec.ops, &sources);
         fault::hit(Step::RootPrepare)?;
-        let mut root = Root::prepare().map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
+        let mut root = Root::prepare(spec.limits.tmpfs_size)
+            .map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
         for ((op, host_op), src) in spec.ops.iter().zip(&host_ops).zip(&sources) {
             root.apply(
                 host_op,
@@ -793,6 +800,8 @@ fn child(
         // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
         let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
         crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
+        // Under the hutch name: hutch's own configuration read-only, after every op.
+        root.protect_config(&config)?;
         // Last, over everything the ops made: the host's sockets that are still in view.
         if let Some(listed) = listed {
             let binds = sockets::binds(&spec.ops, &sources);
@@ -961,8 +970,12 @@ fn child(
         )?;
     }
 
-    // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec.
+    // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec;
+    // under the hutch name the default process bound, where it bounds the sandbox alone.
     fault::hit(Step::Rlimit)?;
+    if let Ok(n) = spec.limits.default_nproc(plan.userns, plan.real_uid) {
+        crate::limits::apply_default_nproc(n)?;
+    }
     crate::limits::apply_rlimits(&spec.limits.rlimits)?;
 
     // 8c. Descriptor hygiene: nothing inherited reaches the command unless named.
@@ -1055,6 +1068,7 @@ fn write_report(
             plan.landlock_only,
             host_sockets,
         ),
+        bounds: bounds(spec, plan),
     });
     let fd = match to {
         ReportTo::Stderr => 2,
@@ -1112,6 +1126,35 @@ fn memfd_report(
             ),
         ),
         (Err(why), false) => ("none", format!("{why}; no default seccomp policy")),
+    }
+}
+
+/// The resource bounds for `--report`: `--rlimit nproc` if given, else the default.
+fn bounds(spec: &Spec, plan: &Plan) -> report::Bounds {
+    let l = &spec.limits;
+    let tmpfs = if plan.landlock_only {
+        None
+    } else {
+        l.tmpfs_size
+    };
+    let given = l
+        .rlimits
+        .iter()
+        .find(|r| r.name == crate::limits::RlimitName::Nproc);
+    let (nproc, nproc_from) = match (given, l.default_nproc(plan.userns, plan.real_uid)) {
+        (Some(r), _) => (r.soft, "--rlimit".to_string()),
+        // Lowered to the default, never raised: the caller's own limit may be lower.
+        (None, Ok(n)) => {
+            let cur = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC)
+                .map_or(n, |(soft, _)| soft);
+            (Some(n.min(cur)), "default".to_string())
+        }
+        (None, Err(why)) => (None, why.to_string()),
+    };
+    report::Bounds {
+        tmpfs,
+        nproc,
+        nproc_from,
     }
 }
 

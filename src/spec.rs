@@ -427,6 +427,9 @@ pub struct Spec {
     pub profiles: Vec<crate::profile::Used>,
     /// `--bind-create` sources, created on the host if missing just before the start.
     pub host_dirs: Vec<PathBuf>,
+    /// Under the hutch name, hutch's own configuration directories on the host
+    /// (`$XDG_CONFIG_HOME/hutch`, `/etc/hutch`): read-only wherever the sandbox sees them.
+    pub config_dirs: Vec<PathBuf>,
 }
 
 impl Spec {
@@ -477,6 +480,7 @@ impl Spec {
             explain: false,
             profiles: Vec::new(),
             host_dirs: Vec::new(),
+            config_dirs: Vec::new(),
         }
     }
 

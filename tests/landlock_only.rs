@@ -54,6 +54,9 @@ impl Tree {
             fs::create_dir(dir.path().join(d)).unwrap();
             chmod(&dir.path().join(d), 0o777);
         }
+        // Profiles: in a directory only its owner may write (others are refused).
+        fs::create_dir(dir.path().join("prof")).unwrap();
+        chmod(&dir.path().join("prof"), 0o755);
         fs::write(dir.path().join("ro/f"), "hello\n").unwrap();
         chmod(&dir.path().join("ro/f"), 0o644);
         fs::copy("/usr/bin/true", dir.path().join("bin/true")).unwrap();
@@ -371,7 +374,7 @@ fn inside_a_sandbox_that_blocks_user_namespaces() {
     for user in users() {
         for how in ["hutch", "hutch-seccomp", "bwrap"] {
             let t = Tree::new("nested");
-            let profile = t.p("auto.toml");
+            let profile = t.p("prof/auto.toml");
             fs::write(
                 &profile,
                 format!(
@@ -470,7 +473,7 @@ echo "profile $?"
 fn the_fallback_uses_namespaces_where_they_work() {
     for user in users() {
         let t = Tree::new("host");
-        let profile = t.p("auto.toml");
+        let profile = t.p("prof/auto.toml");
         fs::write(
             &profile,
             "landlock_only = \"auto\"\nro_bind = [\"/\"]\nproc = \"/proc\"\ndev = \"/dev\"\n",

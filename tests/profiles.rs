@@ -991,3 +991,67 @@ fn apparmor_profile_compiles_with_apparmor_4() {
     let (ok, _, err) = compile(&profile.replace("userns,", "usernss,"));
     assert!(!ok && err.contains("syntax error"), "{err}");
 }
+
+/// A profile that another user may have written is refused, as ssh refuses such a
+/// configuration; one its group may write is warned about in one line. (A sandbox writes
+/// as its caller: hutch's configuration is read-only inside instead, see
+/// it::escape::hutchs_configuration_is_read_only_inside.)
+#[test]
+fn profiles_others_may_write_are_refused_or_warned_about() {
+    for user in users() {
+        let s = Scratch::new(user);
+        let p = s.write("p/x.toml", "ro_bind = [\"/\"]\n");
+        let dir = p.parent().unwrap().to_path_buf();
+        let run = || {
+            run_in(
+                user,
+                s.path(),
+                &s.home(),
+                &[],
+                &[&hutch(), "--profile", p.to_str().unwrap(), "true"],
+            )
+        };
+        common::chmod(&p, 0o644);
+        common::chmod(&dir, 0o755);
+        let o = run();
+        assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{o:?}");
+        common::chmod(&p, 0o664);
+        let o = run();
+        assert_eq!(o.code, 0, "{o:?}");
+        assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
+        assert!(o.stderr.contains("the file is writable by group"), "{o:?}");
+        common::chmod(&p, 0o646);
+        let o = run();
+        assert_eq!(o.code, 1, "{o:?}");
+        assert!(
+            o.stderr
+                .contains("refused: the file is writable by everyone (mode 0646)"),
+            "{o:?}"
+        );
+        common::chmod(&p, 0o644);
+        common::chmod(&dir, 0o777);
+        let o = run();
+        assert_eq!(o.code, 1, "{o:?}");
+        assert!(
+            o.stderr
+                .contains("refused: its directory is writable by everyone"),
+            "{o:?}"
+        );
+        // A sticky directory (as /tmp) is fine.
+        common::chmod(&dir, 0o1777);
+        assert_eq!(run().code, 0);
+        common::chmod(&dir, 0o755);
+        if is_root() {
+            // Owned by another user than the caller and root.
+            let other = if user == User::Root { 65534 } else { 1 };
+            std::os::unix::fs::chown(&p, Some(other), None).unwrap();
+            let o = run();
+            assert_eq!(o.code, 1, "{o:?}");
+            assert!(
+                o.stderr
+                    .contains(&format!("refused: the file is owned by uid {other}")),
+                "{o:?}"
+            );
+        }
+    }
+}

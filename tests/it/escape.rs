@@ -71,6 +71,11 @@
 //! | leave files or mounts on the host | `it::core::no_host_visible_leftovers` |
 //! | reach host services through pathname sockets (session bus, ssh-agent, docker-like, datagram) | `it::escape::host_unix_sockets_are_unreachable_unless_granted` |
 //! | (the same through the `build` profile; the `desktop` profile's grants) | `profiles::build_profile_cannot_reach_a_session_bus`, `profiles::desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers` |
+//! | fill the host's memory through /tmp, /dev/shm, a `--tmp-overlay` | `it::escape::tmpfs_writes_stop_at_the_bound` |
+//! | (the default bound: min(RAM/4, 4 GiB) per tmpfs) | `it::escape::the_default_tmpfs_bound_is_a_quarter_of_ram_at_most_4g` |
+//! | fork (or start threads) past the process bound | `it::escape::processes_stop_at_the_process_bound` |
+//! | weaken the next sandbox: write hutch's own configuration through `--bind ~ ~` | `it::escape::hutchs_configuration_is_read_only_inside` |
+//! | (a profile another user may write) | `profiles::profiles_others_may_write_are_refused_or_warned_about` |
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -1411,6 +1416,228 @@ fn host_unix_sockets_are_unreachable_unless_granted() {
                 results(&hutch_as_bwrap),
                 "{o:?}{hutch_as_bwrap:?}"
             );
+        }
+    });
+}
+
+/// The host's RAM, from /proc/meminfo.
+fn mem_total() -> u64 {
+    read("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("MemTotal in /proc/meminfo")
+        * 1024
+}
+
+#[test]
+fn tmpfs_writes_stop_at_the_bound() {
+    const ENOSPC: i32 = 28;
+    // 2 MiB into /tmp (--tmpfs), /dev/shm (--dev) and a --tmp-overlay (its writes go to
+    // the base tmpfs), each bounded at 1 MiB.
+    let body = r#"
+def fill(p):
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for _ in range(32):
+            os.write(fd, b'x' * 65536)
+    finally:
+        os.close(fd)
+        os.unlink(p)
+attempt('tmp', lambda: fill('/tmp/f'))
+attempt('shm', lambda: fill('/dev/shm/f'))
+attempt('overlay', lambda: fill('/tmp/ov/f'))
+"#;
+    for_each_user(|u| {
+        let lower = tempdir(u);
+        let ov = ["--overlay-src", &lower.s(), "--tmp-overlay", "/tmp/ov"];
+        let run = |name: Name, extra: &[&str]| {
+            let o = py(system(name, u).args(extra).args(ov), body).run();
+            o.ok();
+            o
+        };
+        let o = run(Name::Hutch, &["--tmpfs-size", "1M", "--tmpfs", "/tmp"]);
+        for n in ["tmp", "shm", "overlay"] {
+            assert_eq!(result(&o, n), errno(ENOSPC), "{n}{o:?}");
+        }
+        // --size before --tmpfs overrides the bound (and takes a suffix as hutch).
+        let o = run(
+            Name::Hutch,
+            &["--tmpfs-size", "1M", "--size", "4M", "--tmpfs", "/tmp"],
+        );
+        allowed(&o, &["tmp"]);
+        assert_eq!(result(&o, "shm"), errno(ENOSPC), "{o:?}");
+        // bwrap's own --size (plain bytes) works under its name too.
+        let o = run(Name::Bwrap, &["--size", "1048576", "--tmpfs", "/tmp"]);
+        assert_eq!(result(&o, "tmp"), errno(ENOSPC), "{o:?}");
+        // Without the protection: the bwrap name keeps the kernel's default (half of RAM).
+        let o = run(Name::Bwrap, &["--tmpfs", "/tmp"]);
+        allowed(&o, &["tmp", "shm", "overlay"]);
+    });
+}
+
+#[test]
+fn the_default_tmpfs_bound_is_a_quarter_of_ram_at_most_4g() {
+    let ram = mem_total();
+    let bound = ((ram / 4).min(4 << 30) >> 20).max(64) << 20;
+    for_each_user(|u| {
+        let sizes = |name: Name| {
+            let o = small(name, u)
+                .args(["--dev", "/dev", "--tmpfs", "/tmp"])
+                .args(["stat", "-f", "-c", "%n %b %S", "/tmp", "/dev/shm", "/"])
+                .run();
+            o.ok();
+            let mut out = BTreeMap::new();
+            for l in o.lines() {
+                let f: Vec<&str> = l.split(' ').collect();
+                let n = f[1].parse::<u64>().unwrap() * f[2].parse::<u64>().unwrap();
+                out.insert(f[0].to_string(), n);
+            }
+            assert_eq!(out.len(), 3, "{o:?}");
+            out
+        };
+        // /tmp (--tmpfs), /dev/shm (--dev) and the root (the base tmpfs, no op over it).
+        for (path, size) in sizes(Name::Hutch) {
+            assert_eq!(size, bound, "{path} as hutch, RAM {ram}");
+        }
+        // Without the protection: the kernel's default, half of RAM (in pages).
+        let half = ram / 4096 / 2 * 4096;
+        for (path, size) in sizes(Name::Bwrap) {
+            assert_eq!(size, half, "{path} as bwrap, RAM {ram}");
+        }
+    });
+}
+
+#[test]
+fn processes_stop_at_the_process_bound() {
+    const EAGAIN: i32 = 11;
+    // Children that wait on a pipe: forking past the bound fails with EAGAIN.
+    let forks = r#"
+r, w = os.pipe()
+kids = []
+def forks():
+    for _ in range(32):
+        pid = os.fork()
+        if pid == 0:
+            os.close(w)
+            os.read(r, 1)
+            os._exit(0)
+        kids.append(pid)
+attempt('fork', forks)
+os.close(w)
+for k in kids:
+    os.waitpid(k, 0)
+"#;
+    // Threads count as processes: the default bound, without forking thousands.
+    let threads = r#"
+import threading
+threading.stack_size(65536)
+ev = threading.Event()
+n = 0
+try:
+    for _ in range(4200):
+        threading.Thread(target=ev.wait).start()
+        n += 1
+except RuntimeError:
+    pass
+ev.set()
+print('threads', n)
+"#;
+    let count = |o: &Out| result(o, "threads").parse::<u64>().unwrap();
+    for_each_user(|u| {
+        let o = py(system(Name::Hutch, u).args(["--rlimit", "nproc=16"]), forks).run();
+        o.ok();
+        if u.is_root() {
+            // The kernel does not bound uid 0 (of the initial namespace) with
+            // RLIMIT_NPROC, in a user namespace or not: only a pids cgroup (--pids) does.
+            allowed(&o, &["fork"]);
+        } else {
+            assert_eq!(result(&o, "fork"), errno(EAGAIN), "{o:?}");
+        }
+        let o = py(system(Name::Hutch, u).args(["--report"]), threads).run();
+        o.ok();
+        if u.is_root() {
+            o.stderr_has("\"nproc\": null, \"nproc_from\": \"the kernel does not bound root");
+            assert_eq!(count(&o), 4200, "{o:?}");
+        } else {
+            o.stderr_has("\"nproc\": 4096, \"nproc_from\": \"default\"");
+            // The sandbox's pid 1 and the main thread count too.
+            let n = count(&o);
+            assert!((4000..4096).contains(&n), "{n} threads{o:?}");
+        }
+        // Without the protection: bwrap's defaults.
+        let o = py(system(Name::Bwrap, u), forks).run();
+        o.ok();
+        allowed(&o, &["fork"]);
+        let o = py(system(Name::Bwrap, u), threads).run();
+        o.ok();
+        assert_eq!(count(&o), 4200, "{o:?}");
+    });
+}
+
+/// A home for `u` with `rel` (hutch's configuration, relative to it) made, if given.
+fn home_with(u: User, rel: Option<&str>) -> TempDir {
+    let home = tempdir(u);
+    if let Some(rel) = rel {
+        let d = home.join(rel).join("profiles");
+        fs::create_dir_all(&d).unwrap();
+        if running_as_root() && !u.is_root() {
+            let owner = format!("{}:{}", u.uid(), u.gid());
+            let st = Command::new("chown")
+                .args(["-R", &owner])
+                .arg(home.path())
+                .status();
+            assert!(st.unwrap().success());
+        }
+    }
+    home
+}
+
+#[test]
+fn hutchs_configuration_is_read_only_inside() {
+    const EROFS: i32 = 30;
+    let body = r#"
+def write(p):
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, 'w') as f:
+        f.write('ro_bind = ["/"]\n')
+    os.unlink(p)
+attempt('profile', lambda: write(sys.argv[1] + '/hutch/profiles/x.toml'))
+attempt('other', lambda: write(sys.argv[1] + '/other/x'))
+attempt('home', lambda: write(sys.argv[2] + '/x'))
+"#;
+    for_each_user(|u| {
+        // (config home relative to HOME, XDG_CONFIG_HOME set, made beforehand)
+        for (rel, xdg, made) in [
+            (".config", false, true),
+            ("xdg", true, true),
+            (".config", false, false),
+        ] {
+            let home = home_with(u, made.then(|| format!("{rel}/hutch")).as_deref());
+            let conf = home.join(rel).display().to_string();
+            let run = |name: Name, dest: &str| {
+                let mut c = system(name, u)
+                    .args(["--bind", &home.s(), dest])
+                    .env("HOME", &home.s());
+                c = if xdg {
+                    c.env("XDG_CONFIG_HOME", &conf)
+                } else {
+                    c.env_remove("XDG_CONFIG_HOME")
+                };
+                let inside = conf.replacen(&home.s(), dest, 1);
+                let o = py(c, body).args([inside.as_str(), dest]).run();
+                o.ok();
+                o
+            };
+            // At the same path, and through a bind of the home elsewhere.
+            for dest in [home.s(), "/tmp".to_string()] {
+                let o = run(Name::Hutch, &dest);
+                assert_eq!(result(&o, "profile"), errno(EROFS), "{rel} {dest}{o:?}");
+                allowed(&o, &["other", "home"]);
+            }
+            // Without the protection: under the bwrap name the profile is written.
+            let o = run(Name::Bwrap, &home.s());
+            allowed(&o, &["profile", "other", "home"]);
         }
     });
 }
