@@ -14,7 +14,15 @@ use crate::sys;
 ///
 /// `status` is where to report the exit status when the monitor cannot wait
 /// for us (with `--pidns`).
-pub fn run(command: Pid, spec: &Spec, seccomp: &[Program], status: Option<OwnedFd>) -> ! {
+/// `signal_mask`, with `--forward-signals`: the caller's mask, put back once the
+/// forwarded signals are passed on to the command.
+pub fn run(
+    command: Pid,
+    spec: &Spec,
+    seccomp: &[Program],
+    status: Option<OwnedFd>,
+    signal_mask: Option<&nix::sys::signal::SigSet>,
+) -> ! {
     let leave = |code: i32| -> ! {
         if let Some(sock) = &status {
             let _ = nix::unistd::write(sock, &code.to_le_bytes());
@@ -59,6 +67,11 @@ pub fn run(command: Pid, spec: &Spec, seccomp: &[Program], status: Option<OwnedF
             ));
         }
         locks.push(file);
+    }
+    // --forward-signals: what hutch forwards to us goes on to the command. (As pid 1 of
+    // a pid namespace we get a signal from outside only with a handler installed.)
+    if let Some(mask) = signal_mask {
+        sys::forward_signals_to(command.as_raw(), mask);
     }
     // pid 1 keeps no capabilities.
     let _ = crate::caps::apply(&Default::default(), false, false);

@@ -55,6 +55,9 @@ struct Plan {
     keep_caps: HashSet<Capability>,
     /// `--net user`: the child waits here until the network helper is ready.
     net_gate: crate::net::Gate,
+    /// `--forward-signals`: the signal mask before hutch blocked the forwarded
+    /// signals, which the command and pid 1 get back (see `sys::forward_signals_to`).
+    signal_mask: Option<nix::sys::signal::SigSet>,
 }
 
 /// The name under which messages are printed, and whether to add `<3>`.
@@ -254,6 +257,7 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
             &spec.net,
             spec.info_fd.is_some() || spec.json_status_fd.is_some(),
         )?,
+        signal_mask: None,
     })
 }
 
@@ -297,7 +301,12 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     }));
     // --landlock-only(-fallback): no namespaces, or only where they cannot be made.
     let landlock_only = crate::landlock_only::decide(spec, |m| msgs.warn(m));
-    let plan = plan(spec, landlock_only)?;
+    let mut plan = plan(spec, landlock_only)?;
+    // --forward-signals: from before the cgroup is made until hutch can pass them on,
+    // the signals wait (a SIGTERM now must not leave a cgroup behind).
+    if spec.forward_signals {
+        plan.signal_mask = Some(sys::block_forwarded_signals());
+    }
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
@@ -382,6 +391,10 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     }
     let child = Pid::from_raw(pid);
     close_report_fd(spec);
+    // From here on signals are passed on to the child: pid 1 or the command.
+    if let Some(mask) = &plan.signal_mask {
+        sys::forward_signals_to(pid, mask);
+    }
 
     // Report the namespaces before setup starts, as bwrap does.
     let ids = if !plan.landlock_only && (spec.info_fd.is_some() || spec.json_status_fd.is_some()) {
@@ -473,6 +486,13 @@ fn shared_child_ok(spec: &Spec, plan: &Plan, limits: &crate::limits::Guard) -> b
         && spec.userns2_fd.is_none()
         // A cgroup (clone3 into it) or the --timeout watchdog, which must run meanwhile.
         && limits.plain()
+        // Signals to forward: pid 1 stays in our memory, and we in `clone`, until it exits.
+        && !(plan.signal_mask.is_some() && need_init(spec))
+}
+
+/// Whether a pid 1 reaps everything while the command runs as pid 2.
+fn need_init(spec: &Spec) -> bool {
+    !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some())
 }
 
 /// A socket pair on which the sandbox sends its pid as credentials; we become
@@ -786,14 +806,18 @@ fn child(
     plan.net_gate.wait()?;
 
     // 7. pid 1: reap everything while the command runs as pid 2.
-    let need_init =
-        !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some());
-    if need_init {
+    if need_init(spec) {
         fault::hit(Step::Fork)?;
         let pid = sys::fork().ctx(|| "fork".into())?;
         if pid != 0 {
             close_report_fd(spec);
-            crate::init::run(Pid::from_raw(pid), spec, &plan.seccomp, status_sock);
+            crate::init::run(
+                Pid::from_raw(pid),
+                spec,
+                &plan.seccomp,
+                status_sock,
+                plan.signal_mask.as_ref(),
+            );
         }
         // The command: the sync fd stays with pid 1.
         if let Some(fd) = spec.sync_fd {
@@ -829,6 +853,12 @@ fn child(
         }
         fault::hit(Step::CloseFds)?;
         sys::cloexec_all_but(&keep).ctx(|| "Can't close inherited file descriptors".into())?;
+    }
+
+    // 8d. The caller's signal mask (--forward-signals blocked some): a signal that
+    // arrived during the setup is delivered now, with the caller's disposition.
+    if let Some(mask) = &plan.signal_mask {
+        sys::restore_sigmask(mask);
     }
 
     // 9. seccomp last: the filter may forbid what the steps above need.
