@@ -71,7 +71,7 @@ pub fn run(
     // --forward-signals: what hutch forwards to us goes on to the command. (As pid 1 of
     // a pid namespace we get a signal from outside only with a handler installed.)
     if let Some(mask) = signal_mask {
-        sys::forward_signals_to(command.as_raw(), mask);
+        sys::forward_signals_to(command.as_raw(), mask, false);
     }
     // pid 1 keeps no capabilities.
     let _ = crate::caps::apply(&Default::default(), false, false);
@@ -80,10 +80,14 @@ pub fn run(
             fail(e.to_string());
         }
     }
+    let end = |code: i32| -> ! {
+        sys::stop_forwarding();
+        leave(code)
+    };
     loop {
         match waitpid(Pid::from_raw(-1), None) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == command => leave(code),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => leave(128 + sig as i32),
+            Ok(WaitStatus::Exited(pid, code)) if pid == command => end(code),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => end(128 + sig as i32),
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => {}
             Err(_) => leave(1),

@@ -393,7 +393,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     close_report_fd(spec);
     // From here on signals are passed on to the child: pid 1 or the command.
     if let Some(mask) = &plan.signal_mask {
-        sys::forward_signals_to(pid, mask);
+        sys::forward_signals_to(pid, mask, true);
     }
 
     // Report the namespaces before setup starts, as bwrap does.
@@ -438,6 +438,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         None if spec.pidns_fd.is_some() => wait_adopted(child),
         None => wait_exit_code(child),
     };
+    sys::stop_forwarding();
     // The helper ends with the sandbox (dropping it kills it), or says why it never started.
     match net {
         Ok(helper) => drop(helper),

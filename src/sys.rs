@@ -858,12 +858,17 @@ extern "C" fn forward_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *m
 /// Forward [`FORWARDED_SIGNALS`] to `pid` from now on, then put back the signal mask
 /// `old` (from [`block_forwarded_signals`]): what arrived meanwhile is forwarded then.
 /// A signal the caller left ignored stays ignored (as a shell leaves it, and as the
-/// command inherits it).
-pub fn forward_signals_to(pid: libc::pid_t, old: &nix::sys::signal::SigSet) {
+/// command inherits it). With `pidfd`, through a pidfd, so that a signal arriving after
+/// `pid` was reaped cannot reach another process given the same number (pid 1 does
+/// without: it holds no descriptor, and it is the one that reaps `pid`).
+pub fn forward_signals_to(pid: libc::pid_t, old: &nix::sys::signal::SigSet, pidfd: bool) {
     use std::sync::atomic::Ordering::Relaxed;
-    let pidfd = pidfd_open(pid)
-        .map(std::os::fd::IntoRawFd::into_raw_fd)
-        .unwrap_or(-1);
+    let pidfd = match pidfd {
+        true => pidfd_open(pid)
+            .map(std::os::fd::IntoRawFd::into_raw_fd)
+            .unwrap_or(-1),
+        false => -1,
+    };
     FORWARD_PIDFD.store(pidfd, Relaxed);
     FORWARD_PID.store(pid, Relaxed);
     for sig in FORWARDED_SIGNALS {
@@ -886,4 +891,10 @@ pub fn forward_signals_to(pid: libc::pid_t, old: &nix::sys::signal::SigSet) {
         }
     }
     restore_sigmask(old);
+}
+
+/// The command has ended (and been reaped): forward nothing more. The handlers stay,
+/// so that a late signal does not cut hutch's clean-up short.
+pub fn stop_forwarding() {
+    FORWARD_PID.store(0, std::sync::atomic::Ordering::Relaxed);
 }

@@ -286,7 +286,13 @@ print(" ".join(c.decode() for c in counts), os.waitstatus_to_exitcode(st))
     let mut argv: Vec<String> = vec!["-c".into(), DRIVER.into()];
     if user == User::Nobody {
         argv.extend(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"].map(String::from),
+            [
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ]
+            .map(String::from),
         );
     }
     argv.push(hutch_own_bin().display().to_string());
@@ -315,7 +321,11 @@ fn ctrl_c_reaches_the_command_once() {
             &["--unshare-pid", "--new-session"],
         ] {
             // The command ends by the SIGTERM hutch passes on: status 0.
-            assert_eq!(ctrl_c_counts(u, extra), "1 2 3 0", "as {u:?} with {extra:?}");
+            assert_eq!(
+                ctrl_c_counts(u, extra),
+                "1 2 3 0",
+                "as {u:?} with {extra:?}"
+            );
         }
     }
 }
