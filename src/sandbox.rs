@@ -58,6 +58,9 @@ struct Plan {
     /// `--forward-signals`: the signal mask before hutch blocked the forwarded
     /// signals, which the command and pid 1 get back (see `sys::forward_signals_to`).
     signal_mask: Option<nix::sys::signal::SigSet>,
+    /// `--die-with-parent` in a new pid namespace: a pidfd of the monitor, on which the
+    /// child sees whether the monitor died before the parent-death signal was set.
+    monitor_pidfd: Option<RawFd>,
 }
 
 /// The name under which messages are printed, and whether to add `<3>`.
@@ -258,6 +261,7 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
             spec.info_fd.is_some() || spec.json_status_fd.is_some(),
         )?,
         signal_mask: None,
+        monitor_pidfd: None,
     })
 }
 
@@ -307,6 +311,11 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     if spec.forward_signals {
         plan.signal_mask = Some(sys::block_forwarded_signals());
     }
+    let monitor_pidfd = match spec.die_with_parent && spec.ns.pid && spec.pidns_fd.is_none() {
+        true => sys::pidfd_open(nix::unistd::getpid().as_raw()).ok(),
+        false => None,
+    };
+    plan.monitor_pidfd = monitor_pidfd.as_ref().map(|fd| fd.as_raw_fd());
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
@@ -365,6 +374,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         pid
     };
     drop(err_w);
+    drop(monitor_pidfd);
     // Before anything else: the child is already building the root.
     let beside = beside.and_then(|b| b.spawn(pid));
     // --timeout: from here on a watchdog may end the sandbox.
@@ -637,6 +647,14 @@ fn child(
         // The monitor may have died before the line above. (In a new pid
         // namespace the parent is outside it and getppid() is always 0.)
         if !spec.ns.pid && spec.pidns_fd.is_none() && nix::unistd::getppid() != monitor {
+            sys::exit_now(1);
+        }
+    }
+    // There, the monitor's pidfd tells.
+    if let Some(fd) = plan.monitor_pidfd {
+        let gone = sys::pidfd_exited(fd);
+        let _ = nix::unistd::close(fd);
+        if gone {
             sys::exit_now(1);
         }
     }

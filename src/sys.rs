@@ -898,3 +898,16 @@ pub fn forward_signals_to(pid: libc::pid_t, old: &nix::sys::signal::SigSet, pidf
 pub fn stop_forwarding() {
     FORWARD_PID.store(0, std::sync::atomic::Ordering::Relaxed);
 }
+
+/// Whether the process behind the pidfd `fd` has exited (a pidfd polls readable then;
+/// pidfd_open(2)), without waiting.
+pub fn pidfd_exited(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, alive for the call; timeout 0 never blocks.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & libc::POLLIN != 0
+}
