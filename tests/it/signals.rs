@@ -3,7 +3,8 @@
 //! and exits with its status. As bwrap (without the flag), bubblewrap 0.8's behaviour,
 //! compared with `/usr/bin/bwrap`: the monitor dies of the signal and the command is not
 //! told (left running, or killed by `--die-with-parent`). ^C on a terminal reaches the
-//! command once, not once from the terminal and once more from hutch.
+//! command once, not once from the terminal and once more from hutch; a hang-up, which
+//! the kernel sends to hutch alone as the session leader, reaches it too.
 //!
 //! Each case waits for the command to say it is ready (a file in a host directory)
 //! before signalling, and runs as root and as an unprivileged user, with and without a
@@ -326,6 +327,70 @@ fn ctrl_c_reaches_the_command_once() {
                 "1 2 3 0",
                 "as {u:?} with {extra:?}"
             );
+        }
+    }
+}
+
+/// The terminal hangs up (its master side closes) while hutch leads the session on it:
+/// the kernel sends SIGHUP to hutch alone, and hutch passes it on.
+#[test]
+fn a_terminal_hangup_reaches_the_command() {
+    if !Path::new("/usr/bin/python3").exists() {
+        return;
+    }
+    const DRIVER: &str = r#"
+import os, pty, sys, time
+ready, argv = sys.argv[1], sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+end = time.time() + 60
+while not os.path.exists(ready):
+    if time.time() > end:
+        sys.exit("never ready")
+    time.sleep(0.02)
+os.close(fd)
+end = time.time() + 60
+while True:
+    p, st = os.waitpid(pid, os.WNOHANG)
+    if p:
+        break
+    if time.time() > end:
+        os.kill(pid, 9)
+        sys.exit("hutch did not end after the hang-up")
+    time.sleep(0.02)
+print(os.waitstatus_to_exitcode(st))
+"#;
+    for u in users() {
+        for pidns in pidns_variants() {
+            let dir = tempdir(u);
+            let d = dir.s();
+            let script = format!(
+                "trap 'echo hup > {d}/hup; exit 3' HUP; echo ready > {d}/ready; \
+                 while :; do sleep 0.1; done"
+            );
+            let mut argv: Vec<String> = vec!["-c".into(), DRIVER.into(), format!("{d}/ready")];
+            if u == User::Nobody {
+                argv.extend(
+                    [
+                        "setpriv",
+                        "--reuid=65534",
+                        "--regid=65534",
+                        "--clear-groups",
+                    ]
+                    .map(String::from),
+                );
+            }
+            argv.push(hutch_own_bin().display().to_string());
+            argv.extend(["--ro-bind", "/", "/", "--bind", &d, &d].map(String::from));
+            argv.extend(pidns.iter().map(|s| s.to_string()));
+            argv.extend(["sh", "-c", &script].map(String::from));
+            let o = Cmd::new(Path::new("/usr/bin/python3"), User::Root)
+                .args(&argv)
+                .timeout(Duration::from_secs(120))
+                .run();
+            o.ok().stdout_is("3\n");
+            assert!(dir.join("hup").exists(), "as {u:?} with {pidns:?}{o:?}");
         }
     }
 }
