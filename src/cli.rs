@@ -115,6 +115,7 @@ pub static FLAGS: &[Flag] = flags! {
     Process "--new-session" [] "Create a new terminal session";
     Process "--die-with-parent" [] "Kills with SIGKILL child process (COMMAND) when bwrap or bwrap's parent dies.";
     Process "--as-pid-1" [] "Do not install a reaper process with PID=1";
+    Process "--forward-signals" [] "Pass SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 on to COMMAND (through the reaper with --unshare-pid), wait for it and exit with its status; ^C on a terminal still reaches it once (default as hutch; as bwrap, bwrap's behaviour: hutch dies of the signal, COMMAND is not told)";
     Security "--cap-add" ["CAP"] "Add cap CAP when running as privileged user";
     Security "--cap-drop" ["CAP"] "Drop cap CAP when running as privileged user";
     Filesystem "--perms" ["OCTAL"] "Set permissions of next argument (--bind-data, --file, etc.)";
@@ -779,6 +780,7 @@ impl<'i> Parser<'i> {
             "--new-session" => s.new_session = true,
             "--die-with-parent" => s.die_with_parent = true,
             "--as-pid-1" => s.as_pid_1 = true,
+            "--forward-signals" => s.forward_signals = true,
             "--cap-add" => {
                 let c = parse_cap(&v[0])?;
                 s.caps.push(CapOp::Add(c));

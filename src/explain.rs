@@ -434,6 +434,9 @@ pub fn explain(spec: &Spec) -> String {
     if spec.die_with_parent {
         flags.push("killed when hutch's parent dies".to_string());
     }
+    if spec.forward_signals {
+        flags.push("hutch's TERM, INT, HUP, QUIT, USR1 and USR2 passed on".to_string());
+    }
     if spec.new_session {
         flags.push("a new session (no controlling terminal)".to_string());
     }

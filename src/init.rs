@@ -14,7 +14,15 @@ use crate::sys;
 ///
 /// `status` is where to report the exit status when the monitor cannot wait
 /// for us (with `--pidns`).
-pub fn run(command: Pid, spec: &Spec, seccomp: &[Program], status: Option<OwnedFd>) -> ! {
+/// `signal_mask`, with `--forward-signals`: the caller's mask, put back once the
+/// forwarded signals are passed on to the command.
+pub fn run(
+    command: Pid,
+    spec: &Spec,
+    seccomp: &[Program],
+    status: Option<OwnedFd>,
+    signal_mask: Option<&nix::sys::signal::SigSet>,
+) -> ! {
     let leave = |code: i32| -> ! {
         if let Some(sock) = &status {
             let _ = nix::unistd::write(sock, &code.to_le_bytes());
@@ -60,6 +68,11 @@ pub fn run(command: Pid, spec: &Spec, seccomp: &[Program], status: Option<OwnedF
         }
         locks.push(file);
     }
+    // --forward-signals: what hutch forwards to us goes on to the command. (As pid 1 of
+    // a pid namespace we get a signal from outside only with a handler installed.)
+    if let Some(mask) = signal_mask {
+        sys::forward_signals_to(command.as_raw(), mask, false);
+    }
     // pid 1 keeps no capabilities.
     let _ = crate::caps::apply(&Default::default(), false, false);
     for p in seccomp {
@@ -67,10 +80,14 @@ pub fn run(command: Pid, spec: &Spec, seccomp: &[Program], status: Option<OwnedF
             fail(e.to_string());
         }
     }
+    let end = |code: i32| -> ! {
+        sys::stop_forwarding();
+        leave(code)
+    };
     loop {
         match waitpid(Pid::from_raw(-1), None) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == command => leave(code),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => leave(128 + sig as i32),
+            Ok(WaitStatus::Exited(pid, code)) if pid == command => end(code),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => end(128 + sig as i32),
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => {}
             Err(_) => leave(1),

@@ -176,6 +176,7 @@ pub static KEYS: &[Key] = keys! {
     "new_session" Kind::Bool("--new-session"), "true", "--new-session";
     "die_with_parent" Kind::Bool("--die-with-parent"), "true", "--die-with-parent";
     "as_pid_1" Kind::Bool("--as-pid-1"), "true", "--as-pid-1";
+    "forward_signals" Kind::Bool("--forward-signals"), "true", "--forward-signals";
     "cap_add" Kind::Words("--cap-add"), "[\"CAP_NET_ADMIN\", ...]", "--cap-add";
     "cap_drop" Kind::Words("--cap-drop"), "[\"ALL\", ...]", "--cap-drop";
     "landlock" Kind::Word("--landlock"), "\"auto\" or \"off\"", "--landlock";

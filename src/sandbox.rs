@@ -62,6 +62,12 @@ struct Plan {
     /// `--host-sockets block`: a sock_diag socket in the caller's network namespace,
     /// on which the child lists the host's sockets (src/sockets.rs).
     host_diag: Option<OwnedFd>,
+    /// `--forward-signals`: the signal mask before hutch blocked the forwarded
+    /// signals, which the command and pid 1 get back (see `sys::forward_signals_to`).
+    signal_mask: Option<nix::sys::signal::SigSet>,
+    /// `--die-with-parent` in a new pid namespace: a pidfd of the monitor, on which the
+    /// child sees whether the monitor died before the parent-death signal was set.
+    monitor_pidfd: Option<RawFd>,
 }
 
 /// Whether memfd execution must be refused: Landlock does not see memfds, so a
@@ -325,6 +331,8 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
             true => sockets::diag_socket(),
             false => None,
         },
+        signal_mask: None,
+        monitor_pidfd: None,
     })
 }
 
@@ -384,6 +392,16 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
             msgs.warn(&w);
         }
     }
+    // --forward-signals: from before the cgroup is made until hutch can pass them on,
+    // the signals wait (a SIGTERM now must not leave a cgroup behind).
+    if spec.forward_signals {
+        plan.signal_mask = Some(sys::block_forwarded_signals());
+    }
+    let monitor_pidfd = match spec.die_with_parent && spec.ns.pid && spec.pidns_fd.is_none() {
+        true => sys::pidfd_open(nix::unistd::getpid().as_raw()).ok(),
+        false => None,
+    };
+    plan.monitor_pidfd = monitor_pidfd.as_ref().map(|fd| fd.as_raw_fd());
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
@@ -445,6 +463,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     // The child has listed the host's sockets, or has its own copy (forked): the
     // sock_diag socket is not kept, nor inherited by the helpers forked below.
     plan.host_diag = None;
+    drop(monitor_pidfd);
     // Before anything else: the child is already building the root.
     let beside = beside.and_then(|b| b.spawn(pid));
     // --timeout: from here on a watchdog may end the sandbox.
@@ -471,6 +490,10 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     }
     let child = Pid::from_raw(pid);
     close_report_fd(spec);
+    // From here on signals are passed on to the child: pid 1 or the command.
+    if let Some(mask) = &plan.signal_mask {
+        sys::forward_signals_to(pid, mask, true);
+    }
 
     // Report the namespaces before setup starts, as bwrap does.
     let ids = if !plan.landlock_only && (spec.info_fd.is_some() || spec.json_status_fd.is_some()) {
@@ -514,6 +537,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         None if spec.pidns_fd.is_some() => wait_adopted(child),
         None => wait_exit_code(child),
     };
+    sys::stop_forwarding();
     // The helper ends with the sandbox (dropping it kills it), or says why it never started.
     match net {
         Ok(helper) => drop(helper),
@@ -562,6 +586,13 @@ fn shared_child_ok(spec: &Spec, plan: &Plan, limits: &crate::limits::Guard) -> b
         && spec.userns2_fd.is_none()
         // A cgroup (clone3 into it) or the --timeout watchdog, which must run meanwhile.
         && limits.plain()
+        // Signals to forward: pid 1 stays in our memory, and we in `clone`, until it exits.
+        && !(plan.signal_mask.is_some() && need_init(spec))
+}
+
+/// Whether a pid 1 reaps everything while the command runs as pid 2.
+fn need_init(spec: &Spec) -> bool {
+    !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some())
 }
 
 /// A socket pair on which the sandbox sends its pid as credentials; we become
@@ -705,6 +736,14 @@ fn child(
         // The monitor may have died before the line above. (In a new pid
         // namespace the parent is outside it and getppid() is always 0.)
         if !spec.ns.pid && spec.pidns_fd.is_none() && nix::unistd::getppid() != monitor {
+            sys::exit_now(1);
+        }
+    }
+    // There, the monitor's pidfd tells.
+    if let Some(fd) = plan.monitor_pidfd {
+        let gone = sys::pidfd_exited(fd);
+        let _ = nix::unistd::close(fd);
+        if gone {
             sys::exit_now(1);
         }
     }
@@ -928,9 +967,7 @@ fn child(
     }
 
     // 7. pid 1: reap everything while the command runs as pid 2.
-    let need_init =
-        !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some());
-    if need_init {
+    if need_init(spec) {
         // As hutch, pid 1 is not dumpable: the command (same user, same user namespace,
         // same Landlock domain) cannot ptrace it or read its /proc/1/mem, environ, fd,
         // exe. The command, forked below, becomes dumpable again at exec. (bwrap's pid
@@ -942,7 +979,13 @@ fn child(
         let pid = sys::fork().ctx(|| "fork".into())?;
         if pid != 0 {
             close_report_fd(spec);
-            crate::init::run(Pid::from_raw(pid), spec, &plan.seccomp, status_sock);
+            crate::init::run(
+                Pid::from_raw(pid),
+                spec,
+                &plan.seccomp,
+                status_sock,
+                plan.signal_mask.as_ref(),
+            );
         }
         // The command: the sync fd stays with pid 1.
         if let Some(fd) = spec.sync_fd {
@@ -986,6 +1029,12 @@ fn child(
         }
         fault::hit(Step::CloseFds)?;
         sys::cloexec_all_but(&keep).ctx(|| "Can't close inherited file descriptors".into())?;
+    }
+
+    // 8d. The caller's signal mask (--forward-signals blocked some): a signal that
+    // arrived during the setup is delivered now, with the caller's disposition.
+    if let Some(mask) = &plan.signal_mask {
+        sys::restore_sigmask(mask);
     }
 
     // 9. seccomp last: the filter may forbid what the steps above need.

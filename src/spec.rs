@@ -399,6 +399,9 @@ pub struct Spec {
     /// (bwrap's default), `Some(list)` closes every other one (hutch's default).
     pub keep_fds: Option<Vec<RawFd>>,
     pub new_session: bool,
+    /// `--forward-signals` (the default as hutch): SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+    /// SIGUSR1 and SIGUSR2 reaching hutch are passed on to the command.
+    pub forward_signals: bool,
     pub lock_files: Vec<PathBuf>,
     pub sync_fd: Option<RawFd>,
     pub block_fd: Option<RawFd>,
@@ -457,6 +460,7 @@ impl Spec {
             die_with_parent: personality == Personality::Hutch,
             keep_fds: (personality == Personality::Hutch).then(Vec::new),
             new_session: false,
+            forward_signals: personality == Personality::Hutch,
             lock_files: Vec::new(),
             sync_fd: None,
             block_fd: None,

@@ -770,3 +770,145 @@ pub fn ns_get_userns(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     // SAFETY: a new fd returned by the kernel, owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(ret) })
 }
+
+/// The signals hutch passes on to the command (`--forward-signals`, the default as hutch).
+pub const FORWARDED_SIGNALS: [libc::c_int; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// Where [`forward_signal`] sends what it catches: a pidfd (which cannot name a recycled
+/// pid once the process is reaped) and the pid, for the process-group check and for
+/// kernels or seccomp filters without `pidfd_send_signal`. 0 and -1: nowhere yet.
+static FORWARD_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+static FORWARD_PIDFD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Block [`FORWARDED_SIGNALS`] in the calling thread; returns the mask before, which
+/// [`forward_signals_to`] and [`restore_sigmask`] put back. Blocked, a signal waits
+/// until there is somewhere to forward it (and the sandbox's processes, which inherit
+/// the mask, keep it pending until they are ready for it).
+pub fn block_forwarded_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+    let mut set = SigSet::empty();
+    for sig in FORWARDED_SIGNALS {
+        if let Ok(s) = Signal::try_from(sig) {
+            set.add(s);
+        }
+    }
+    let mut old = SigSet::empty();
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old));
+    old
+}
+
+/// Put back the signal mask [`block_forwarded_signals`] returned.
+pub fn restore_sigmask(old: &nix::sys::signal::SigSet) {
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(old),
+        None,
+    );
+}
+
+/// The handler: pass the signal on to the target, unless the target got it already.
+///
+/// A signal the kernel made (`SI_KERNEL`: ^C, ^\ and a hang-up on the terminal) went to
+/// the whole foreground process group; a target in our process group has its own copy,
+/// as in a shell, so it would get two. The exception is a hang-up that reached us as
+/// the session leader: the kernel sent it to us alone.
+extern "C" fn forward_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    use std::sync::atomic::Ordering::Relaxed;
+    // SAFETY: __errno_location returns this thread's errno, valid for its lifetime;
+    // the handler saves it and puts it back for the code it interrupted.
+    let errno = unsafe { *libc::__errno_location() };
+    let pid = FORWARD_PID.load(Relaxed);
+    let pidfd = FORWARD_PIDFD.load(Relaxed);
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler; getpid,
+    // getsid, getpgrp and getpgid are async-signal-safe system calls.
+    let already_there = unsafe {
+        !info.is_null()
+            && (*info).si_code == libc::SI_KERNEL
+            && pid > 0
+            && libc::getpgid(pid) == libc::getpgrp()
+            && !(sig == libc::SIGHUP && libc::getsid(0) == libc::getpid())
+    };
+    if pid > 0 && !already_there {
+        // SAFETY: pidfd_send_signal and kill are async-signal-safe system calls with
+        // integer arguments (a NULL siginfo: the kernel fills in SI_USER).
+        unsafe {
+            let sent = pidfd >= 0
+                && libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    pidfd,
+                    sig,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0 as libc::c_uint,
+                ) == 0;
+            if !sent && (pidfd < 0 || *libc::__errno_location() != libc::ESRCH) {
+                libc::kill(pid, sig);
+            }
+        }
+    }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = errno };
+}
+
+/// Forward [`FORWARDED_SIGNALS`] to `pid` from now on, then put back the signal mask
+/// `old` (from [`block_forwarded_signals`]): what arrived meanwhile is forwarded then.
+/// A signal the caller left ignored stays ignored (as a shell leaves it, and as the
+/// command inherits it). With `pidfd`, through a pidfd, so that a signal arriving after
+/// `pid` was reaped cannot reach another process given the same number (pid 1 does
+/// without: it holds no descriptor, and it is the one that reaps `pid`).
+pub fn forward_signals_to(pid: libc::pid_t, old: &nix::sys::signal::SigSet, pidfd: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let pidfd = match pidfd {
+        true => pidfd_open(pid)
+            .map(std::os::fd::IntoRawFd::into_raw_fd)
+            .unwrap_or(-1),
+        false => -1,
+    };
+    FORWARD_PIDFD.store(pidfd, Relaxed);
+    FORWARD_PID.store(pid, Relaxed);
+    for sig in FORWARDED_SIGNALS {
+        // SAFETY: sigaction is plain old data; all-zero is a valid value.
+        let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+        act.sa_sigaction = forward_signal
+            as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+            as usize;
+        act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        // SAFETY: sa_mask is ours to fill in.
+        unsafe { libc::sigemptyset(&mut act.sa_mask) };
+        // SAFETY: an all-zero sigaction is a valid buffer for the old disposition.
+        let mut was: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: both structures are valid for the call; the handler only makes
+        // async-signal-safe system calls and touches atomics.
+        if unsafe { libc::sigaction(sig, &act, &mut was) } == 0 && was.sa_sigaction == libc::SIG_IGN
+        {
+            // SAFETY: putting back the caller's SIG_IGN runs no handler code.
+            unsafe { libc::sigaction(sig, &was, std::ptr::null_mut()) };
+        }
+    }
+    restore_sigmask(old);
+}
+
+/// The command has ended (and been reaped): forward nothing more. The handlers stay,
+/// so that a late signal does not cut hutch's clean-up short.
+pub fn stop_forwarding() {
+    FORWARD_PID.store(0, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether the process behind the pidfd `fd` has exited (a pidfd polls readable then;
+/// pidfd_open(2)), without waiting.
+pub fn pidfd_exited(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, alive for the call; timeout 0 never blocks.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & libc::POLLIN != 0
+}

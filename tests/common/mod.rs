@@ -48,7 +48,7 @@ pub fn base() -> &'static Path {
         chmod(&dir, 0o755);
         chmod(&bin, 0o755);
         let hutch = bin.join("hutch");
-        fs::copy(env!("CARGO_BIN_EXE_hutch"), &hutch).expect("copy the hutch binary");
+        fs::copy(tested_binary(), &hutch).expect("copy the hutch binary");
         chmod(&hutch, 0o755);
         std::os::unix::fs::symlink("hutch", bin.join("bwrap")).expect("bwrap symlink");
         dir
@@ -143,4 +143,13 @@ pub fn on_path(prog: &str) -> bool {
 /// `sh -c SCRIPT`, its output collected.
 pub fn sh(script: &str) -> Output {
     Command::new("sh").args(["-c", script]).output().unwrap()
+}
+
+/// The binary under test: `$HUTCH_BIN` if set (CI sets it to the one `cargo install`
+/// put in place, see .ci/run), else the one cargo built for these tests.
+fn tested_binary() -> PathBuf {
+    std::env::var_os("HUTCH_BIN")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hutch")))
 }

@@ -1756,3 +1756,41 @@ fn drop_in_details_under_the_hutch_name() {
             .stderr_is("hutch: --size must be followed by --tmpfs\n");
     });
 }
+
+/// `--version`, under both names and after other options: hutch's own name and the
+/// version it was built as, on one line, exit 0 (bwrap prints `bubblewrap X.Y.Z` the
+/// same way, which a caller that parses it finds in the same shape).
+#[test]
+fn version_names_hutch_and_its_version_under_both_names() {
+    let expected = format!("hutch {}\n", env!("CARGO_PKG_VERSION"));
+    for_each_user(|user| {
+        for prog in [hutch_bin(), hutch_own_bin()] {
+            for args in [
+                &["--version"][..],
+                &["--ro-bind", "/", "/", "--version", "true"],
+            ] {
+                let o = Cmd::new(prog, user).args(args).run();
+                o.ok().stdout_is(&expected).stderr_is("");
+            }
+        }
+    });
+    if Path::new(SYSTEM_BWRAP).exists() {
+        let o = Cmd::new(Path::new(SYSTEM_BWRAP), unprivileged())
+            .args(["--ro-bind", "/", "/", "--version", "true"])
+            .run();
+        o.ok().stderr_is("");
+        let words: Vec<&str> = o.stdout.trim_end().split(' ').collect();
+        assert_eq!(words.len(), 2, "{o:?}");
+        assert_eq!(words[1].split('.').count(), 3, "{o:?}");
+        assert_eq!(
+            expected
+                .trim_end()
+                .split(' ')
+                .nth(1)
+                .unwrap()
+                .split('.')
+                .count(),
+            3
+        );
+    }
+}

@@ -9,9 +9,11 @@
 //! - `differential`: the same command lines through `/usr/bin/bwrap` and hutch.
 //! - `errors`: bad input gives one clean line and exit status 1.
 //! - `escape`: attempts to get out of the sandbox, each of which must fail.
+//! - `signals`: signals sent to hutch, passed on to the command or not (as bwrap).
 
 mod core;
 mod differential;
 mod errors;
 mod escape;
+mod signals;
 mod util;

@@ -87,7 +87,7 @@ fn setup() -> Env {
     let bin = base.join("bin");
     mkdir(&bin, 0o755);
     let hutch = bin.join("hutch");
-    fs::copy(env!("CARGO_BIN_EXE_hutch"), &hutch).expect("copy the hutch binary");
+    fs::copy(tested_binary(), &hutch).expect("copy the hutch binary");
     chmod(&hutch, 0o755);
     let bwrap = bin.join("bwrap");
     symlink("hutch", &bwrap).expect("bwrap symlink");
@@ -957,4 +957,13 @@ impl Drop for HostMount {
     fn drop(&mut self) {
         let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
     }
+}
+
+/// The binary under test: `$HUTCH_BIN` if set (CI sets it to the one `cargo install`
+/// put in place, see .ci/run), else the one cargo built for these tests.
+fn tested_binary() -> PathBuf {
+    std::env::var_os("HUTCH_BIN")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hutch")))
 }
