@@ -130,6 +130,7 @@ pub static FLAGS: &[Flag] = flags! {
     Security "--landlock-strict" [] "Fail unless the kernel enforces every Landlock restriction asked for (default: best effort, see --report)";
     Security "--landlock-only" [] "Run COMMAND without namespaces, in the host's file system, confined by Landlock, the seccomp policy and no_new_privs: for where user namespaces are unavailable. Binds of a path onto itself become Landlock rules (--ro-bind: read and execute, --bind and --dev-bind: everything), --remount-ro takes write rights away; any other mount, a new namespace, --uid, --gid and --hostname are refused with an error naming them. Implies Landlock (with scoping) and the default seccomp policy, also as bwrap";
     Security "--landlock-only-fallback" [] "As --landlock-only, but only where the sandbox's namespaces cannot be made (a warning says why); elsewhere a sandbox as usual";
+    Security "--landlock-only-metadata" ["MODE"] "In Landlock-only mode, chmod, chown, utimes and setxattr calls: supervise (default: allowed only beneath a rule that grants writing, checked and done by hutch for the command) or allow (anywhere the file's owner may)";
     Security "--seccomp-policy" ["POLICY"] "default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)";
     Security "--seccomp-action" ["ACTION"] "errno, kill or log: what the default seccomp policy does to a denied call (default: errno)";
     Security "--report" [] "Print the protections in force as JSON to stderr before running COMMAND";
@@ -702,6 +703,11 @@ impl<'i> Parser<'i> {
             "--landlock-strict" => s.landlock.strict = true,
             "--landlock-only" => s.landlock_only = LandlockOnly::On,
             "--landlock-only-fallback" => s.landlock_only = LandlockOnly::Fallback,
+            "--landlock-only-metadata" => {
+                s.landlock_only_metadata_allow =
+                    parse_word(&v[0], name, &[("supervise", false), ("allow", true)])?;
+                self.single(name);
+            }
             "--seccomp-policy" => {
                 s.seccomp_policy.source = match v[0].to_str() {
                     Some("default") => PolicySource::Default,

@@ -26,6 +26,7 @@ pub mod sandbox;
 pub mod seccomp;
 mod seccomp_policy;
 pub mod spec;
+mod supervise;
 #[doc(hidden)]
 pub mod sys;
 pub mod userns;

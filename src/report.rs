@@ -81,6 +81,9 @@ pub struct Enforcement<'a> {
     pub seccomp_programs: usize,
     /// What refuses memfd execution: (status, how); see `sandbox::memfd_report`.
     pub memfd_exec: (&'static str, String),
+    /// Metadata changes in Landlock-only mode: `supervised`, `allowed`, `none`
+    /// (no seccomp user notification), or `not needed` (a namespace sandbox).
+    pub metadata: &'static str,
     pub capabilities: Vec<String>,
     pub no_new_privs: bool,
 }
@@ -94,7 +97,7 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
             "\"landlock\": {{\"abi\": {}, \"status\": {}, \"fs\": {}, \"rules\": {}, ",
             "\"scope\": {}, \"dropped\": {}, \"skipped\": {}}}, ",
             "\"seccomp\": {{\"policy\": {}, \"action\": {}, \"programs\": {}}}, ",
-            "\"memfd_exec\": {{\"status\": {}, \"how\": {}}}, ",
+            "\"memfd_exec\": {{\"status\": {}, \"how\": {}}}, \"metadata\": {}, ",
             "\"capabilities\": {}, \"no_new_privs\": {}}}\n"
         ),
         json_list(&e.namespaces),
@@ -111,6 +114,7 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
         e.seccomp_programs,
         json_str(e.memfd_exec.0),
         json_str(&e.memfd_exec.1),
+        json_str(e.metadata),
         json_list(&e.capabilities),
         e.no_new_privs,
     )
@@ -139,6 +143,7 @@ mod tests {
             seccomp_action: "errno",
             seccomp_programs: 3,
             memfd_exec: ("not needed", "x".into()),
+            metadata: "not needed",
             capabilities: vec![],
             no_new_privs: true,
         };
@@ -148,7 +153,7 @@ mod tests {
                 r#"{"namespaces": ["user", "mnt"], "mode": "namespaces", "landlock": {"abi": 7, "status": "full", "fs": "derived", "#,
                 r#""rules": 3, "scope": true, "dropped": [], "skipped": ["/x\"y: No such file or directory"]}, "#,
                 r#""seccomp": {"policy": "default", "action": "errno", "programs": 3}, "#,
-                r#""memfd_exec": {"status": "not needed", "how": "x"}, "#,
+                r#""memfd_exec": {"status": "not needed", "how": "x"}, "metadata": "not needed", "#,
                 r#""capabilities": [], "no_new_privs": true}"#,
                 "\n"
             )

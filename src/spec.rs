@@ -404,6 +404,8 @@ pub struct Spec {
     pub seccomp_policy: SeccompPolicy,
     /// `--landlock-only`, `--landlock-only-fallback`.
     pub landlock_only: LandlockOnly,
+    /// `--landlock-only-metadata allow`: no metadata supervisor (src/supervise.rs).
+    pub landlock_only_metadata_allow: bool,
     pub report: Option<ReportTo>,
     /// Resource limits and accounting (`--memory`, `--rlimit`, `--timeout`, `--stats`...).
     pub limits: crate::limits::Limits,
@@ -456,6 +458,7 @@ impl Spec {
             landlock: LandlockSpec::new(personality),
             seccomp_policy: SeccompPolicy::new(personality),
             landlock_only: LandlockOnly::Off,
+            landlock_only_metadata_allow: false,
             report: None,
             limits: crate::limits::Limits::default(),
             net: crate::net::NetSpec::default(),
