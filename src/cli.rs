@@ -1535,6 +1535,15 @@ mod tests {
         let b = spec(&["--landlock-only-fallback", "--landlock-only", "true"]);
         assert_eq!(b.landlock_only, LandlockOnly::On);
         assert_eq!(spec(&["true"]).landlock_only, LandlockOnly::Off);
+        assert!(!spec(&["--landlock-only", "true"]).landlock_only_metadata_allow);
+        assert!(spec(&["--landlock-only-metadata", "allow", "true"]).landlock_only_metadata_allow);
+        assert!(
+            !spec(&["--landlock-only-metadata", "supervise", "true"]).landlock_only_metadata_allow
+        );
+        assert_eq!(
+            err(&["--landlock-only-metadata", "yes", "true"]),
+            "--landlock-only-metadata takes one of supervise, allow: yes"
+        );
         assert!(err(&["--landlock-only", "--landlock", "off", "true"])
             .starts_with("--landlock off cannot be combined with --landlock-only"));
     }
@@ -1664,6 +1673,7 @@ mod tests {
                     "MODE" if f.name == "--landlock" => "auto".into(),
                     "MODE" if f.name == "--cgroup" => "off".into(),
                     "MODE" if f.name == "--net" => "user".into(),
+                    "MODE" if f.name == "--landlock-only-metadata" => "allow".into(),
                     "SPEC" => "8080:80".into(),
                     "CPUS" => "1.5".into(),
                     "N" | "WEIGHT" => "3".into(),
