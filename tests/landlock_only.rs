@@ -505,3 +505,144 @@ fn the_fallback_uses_namespaces_where_they_work() {
         );
     }
 }
+
+/// Whether the kernel has seccomp user notification (5.0), which the metadata
+/// supervisor needs.
+fn user_notif() -> bool {
+    fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail")
+        .is_ok_and(|a| a.split_whitespace().any(|w| w == "user_notif"))
+}
+
+/// Metadata changes of `f`, each printing `NAME done` or `NAME refused`.
+fn metadata_attempts(f: &str) -> String {
+    format!(
+        r#"
+chmod 000 {f} 2>/dev/null && echo chmod done || echo chmod refused
+chown "$(id -u)" {f} 2>/dev/null && echo chown done || echo chown refused
+touch -c -d 2000-01-01 {f} 2>/dev/null && echo touch done || echo touch refused
+python3 -c 'import os, sys; os.setxattr(sys.argv[1], "user.x", b"1")' {f} 2>/dev/null && echo setxattr done || echo setxattr refused
+"#
+    )
+}
+
+/// `f`'s mode, owner, mtime and extended attributes (through python3, as `user`).
+fn metadata(user: User, f: &str) -> String {
+    let o = run_prog(
+        user,
+        "/usr/bin/python3",
+        &[
+            "-c",
+            "import os, sys; s = os.stat(sys.argv[1]); print(oct(s.st_mode), s.st_uid, s.st_gid, s.st_mtime_ns, os.listxattr(sys.argv[1]))",
+            f,
+        ],
+    );
+    o.ok();
+    o.stdout
+}
+
+/// chmod, chown, utimes and setxattr are metadata changes Landlock has no right for:
+/// in Landlock-only mode the supervisor refuses them beneath read-only rules (also
+/// through a symlink from a writable place) and does them beneath write rules;
+/// with `--landlock-only-metadata allow` (no protection) they change a read-only file.
+#[test]
+fn metadata_changes_only_beneath_write_rules() {
+    if !user_notif() {
+        // Without user notification the report says so (see below); nothing to test.
+        for user in users() {
+            let t = Tree::new("meta-none");
+            let mut args = confined_args(&t);
+            args.extend(strings(&["--report", "--", "/usr/bin/true"]));
+            assert!(run(user, &args).report().contains(r#""metadata": "none""#));
+        }
+        return;
+    }
+    for user in users() {
+        let t = Tree::new("meta");
+        // The files are the user's own: only Landlock-only mode stands in the way.
+        let setup = format!(
+            "set -e; for f in {ro}/f {rw}/f {ro}/g; do rm -f $f; echo hi > $f; chmod 644 $f; done; \
+             ln -s {ro}/f {rw}/link",
+            ro = t.p("ro"),
+            rw = t.p("rw"),
+        );
+        run_prog(user, "/bin/sh", &["-c", &setup]).ok();
+        let before = metadata(user, &t.p("ro/f"));
+        let script = format!(
+            "{ro}\necho --\n{rwf}\necho --\n\
+             chmod 000 {link} 2>/dev/null && echo link done || echo link refused\n\
+             cp /usr/bin/true {rw}/t && chmod -x {rw}/t && chmod +x {rw}/t && {rw}/t && echo build done\n\
+             if [ -x /usr/bin/cc ]; then printf 'int main(void) {{ return 0; }}\\n' > {rw}/a.c; \
+             cc -o {rw}/a {rw}/a.c && {rw}/a && echo cc done; else echo cc done; fi",
+            ro = metadata_attempts(&t.p("ro/f")),
+            rwf = metadata_attempts(&t.p("rw/f")),
+            link = t.p("rw/link"),
+            rw = t.p("rw"),
+        );
+        // Without the protection: every change of ro/g works (the file system may
+        // lack user extended attributes: then setxattr fails everywhere).
+        let mut args = confined_args(&t);
+        args.extend(strings(&[
+            "--landlock-only-metadata",
+            "allow",
+            "--report",
+            "--",
+            "/bin/sh",
+            "-c",
+            &metadata_attempts(&t.p("ro/g")),
+        ]));
+        let o = run(user, &args);
+        o.ok();
+        assert!(o.report().contains(r#""metadata": "allowed""#), "{o:#?}");
+        let unprotected: Vec<&str> = o.stdout.lines().collect();
+        assert_eq!(
+            &unprotected[..3],
+            ["chmod done", "chown done", "touch done"],
+            "{user:?}: {o:#?}"
+        );
+        let xattr = unprotected[3];
+        assert_ne!(metadata(user, &t.p("ro/g")), before);
+
+        let mut args = confined_args(&t);
+        args.extend(strings(&[
+            "--setenv",
+            "TMPDIR",
+            &t.p("rw"),
+            "--report",
+            "--",
+            "/bin/sh",
+            "-c",
+            &script,
+        ]));
+        let o = run(user, &args);
+        o.ok();
+        assert!(o.report().contains(r#""metadata": "supervised""#), "{o:#?}");
+        let refused = [
+            "chmod refused",
+            "chown refused",
+            "touch refused",
+            "setxattr refused",
+        ];
+        let done = ["chmod done", "chown done", "touch done", xattr];
+        let mut want: Vec<&str> = refused.to_vec();
+        want.push("--");
+        want.extend(done);
+        want.extend(["--", "link refused", "build done", "cc done"]);
+        assert_eq!(
+            o.stdout.lines().collect::<Vec<_>>(),
+            want,
+            "{user:?}: {o:#?}"
+        );
+        // Nothing changed beneath the read-only rule; beneath the write rule the
+        // changes were made.
+        assert_eq!(metadata(user, &t.p("ro/f")), before, "{user:?}");
+        let m = fs::metadata(t.p("rw/f")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(m.mode() & 0o7777, 0);
+        // 2000-01-01, in whatever time zone touch found.
+        let y2k = 946_684_800;
+        assert!(
+            (y2k - 86_400..y2k + 86_400).contains(&m.mtime()),
+            "{user:?}: {m:?}"
+        );
+    }
+}
