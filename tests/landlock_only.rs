@@ -309,6 +309,7 @@ fn report_and_explain_say_which_mode_is_in_force() {
         o.ok();
         for want in [
             "Landlock-only: no namespaces",
+            "metadata changes: ",
             "mount    the host's: nothing is mounted",
             "/usr                     read, execute",
             "capabilities  none",
@@ -320,6 +321,12 @@ fn report_and_explain_say_which_mode_is_in_force() {
             );
         }
         assert!(!o.stdout.contains("ERROR"), "{}", o.stdout);
+        assert_eq!(
+            o.stdout.contains("metadata changes: supervised"),
+            user_notif(),
+            "{}",
+            o.stdout
+        );
         let o = run(
             user,
             &["--landlock-only", "--tmpfs", "/tmp", "--explain", "true"],
