@@ -73,6 +73,11 @@ const NATIVE: usize = 1;
 const AUDIT_ARCH: u32 = 0xc000_003e;
 #[cfg(target_arch = "aarch64")]
 const AUDIT_ARCH: u32 = 0xc000_00b7;
+// Elsewhere there is no supervisor (see `available`).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const NATIVE: usize = 0;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const AUDIT_ARCH: u32 = 0;
 
 /// The call's name on the running architecture.
 fn name_of(nr: i32) -> Option<&'static str> {
@@ -285,7 +290,7 @@ fn read_str(
         // Up to the end of the page: the next one may be unmapped.
         let chunk = (4096 - (at % 4096)) as usize;
         let mut buf = vec![0u8; chunk];
-        let n = crate::sys::read_process(pid, at, &mut buf).map_err(|_| libc::EFAULT)?;
+        let n = crate::sys::read_process(pid, at, &mut buf).map_err(read_err)?;
         if n == 0 {
             return Err(libc::EFAULT);
         }
@@ -310,7 +315,17 @@ fn read_bytes(pid: i32, addr: u64, len: usize) -> std::result::Result<Vec<u8>, E
     }
     match crate::sys::read_process(pid, addr, &mut buf) {
         Ok(n) if n == len => Ok(buf),
-        _ => Err(libc::EFAULT),
+        Ok(_) => Err(libc::EFAULT),
+        Err(e) => Err(read_err(e)),
+    }
+}
+
+/// A bad address is the caller's EFAULT; anything else (no ptrace access to the
+/// caller: Yama) refuses the call.
+fn read_err(e: std::io::Error) -> Errno {
+    match e.raw_os_error() {
+        Some(libc::EFAULT) => libc::EFAULT,
+        _ => libc::EPERM,
     }
 }
 

@@ -773,10 +773,11 @@ pub fn ns_get_userns(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
 // Seccomp user notification, for the metadata supervisor of Landlock-only mode
 // (src/supervise.rs).
 
-/// `SECCOMP_IOCTL_NOTIF_RECV`, `_SEND` and `_ID_VALID` (`_IOWR('!', 0..1, ...)`, `_IOW('!', 2, u64)`).
+/// `SECCOMP_IOCTL_NOTIF_RECV` and `_SEND` (`_IOWR('!', 0..1, ...)`), and `_ID_VALID` as
+/// Linux 5.0 defined it (`_IOR('!', 2, u64)`), which later kernels still accept.
 const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
 const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
-const SECCOMP_IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x4008_2102;
+const SECCOMP_IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x8008_2102;
 
 /// The sizes of the kernel's notification structures; `None` before Linux 5.0
 /// (no user notification).
