@@ -81,7 +81,8 @@ pub struct Enforcement<'a> {
     pub seccomp_programs: usize,
     /// What refuses memfd execution: (status, how); see `sandbox::memfd_report`.
     pub memfd_exec: (&'static str, String),
-    /// Metadata changes in Landlock-only mode: `supervised`, `allowed`, `none`
+    /// Metadata changes in Landlock-only mode: `supervised`, `enclosing` (by an
+    /// enclosing Landlock-only hutch's supervisor, with its rules), `allowed`, `none`
     /// (no seccomp user notification), or `not needed` (a namespace sandbox).
     pub metadata: &'static str,
     pub capabilities: Vec<String>,

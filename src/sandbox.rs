@@ -981,9 +981,17 @@ fn child(
         let _ = std::fs::File::from(sys::own_fd(fd)).read(&mut b);
     }
 
+    // 7b. Landlock-only mode's metadata supervisor: its filter (which only sends the
+    // metadata calls to the monitor), whose listener goes to the monitor
+    // (src/supervise.rs). Before the report, which says whether it is in force.
+    let metadata = match meta_sock {
+        Some(sock) => crate::supervise::install(sock)?,
+        None => plan.metadata.status(),
+    };
+
     // 8. --report: what is in force, written while nothing is filtered yet.
     if let Some(to) = spec.report {
-        write_report(spec, plan, &landlock, memfd_sysctl.as_ref(), to)?;
+        write_report(spec, plan, &landlock, memfd_sysctl.as_ref(), metadata, to)?;
     }
 
     // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec.
@@ -1000,12 +1008,8 @@ fn child(
         sys::cloexec_all_but(&keep).ctx(|| "Can't close inherited file descriptors".into())?;
     }
 
-    // 9. seccomp last: the filter may forbid what the steps above need. First the
-    // metadata supervisor's, whose listener goes to the monitor (src/supervise.rs).
+    // 9. seccomp last: the filter may forbid what the steps above need.
     fault::hit(Step::Seccomp)?;
-    if let Some(sock) = meta_sock {
-        crate::supervise::install(sock)?;
-    }
     for p in &plan.seccomp {
         p.install()?;
     }
@@ -1039,6 +1043,7 @@ fn write_report(
     plan: &Plan,
     landlock: &crate::landlock::Status,
     memfd_sysctl: Option<&std::result::Result<u8, String>>,
+    metadata: &'static str,
     to: ReportTo,
 ) -> Result<()> {
     let mut namespaces = Vec::new();
@@ -1076,7 +1081,7 @@ fn write_report(
         },
         seccomp_programs: plan.seccomp.len(),
         memfd_exec: memfd_report(spec, memfd_sysctl),
-        metadata: plan.metadata.status(),
+        metadata,
         capabilities,
         no_new_privs: nix::sys::prctl::get_no_new_privs().unwrap_or(false),
     });

@@ -136,13 +136,14 @@ pub fn filter() -> Vec<u8> {
     p.concat()
 }
 
-/// In the command, just before exec: install the filter and send its listener to
-/// the monitor. EBUSY: an enclosing sandbox's supervisor already watches (one
-/// listener per filter chain); its rules still hold, ours are not added.
-pub fn install(sock: RawFd) -> Result<()> {
+/// In the command, shortly before exec: install the filter and send its listener to
+/// the monitor: `supervised`. EBUSY: an enclosing Landlock-only hutch's supervisor
+/// already watches (one listener per filter chain); its rules still hold, ours
+/// are not added: `enclosing`.
+pub fn install(sock: RawFd) -> Result<&'static str> {
     let listener = match crate::sys::seccomp_install_listener(&filter()) {
         Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Ok("enclosing"),
         Err(e) => return Err(Error::io("seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER)", e)),
     };
     let fds = [listener.as_raw_fd()];
@@ -150,7 +151,7 @@ pub fn install(sock: RawFd) -> Result<()> {
     let iov = [std::io::IoSlice::new(b"L")];
     nix::sys::socket::sendmsg::<()>(sock, &iov, &cmsg, nix::sys::socket::MsgFlags::empty(), None)
         .map_err(|e| Error::io("sending the seccomp listener", e.into()))?;
-    Ok(())
+    Ok("supervised")
 }
 
 /// In the monitor: the listener, once the command has sent it (`None` if the

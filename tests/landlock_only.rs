@@ -653,3 +653,29 @@ fn metadata_changes_only_beneath_write_rules() {
         );
     }
 }
+
+/// A Landlock-only hutch inside another: one listener per filter chain, so the
+/// inner one says the enclosing supervisor checks the calls (with its rules), and
+/// the command runs.
+#[test]
+fn nested_landlock_only_names_the_enclosing_supervisor() {
+    if !user_notif() {
+        return;
+    }
+    for user in users() {
+        let t = Tree::new("meta-nested");
+        let bin = common::bin_dir().display().to_string();
+        let mut args = confined_args(&t);
+        args.extend(strings(&["--ro-bind", &bin, &bin, "--", &h()]));
+        args.extend(confined_args(&t));
+        args.extend(strings(&["--report", "--", "/bin/sh", "-c"]));
+        args.push(format!(
+            "echo x > {f} && chmod 600 {f} && echo done",
+            f = t.p("rw/f")
+        ));
+        let o = run(user, &args);
+        o.ok();
+        assert!(o.report().contains(r#""metadata": "enclosing""#), "{o:#?}");
+        assert_eq!(o.stdout, "done\n", "{user:?}: {o:#?}");
+    }
+}
