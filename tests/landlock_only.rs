@@ -9,6 +9,10 @@
 //! - Options that need namespaces or mounts are refused with exit status 1 and one
 //!   line naming them; the command never runs.
 //! - `--report` and `--explain` say which mode is in force.
+//! - Metadata changes (chmod, chown, touch, setxattr) fail beneath a read-only rule
+//!   and through a symlink to it, and are made beneath a write rule (a compiler run
+//!   too); with `--landlock-only-metadata allow` (no protection) they work beneath the
+//!   read-only rule. Inside another Landlock-only hutch, the enclosing supervisor.
 //! - Where user namespaces are blocked (inside `hutch --disable-userns`, with and
 //!   without its seccomp policy, and inside bubblewrap's `--disable-userns`), a
 //!   plain hutch fails with a one-line diagnosis offering `--landlock-only`; with it,
