@@ -491,6 +491,27 @@ fn their_fd(pid: i32, fd: i32) -> std::result::Result<OwnedFd, Errno> {
     })
 }
 
+/// `path` with the caller's /proc/self, /proc/thread-self and /dev/fd/ (ours if
+/// left as they are) spelled with its pid. Other links to them stay ours: the path
+/// check still holds, only such a call fails or changes a file beneath a write rule.
+fn their_proc(pid: i32, path: &CString) -> CString {
+    let b = path.as_bytes();
+    for (prefix, with) in [
+        (&b"/proc/self"[..], format!("/proc/{pid}")),
+        (b"/proc/thread-self", format!("/proc/{pid}")),
+        (b"/dev/fd", format!("/proc/{pid}/fd")),
+    ] {
+        if let Some(rest) = b.strip_prefix(prefix) {
+            if rest.is_empty() || rest[0] == b'/' {
+                let mut out = with.into_bytes();
+                out.extend_from_slice(rest);
+                return CString::new(out).expect("no NUL");
+            }
+        }
+    }
+    path.clone()
+}
+
 /// Open what the call points at, as the caller would find it.
 fn open_target(pid: i32, target: &Target) -> std::result::Result<OwnedFd, Errno> {
     match target {
@@ -513,8 +534,11 @@ fn open_target(pid: i32, target: &Target) -> std::result::Result<OwnedFd, Errno>
                 fl |= OFlag::O_NOFOLLOW;
             }
             // An absolute path resolves from the caller's root: the same as ours
-            // (no mount namespace, and no chroot without CAP_SYS_CHROOT).
+            // (no mount namespace, and no chroot without CAP_SYS_CHROOT), except for
+            // the caller's own /proc entries (glibc's fchmodat(AT_SYMLINK_NOFOLLOW)
+            // before Linux 6.6 goes through /proc/self/fd/N).
             if path.as_bytes()[0] == b'/' {
+                let path = their_proc(pid, path);
                 return nix::fcntl::open(path.as_c_str(), fl, Mode::empty()).map_err(errno);
             }
             let base = their_fd(pid, *dirfd)?;
@@ -667,6 +691,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_callers_proc_self() {
+        let c = |s: &str| CString::new(s).unwrap();
+        assert_eq!(their_proc(42, &c("/proc/self/fd/3")), c("/proc/42/fd/3"));
+        assert_eq!(their_proc(42, &c("/proc/thread-self")), c("/proc/42"));
+        assert_eq!(their_proc(42, &c("/dev/fd/0")), c("/proc/42/fd/0"));
+        assert_eq!(their_proc(42, &c("/proc/selfish")), c("/proc/selfish"));
+        assert_eq!(their_proc(42, &c("/tmp/x")), c("/tmp/x"));
     }
 
     #[test]
