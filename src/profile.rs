@@ -187,6 +187,7 @@ pub static KEYS: &[Key] = keys! {
     "landlock_scope" Kind::OnOff("--landlock-scope"), "true or false", "--landlock-scope on/off";
     "landlock_strict" Kind::Bool("--landlock-strict"), "true", "--landlock-strict";
     "landlock_only" Kind::LandlockOnly, "true or \"auto\"", "--landlock-only; \"auto\": --landlock-only-fallback (only where namespaces cannot be made)";
+    "landlock_only_metadata" Kind::Word("--landlock-only-metadata"), "\"supervise\" or \"allow\"", "--landlock-only-metadata";
     "seccomp_policy" Kind::Word("--seccomp-policy"), "\"default\", \"none\" or \"PATH\"", "--seccomp-policy";
     "seccomp_action" Kind::Word("--seccomp-action"), "\"errno\", \"kill\" or \"log\"", "--seccomp-action";
     "memory" Kind::Word("--memory"), "\"2G\"", "--memory";
