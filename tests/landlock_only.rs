@@ -571,7 +571,7 @@ fn metadata_changes_only_beneath_write_rules() {
         let t = Tree::new("meta");
         // The files are the user's own: only Landlock-only mode stands in the way.
         let setup = format!(
-            "set -e; for f in {ro}/f {rw}/f {ro}/g; do rm -f $f; echo hi > $f; chmod 644 $f; done; \
+            "set -e; for f in {ro}/f {rw}/f {rw}/h {ro}/g; do rm -f $f; echo hi > $f; chmod 644 $f; done; \
              ln -s {ro}/f {rw}/link",
             ro = t.p("ro"),
             rw = t.p("rw"),
@@ -649,6 +649,51 @@ fn metadata_changes_only_beneath_write_rules() {
         let m = fs::metadata(t.p("rw/f")).unwrap();
         use std::os::unix::fs::MetadataExt;
         assert_eq!(m.mode() & 0o7777, 0);
+        // Through descriptors: fchmod, fchown, futimens, and chmod relative to a dirfd.
+        let fd_calls = r#"
+import os, sys
+for path in sys.argv[1:]:
+    fd = os.open(path, os.O_RDONLY)
+    d = os.open(os.path.dirname(path), os.O_RDONLY)
+    for name, call in [
+        ("fchmod", lambda: os.fchmod(fd, 0o600)),
+        ("fchown", lambda: os.chown(fd, os.getuid(), -1)),
+        ("futimens", lambda: os.utime(fd, (1, 1))),
+        ("chmodat", lambda: os.chmod(os.path.basename(path), 0o600, dir_fd=d)),
+    ]:
+        try:
+            call()
+            print(name, "done")
+        except OSError as e:
+            print(name, e.errno)
+"#;
+        let mut args = confined_args(&t);
+        args.extend(strings(&[
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            fd_calls,
+            &t.p("ro/f"),
+            &t.p("rw/h"),
+        ]));
+        let o = run(user, &args);
+        o.ok();
+        assert_eq!(
+            o.stdout.lines().collect::<Vec<_>>(),
+            [
+                "fchmod 1",
+                "fchown 1",
+                "futimens 1",
+                "chmodat 1",
+                "fchmod done",
+                "fchown done",
+                "futimens done",
+                "chmodat done"
+            ],
+            "{user:?}: {o:#?}"
+        );
+        assert_eq!(metadata(user, &t.p("ro/f")), before, "{user:?}");
+
         // 2000-01-01, in whatever time zone touch found.
         let y2k = 946_684_800;
         assert!(
