@@ -60,6 +60,7 @@ complete -c hutch -l landlock-bind -d 'Landlock: allow TCP bind to PORT; once gi
 complete -c hutch -l landlock-scope -d 'Landlock: on or off: deny signals and abstract unix sockets leaving the sandbox (default: on as hutch)' -r
 complete -c hutch -l host-sockets -d 'block or allow: whether COMMAND can connect to the host\'s unix sockets that the mounts show (session bus, docker.sock, ssh-agent...); block masks each one (default: block as hutch, allow as bwrap)' -r
 complete -c hutch -l allow-socket -d 'With --host-sockets block: leave the host socket at PATH (as seen inside), or every one beneath the directory PATH, reachable (repeatable)' -r -F
+complete -c hutch -l landlock-only-metadata -d 'In Landlock-only mode, chmod, chown, utimes and setxattr calls: supervise (default: allowed only beneath a rule that grants writing, checked and done by hutch for the command) or allow (anywhere the file\'s owner may)' -r
 complete -c hutch -l seccomp-policy -d 'default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)' -r
 complete -c hutch -l seccomp-action -d 'errno, kill or log: what the default seccomp policy does to a denied call (default: errno)' -r
 complete -c hutch -l report-fd -d 'Write the protections in force as JSON to FD before running COMMAND' -r

@@ -134,6 +134,7 @@ pub static FLAGS: &[Flag] = flags! {
     Security "--landlock-only-fallback" [] "As --landlock-only, but only where the sandbox's namespaces cannot be made (a warning says why); elsewhere a sandbox as usual";
     Security "--host-sockets" ["MODE"] "block or allow: whether COMMAND can connect to the host's unix sockets that the mounts show (session bus, docker.sock, ssh-agent...); block masks each one (default: block as hutch, allow as bwrap)";
     Security "--allow-socket" ["PATH"] "With --host-sockets block: leave the host socket at PATH (as seen inside), or every one beneath the directory PATH, reachable (repeatable)";
+    Security "--landlock-only-metadata" ["MODE"] "In Landlock-only mode, chmod, chown, utimes and setxattr calls: supervise (default: allowed only beneath a rule that grants writing, checked and done by hutch for the command) or allow (anywhere the file's owner may)";
     Security "--seccomp-policy" ["POLICY"] "default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)";
     Security "--seccomp-action" ["ACTION"] "errno, kill or log: what the default seccomp policy does to a denied call (default: errno)";
     Security "--report" [] "Print the protections in force as JSON to stderr before running COMMAND";
@@ -733,6 +734,11 @@ impl<'i> Parser<'i> {
             "--allow-socket" => s.host_sockets.allow.push(p(&v[0])),
             "--landlock-only" => s.landlock_only = LandlockOnly::On,
             "--landlock-only-fallback" => s.landlock_only = LandlockOnly::Fallback,
+            "--landlock-only-metadata" => {
+                s.landlock_only_metadata_allow =
+                    parse_word(&v[0], name, &[("supervise", false), ("allow", true)])?;
+                self.single(name);
+            }
             "--seccomp-policy" => {
                 s.seccomp_policy.source = match v[0].to_str() {
                     Some("default") => PolicySource::Default,
@@ -1683,6 +1689,15 @@ mod tests {
         let b = spec(&["--landlock-only-fallback", "--landlock-only", "true"]);
         assert_eq!(b.landlock_only, LandlockOnly::On);
         assert_eq!(spec(&["true"]).landlock_only, LandlockOnly::Off);
+        assert!(!spec(&["--landlock-only", "true"]).landlock_only_metadata_allow);
+        assert!(spec(&["--landlock-only-metadata", "allow", "true"]).landlock_only_metadata_allow);
+        assert!(
+            !spec(&["--landlock-only-metadata", "supervise", "true"]).landlock_only_metadata_allow
+        );
+        assert_eq!(
+            err(&["--landlock-only-metadata", "yes", "true"]),
+            "--landlock-only-metadata takes one of supervise, allow: yes"
+        );
         assert!(err(&["--landlock-only", "--landlock", "off", "true"])
             .starts_with("--landlock off cannot be combined with --landlock-only"));
     }
@@ -1813,6 +1828,7 @@ mod tests {
                     "MODE" if f.name == "--cgroup" => "off".into(),
                     "MODE" if f.name == "--net" => "user".into(),
                     "MODE" if f.name == "--host-sockets" => "block".into(),
+                    "MODE" if f.name == "--landlock-only-metadata" => "allow".into(),
                     "SPEC" => "8080:80".into(),
                     "CPUS" => "1.5".into(),
                     "N" | "WEIGHT" => "3".into(),

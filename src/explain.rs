@@ -270,6 +270,15 @@ pub fn explain(spec: &Spec) -> String {
                 "  Landlock-only: no namespaces; the command runs in the host's file system as \
                  the caller, confined by Landlock, the seccomp policy and no_new_privs"
             );
+            let metadata = if spec.landlock_only_metadata_allow {
+                "allowed wherever the file's owner may (--landlock-only-metadata allow)"
+            } else if crate::supervise::available() {
+                "supervised: chmod, chown, utimes and xattr changes only beneath a rule \
+                 that grants writing"
+            } else {
+                "not restricted: this kernel has no seccomp user notification (Linux 5.0)"
+            };
+            let _ = writeln!(o, "  metadata changes: {metadata}");
             if let Err(e) = crate::landlock_only::check(spec) {
                 let _ = writeln!(o, "  ERROR: {e}; the sandbox would not start");
             }

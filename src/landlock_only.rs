@@ -16,6 +16,10 @@
 //! | `--disable-userns`, `--assert-userns-disabled` | kept by the default seccomp policy (which refuses `unshare`, `clone(CLONE_NEWUSER)` and `clone3`); refused with `--seccomp-policy none` or a policy file, or `--seccomp-action log` |
 //! | Landlock rules, `--landlock-connect/-bind`, scoping, seccomp, `--chdir`, the environment, `--cap-*`, fds, limits | as usual |
 //!
+//! Metadata changes (chmod, chown, utimes, xattrs), for which Landlock has no right,
+//! are checked against the write rules by a supervisor in the monitor
+//! (src/supervise.rs), unless `--landlock-only-metadata allow`.
+//!
 //! With no `/` rule, the host's root directory is not listable (a sandbox's own
 //! root would be). Capabilities: none unless `--cap-add` (also for root).
 

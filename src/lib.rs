@@ -27,6 +27,7 @@ pub mod seccomp;
 mod seccomp_policy;
 mod sockets;
 pub mod spec;
+mod supervise;
 #[doc(hidden)]
 pub mod sys;
 pub mod userns;

@@ -190,6 +190,7 @@ pub static KEYS: &[Key] = keys! {
     "landlock_only" Kind::LandlockOnly, "true or \"auto\"", "--landlock-only; \"auto\": --landlock-only-fallback (only where namespaces cannot be made)";
     "host_sockets" Kind::Word("--host-sockets"), "\"block\" or \"allow\"", "--host-sockets";
     "allow_socket" Kind::Paths("--allow-socket"), "[\"PATH\", ...]", "--allow-socket";
+    "landlock_only_metadata" Kind::Word("--landlock-only-metadata"), "\"supervise\" or \"allow\"", "--landlock-only-metadata";
     "seccomp_policy" Kind::Word("--seccomp-policy"), "\"default\", \"none\" or \"PATH\"", "--seccomp-policy";
     "seccomp_action" Kind::Word("--seccomp-action"), "\"errno\", \"kill\" or \"log\"", "--seccomp-action";
     "memory" Kind::Word("--memory"), "\"2G\"", "--memory";

@@ -81,6 +81,10 @@ pub struct Enforcement<'a> {
     pub seccomp_programs: usize,
     /// What refuses memfd execution: (status, how); see `sandbox::memfd_report`.
     pub memfd_exec: (&'static str, String),
+    /// Metadata changes in Landlock-only mode: `supervised`, `enclosing` (by an
+    /// enclosing Landlock-only hutch's supervisor, with its rules), `allowed`, `none`
+    /// (no seccomp user notification), or `not needed` (a namespace sandbox).
+    pub metadata: &'static str,
     pub capabilities: Vec<String>,
     pub no_new_privs: bool,
     pub host_sockets: HostSockets,
@@ -163,7 +167,7 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
             "\"landlock\": {{\"abi\": {}, \"status\": {}, \"fs\": {}, \"rules\": {}, ",
             "\"scope\": {}, \"dropped\": {}, \"skipped\": {}}}, ",
             "\"seccomp\": {{\"policy\": {}, \"action\": {}, \"programs\": {}}}, ",
-            "\"memfd_exec\": {{\"status\": {}, \"how\": {}}}, ",
+            "\"memfd_exec\": {{\"status\": {}, \"how\": {}}}, \"metadata\": {}, ",
             "\"capabilities\": {}, \"no_new_privs\": {}, ",
             "\"host_sockets\": {{\"mode\": {}, \"mechanism\": {}, \"listed\": {}, ",
             "\"masked\": {}, \"granted\": {}, \"landlock_resolve_unix\": false, \"not_covered\": {}}}, ",
@@ -183,6 +187,7 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
         e.seccomp_programs,
         json_str(e.memfd_exec.0),
         json_str(&e.memfd_exec.1),
+        json_str(e.metadata),
         json_list(&e.capabilities),
         e.no_new_privs,
         json_str(e.host_sockets.mode),
@@ -220,6 +225,7 @@ mod tests {
             seccomp_action: "errno",
             seccomp_programs: 3,
             memfd_exec: ("not needed", "x".into()),
+            metadata: "not needed",
             capabilities: vec![],
             no_new_privs: true,
             host_sockets: HostSockets::new(false, false, None),
@@ -235,7 +241,7 @@ mod tests {
                 r#"{"namespaces": ["user", "mnt"], "mode": "namespaces", "landlock": {"abi": 7, "status": "full", "fs": "derived", "#,
                 r#""rules": 3, "scope": true, "dropped": [], "skipped": ["/x\"y: No such file or directory"]}, "#,
                 r#""seccomp": {"policy": "default", "action": "errno", "programs": 3}, "#,
-                r#""memfd_exec": {"status": "not needed", "how": "x"}, "#,
+                r#""memfd_exec": {"status": "not needed", "how": "x"}, "metadata": "not needed", "#,
                 r#""capabilities": [], "no_new_privs": true, "#,
                 r#""host_sockets": {"mode": "allow", "mechanism": "none", "listed": 0, "masked": 0, "#,
                 r#""granted": 0, "landlock_resolve_unix": false, "not_covered": []}, "#,

@@ -68,6 +68,31 @@ struct Plan {
     /// `--die-with-parent` in a new pid namespace: a pidfd of the monitor, on which the
     /// child sees whether the monitor died before the parent-death signal was set.
     monitor_pidfd: Option<RawFd>,
+    /// Landlock-only mode: what supervises metadata changes (src/supervise.rs), and
+    /// the rules it checks them against.
+    metadata: Metadata,
+}
+
+/// Landlock-only mode's metadata changes (`--report`'s `metadata`).
+enum Metadata {
+    /// A namespace sandbox: read-only mounts refuse them.
+    NotNeeded,
+    /// `--landlock-only-metadata allow`.
+    Allowed,
+    /// The kernel has no seccomp user notification (before 5.0).
+    Unsupported,
+    Supervised(crate::supervise::Rules),
+}
+
+impl Metadata {
+    fn status(&self) -> &'static str {
+        match self {
+            Metadata::NotNeeded => "not needed",
+            Metadata::Allowed => "allowed",
+            Metadata::Unsupported => "none",
+            Metadata::Supervised(_) => "supervised",
+        }
+    }
 }
 
 /// Whether memfd execution must be refused: Landlock does not see memfds, so a
@@ -302,6 +327,21 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
             clone_flags |= flag;
         }
     }
+    let keep_caps = if landlock_only {
+        crate::landlock_only::keep_caps(spec)?
+    } else {
+        keep_caps(spec, real_uid == 0, userns || joined)?
+    };
+    let metadata = if !landlock_only {
+        Metadata::NotNeeded
+    } else if spec.landlock_only_metadata_allow {
+        Metadata::Allowed
+    } else if !crate::supervise::available() {
+        Metadata::Unsupported
+    } else {
+        let mask = keep_caps.iter().fold(0u64, |m, c| m | (1u64 << c.index()));
+        Metadata::Supervised(crate::supervise::rules(spec, mask))
+    };
     Ok(Plan {
         real_uid,
         landlock_only,
@@ -317,11 +357,7 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
         seccomp,
         // Real root starts from its own effective set (read before a new user
         // namespace grants a full one), anyone else from nothing.
-        keep_caps: if landlock_only {
-            crate::landlock_only::keep_caps(spec)?
-        } else {
-            keep_caps(spec, real_uid == 0, userns || joined)?
-        },
+        keep_caps,
         net_gate: crate::net::Gate::new(
             &spec.net,
             spec.info_fd.is_some() || spec.json_status_fd.is_some(),
@@ -333,6 +369,7 @@ fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
         },
         signal_mask: None,
         monitor_pidfd: None,
+        metadata,
     })
 }
 
@@ -428,6 +465,20 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         true => Some(crate::netns::Beside::new()?),
         false => None,
     };
+    // Landlock-only mode's metadata supervisor: the command sends its listener here.
+    let meta_sock = match plan.metadata {
+        Metadata::Supervised(_) => Some(
+            nix::sys::socket::socketpair(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::SeqPacket,
+                None,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            )
+            .ctx(|| "socketpair".into())?,
+        ),
+        _ => None,
+    };
+    let meta_theirs = meta_sock.as_ref().map(|(_, t)| t.as_raw_fd());
     fault::hit(Step::Clone)?;
     let pid = if shared_child_ok(spec, &plan, &limits) {
         // In our memory while we wait (src/sys.rs): nothing of ours is taken.
@@ -435,7 +486,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         sys::clone_shared(plan.clone_flags, &mut || {
             // The descriptor table is the child's own copy.
             let _ = nix::unistd::close(err_r);
-            report_failure(child(spec, &plan, monitor, None, None), err_w)
+            report_failure(child(spec, &plan, monitor, None, None, meta_theirs), err_w)
         })
         .map_err(|e| clone_error(e, plan.userns))?
     } else {
@@ -446,13 +497,14 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
             drop(err_r);
             let result = match (spec.pidns_fd, pid_channel.take()) {
                 (Some(fd), Some((_, theirs))) => enter_pidns(fd, spec.ns.pid, theirs)
-                    .and_then(|sock| child(spec, &plan, monitor, Some(sock), None)),
+                    .and_then(|sock| child(spec, &plan, monitor, Some(sock), None, meta_theirs)),
                 _ => child(
                     spec,
                     &plan,
                     monitor,
                     None,
                     beside.take().map(|b| b.into_child_end()),
+                    meta_theirs,
                 ),
             };
             report_failure(result, err_w.as_raw_fd());
@@ -524,6 +576,14 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         // The namespace ids above were read while the child waited at the gate,
         // so they are complete even for a command that ends at once.
         plan.net_gate.open()?;
+    }
+
+    // The metadata supervisor: a thread of ours answers the command's calls.
+    if let (Some((ours, theirs)), Metadata::Supervised(rules)) = (meta_sock, &plan.metadata) {
+        drop(theirs);
+        if let Some(listener) = crate::supervise::receive(&ours) {
+            crate::supervise::spawn(listener, rules.clone());
+        }
     }
 
     // The error pipe reaches end-of-file at exec (close-on-exec) or on failure.
@@ -730,6 +790,7 @@ fn child(
     monitor: Pid,
     status_sock: Option<OwnedFd>,
     mut net_beside: Option<OwnedFd>,
+    meta_sock: Option<RawFd>,
 ) -> Result<std::convert::Infallible> {
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
@@ -979,6 +1040,11 @@ fn child(
         let pid = sys::fork().ctx(|| "fork".into())?;
         if pid != 0 {
             close_report_fd(spec);
+            // Only the command sends the listener: the monitor sees end-of-file
+            // if it fails before.
+            if let Some(sock) = meta_sock {
+                let _ = nix::unistd::close(sock);
+            }
             crate::init::run(
                 Pid::from_raw(pid),
                 spec,
@@ -1001,6 +1067,14 @@ fn child(
         let _ = std::fs::File::from(sys::own_fd(fd)).read(&mut b);
     }
 
+    // 7b. Landlock-only mode's metadata supervisor: its filter (which only sends the
+    // metadata calls to the monitor), whose listener goes to the monitor
+    // (src/supervise.rs). Before the report, which says whether it is in force.
+    let metadata = match meta_sock {
+        Some(sock) => crate::supervise::install(sock)?,
+        None => plan.metadata.status(),
+    };
+
     // 8. --report: what is in force, written while nothing is filtered yet.
     if let Some(to) = spec.report {
         write_report(
@@ -1009,6 +1083,7 @@ fn child(
             &landlock,
             memfd_sysctl.as_ref(),
             host_sockets.as_ref(),
+            metadata,
             to,
         )?;
     }
@@ -1073,6 +1148,7 @@ fn write_report(
     landlock: &crate::landlock::Status,
     memfd_sysctl: Option<&std::result::Result<u8, String>>,
     host_sockets: Option<&sockets::Outcome>,
+    metadata: &'static str,
     to: ReportTo,
 ) -> Result<()> {
     let mut namespaces = Vec::new();
@@ -1110,6 +1186,7 @@ fn write_report(
         },
         seccomp_programs: plan.seccomp.len(),
         memfd_exec: memfd_report(spec, memfd_sysctl),
+        metadata,
         capabilities,
         no_new_privs: nix::sys::prctl::get_no_new_privs().unwrap_or(false),
         host_sockets: report::HostSockets::new(

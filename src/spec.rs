@@ -418,6 +418,8 @@ pub struct Spec {
     pub host_sockets: HostSocketsSpec,
     /// `--landlock-only`, `--landlock-only-fallback`.
     pub landlock_only: LandlockOnly,
+    /// `--landlock-only-metadata allow`: no metadata supervisor (src/supervise.rs).
+    pub landlock_only_metadata_allow: bool,
     pub report: Option<ReportTo>,
     /// Resource limits and accounting (`--memory`, `--rlimit`, `--timeout`, `--stats`...).
     pub limits: crate::limits::Limits,
@@ -478,6 +480,7 @@ impl Spec {
                 allow: Vec::new(),
             },
             landlock_only: LandlockOnly::Off,
+            landlock_only_metadata_allow: false,
             report: None,
             limits: crate::limits::Limits::default(),
             net: crate::net::NetSpec::default(),

@@ -912,3 +912,198 @@ pub fn pidfd_exited(fd: RawFd) -> bool {
     let n = unsafe { libc::poll(&mut pfd, 1, 0) };
     n > 0 && pfd.revents & libc::POLLIN != 0
 }
+
+// Seccomp user notification, for the metadata supervisor of Landlock-only mode
+// (src/supervise.rs).
+
+/// `SECCOMP_IOCTL_NOTIF_RECV` and `_SEND` (`_IOWR('!', 0..1, ...)`), and `_ID_VALID` as
+/// Linux 5.0 defined it (`_IOR('!', 2, u64)`), which later kernels still accept.
+const SECCOMP_IOCTL_NOTIF_RECV: libc::c_ulong = 0xc050_2100;
+const SECCOMP_IOCTL_NOTIF_SEND: libc::c_ulong = 0xc018_2101;
+const SECCOMP_IOCTL_NOTIF_ID_VALID: libc::c_ulong = 0x8008_2102;
+
+/// The sizes of the kernel's notification structures; `None` before Linux 5.0
+/// (no user notification).
+pub fn seccomp_notif_sizes() -> Option<(usize, usize)> {
+    let mut sizes = libc::seccomp_notif_sizes {
+        seccomp_notif: 0,
+        seccomp_notif_resp: 0,
+        seccomp_data: 0,
+    };
+    // SAFETY: SECCOMP_GET_NOTIF_SIZES writes one `struct seccomp_notif_sizes`,
+    // which `sizes` is, alive for the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_NOTIF_SIZES,
+            0 as libc::c_uint,
+            &mut sizes as *mut libc::seccomp_notif_sizes,
+        )
+    };
+    (ret == 0).then_some((
+        usize::from(sizes.seccomp_notif),
+        usize::from(sizes.seccomp_notif_resp),
+    ))
+}
+
+/// Install a classic BPF program with SECCOMP_FILTER_FLAG_NEW_LISTENER: the
+/// listener fd (close-on-exec) for the calls it returns SECCOMP_RET_USER_NOTIF for.
+pub fn seccomp_install_listener(program: &[u8]) -> io::Result<OwnedFd> {
+    let fprog = libc::sock_fprog {
+        len: (program.len() / std::mem::size_of::<libc::sock_filter>()) as libc::c_ushort,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: `fprog` points at `program`, alive for the call, holding `len` whole
+    // sock_filter entries; the kernel copies the program and returns a new fd.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER,
+            &fprog as *const libc::sock_fprog,
+        )
+    })?;
+    // SAFETY: a new fd returned by the kernel, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// One notification: `struct seccomp_notif` with its `struct seccomp_data`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SeccompNotif {
+    pub id: u64,
+    pub pid: u32,
+    pub nr: i32,
+    pub arch: u32,
+    pub args: [u64; 6],
+}
+
+/// `SECCOMP_IOCTL_NOTIF_RECV`: wait for the next notification. `size` is the
+/// kernel's `seccomp_notif` size (at least the 80 bytes read here).
+pub fn seccomp_notif_recv(listener: BorrowedFd<'_>, size: usize) -> io::Result<SeccompNotif> {
+    // u64s: the structure's alignment. The kernel wants it zeroed.
+    let mut buf = vec![0u64; size.max(80).div_ceil(8)];
+    // SAFETY: `buf` holds at least the kernel's `struct seccomp_notif` (its size
+    // from SECCOMP_GET_NOTIF_SIZES), zeroed, aligned, alive for the call.
+    let ret = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            SECCOMP_IOCTL_NOTIF_RECV,
+            buf.as_mut_ptr(),
+        )
+    };
+    check(ret as libc::c_long)?;
+    // The layout: id u64; pid u32, flags u32; nr i32, arch u32; ip u64; args [u64; 6].
+    let mut args = [0u64; 6];
+    args.copy_from_slice(&buf[4..10]);
+    Ok(SeccompNotif {
+        id: buf[0],
+        pid: buf[1] as u32,
+        nr: buf[2] as u32 as i32,
+        arch: (buf[2] >> 32) as u32,
+        args,
+    })
+}
+
+/// `SECCOMP_IOCTL_NOTIF_SEND`: the call returns `val`, or fails with `errno` if non-zero.
+pub fn seccomp_notif_send(
+    listener: BorrowedFd<'_>,
+    id: u64,
+    val: i64,
+    errno: i32,
+) -> io::Result<()> {
+    #[repr(C)]
+    struct Resp {
+        id: u64,
+        val: i64,
+        error: i32,
+        flags: u32,
+    }
+    let mut resp = Resp {
+        id,
+        val,
+        error: -errno,
+        flags: 0,
+    };
+    // SAFETY: `resp` is the kernel's `struct seccomp_notif_resp`, alive for the call.
+    let ret = unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            SECCOMP_IOCTL_NOTIF_SEND,
+            &mut resp as *mut Resp,
+        )
+    };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// `SECCOMP_IOCTL_NOTIF_ID_VALID`: whether the notification's caller still waits
+/// (its pid, and what was read of it, still mean that process).
+pub fn seccomp_notif_id_valid(listener: BorrowedFd<'_>, id: u64) -> bool {
+    let mut id = id;
+    // SAFETY: the ioctl reads one u64, `id`, alive for the call.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            SECCOMP_IOCTL_NOTIF_ID_VALID,
+            &mut id as *mut u64,
+        ) == 0
+    }
+}
+
+/// `process_vm_readv(2)`: read another process's memory at `addr` into `buf`;
+/// the bytes read (fewer at an unmapped page).
+pub fn read_process(pid: libc::pid_t, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as usize as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: `local` describes `buf`, writable and alive for the call; `remote`
+    // is only an address in the other process, which the kernel checks.
+    let ret = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    check(ret as libc::c_long).map(|n| n as usize)
+}
+
+/// `utimensat(2)`; `times` `None` is the current time, `empty_path` adds AT_EMPTY_PATH.
+pub fn utimensat(
+    dirfd: RawFd,
+    path: &std::ffi::CStr,
+    times: Option<&[libc::timespec; 2]>,
+    flags: libc::c_int,
+) -> io::Result<()> {
+    let times = times.map_or(std::ptr::null(), |t| t.as_ptr());
+    // SAFETY: `path` is NUL-terminated and `times` null or two timespecs, both
+    // alive for the call; the kernel only reads them.
+    let ret = unsafe { libc::utimensat(dirfd, path.as_ptr(), times, flags) };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// `setxattr(2)` (follows symlinks, as `path` is /proc/self/fd/N).
+pub fn setxattr(
+    path: &std::ffi::CStr,
+    name: &std::ffi::CStr,
+    value: &[u8],
+    flags: i32,
+) -> io::Result<()> {
+    // SAFETY: `path` and `name` are NUL-terminated, `value` valid for its length,
+    // all alive for the call and only read.
+    let ret = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr() as *const libc::c_void,
+            value.len(),
+            flags,
+        )
+    };
+    check(ret as libc::c_long).map(drop)
+}
+
+/// `removexattr(2)`.
+pub fn removexattr(path: &std::ffi::CStr, name: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: both NUL-terminated, alive for the call and only read.
+    let ret = unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) };
+    check(ret as libc::c_long).map(drop)
+}

@@ -9,6 +9,10 @@
 //! - Options that need namespaces or mounts are refused with exit status 1 and one
 //!   line naming them; the command never runs.
 //! - `--report` and `--explain` say which mode is in force.
+//! - Metadata changes (chmod, chown, touch, setxattr) fail beneath a read-only rule
+//!   and through a symlink to it, and are made beneath a write rule (a compiler run
+//!   too); with `--landlock-only-metadata allow` (no protection) they work beneath the
+//!   read-only rule. Inside another Landlock-only hutch, the enclosing supervisor.
 //! - Where user namespaces are blocked (inside `hutch --disable-userns`, with and
 //!   without its seccomp policy, and inside bubblewrap's `--disable-userns`), a
 //!   plain hutch fails with a one-line diagnosis offering `--landlock-only`; with it,
@@ -312,6 +316,7 @@ fn report_and_explain_say_which_mode_is_in_force() {
         o.ok();
         for want in [
             "Landlock-only: no namespaces",
+            "metadata changes: ",
             "mount    the host's: nothing is mounted",
             "/usr                     read, execute",
             "capabilities  none",
@@ -323,6 +328,12 @@ fn report_and_explain_say_which_mode_is_in_force() {
             );
         }
         assert!(!o.stdout.contains("ERROR"), "{}", o.stdout);
+        assert_eq!(
+            o.stdout.contains("metadata changes: supervised"),
+            user_notif(),
+            "{}",
+            o.stdout
+        );
         let o = run(
             user,
             &["--landlock-only", "--tmpfs", "/tmp", "--explain", "true"],
@@ -506,5 +517,217 @@ fn the_fallback_uses_namespaces_where_they_work() {
             "{}",
             o.stdout
         );
+    }
+}
+
+/// Whether the kernel has seccomp user notification (5.0), which the metadata
+/// supervisor needs.
+fn user_notif() -> bool {
+    fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail")
+        .is_ok_and(|a| a.split_whitespace().any(|w| w == "user_notif"))
+}
+
+/// Metadata changes of `f`, each printing `NAME done` or `NAME refused`.
+fn metadata_attempts(f: &str) -> String {
+    format!(
+        r#"
+chmod 000 {f} 2>/dev/null && echo chmod done || echo chmod refused
+chown "$(id -u)" {f} 2>/dev/null && echo chown done || echo chown refused
+touch -c -d 2000-01-01 {f} 2>/dev/null && echo touch done || echo touch refused
+python3 -c 'import os, sys; os.setxattr(sys.argv[1], "user.x", b"1")' {f} 2>/dev/null && echo setxattr done || echo setxattr refused
+"#
+    )
+}
+
+/// `f`'s mode, owner, mtime and extended attributes (through python3, as `user`).
+fn metadata(user: User, f: &str) -> String {
+    let o = run_prog(
+        user,
+        "/usr/bin/python3",
+        &[
+            "-c",
+            "import os, sys; s = os.stat(sys.argv[1]); print(oct(s.st_mode), s.st_uid, s.st_gid, s.st_mtime_ns, os.listxattr(sys.argv[1]))",
+            f,
+        ],
+    );
+    o.ok();
+    o.stdout
+}
+
+/// chmod, chown, utimes and setxattr are metadata changes Landlock has no right for:
+/// in Landlock-only mode the supervisor refuses them beneath read-only rules (also
+/// through a symlink from a writable place) and does them beneath write rules;
+/// with `--landlock-only-metadata allow` (no protection) they change a read-only file.
+#[test]
+fn metadata_changes_only_beneath_write_rules() {
+    if !user_notif() {
+        // Without user notification the report says so (see below); nothing to test.
+        for user in users() {
+            let t = Tree::new("meta-none");
+            let mut args = confined_args(&t);
+            args.extend(strings(&["--report", "--", "/usr/bin/true"]));
+            assert!(run(user, &args).report().contains(r#""metadata": "none""#));
+        }
+        return;
+    }
+    for user in users() {
+        let t = Tree::new("meta");
+        // The files are the user's own: only Landlock-only mode stands in the way.
+        let setup = format!(
+            "set -e; for f in {ro}/f {rw}/f {rw}/h {ro}/g; do rm -f $f; echo hi > $f; chmod 644 $f; done; \
+             ln -s {ro}/f {rw}/link",
+            ro = t.p("ro"),
+            rw = t.p("rw"),
+        );
+        run_prog(user, "/bin/sh", &["-c", &setup]).ok();
+        let before = metadata(user, &t.p("ro/f"));
+        let script = format!(
+            "{ro}\necho --\n{rwf}\necho --\n\
+             chmod 000 {link} 2>/dev/null && echo link done || echo link refused\n\
+             cp /usr/bin/true {rw}/t && chmod -x {rw}/t && chmod +x {rw}/t && {rw}/t && echo build done\n\
+             if [ -x /usr/bin/cc ]; then printf 'int main(void) {{ return 0; }}\\n' > {rw}/a.c; \
+             cc -o {rw}/a {rw}/a.c && {rw}/a && echo cc done; else echo cc done; fi",
+            ro = metadata_attempts(&t.p("ro/f")),
+            rwf = metadata_attempts(&t.p("rw/f")),
+            link = t.p("rw/link"),
+            rw = t.p("rw"),
+        );
+        // Without the protection: every change of ro/g works (the file system may
+        // lack user extended attributes: then setxattr fails everywhere).
+        let mut args = confined_args(&t);
+        args.extend(strings(&[
+            "--landlock-only-metadata",
+            "allow",
+            "--report",
+            "--",
+            "/bin/sh",
+            "-c",
+            &metadata_attempts(&t.p("ro/g")),
+        ]));
+        let o = run(user, &args);
+        o.ok();
+        assert!(o.report().contains(r#""metadata": "allowed""#), "{o:#?}");
+        let unprotected: Vec<&str> = o.stdout.lines().collect();
+        assert_eq!(
+            &unprotected[..3],
+            ["chmod done", "chown done", "touch done"],
+            "{user:?}: {o:#?}"
+        );
+        let xattr = unprotected[3];
+        assert_ne!(metadata(user, &t.p("ro/g")), before);
+
+        let mut args = confined_args(&t);
+        args.extend(strings(&[
+            "--setenv",
+            "TMPDIR",
+            &t.p("rw"),
+            "--report",
+            "--",
+            "/bin/sh",
+            "-c",
+            &script,
+        ]));
+        let o = run(user, &args);
+        o.ok();
+        assert!(o.report().contains(r#""metadata": "supervised""#), "{o:#?}");
+        let refused = [
+            "chmod refused",
+            "chown refused",
+            "touch refused",
+            "setxattr refused",
+        ];
+        let done = ["chmod done", "chown done", "touch done", xattr];
+        let mut want: Vec<&str> = refused.to_vec();
+        want.push("--");
+        want.extend(done);
+        want.extend(["--", "link refused", "build done", "cc done"]);
+        assert_eq!(
+            o.stdout.lines().collect::<Vec<_>>(),
+            want,
+            "{user:?}: {o:#?}"
+        );
+        // Nothing changed beneath the read-only rule; beneath the write rule the
+        // changes were made.
+        assert_eq!(metadata(user, &t.p("ro/f")), before, "{user:?}");
+        let m = fs::metadata(t.p("rw/f")).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(m.mode() & 0o7777, 0);
+        // Through descriptors: fchmod, fchown, futimens, and chmod relative to a dirfd.
+        let fd_calls = r#"
+import os, sys
+for path in sys.argv[1:]:
+    fd = os.open(path, os.O_RDONLY)
+    d = os.open(os.path.dirname(path), os.O_RDONLY)
+    for name, call in [
+        ("fchmod", lambda: os.fchmod(fd, 0o600)),
+        ("fchown", lambda: os.chown(fd, os.getuid(), -1)),
+        ("futimens", lambda: os.utime(fd, (1, 1))),
+        ("chmodat", lambda: os.chmod(os.path.basename(path), 0o600, dir_fd=d)),
+    ]:
+        try:
+            call()
+            print(name, "done")
+        except OSError as e:
+            print(name, e.errno)
+"#;
+        let mut args = confined_args(&t);
+        args.extend(strings(&[
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            fd_calls,
+            &t.p("ro/f"),
+            &t.p("rw/h"),
+        ]));
+        let o = run(user, &args);
+        o.ok();
+        assert_eq!(
+            o.stdout.lines().collect::<Vec<_>>(),
+            [
+                "fchmod 1",
+                "fchown 1",
+                "futimens 1",
+                "chmodat 1",
+                "fchmod done",
+                "fchown done",
+                "futimens done",
+                "chmodat done"
+            ],
+            "{user:?}: {o:#?}"
+        );
+        assert_eq!(metadata(user, &t.p("ro/f")), before, "{user:?}");
+
+        // 2000-01-01, in whatever time zone touch found.
+        let y2k = 946_684_800;
+        assert!(
+            (y2k - 86_400..y2k + 86_400).contains(&m.mtime()),
+            "{user:?}: {m:?}"
+        );
+    }
+}
+
+/// A Landlock-only hutch inside another: one listener per filter chain, so the
+/// inner one says the enclosing supervisor checks the calls (with its rules), and
+/// the command runs.
+#[test]
+fn nested_landlock_only_names_the_enclosing_supervisor() {
+    if !user_notif() {
+        return;
+    }
+    for user in users() {
+        let t = Tree::new("meta-nested");
+        let bin = common::bin_dir().display().to_string();
+        let mut args = confined_args(&t);
+        args.extend(strings(&["--ro-bind", &bin, &bin, "--", &h()]));
+        args.extend(confined_args(&t));
+        args.extend(strings(&["--report", "--", "/bin/sh", "-c"]));
+        args.push(format!(
+            "echo x > {f} && chmod 600 {f} && echo done",
+            f = t.p("rw/f")
+        ));
+        let o = run(user, &args);
+        o.ok();
+        assert!(o.report().contains(r#""metadata": "enclosing""#), "{o:#?}");
+        assert_eq!(o.stdout, "done\n", "{user:?}: {o:#?}");
     }
 }

@@ -66,6 +66,8 @@
 //! | weaken hutch's seccomp filter with one's own | `it::escape::an_allow_all_seccomp_filter_does_not_weaken_hutchs` |
 //! | (keyctl, bpf refused; kill action) | `harden::keyctl_and_bpf_are_denied`, `harden::seccomp_kill_action_kills` |
 //! | write outside the Landlock rules, create in the sandbox's root | `harden::explicit_rules_deny_a_write_the_mount_allows`, `harden::sandbox_root_is_list_only_under_landlock` |
+//! | in Landlock-only mode, chmod, chown, touch or setxattr a file beneath a read-only rule, directly or through a symlink from a writable place | `landlock_only::metadata_changes_only_beneath_write_rules` |
+//! | (a Landlock-only hutch inside another: the enclosing supervisor) | `landlock_only::nested_landlock_only_names_the_enclosing_supervisor` |
 //! | connect to a TCP port not allowed | `harden::tcp_connect_is_limited_to_allowed_ports` |
 //! | outlive the process that started the sandbox | `harden::sandbox_dies_with_its_parent_by_default`, `it::core::die_with_parent_kills_the_sandbox_when_the_parent_dies` |
 //! | leave files or mounts on the host | `it::core::no_host_visible_leftovers` |
