@@ -14,6 +14,7 @@ pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
 mod init;
+mod json;
 mod landlock;
 mod landlock_only;
 mod limits;

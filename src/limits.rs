@@ -889,28 +889,11 @@ struct Stats {
     cgroup_error: Option<String>,
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 impl Stats {
     /// One JSON object on one line.
     fn json(&self) -> String {
-        let list = |v: &[&str]| {
-            let items: Vec<String> = v.iter().map(|s| json_str(s)).collect();
-            format!("[{}]", items.join(", "))
-        };
-        let opt = |v: &Option<String>| v.as_deref().map_or("null".to_string(), json_str);
+        use crate::json;
+        let opt = |v: &Option<String>| json::opt_string(v.as_deref());
         format!(
             concat!(
                 "{{\"wall_time_s\": {:.3}, \"user_cpu_s\": {:.3}, \"system_cpu_s\": {:.3}, ",
@@ -921,13 +904,13 @@ impl Stats {
             self.wall,
             self.user,
             self.system,
-            json_str(self.cpu_from),
+            json::string(self.cpu_from),
             self.peak,
-            json_str(self.peak_from),
+            json::string(self.peak_from),
             self.exit_status,
-            list(&self.limits_hit),
+            json::list(&self.limits_hit),
             opt(&self.cgroup),
-            list(&self.not_applied),
+            json::list(&self.not_applied),
             opt(&self.cgroup_error),
         )
     }

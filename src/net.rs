@@ -742,8 +742,9 @@ fn slirp_publish(api: &Path, p: &Publish) -> std::result::Result<(), String> {
         None => "0.0.0.0".into(),
     };
     let req = format!(
-        "{{\"execute\": \"add_hostfwd\", \"arguments\": {{\"proto\": \"{}\", \"host_addr\": \"{host_addr}\", \"host_port\": {}, \"guest_port\": {}}}}}",
-        p.proto.name(),
+        "{{\"execute\": \"add_hostfwd\", \"arguments\": {{\"proto\": {}, \"host_addr\": {}, \"host_port\": {}, \"guest_port\": {}}}}}",
+        crate::json::string(p.proto.name()),
+        crate::json::string(&host_addr),
         p.host_port,
         p.sandbox_port
     );

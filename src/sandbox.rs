@@ -554,7 +554,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     // The cgroup ends, --stats is written; 124 if --timeout ended the sandbox.
     let code = limits.finish(code, msgs);
     if let Some(f) = status_fd.as_mut() {
-        let _ = f.write_all(format!("{{ \"exit-code\": {code} }}\n").as_bytes());
+        let _ = f.write_all(report::exit_json(code).as_bytes());
     }
     Ok(code)
 }
