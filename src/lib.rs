@@ -30,4 +30,5 @@ mod sockets;
 pub mod spec;
 #[doc(hidden)]
 pub mod sys;
+mod units;
 pub mod userns;

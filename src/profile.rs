@@ -1285,7 +1285,7 @@ impl Expander<'_> {
                         args.extend(["--perms".into(), Self::perms(file, &span, name, p)?]);
                     }
                     if let Some(size) = &t.size {
-                        let bytes = crate::limits::parse_size(&size.0)
+                        let bytes = crate::units::parse_size(&size.0)
                             .filter(|n| *n > 0)
                             .ok_or_else(|| {
                                 file.error(
