@@ -275,15 +275,13 @@ fn parse_id(s: &OsStr, what: &str, personality: Personality) -> Result<u32> {
 
 fn parse_octal(s: &OsStr, name: &str) -> Result<u32> {
     s.to_str()
-        .filter(|t| !t.is_empty() && t.bytes().all(|b| (b'0'..=b'7').contains(&b)))
-        .and_then(|t| u32::from_str_radix(t, 8).ok())
-        .filter(|m| *m <= 0o7777)
+        .and_then(crate::units::parse_mode)
         .ok_or_else(|| Error::msg(format!("{name} takes an octal argument <= 07777")))
 }
 
 fn parse_port(s: &OsStr, name: &str) -> Result<u16> {
     s.to_str()
-        .and_then(|t| t.parse::<u16>().ok())
+        .and_then(crate::units::parse_port)
         .ok_or_else(|| {
             Error::msg(format!(
                 "{name} takes a TCP port number (0-65535): {}",
@@ -1740,6 +1738,10 @@ mod tests {
         assert_eq!(
             err(&["--landlock-connect", "65536", "true"]),
             "--landlock-connect takes a TCP port number (0-65535): 65536"
+        );
+        assert_eq!(
+            err(&["--landlock-bind", "+80", "true"]),
+            "--landlock-bind takes a TCP port number (0-65535): +80"
         );
         assert_eq!(
             err(&["--landlock-write", "/x", "--landlock", "off", "true"]),

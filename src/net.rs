@@ -205,9 +205,8 @@ pub fn parse_publish(spec: &str) -> Result<Publish> {
         .split_once(':')
         .ok_or_else(|| bad("need a host port and a sandbox port"))?;
     let port = |p: &str| {
-        p.parse::<u16>()
-            .ok()
-            .filter(|n| *n > 0 && !p.starts_with('+'))
+        crate::units::parse_port(p)
+            .filter(|n| *n > 0)
             .ok_or_else(|| bad(&format!("bad port \"{p}\" (1-65535)")))
     };
     Ok(Publish {

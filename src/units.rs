@@ -4,7 +4,8 @@
 //! Every place that takes a size under the hutch name (`--size`, `--tmpfs-size`,
 //! `--memory`, `--memory-swap`, `--rlimit as=200M`, a profile's `size = "1M"`) calls
 //! [`parse_size`]; `--timeout` (and a profile's `timeout`) calls [`parse_duration`].
-//! bwrap's own `--size` form under the bwrap name is [`parse_strtoull`].
+//! bwrap's own `--size` form under the bwrap name is [`parse_strtoull`]. Ports and
+//! file modes have one parser each too.
 //!
 //! A leaf module: it imports nothing from the crate, so any layer may use it. The
 //! callers turn `None` into one error line naming the flag and the value.
@@ -95,6 +96,19 @@ pub fn parse_count(s: &str) -> Option<u64> {
         return None;
     }
     s.parse::<u64>().ok()
+}
+
+/// A TCP port: a whole number from 0 to 65535 (the callers that need one refuse 0).
+pub fn parse_port(s: &str) -> Option<u16> {
+    parse_count(s).and_then(|n| u16::try_from(n).ok())
+}
+
+/// A file mode: octal digits only, at most 07777 (`--perms`, `--chmod`, a profile's `perms`).
+pub fn parse_mode(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return None;
+    }
+    u32::from_str_radix(s, 8).ok().filter(|m| *m <= 0o7777)
 }
 
 #[cfg(test)]
@@ -231,6 +245,31 @@ mod tests {
             (" 1", None),
         ] {
             assert_eq!(parse_count(s), n, "{s:?}");
+        }
+        for (s, n) in [
+            ("0", Some(0)),
+            ("443", Some(443)),
+            ("65535", Some(65535)),
+            ("65536", None),
+            ("+80", None),
+            ("", None),
+            ("http", None),
+        ] {
+            assert_eq!(parse_port(s), n, "{s:?}");
+        }
+        for (s, n) in [
+            ("0700", Some(0o700)),
+            ("755", Some(0o755)),
+            ("01777", Some(0o1777)),
+            ("07777", Some(0o7777)),
+            ("000644", Some(0o644)),
+            ("10000", None),
+            ("0800", None),
+            ("", None),
+            ("+755", None),
+            ("0o755", None),
+        ] {
+            assert_eq!(parse_mode(s), n, "{s:?}");
         }
     }
 }
