@@ -66,11 +66,7 @@ pub fn default_tmpfs_size() -> u64 {
 /// and threads only. Before, it counted every process of the uid on the host.
 pub fn nproc_counted_per_userns() -> bool {
     let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut it = rel
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
-    (major, minor) >= (5, 14)
+    crate::units::kernel_version(&rel) >= (5, 14)
 }
 
 /// `--cgroup`: what to do when no cgroup can be made.

@@ -97,10 +97,7 @@ fn set_memfd_noexec() -> std::result::Result<u8, String> {
         }
     };
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut v = release
-        .split(['.', '-'])
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let level: u8 = if (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (6, 6) {
+    let level: u8 = if crate::units::kernel_version(&release) >= (6, 6) {
         2
     } else {
         1

@@ -5,7 +5,7 @@
 //! `--memory`, `--memory-swap`, `--rlimit as=200M`, a profile's `size = "1M"`) calls
 //! [`parse_size`]; `--timeout` (and a profile's `timeout`) calls [`parse_duration`].
 //! bwrap's own `--size` form under the bwrap name is [`parse_strtoull`]. Ports and
-//! file modes have one parser each too.
+//! file modes have one parser each too, and so has a kernel release (`6.1.0-13-amd64`).
 //!
 //! A leaf module: it imports nothing from the crate, so any layer may use it. The
 //! callers turn `None` into one error line naming the flag and the value.
@@ -109,6 +109,15 @@ pub fn parse_mode(s: &str) -> Option<u32> {
         return None;
     }
     u32::from_str_radix(s, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+/// A kernel release (`/proc/sys/kernel/osrelease`, `6.1.0-13-amd64`) as (major, minor);
+/// what cannot be read counts as 0.
+pub fn kernel_version(release: &str) -> (u32, u32) {
+    let mut it = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -270,6 +279,15 @@ mod tests {
             ("0o755", None),
         ] {
             assert_eq!(parse_mode(s), n, "{s:?}");
+        }
+        for (s, v) in [
+            ("6.18.0\n", (6, 18)),
+            ("6.1.0-13-amd64", (6, 1)),
+            ("5.14.21-150500.55.39-default", (5, 14)),
+            ("6.6rc1", (6, 6)),
+            ("", (0, 0)),
+        ] {
+            assert_eq!(kernel_version(s), v, "{s:?}");
         }
     }
 }
