@@ -276,15 +276,13 @@ fn parse_id(s: &OsStr, what: &str, personality: Personality) -> Result<u32> {
 
 fn parse_octal(s: &OsStr, name: &str) -> Result<u32> {
     s.to_str()
-        .filter(|t| !t.is_empty() && t.bytes().all(|b| (b'0'..=b'7').contains(&b)))
-        .and_then(|t| u32::from_str_radix(t, 8).ok())
-        .filter(|m| *m <= 0o7777)
+        .and_then(crate::units::parse_mode)
         .ok_or_else(|| Error::msg(format!("{name} takes an octal argument <= 07777")))
 }
 
 fn parse_port(s: &OsStr, name: &str) -> Result<u16> {
     s.to_str()
-        .and_then(|t| t.parse::<u16>().ok())
+        .and_then(crate::units::parse_port)
         .ok_or_else(|| {
             Error::msg(format!(
                 "{name} takes a TCP port number (0-65535): {}",
@@ -308,30 +306,15 @@ fn parse_word<T: Copy>(s: &OsStr, name: &str, words: &[(&str, T)]) -> Result<T> 
 
 /// `--size`: as bwrap, `strtoull` with base 0 (0x… hex, 0… octal), starting with a
 /// digit; under the hutch name plain bytes or a k/M/G suffix, as everywhere hutch takes
-/// a size (one parser with profiles' `size` and `--memory`). Non-zero, and at most
-/// SIZE_MAX/2 (the most a tmpfs takes) under both names.
+/// a size (both parsers are in units.rs). Non-zero, and at most SIZE_MAX/2 (the most a
+/// tmpfs takes) under both names.
 fn parse_size(s: &OsStr, personality: Personality) -> Result<u64> {
     const MAX_TMPFS_BYTES: u64 = u64::MAX / 2;
-    let strtoull = |t: &str| -> Option<u64> {
-        if !t.starts_with(|c: char| c.is_ascii_digit()) {
-            None
-        } else if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-            u64::from_str_radix(hex, 16)
-                .ok()
-                .filter(|_| !hex.starts_with('+'))
-        } else if t.len() > 1 && t.starts_with('0') {
-            u64::from_str_radix(&t[1..], 8)
-                .ok()
-                .filter(|_| !t[1..].starts_with('+'))
-        } else {
-            t.parse::<u64>().ok()
-        }
-    };
     let n = s
         .to_str()
         .and_then(|t| match personality {
-            Personality::Bwrap => strtoull(t),
-            Personality::Hutch => crate::limits::parse_size(t),
+            Personality::Bwrap => crate::units::parse_strtoull(t),
+            Personality::Hutch => crate::units::parse_size(t),
         })
         .filter(|n| *n > 0)
         .ok_or_else(|| {
@@ -1770,6 +1753,10 @@ mod tests {
         assert_eq!(
             err(&["--landlock-connect", "65536", "true"]),
             "--landlock-connect takes a TCP port number (0-65535): 65536"
+        );
+        assert_eq!(
+            err(&["--landlock-bind", "+80", "true"]),
+            "--landlock-bind takes a TCP port number (0-65535): +80"
         );
         assert_eq!(
             err(&["--landlock-write", "/x", "--landlock", "off", "true"]),

@@ -635,14 +635,7 @@ pub fn explain(spec: &Spec) -> String {
     // Limits.
     let l = &spec.limits;
     let mut lim = Vec::new();
-    let size = |n: u64| {
-        for (unit, s) in [(1u64 << 30, "G"), (1 << 20, "M"), (1 << 10, "k")] {
-            if n >= unit && n % unit == 0 {
-                return format!("{}{s}", n / unit);
-            }
-        }
-        n.to_string()
-    };
+    let size = crate::units::format_size;
     if let Some(m) = l.memory {
         lim.push(format!("memory {}", size(m)));
     }
@@ -681,7 +674,7 @@ pub fn explain(spec: &Spec) -> String {
         });
     }
     if let Some(t) = l.timeout {
-        lim.push(format!("timeout {}", crate::limits::format_duration(t)));
+        lim.push(format!("timeout {}", crate::units::format_duration(t)));
     }
     let _ = writeln!(o, "\nlimits");
     if lim.is_empty() {

@@ -14,6 +14,7 @@ pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
 mod init;
+mod json;
 mod landlock;
 mod landlock_only;
 mod limits;
@@ -30,4 +31,5 @@ pub mod spec;
 mod supervise;
 #[doc(hidden)]
 pub mod sys;
+mod units;
 pub mod userns;

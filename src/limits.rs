@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::sandbox::Messages;
 use crate::spec::Spec;
 use crate::sys;
+use crate::units::{format_duration, parse_count, parse_decimal, parse_duration, parse_size};
 
 /// The cpu.max period `--cpus` is expressed in, in microseconds.
 pub const CPU_PERIOD_US: u64 = 100_000;
@@ -65,11 +66,7 @@ pub fn default_tmpfs_size() -> u64 {
 /// and threads only. Before, it counted every process of the uid on the host.
 pub fn nproc_counted_per_userns() -> bool {
     let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut it = rel
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
-    (major, minor) >= (5, 14)
+    crate::units::kernel_version(&rel) >= (5, 14)
 }
 
 /// `--cgroup`: what to do when no cgroup can be made.
@@ -192,59 +189,6 @@ pub struct Limits {
     pub nproc_default: bool,
 }
 
-/// `12`, `4k`, `200M`, `2G` (binary multiples).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let (num, mult) = match s.as_bytes().last()? {
-        b'k' | b'K' => (&s[..s.len() - 1], 1u64 << 10),
-        b'm' | b'M' => (&s[..s.len() - 1], 1 << 20),
-        b'g' | b'G' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    num.parse::<u64>().ok()?.checked_mul(mult)
-}
-
-/// `1.5` (seconds), `500ms`, `10s`, `2m`, `1h`; more than zero.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let (num, unit) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = s.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        (s, 1.0)
-    };
-    let secs = parse_decimal(num)? * unit;
-    // Up to about 31 years; anything longer is a typo.
-    (secs > 0.0 && secs <= 1e9).then(|| Duration::from_secs_f64(secs))
-}
-
-/// A plain decimal number: digits with at most one point (no sign, exponent, inf, nan).
-fn parse_decimal(s: &str) -> Option<f64> {
-    let ok = !s.is_empty()
-        && s != "."
-        && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        && s.bytes().filter(|b| *b == b'.').count() <= 1;
-    ok.then(|| s.parse::<f64>().ok()).flatten()
-}
-
-/// A duration the way a person would write it back: `1s`, `1.5s`, `500ms`.
-pub fn format_duration(d: Duration) -> String {
-    if d.subsec_nanos() == 0 {
-        format!("{}s", d.as_secs())
-    } else if d < Duration::from_secs(1) && d.subsec_nanos() % 1_000_000 == 0 {
-        format!("{}ms", d.as_millis())
-    } else {
-        let s = format!("{:.3}", d.as_secs_f64());
-        format!("{}s", s.trim_end_matches('0').trim_end_matches('.'))
-    }
-}
-
 fn bad(flag: &str, what: &str, value: &str, hint: &str) -> Error {
     Error::msg(format!("{flag}: invalid {what} \"{value}\" ({hint})"))
 }
@@ -278,9 +222,7 @@ pub fn parse_rlimit(s: &str) -> Result<Rlimit> {
         let n = if rname.is_size() {
             parse_size(v)
         } else {
-            v.parse::<u64>()
-                .ok()
-                .filter(|_| v.bytes().all(|b| b.is_ascii_digit()))
+            parse_count(v)
         };
         match n {
             Some(n) if n != RLIM_INFINITY => Ok(Some(n)),
@@ -344,18 +286,15 @@ impl Limits {
                 self.cpu_quota = Some(quota as u64);
             }
             "--pids" => {
-                let n = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n >= 1 && v.bytes().all(|b| b.is_ascii_digit()))
+                let n = parse_count(v)
+                    .filter(|n| *n >= 1)
                     .ok_or_else(|| bad(name, "process count", v, "use a whole number >= 1"))?;
                 self.pids = Some(n);
             }
             "--io-weight" => {
-                let n = v
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|n| (1..=10000).contains(n) && v.bytes().all(|b| b.is_ascii_digit()))
+                let n = parse_count(v)
+                    .filter(|n| (1..=10000).contains(n))
+                    .map(|n| n as u16)
                     .ok_or_else(|| bad(name, "weight", v, "use a whole number from 1 to 10000"))?;
                 self.io_weight = Some(n);
             }
@@ -371,10 +310,8 @@ impl Limits {
             }
             "--stats" => self.stats = Some(StatsTo::Stderr),
             "--stats-fd" => {
-                let fd = v
-                    .parse::<RawFd>()
-                    .ok()
-                    .filter(|fd| *fd >= 0 && v.bytes().all(|b| b.is_ascii_digit()))
+                let fd = parse_count(v)
+                    .and_then(|n| RawFd::try_from(n).ok())
                     .ok_or_else(|| bad(name, "fd", v, "use a file descriptor number"))?;
                 self.stats = Some(StatsTo::Fd(fd));
             }
@@ -889,28 +826,11 @@ struct Stats {
     cgroup_error: Option<String>,
 }
 
-fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 impl Stats {
     /// One JSON object on one line.
     fn json(&self) -> String {
-        let list = |v: &[&str]| {
-            let items: Vec<String> = v.iter().map(|s| json_str(s)).collect();
-            format!("[{}]", items.join(", "))
-        };
-        let opt = |v: &Option<String>| v.as_deref().map_or("null".to_string(), json_str);
+        use crate::json;
+        let opt = |v: &Option<String>| json::opt_string(v.as_deref());
         format!(
             concat!(
                 "{{\"wall_time_s\": {:.3}, \"user_cpu_s\": {:.3}, \"system_cpu_s\": {:.3}, ",
@@ -921,13 +841,13 @@ impl Stats {
             self.wall,
             self.user,
             self.system,
-            json_str(self.cpu_from),
+            json::string(self.cpu_from),
             self.peak,
-            json_str(self.peak_from),
+            json::string(self.peak_from),
             self.exit_status,
-            list(&self.limits_hit),
+            json::list(&self.limits_hit),
             opt(&self.cgroup),
-            list(&self.not_applied),
+            json::list(&self.not_applied),
             opt(&self.cgroup_error),
         )
     }
@@ -945,38 +865,6 @@ mod tests {
         flag(&mut Limits::default(), name, v)
             .unwrap_err()
             .to_string()
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("12"), Some(12));
-        assert_eq!(parse_size("4k"), Some(4096));
-        assert_eq!(parse_size("4K"), Some(4096));
-        assert_eq!(parse_size("200M"), Some(200 << 20));
-        assert_eq!(parse_size("2G"), Some(2 << 30));
-        for bad in ["", "M", "12X", "1.5G", "-1", " 1", "1 M", "99999999999G"] {
-            assert_eq!(parse_size(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1"), Some(Duration::from_secs(1)));
-        assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("1s"), Some(Duration::from_secs(1)));
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_duration(".5"), Some(Duration::from_millis(500)));
-        for bad in [
-            "", "0", "0s", "-1", "1e3", "inf", "nan", "1.2.3", "s", "1d", "1 s",
-        ] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
-        assert_eq!(format_duration(Duration::from_secs(1)), "1s");
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
-        assert_eq!(format_duration(Duration::from_secs(120)), "120s");
     }
 
     #[test]

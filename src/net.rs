@@ -205,9 +205,8 @@ pub fn parse_publish(spec: &str) -> Result<Publish> {
         .split_once(':')
         .ok_or_else(|| bad("need a host port and a sandbox port"))?;
     let port = |p: &str| {
-        p.parse::<u16>()
-            .ok()
-            .filter(|n| *n > 0 && !p.starts_with('+'))
+        crate::units::parse_port(p)
+            .filter(|n| *n > 0)
             .ok_or_else(|| bad(&format!("bad port \"{p}\" (1-65535)")))
     };
     Ok(Publish {
@@ -742,8 +741,9 @@ fn slirp_publish(api: &Path, p: &Publish) -> std::result::Result<(), String> {
         None => "0.0.0.0".into(),
     };
     let req = format!(
-        "{{\"execute\": \"add_hostfwd\", \"arguments\": {{\"proto\": \"{}\", \"host_addr\": \"{host_addr}\", \"host_port\": {}, \"guest_port\": {}}}}}",
-        p.proto.name(),
+        "{{\"execute\": \"add_hostfwd\", \"arguments\": {{\"proto\": {}, \"host_addr\": {}, \"host_port\": {}, \"guest_port\": {}}}}}",
+        crate::json::string(p.proto.name()),
+        crate::json::string(&host_addr),
         p.host_port,
         p.sandbox_port
     );

@@ -1067,11 +1067,7 @@ impl Expander<'_> {
     }
 
     fn perms(file: &File<'_>, span: &Range<usize>, key: &str, p: &str) -> Result<String> {
-        let ok = !p.is_empty()
-            && p.len() <= 5
-            && p.bytes().all(|b| (b'0'..=b'7').contains(&b))
-            && u32::from_str_radix(p, 8).is_ok_and(|m| m <= 0o7777);
-        if !ok {
+        if crate::units::parse_mode(p).is_none() {
             return Err(file.error(
                 span.clone(),
                 key,
@@ -1286,7 +1282,7 @@ impl Expander<'_> {
                         args.extend(["--perms".into(), Self::perms(file, &span, name, p)?]);
                     }
                     if let Some(size) = &t.size {
-                        let bytes = crate::limits::parse_size(&size.0)
+                        let bytes = crate::units::parse_size(&size.0)
                             .filter(|n| *n > 0)
                             .ok_or_else(|| {
                                 file.error(

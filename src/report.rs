@@ -2,6 +2,7 @@
 
 use std::os::unix::fs::MetadataExt;
 
+use crate::json;
 use crate::spec::Spec;
 
 /// The namespaces created for the child, with their inode numbers, in bwrap's order.
@@ -46,26 +47,9 @@ pub fn status_json(pid: i32, ids: &[(&str, u64)]) -> String {
     s
 }
 
-/// A JSON string literal.
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn json_list<S: AsRef<str>>(items: &[S]) -> String {
-    let v: Vec<String> = items.iter().map(|s| json_str(s.as_ref())).collect();
-    format!("[{}]", v.join(", "))
+/// `--json-status-fd`: the last line of the stream, once the command has exited.
+pub fn exit_json(code: i32) -> String {
+    format!("{{ \"exit-code\": {code} }}\n")
 }
 
 /// What is in force for the command, as `--report` prints it.
@@ -173,32 +157,32 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
             "\"masked\": {}, \"granted\": {}, \"landlock_resolve_unix\": false, \"not_covered\": {}}}, ",
             "\"bounds\": {{\"tmpfs\": {}, \"nproc\": {}, \"nproc_from\": {}}}}}\n"
         ),
-        json_list(&e.namespaces),
-        json_str(e.mode),
+        json::list(&e.namespaces),
+        json::string(e.mode),
         ll.abi,
-        json_str(ll.state),
-        json_str(ll.fs),
+        json::string(ll.state),
+        json::string(ll.fs),
         ll.rules,
         ll.scope,
-        json_list(&ll.dropped),
-        json_list(&ll.skipped),
-        json_str(&e.seccomp_policy),
-        json_str(e.seccomp_action),
+        json::list(&ll.dropped),
+        json::list(&ll.skipped),
+        json::string(&e.seccomp_policy),
+        json::string(e.seccomp_action),
         e.seccomp_programs,
-        json_str(e.memfd_exec.0),
-        json_str(&e.memfd_exec.1),
-        json_str(e.metadata),
-        json_list(&e.capabilities),
+        json::string(e.memfd_exec.0),
+        json::string(&e.memfd_exec.1),
+        json::string(e.metadata),
+        json::list(&e.capabilities),
         e.no_new_privs,
-        json_str(e.host_sockets.mode),
-        json_str(e.host_sockets.mechanism),
+        json::string(e.host_sockets.mode),
+        json::string(e.host_sockets.mechanism),
         e.host_sockets.listed,
         e.host_sockets.masked,
         e.host_sockets.granted,
-        json_list(&e.host_sockets.not_covered),
-        e.bounds.tmpfs.map_or("null".to_string(), |n| n.to_string()),
-        e.bounds.nproc.map_or("null".to_string(), |n| n.to_string()),
-        json_str(&e.bounds.nproc_from),
+        json::list(&e.host_sockets.not_covered),
+        json::opt_number(e.bounds.tmpfs),
+        json::opt_number(e.bounds.nproc),
+        json::string(&e.bounds.nproc_from),
     )
 }
 
@@ -262,5 +246,6 @@ mod tests {
             status_json(42, &ids),
             "{ \"child-pid\": 42, \"mnt-namespace\": 4026532178, \"pid-namespace\": 4026532181 }\n"
         );
+        assert_eq!(exit_json(3), "{ \"exit-code\": 3 }\n");
     }
 }

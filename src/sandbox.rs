@@ -122,10 +122,7 @@ fn set_memfd_noexec() -> std::result::Result<u8, String> {
         }
     };
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut v = release
-        .split(['.', '-'])
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let level: u8 = if (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (6, 6) {
+    let level: u8 = if crate::units::kernel_version(&release) >= (6, 6) {
         2
     } else {
         1
@@ -614,7 +611,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     // The cgroup ends, --stats is written; 124 if --timeout ended the sandbox.
     let code = limits.finish(code, msgs);
     if let Some(f) = status_fd.as_mut() {
-        let _ = f.write_all(format!("{{ \"exit-code\": {code} }}\n").as_bytes());
+        let _ = f.write_all(report::exit_json(code).as_bytes());
     }
     Ok(code)
 }
