@@ -478,7 +478,19 @@ impl Cgroup {
             let plus: Vec<String> = to_enable.iter().map(|c| format!("+{c}")).collect();
             let plus = plus.join(" ");
             let control = base.join("cgroup.subtree_control");
-            match write(&control, &plus) {
+            // Threaded controllers (pids, cpu) may be enabled beside processes, but that
+            // makes the caller's cgroup a thread root, below which hutch-<pid> cannot
+            // enable them (EOPNOTSUPP). So a caller's cgroup that holds processes (hutch)
+            // is left first, as when domain controllers fail with EBUSY; the root
+            // cgroup may hold processes and enable anything.
+            let busy = || io::Error::from_raw_os_error(libc::EBUSY);
+            let populated = |d: &Path| !words(&d.join("cgroup.procs")).is_empty();
+            let first = if base != host.root.0 && populated(base) {
+                Err(busy())
+            } else {
+                write(&control, &plus)
+            };
+            match first {
                 Ok(()) => {}
                 // The caller's cgroup holds processes (hutch): step into a leaf of our
                 // own, then a cgroup with no processes may enable controllers.
@@ -495,7 +507,12 @@ impl Cgroup {
                         ));
                     }
                     partial.monitor = Some(mon);
-                    match write(&control, &plus) {
+                    let again = if populated(base) {
+                        Err(busy())
+                    } else {
+                        write(&control, &plus)
+                    };
+                    match again {
                         Ok(()) => partial.enabled_in_base = to_enable,
                         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                             return Err(Error::msg(format!(
@@ -613,7 +630,14 @@ impl Cgroup {
                 .ok()
                 .and_then(|s| s.trim().parse().ok()),
             oom_kills: key(&self.dir.join("memory.events"), "oom_kill").unwrap_or(0),
-            pids_max_hits: key(&self.dir.join("pids.events"), "max").unwrap_or(0),
+            // Before Linux 6.13 (pids_localevents) the refused fork is counted in the
+            // forking process's cgroup (the sandbox's leaf), not in the one whose
+            // limit was hit (hutch-<pid>); since, in the latter and its ancestors.
+            pids_max_hits: [&self.dir, &self.sandbox]
+                .iter()
+                .filter_map(|d| key(&d.join("pids.events"), "max"))
+                .max()
+                .unwrap_or(0),
         }
     }
 

@@ -293,9 +293,14 @@ fn report_and_explain_say_which_mode_is_in_force() {
         let o = run(user, &args);
         o.ok();
         let r = o.report();
+        let landlock = format!(
+            r#""abi": {}, "status": "{}", "fs": "derived", "rules": 5"#,
+            common::landlock_abi(),
+            common::default_landlock_status()
+        );
         for want in [
             r#""namespaces": [], "mode": "landlock-only""#,
-            r#""abi": 7, "status": "full", "fs": "derived", "rules": 5"#,
+            &landlock,
             r#""seccomp": {"policy": "default", "action": "errno", "programs": 1}"#,
             // Root keeps no capability either.
             r#""capabilities": [], "no_new_privs": true"#,
@@ -729,5 +734,155 @@ fn nested_landlock_only_names_the_enclosing_supervisor() {
         o.ok();
         assert!(o.report().contains(r#""metadata": "enclosing""#), "{o:#?}");
         assert_eq!(o.stdout, "done\n", "{user:?}: {o:#?}");
+    }
+}
+
+/// Whether `user` can make a user namespace here (`unshare --user true`).
+fn can_make_userns(user: User) -> bool {
+    run_prog(user, "/usr/bin/unshare", &["--user", "true"]).code == 0
+}
+
+/// On a host whose sysctls forbid user namespaces (`kernel.unprivileged_userns_clone=0`,
+/// `user.max_user_namespaces=0`; tests/vm/run boots one of each, where
+/// HUTCH_TEST_USERNS=off says this test must not skip): a plain hutch fails with a
+/// one-line diagnosis naming the sysctl and offering --landlock-only; --landlock-only,
+/// --landlock-only-fallback and a profile with `landlock_only = "auto"` run the
+/// command confined, for whoever cannot make a user namespace.
+#[test]
+fn host_policy_without_user_namespaces() {
+    // Real root runs hutch without a user namespace: only the others are blocked.
+    let blocked: Vec<User> = users()
+        .into_iter()
+        .filter(|u| *u != User::Root && !can_make_userns(*u))
+        .collect();
+    if common::vm_says("HUTCH_TEST_USERNS", "off") {
+        assert!(
+            blocked.contains(users().last().unwrap()),
+            "HUTCH_TEST_USERNS=off, but the unprivileged user can make user namespaces"
+        );
+    } else if blocked.is_empty() {
+        eprintln!("skipped: user namespaces are allowed here (tests/vm/run 6.1-nouserns has none)");
+        return;
+    }
+    let sysctl = if fs::read_to_string("/proc/sys/user/max_user_namespaces")
+        .is_ok_and(|v| v.trim() == "0")
+    {
+        "user.max_user_namespaces = 0"
+    } else {
+        "kernel.unprivileged_userns_clone = 0"
+    };
+    for user in blocked {
+        let t = Tree::new("policy");
+        let ctx = |o: &Out| format!("{user:?}: {o:#?}");
+        // Plain: exit 1, one line naming the sysctl and offering --landlock-only.
+        let o = run(user, &["--ro-bind", "/", "/", "--", "/usr/bin/true"]);
+        assert_eq!((o.code, o.stdout.as_str()), (1, ""), "{}", ctx(&o));
+        assert_eq!(o.stderr.lines().count(), 1, "{}", ctx(&o));
+        assert!(
+            o.stderr
+                .starts_with("hutch: Creating new namespace failed: ")
+                && o.stderr.contains(sysctl)
+                && o.stderr.trim_end().ends_with("add --landlock-only"),
+            "{}",
+            ctx(&o)
+        );
+        // --landlock-only: confined as on any host.
+        let script = t.p("ro/attempts.sh");
+        fs::write(&script, attempts(&t)).unwrap();
+        chmod(Path::new(&script), 0o644);
+        let mut args = confined_args(&t);
+        args.extend(strings(&["--", "/bin/sh", &script]));
+        let o = run(user, &args);
+        o.ok();
+        let lines: Vec<&str> = o.stdout.lines().collect();
+        assert_eq!(
+            &lines[..6],
+            [
+                "read hello",
+                "ro-write refused",
+                "outside-write refused",
+                "rw-write done",
+                "exec-outside refused",
+                "etc-read refused",
+            ],
+            "{}",
+            ctx(&o)
+        );
+        assert_eq!(
+            lines[6],
+            host_ns(user),
+            "the host's namespaces: {}",
+            ctx(&o)
+        );
+        // --landlock-only-fallback: one warning, then Landlock-only mode.
+        let mut args = strings(&["--landlock-only-fallback"]);
+        args.extend(confined_args(&t)[1..].iter().cloned());
+        args.extend(strings(&[
+            "--report",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo fallback ran",
+        ]));
+        let o = run(user, &args);
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (0, "fallback ran\n"),
+            "{}",
+            ctx(&o)
+        );
+        assert!(
+            o.stderr
+                .starts_with("hutch: no namespaces here (Creating new namespace failed: "),
+            "{}",
+            ctx(&o)
+        );
+        assert!(
+            o.report().contains(r#""mode": "landlock-only""#),
+            "{}",
+            ctx(&o)
+        );
+        // A profile with landlock_only = "auto": the same.
+        let profile = t.p("auto.toml");
+        fs::write(
+            &profile,
+            format!(
+                "landlock_only = \"auto\"\nro_bind = [\"/usr\", \"/proc\"]\n\
+                 dev_bind = [\"/dev/null\"]\nbind = [\"{}\"]\n",
+                t.p("rw")
+            ),
+        )
+        .unwrap();
+        chmod(Path::new(&profile), 0o644);
+        let script = format!(
+            "echo profile ran; echo x > {rw}/profile; (echo x > {top}/profile) 2>/dev/null || echo outside refused",
+            rw = t.p("rw"),
+            top = t.p("")
+        );
+        let o = run(
+            user,
+            &[
+                "--profile",
+                &profile,
+                "--report",
+                "--",
+                "/bin/sh",
+                "-c",
+                &script,
+            ],
+        );
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (0, "profile ran\noutside refused\n"),
+            "{}",
+            ctx(&o)
+        );
+        assert!(
+            o.report().contains(r#""mode": "landlock-only""#),
+            "{}",
+            ctx(&o)
+        );
+        assert_eq!(fs::read_to_string(t.p("rw/profile")).unwrap(), "x\n");
+        assert!(!Path::new(&t.p("profile")).exists());
     }
 }

@@ -15,8 +15,19 @@ use std::time::{Duration, Instant};
 
 use crate::util;
 
-/// Where hutch makes its cgroups: below the caller's own cgroup on the cgroup2 mount.
-pub const CGROUP2: &str = "/sys/fs/cgroup/unified";
+/// Where hutch makes its cgroups: below the caller's own cgroup on the cgroup2 mount
+/// (`/sys/fs/cgroup/unified` on this machine kind, `/sys/fs/cgroup` with cgroup2 alone).
+pub fn cgroup2() -> PathBuf {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let point = left.split(' ').nth(4)?;
+            (right.split(' ').next()? == "cgroup2").then(|| PathBuf::from(point))
+        })
+        .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup/unified"))
+}
 
 /// The host as it was before.
 pub struct Snapshot {
@@ -106,7 +117,7 @@ pub fn cgroups_of(pids: &[i32]) -> Vec<PathBuf> {
         .flat_map(|p| [format!("hutch-{p}"), format!("hutch-{p}-monitor")])
         .collect();
     let mut out = Vec::new();
-    walk_cgroups(Path::new(CGROUP2), 0, &mut |p| {
+    walk_cgroups(&cgroup2(), 0, &mut |p| {
         let name = p.file_name().unwrap_or_default().to_string_lossy();
         if names.contains(name.as_ref()) {
             out.push(p.to_path_buf());
@@ -119,7 +130,7 @@ pub fn cgroups_of(pids: &[i32]) -> Vec<PathBuf> {
 /// other hutch runs on the machine make them too).
 pub fn all_hutch_cgroups() -> usize {
     let mut n = 0;
-    walk_cgroups(Path::new(CGROUP2), 0, &mut |p| {
+    walk_cgroups(&cgroup2(), 0, &mut |p| {
         if p.file_name()
             .unwrap_or_default()
             .to_string_lossy()
@@ -172,8 +183,9 @@ impl Snapshot {
 
     /// What is left now: `tag` marks the processes of the runs, `pids` are the hutch
     /// processes started (for their cgroups), `owner` the uid that ran them: new
-    /// entries in /tmp and /dev/shm count when they belong to it (what other programs
-    /// on the machine make there meanwhile, as other users, does not).
+    /// entries in /tmp and /dev/shm count when they belong to it and hutch could have
+    /// made them (util::hutchs_new_entries: what other programs on the machine make
+    /// there meanwhile, even as the same user, does not).
     pub fn leaks(&self, tag: &str, pids: &[i32], owner: u32) -> Leaks {
         use std::os::unix::fs::MetadataExt;
         let owned = |dir: &str, names: Vec<String>| -> Vec<String> {
@@ -202,10 +214,10 @@ impl Snapshot {
         Leaks {
             fds: open_fds() as isize - self.fds as isize,
             zombies,
-            tmp: owned("/tmp", util::persistent_new_entries("/tmp", &self.tmp)),
+            tmp: owned("/tmp", util::hutchs_new_entries("/tmp", &self.tmp, &[])),
             shm: owned(
                 "/dev/shm",
-                util::persistent_new_entries("/dev/shm", &self.shm),
+                util::hutchs_new_entries("/dev/shm", &self.shm, &[]),
             ),
             mounts,
             cgroups: settle(patience, || cgroups_of(pids)),

@@ -153,3 +153,50 @@ fn tested_binary() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hutch")))
 }
+
+/// The running kernel's Landlock ABI (0: none): tests derive what is enforceable from
+/// it, never from the machine they were written on (6.18, ABI 7; Debian 12's 6.1: 2).
+pub fn landlock_abi() -> i32 {
+    hutch::sys::landlock_abi()
+}
+
+/// `--report`'s Landlock status for hutch's defaults (derived rules, scoping) on this
+/// kernel: scoping needs ABI 6, every filesystem right hutch asks for ABI 5.
+pub fn default_landlock_status() -> &'static str {
+    match landlock_abi() {
+        a if a <= 0 => "none",
+        a if a < 6 => "partial",
+        _ => "full",
+    }
+}
+
+/// `--report`'s `dropped` list for hutch's defaults on this kernel, as JSON.
+pub fn default_landlock_dropped() -> String {
+    let abi = landlock_abi();
+    let mut out: Vec<&str> = Vec::new();
+    if abi <= 0 {
+        out.push("landlock (not available in this kernel)");
+    } else {
+        if abi < 2 {
+            out.push("fs:refer");
+        }
+        if abi < 3 {
+            out.push("fs:truncate");
+        }
+        if abi < 5 {
+            out.push("fs:ioctl_dev");
+        }
+        if abi < 6 {
+            out.extend(["scope:abstract_unix_socket", "scope:signal"]);
+        }
+    }
+    let quoted: Vec<String> = out.iter().map(|s| format!("\"{s}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// What the test environment (tests/vm/guest) says must hold here: NAME=VALUE in the
+/// environment (e.g. HUTCH_TEST_USERNS=off), so that a test fails instead of taking
+/// another branch when the host is not what the VM was set up to be.
+pub fn vm_says(name: &str, value: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == value)
+}

@@ -21,7 +21,7 @@ fn fails_cleanly(root: &[&str], args: &[&str], message: Option<&str>) {
     });
     for (d, before) in HOST_DIRS.iter().zip(&before) {
         assert_eq!(
-            persistent_new_entries(d, before),
+            hutchs_new_entries(d, before, &[root, args].concat()),
             Vec::<String>::new(),
             "new entries in the host's {d}"
         );

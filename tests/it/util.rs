@@ -908,6 +908,29 @@ pub fn persistent_new_entries(
     new
 }
 
+/// Of the [`persistent_new_entries`] of `dir`, those hutch could have left: the names
+/// hutch makes (anything starting with `hutch` or `.hutch` that is not a test suite's,
+/// such as slirp4netns's `hutch-net-XXXXXX`) and the names the test gave hutch
+/// (`named`: the last components of the paths in its arguments, which a broken setup
+/// could create on the host). Other programs on a shared machine create files in /tmp
+/// as the same user meanwhile: those are not hutch's and do not count.
+pub fn hutchs_new_entries(
+    dir: &str,
+    before: &std::collections::BTreeSet<String>,
+    named: &[&str],
+) -> Vec<String> {
+    let named: Vec<&str> = named
+        .iter()
+        .filter_map(|a| Path::new(a).file_name().and_then(|n| n.to_str()))
+        .collect();
+    persistent_new_entries(dir, before)
+        .into_iter()
+        .filter(|n| {
+            n.starts_with("hutch") || n.starts_with(".hutch") || named.contains(&n.as_str())
+        })
+        .collect()
+}
+
 /// Is anything at `p` (without following a final symlink)?
 pub fn exists_nofollow(p: &Path) -> bool {
     fs::symlink_metadata(p).is_ok()
@@ -917,6 +940,12 @@ pub fn exists_nofollow(p: &Path) -> bool {
 pub fn own_ns(name: &str) -> u64 {
     use std::os::unix::fs::MetadataExt;
     fs::metadata(format!("/proc/self/ns/{name}")).unwrap().ino()
+}
+
+/// The running kernel's Landlock ABI (0: none): what a test expects of Landlock is
+/// derived from it (6.1: 2, 6.12: 6, this machine's 6.18: 7).
+pub fn landlock_abi() -> i32 {
+    hutch::sys::landlock_abi()
 }
 
 /// Is `s` all ASCII digits?
