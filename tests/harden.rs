@@ -966,8 +966,14 @@ fn memfd_execution_is_refused_where_writable_places_may_not_execute() {
         if full {
             assert_eq!(proc_path, errno_line(libc::EACCES), "{user:?}");
         } else {
-            // The documented gap: reported as partial above.
-            assert_eq!(proc_path, "ok", "{user:?}");
+            // The documented gap, reported as partial above: hutch does not refuse it.
+            // The kernel may (6.1 as root under these rules gave EINVAL in tests/vm/run);
+            // never the policy's EPERM.
+            assert_ne!(proc_path, errno_line(libc::EPERM), "{user:?}");
+            assert!(
+                proc_path == "ok" || proc_path.starts_with("errno "),
+                "{user:?}: {proc_path}"
+            );
         }
         for how in ["fexecve", "proc"] {
             assert_eq!(with_rules(&loose, &run_memfd(how)), "ok", "{user:?} {how}");

@@ -1094,7 +1094,8 @@ fn a_delegated_cgroup_holding_only_hutch_takes_the_monitor_leaf() {
         let before = fs::read_to_string(d.dir.join("cgroup.subtree_control")).unwrap();
         // hutch is alone in the delegated cgroup: it steps into hutch-PID-monitor to
         // enable the controllers, and back out at the end.
-        let mut args = sandbox(&["--memory", "64M", "--pids", "50", "--stats"]);
+        // --share-pid: the command's parent is then the monitor, not hutch's pid 1.
+        let mut args = sandbox(&["--share-pid", "--memory", "64M", "--pids", "50", "--stats"]);
         args.extend(["sh", "-c", "grep 0:: /proc/self/cgroup /proc/$PPID/cgroup"]);
         let o = d.run(user, &args, None);
         assert_eq!(o.code, 0, "{user:?}: {o:?}");
