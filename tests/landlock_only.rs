@@ -842,8 +842,12 @@ fn host_policy_without_user_namespaces() {
             "{}",
             ctx(&o)
         );
-        // A profile with landlock_only = "auto": the same.
-        let profile = t.p("auto.toml");
+        // A profile with landlock_only = "auto": the same. In a directory only its owner
+        // may write (hutch refuses a profile beside which everyone may write).
+        let dir = t.p("profiles");
+        let _ = fs::create_dir(&dir);
+        chmod(Path::new(&dir), 0o755);
+        let profile = t.p("profiles/auto.toml");
         fs::write(
             &profile,
             format!(
