@@ -1553,6 +1553,8 @@ except RuntimeError:
 ev.set()
 print('threads', n)
 "#;
+    // 4200 threads take seconds under an emulated CPU (tests/vm/run's TCG).
+    const THREADS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
     let count = |o: &Out| result(o, "threads").parse::<u64>().unwrap();
     for_each_user(|u| {
         let o = py(system(Name::Hutch, u).args(["--rlimit", "nproc=16"]), forks).run();
@@ -1564,7 +1566,9 @@ print('threads', n)
         } else {
             assert_eq!(result(&o, "fork"), errno(EAGAIN), "{o:?}");
         }
-        let o = py(system(Name::Hutch, u).args(["--report"]), threads).run();
+        let o = py(system(Name::Hutch, u).args(["--report"]), threads)
+            .timeout(THREADS_TIMEOUT)
+            .run();
         o.ok();
         if u.is_root() {
             o.stderr_has("\"nproc\": null, \"nproc_from\": \"the kernel does not bound root");
@@ -1579,7 +1583,9 @@ print('threads', n)
         let o = py(system(Name::Bwrap, u), forks).run();
         o.ok();
         allowed(&o, &["fork"]);
-        let o = py(system(Name::Bwrap, u), threads).run();
+        let o = py(system(Name::Bwrap, u), threads)
+            .timeout(THREADS_TIMEOUT)
+            .run();
         o.ok();
         assert_eq!(count(&o), 4200, "{o:?}");
     });
