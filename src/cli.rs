@@ -75,6 +75,8 @@ pub static FLAGS: &[Flag] = flags! {
     Namespaces "--net" ["MODE"] "host (the host's network, as --share-net), none (loopback only, as --unshare-net) or user (a new network connected through pasta or slirp4netns); the last of --net, --unshare-net, --share-net and --unshare-all wins";
     Namespaces "--net-allow-host-loopback" [] "With --net user: let the sandbox reach the host's loopback services at 10.0.2.2";
     Namespaces "--publish" ["SPEC"] "With --net user: forward [HOSTADDR:]HOSTPORT:SANDBOXPORT[/tcp|/udp] from the host (every address without HOSTADDR) into the sandbox (repeatable)";
+    Namespaces "--allow-host" ["NAME"] "A network namespace of its own that reaches only allowed names: NAME[:PORT[,PORT...]] (ports 80 and 443 without), *.DOMAIN for every name below DOMAIN, over TCP and UDP; other names do not resolve, other addresses get EACCES (repeatable; see NETWORK BY NAME in README.md)";
+    Namespaces "--allow-net" ["CIDR"] "As --allow-host, for addresses: ADDR[/LEN][:PORT[,PORT...]] (ports 80 and 443 without; IPv6 with ports in brackets, [2001:db8::/32]:443) (repeatable)";
     Process "--chdir" ["DIR"] "Change directory to DIR";
     Process "--clearenv" [] "Unset all environment variables";
     Process "--setenv" ["VAR", "VALUE"] "Set an environment variable";
@@ -953,6 +955,7 @@ impl<'i> Parser<'i> {
         s.limits.check()?;
         s.limits.set_defaults(s.personality == Personality::Hutch);
         crate::net::check(&s.net)?;
+        crate::net::check_allow(s.ns.net, &s.net)?;
 
         // Landlock: explicit path rules replace the derived ones; `--landlock off`
         // turns off the personality's defaults and conflicts with explicit rules.

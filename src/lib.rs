@@ -3,6 +3,7 @@
 //! The library holds everything; `src/main.rs` is a thin binary over it. The modules
 //! are public where the binary or the fuzz targets (`fuzz/`) call into them.
 
+mod allow;
 mod caps;
 mod cgroup;
 pub mod cli;

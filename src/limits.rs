@@ -717,7 +717,12 @@ impl Guard {
         if code == 128 + libc::SIGXFSZ && rlimit(RlimitName::Fsize).is_some() {
             s.limits_hit.push("rlimit-fsize");
         }
-        let text = s.json();
+        let mut text = s.json();
+        // --allow-host/--allow-net: what the relay refused (src/allow.rs).
+        if let Some(denied) = crate::allow::denied_json() {
+            text.truncate(text.trim_end().len() - 1);
+            text.push_str(&format!(", \"net_denied\": {denied}}}\n"));
+        }
         match (to, self.stats_fd.take()) {
             (StatsTo::Fd(_), Some(fd)) => {
                 let _ = File::from(fd).write_all(text.as_bytes());

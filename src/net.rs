@@ -56,7 +56,13 @@ use crate::spec::Op;
 use crate::sys;
 
 /// Every flag handled here (the match arm in `cli.rs` hands them over).
-pub const FLAG_NAMES: &[&str] = &["--net", "--net-allow-host-loopback", "--publish"];
+pub const FLAG_NAMES: &[&str] = &[
+    "--net",
+    "--net-allow-host-loopback",
+    "--publish",
+    "--allow-host",
+    "--allow-net",
+];
 
 /// The sandbox's address, its gateway (the host) and its DNS forwarder.
 pub const SANDBOX_ADDR: &str = "10.0.2.100";
@@ -106,6 +112,24 @@ pub struct NetSpec {
     pub allow_host_loopback: bool,
     /// `--publish`, in order.
     pub publish: Vec<Publish>,
+    /// `--allow-host`, `--allow-net`: a namespace of its own whose allowed traffic
+    /// hutch relays (src/allow.rs).
+    pub allow_host: Vec<crate::allow::HostRule>,
+    pub allow_net: Vec<crate::allow::NetRule>,
+}
+
+impl NetSpec {
+    /// Whether `--allow-host`/`--allow-net` rules are in force.
+    pub fn filtered(&self) -> bool {
+        !self.allow_host.is_empty() || !self.allow_net.is_empty()
+    }
+
+    pub fn policy(&self) -> crate::allow::Policy {
+        crate::allow::Policy {
+            hosts: self.allow_host.clone(),
+            nets: self.allow_net.clone(),
+        }
+    }
 }
 
 /// Parse one of [`FLAG_NAMES`]. `unshare_net` is `Namespaces::net`, which `--net` sets
@@ -135,6 +159,14 @@ pub fn parse_flag(
         }
         "--net-allow-host-loopback" => net.allow_host_loopback = true,
         "--publish" => net.publish.push(parse_publish(&v)?),
+        "--allow-host" => {
+            net.allow_host.push(crate::allow::parse_host(&v)?);
+            *unshare_net = true;
+        }
+        "--allow-net" => {
+            net.allow_net.push(crate::allow::parse_net(&v)?);
+            *unshare_net = true;
+        }
         _ => unreachable!("{name} is not a network flag"),
     }
     Ok(())
@@ -161,6 +193,29 @@ pub fn check(net: &NetSpec) -> Result<()> {
                 p.proto.name()
             )));
         }
+    }
+    Ok(())
+}
+
+/// `--allow-host`/`--allow-net`, once the whole command line is read: `unshare_net`
+/// is `Namespaces::net` (a later `--net host` or `--share-net` turned it off).
+pub fn check_allow(unshare_net: bool, net: &NetSpec) -> Result<()> {
+    if !net.filtered() {
+        return Ok(());
+    }
+    let flag = match net.allow_host.is_empty() {
+        true => "--allow-net",
+        false => "--allow-host",
+    };
+    if net.user {
+        return Err(Error::msg(format!(
+            "{flag} does not combine with --net user: hutch relays the allowed traffic itself"
+        )));
+    }
+    if !unshare_net {
+        return Err(Error::msg(format!(
+            "{flag} needs a network namespace of the sandbox's own (not --net host or --share-net)"
+        )));
     }
     Ok(())
 }
@@ -227,6 +282,10 @@ pub fn parse_publish(spec: &str) -> Result<Publish> {
 pub struct Gate {
     read: Cell<Option<OwnedFd>>,
     write: Cell<Option<OwnedFd>>,
+    /// `--allow-host`/`--allow-net`: the socket on which the child hands the monitor
+    /// the sockets it bound in the sandbox's network namespace (src/allow.rs).
+    relay_child: Cell<Option<OwnedFd>>,
+    relay_monitor: Cell<Option<OwnedFd>>,
 }
 
 impl Gate {
@@ -234,13 +293,29 @@ impl Gate {
     /// child's namespaces for --info-fd/--json-status-fd while it is alive); an
     /// inert one otherwise.
     pub fn new(net: &NetSpec, also: bool) -> Result<Gate> {
-        if !net.user && !also {
+        if !net.user && !net.filtered() && !also {
             return Ok(Gate::default());
         }
         let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
+        let (child, monitor) = match net.filtered() {
+            true => {
+                use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+                let (c, m) = socketpair(
+                    AddressFamily::Unix,
+                    SockType::SeqPacket,
+                    None,
+                    SockFlag::SOCK_CLOEXEC,
+                )
+                .ctx(|| "socketpair".into())?;
+                (Some(c), Some(m))
+            }
+            false => (None, None),
+        };
         Ok(Gate {
             read: Cell::new(Some(r)),
             write: Cell::new(Some(w)),
+            relay_child: Cell::new(child),
+            relay_monitor: Cell::new(monitor),
         })
     }
 
@@ -266,7 +341,7 @@ impl Gate {
             return match f.read(&mut b) {
                 Ok(1) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                _ => Err(Error::msg("--net user: the network was not set up")),
+                _ => Err(Error::msg("the sandbox's network was not set up")),
             };
         }
     }
@@ -284,7 +359,24 @@ impl Gate {
     /// Monitor side, right after clone: the read end is the child's.
     fn close_child_end(&self) {
         drop(self.read.take());
+        drop(self.relay_child.take());
     }
+}
+
+/// `--allow-host`/`--allow-net`, in the child, in the sandbox's network namespace
+/// with its loopback up and capabilities still held (`own_netns`: there is one; not
+/// in Landlock-only mode): routes and sockets for the monitor's relay (src/allow.rs).
+pub fn allow_child(net: &NetSpec, gate: &Gate, own_netns: bool) -> Result<()> {
+    drop(gate.relay_monitor.take());
+    let Some(sock) = gate.relay_child.take() else {
+        return Ok(());
+    };
+    if !own_netns {
+        return Err(Error::msg(
+            "--allow-host/--allow-net need a network namespace of the sandbox's own, which Landlock-only mode does not make",
+        ));
+    }
+    crate::allow::child_setup(&net.policy(), sock)
 }
 
 // ---------------------------------------------------------------------------
@@ -319,7 +411,13 @@ pub fn place_resolv_conf(
 }
 
 /// The content of the sandbox's /etc/resolv.conf.
-pub fn resolv_conf_text() -> String {
+pub fn resolv_conf_text(net: &NetSpec) -> String {
+    if net.filtered() {
+        return format!(
+            "# generated by hutch --allow-host/--allow-net: only allowed names resolve\nnameserver {}\n",
+            crate::allow::DNS_ADDR
+        );
+    }
     format!(
         "# generated by hutch --net user: DNS forwarded by the network helper\nnameserver {DNS}\n"
     )
@@ -332,7 +430,7 @@ pub fn resolv_conf_text() -> String {
 /// inside the new root, so the bind covers whatever file it names there.
 pub fn resolv_conf_op(net: &NetSpec, ops: &[Op]) -> Result<Option<Op>> {
     let target = Path::new("etc/resolv.conf");
-    if !net.user || ops.iter().any(|op| rel(op.dest()) == target) {
+    if !(net.user || net.filtered()) || ops.iter().any(|op| rel(op.dest()) == target) {
         return Ok(None);
     }
     let root = nix::fcntl::open(
@@ -362,7 +460,7 @@ pub fn resolv_conf_op(net: &NetSpec, ops: &[Op]) -> Result<Option<Op>> {
     }
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
     File::from(w)
-        .write_all(resolv_conf_text().as_bytes())
+        .write_all(resolv_conf_text(net).as_bytes())
         .ctx(|| "--net user: writing resolv.conf".into())?;
     Ok(Some(Op::BindData {
         fd: r.into_raw_fd(),
@@ -515,8 +613,15 @@ fn find_backend() -> Result<(Backend, PathBuf)> {
     ))
 }
 
-/// The running helper. Dropping it kills it and waits for it.
+/// What carries the sandbox's traffic: the helper process (`--net user`), or the
+/// monitor's own relay (`--allow-host`/`--allow-net`, threads that end with it).
 pub struct Helper {
+    _process: Option<Process>,
+    _relay: Option<crate::allow::Relay>,
+}
+
+/// The running helper process. Dropping it kills it and waits for it.
+pub struct Process {
     child: Child,
     pidfd: Option<OwnedFd>,
     /// slirp4netns's exit fd (the write end: closing it stops slirp4netns).
@@ -525,7 +630,7 @@ pub struct Helper {
     api_dir: Option<PathBuf>,
 }
 
-impl Drop for Helper {
+impl Drop for Process {
     fn drop(&mut self) {
         let signalled = self
             .pidfd
@@ -546,6 +651,14 @@ impl Drop for Helper {
 /// `--net user`. On error the gate stays shut: the caller kills the child.
 pub fn attach(net: &NetSpec, pid: libc::pid_t, gate: &Gate) -> Result<Option<Helper>> {
     gate.close_child_end();
+    if let Some(sock) = gate.relay_monitor.take() {
+        return crate::allow::start(&net.policy(), sock).map(|r| {
+            Some(Helper {
+                _process: None,
+                _relay: Some(r),
+            })
+        });
+    }
     if !net.user {
         return Ok(None);
     }
@@ -633,7 +746,7 @@ pub fn attach(net: &NetSpec, pid: libc::pid_t, gate: &Gate) -> Result<Option<Hel
             ))
         })?;
     let pidfd = sys::pidfd_open(child.id() as libc::pid_t).ok();
-    let mut helper = Helper {
+    let mut helper = Process {
         child,
         pidfd,
         _exit: exit_w,
@@ -655,7 +768,10 @@ pub fn attach(net: &NetSpec, pid: libc::pid_t, gate: &Gate) -> Result<Option<Hel
         }
     }
     gate.open()?;
-    Ok(Some(helper))
+    Ok(Some(Helper {
+        _process: Some(helper),
+        _relay: None,
+    }))
 }
 
 /// Wait for the helper's readiness message on `r` (pasta's pid file, slirp4netns's
@@ -972,6 +1088,6 @@ mod tests {
         }];
         assert_eq!(resolv_conf_op(&n, &ops).unwrap(), None);
         assert_eq!(resolv_conf_op(&NetSpec::default(), &[]).unwrap(), None);
-        assert!(resolv_conf_text().contains("nameserver 10.0.2.3\n"));
+        assert!(resolv_conf_text(&n).contains("nameserver 10.0.2.3\n"));
     }
 }

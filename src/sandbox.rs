@@ -943,6 +943,12 @@ fn child(
         fault::hit(Step::Loopback)?;
         sys::loopback_up().ctx(|| "Failed to bring up loopback".into())?;
     }
+    // --allow-host/--allow-net: routes and sockets for the monitor's relay (src/allow.rs).
+    crate::net::allow_child(
+        &spec.net,
+        &plan.net_gate,
+        spec.ns.net && !plan.landlock_only,
+    )?;
 
     // 4. Final identity: a nested user namespace mapping the sandbox ids onto ours.
     // With --disable-userns the outer namespace allows one namespace below it,
