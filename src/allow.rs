@@ -413,6 +413,9 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<OwnedFd> {
 fn bind_udp(addr: SocketAddr) -> std::io::Result<OwnedFd> {
     use nix::sys::socket::{bind, setsockopt, sockopt, SockType, SockaddrStorage};
     let fd = socket_for(addr, SockType::Datagram)?;
+    // Replies leave from the address the sandbox dialled, which is no interface's: IPv6
+    // accepts such a source (IPV6_PKTINFO) only on a "free bind" socket.
+    setsockopt(&fd, sockopt::IpFreebind, &true)?;
     match addr {
         SocketAddr::V4(_) => setsockopt(&fd, sockopt::Ipv4PacketInfo, &true)?,
         SocketAddr::V6(_) => setsockopt(&fd, sockopt::Ipv6RecvPacketInfo, &true)?,

@@ -1026,6 +1026,7 @@ mod tests {
             user: true,
             allow_host_loopback: false,
             publish: vec![publish("127.0.0.1:8080:80"), publish("9000:9000/udp")],
+            ..NetSpec::default()
         };
         let a = pasta_args(&n, &fds(), None).join(" ");
         assert!(a.starts_with("--config-net --quiet --foreground --ns-ifname eth0 --address 10.0.2.100 --netmask 24 --gateway 10.0.2.2 --dns-forward 10.0.2.3 -T none -U none --no-map-gw"), "{a}");
@@ -1040,6 +1041,7 @@ mod tests {
             user: true,
             allow_host_loopback: true,
             publish: vec![],
+            ..NetSpec::default()
         };
         let mut f = fds();
         f.userns = None;
@@ -1054,6 +1056,7 @@ mod tests {
             user: true,
             allow_host_loopback: false,
             publish: vec![],
+            ..NetSpec::default()
         };
         let mut f = fds();
         f.exit = Some(8);

@@ -149,6 +149,8 @@ pub static KEYS: &[Key] = keys! {
     "net" Kind::Word("--net"), "\"host\", \"none\" or \"user\"", "--net";
     "net_allow_host_loopback" Kind::Bool("--net-allow-host-loopback"), "true", "--net-allow-host-loopback";
     "publish" Kind::Words("--publish"), "[\"8080:80\", ...]", "--publish";
+    "allow_host" Kind::Words("--allow-host"), "[\"pypi.org\", \"*.github.com:443\", ...]", "--allow-host";
+    "allow_net" Kind::Words("--allow-net"), "[\"192.0.2.0/24:443\", ...]", "--allow-net";
     "uid" Kind::Word("--uid"), "1000", "--uid";
     "gid" Kind::Word("--gid"), "1000", "--gid";
     "hostname" Kind::Word("--hostname"), "\"name\"", "--hostname";
