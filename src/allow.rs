@@ -637,6 +637,62 @@ pub fn denied_json() -> Option<String> {
     Some(format!("[{}]", items.join(", ")))
 }
 
+/// `--report`: the rules in force, added to the report's object as `"network"`.
+pub fn report_policy(mut text: String, net: &crate::net::NetSpec) -> String {
+    if !net.filtered() {
+        return text;
+    }
+    let hosts: Vec<String> = net
+        .allow_host
+        .iter()
+        .map(|r| {
+            let ports: Vec<String> = r.ports.iter().map(u16::to_string).collect();
+            let star = if r.wildcard { "*." } else { "" };
+            format!("{star}{}:{}", r.name, ports.join(","))
+        })
+        .collect();
+    let nets: Vec<String> = net
+        .allow_net
+        .iter()
+        .map(|r| {
+            let ports: Vec<String> = r.ports.iter().map(u16::to_string).collect();
+            format!("{}:{}", r.display(), ports.join(","))
+        })
+        .collect();
+    text.truncate(text.trim_end().len() - 1);
+    text.push_str(&format!(
+        ", \"network\": {{\"mode\": \"allow\", \"allow_host\": {}, \"allow_net\": {}, \"dns\": \"{DNS_ADDR}\", \"synthetic\": [\"{SYNTH4}/{SYNTH4_LEN}\", \"{SYNTH6}/{SYNTH6_LEN}\"]}}}}\n",
+        crate::json::list(&hosts),
+        crate::json::list(&nets),
+    ));
+    text
+}
+
+/// `--report`/`--report-fd` with rules in force: the monitor keeps the report's
+/// destination and writes one more line when the sandbox has ended,
+/// `{"net_denied": [...]}` (as in `--stats`).
+pub struct ReportTail(Option<std::fs::File>);
+
+impl ReportTail {
+    pub fn keep(net: &crate::net::NetSpec, to: Option<crate::spec::ReportTo>) -> ReportTail {
+        let fd = match to {
+            _ if !net.filtered() => return ReportTail(None),
+            Some(crate::spec::ReportTo::Stderr) => 2,
+            Some(crate::spec::ReportTo::Fd(fd)) => fd,
+            None => return ReportTail(None),
+        };
+        // Not ours to close: a duplicate (close-on-exec) is.
+        let f = std::mem::ManuallyDrop::new(std::fs::File::from(crate::sys::own_fd(fd)));
+        ReportTail(f.try_clone().ok())
+    }
+
+    pub fn write(self) {
+        if let (Some(mut f), Some(d)) = (self.0, denied_json()) {
+            let _ = f.write_all(format!("{{\"net_denied\": {d}}}\n").as_bytes());
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The monitor: names, addresses, the relay
 

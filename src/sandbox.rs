@@ -538,6 +538,8 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         }
     }
     let child = Pid::from_raw(pid);
+    // --allow-host/--allow-net: the report gets one more line at the end, what was refused.
+    let net_report = crate::allow::ReportTail::keep(&spec.net, spec.report);
     close_report_fd(spec);
     // From here on signals are passed on to the child: pid 1 or the command.
     if let Some(mask) = &plan.signal_mask {
@@ -610,6 +612,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     }
     // The cgroup ends, --stats is written; 124 if --timeout ended the sandbox.
     let code = limits.finish(code, msgs);
+    net_report.write();
     if let Some(f) = status_fd.as_mut() {
         let _ = f.write_all(report::exit_json(code).as_bytes());
     }
@@ -1199,6 +1202,7 @@ fn write_report(
         ),
         bounds: bounds(spec, plan),
     });
+    let text = crate::allow::report_policy(text, &spec.net);
     let fd = match to {
         ReportTo::Stderr => 2,
         ReportTo::Fd(fd) => fd,

@@ -384,7 +384,7 @@ fn only_allowed_names_and_addresses_are_reached() {
             let ca = fx.ca();
             let o = fx.run(
                 user,
-                &["--allow-host", "www.allowed.test"],
+                &["--allow-host", "www.allowed.test", "--report"],
                 &[
                     "sh",
                     "-c",
@@ -401,6 +401,17 @@ fn only_allowed_names_and_addresses_are_reached() {
                 "{user:?}: {o:#?}"
             );
             assert!(o.stdout.ends_with("curl 6\n"), "{user:?}: {o:#?}");
+            // --report: the rules before the command runs, the refusals at the end.
+            assert!(
+                o.stderr.contains(r#""network": {"mode": "allow", "allow_host": ["www.allowed.test:80,443"], "allow_net": [], "dns": "127.0.0.53""#),
+                "{user:?}: {o:#?}"
+            );
+            assert!(
+                o.stderr.ends_with(
+                    "{\"net_denied\": [{\"host\": \"other.test\", \"port\": \"dns\", \"count\": 1, \"why\": \"name not allowed\"}]}\n"
+                ),
+                "{user:?}: {o:#?}"
+            );
         }
         // The refused name never left the sandbox; the allowed one did.
         let q = fx.queries();

@@ -163,6 +163,11 @@ class Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     daemon_threads = True
 
+    def server_bind(self):
+        # Not HTTPServer's: its getfqdn() would ask the host's resolver, unreachable here.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "fixture", self.server_address[1]
+
 
 def serve(addr, port, tls):
     Server.address_family = socket.AF_INET6 if ":" in addr else socket.AF_INET
