@@ -177,6 +177,11 @@ impl Fixtures {
 
     /// hutch as `user`, with the fixtures' resolv.conf on the host side.
     fn run(&self, user: User, flags: &[&str], command: &[&str]) -> Out {
+        self.run_as("hutch", user, flags, command)
+    }
+
+    /// The same under the binary's name `name` (hutch or bwrap).
+    fn run_as(&self, name: &str, user: User, flags: &[&str], command: &[&str]) -> Out {
         let mut argv: Vec<OsString> = ["unshare", "-m", "sh", "-c"].map(OsString::from).to_vec();
         argv.push(
             format!(
@@ -191,7 +196,7 @@ impl Fixtures {
             argv.extend(setpriv.into_iter().map(OsString::from));
             argv.push("--reset-env".into());
         }
-        argv.push(bin_dir().join("hutch").into());
+        argv.push(bin_dir().join(name).into());
         let dir = self.dir();
         let base = [
             "--ro-bind",
@@ -329,20 +334,24 @@ fn only_allowed_names_and_addresses_are_reached() {
         chmod(&profile, 0o644);
         let profile = profile.display().to_string();
         for user in USERS {
-            for flags in [
-                &[
-                    "--allow-host",
-                    "www.allowed.test",
-                    "--allow-host",
-                    "www.allowed.test:5300",
-                ][..],
-                &["--profile", &profile][..],
+            for (name, flags) in [
+                (
+                    "hutch",
+                    &[
+                        "--allow-host",
+                        "www.allowed.test",
+                        "--allow-host",
+                        "www.allowed.test:5300",
+                    ][..],
+                ),
+                ("hutch", &["--profile", &profile][..]),
+                ("bwrap", &["--allow-host", "www.allowed.test:80,5300"][..]),
             ] {
                 let mut flags = flags.to_vec();
                 flags.push("--stats");
-                let o = fx.run(user, &flags, &refs(&probe));
+                let o = fx.run_as(name, user, &flags, &refs(&probe));
                 o.ok();
-                let ctx = format!("{user:?} {flags:?}: {o:#?}");
+                let ctx = format!("{user:?} {name} {flags:?}: {o:#?}");
                 let r = |s| probed(&o, s);
                 assert_eq!(
                     r(specs[0]).0,

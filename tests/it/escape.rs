@@ -69,6 +69,8 @@
 //! | in Landlock-only mode, chmod, chown, touch or setxattr a file beneath a read-only rule, directly or through a symlink from a writable place | `landlock_only::metadata_changes_only_beneath_write_rules` |
 //! | (a Landlock-only hutch inside another: the enclosing supervisor) | `landlock_only::nested_landlock_only_names_the_enclosing_supervisor` |
 //! | connect to a TCP port not allowed | `harden::tcp_connect_is_limited_to_allowed_ports` |
+//! | with `--allow-host`/`--allow-net`: reach a name, an address or a port not allowed, over TCP or UDP, from a client that ignores proxies (the same attempts succeed with the network shared) | `net_allow::only_allowed_names_and_addresses_are_reached`, `net_allow::wildcards_port_rules_udp_and_ipv6` |
+//! | (DNS rebinding: an allowed name that resolves to the host's loopback; it works once `--allow-net` allows the address) | `net_allow::rebinding_is_refused_and_cname_chains_are_followed` |
 //! | outlive the process that started the sandbox | `harden::sandbox_dies_with_its_parent_by_default`, `it::core::die_with_parent_kills_the_sandbox_when_the_parent_dies` |
 //! | leave files or mounts on the host | `it::core::no_host_visible_leftovers` |
 //! | reach host services through pathname sockets (session bus, ssh-agent, docker-like, datagram) | `it::escape::host_unix_sockets_are_unreachable_unless_granted` |
