@@ -23,7 +23,7 @@ _hutch() {
 
     case "${cmd}" in
         hutch)
-            opts="--help --version --args --argv0 --level-prefix --profile --explain --unshare-all --share-net --unshare-user --unshare-user-try --unshare-ipc --unshare-pid --share-pid --unshare-net --unshare-uts --unshare-cgroup --unshare-cgroup-try --userns --userns2 --disable-userns --assert-userns-disabled --pidns --uid --gid --hostname --net --net-allow-host-loopback --publish --chdir --clearenv --setenv --unsetenv --lock-file --sync-fd --bind --bind-try --bind-create --dev-bind --dev-bind-try --ro-bind --ro-bind-try --bind-fd --ro-bind-fd --remount-ro --overlay-src --overlay --tmp-overlay --ro-overlay --exec-label --file-label --proc --dev --tmpfs --mqueue --dir --file --bind-data --ro-bind-data --symlink --seccomp --add-seccomp-fd --block-fd --userns-block-fd --info-fd --json-status-fd --new-session --die-with-parent --as-pid-1 --forward-signals --cap-add --cap-drop --perms --size --tmpfs-size --chmod --landlock --landlock-read --landlock-write --landlock-exec --landlock-connect --landlock-bind --landlock-scope --landlock-strict --landlock-only --landlock-only-fallback --host-sockets --allow-socket --landlock-only-metadata --seccomp-policy --seccomp-action --report --report-fd --keep-fd --inherit-fds --memory --memory-swap --cpus --pids --io-weight --rlimit --timeout --stats --stats-fd --cgroup"
+            opts="--help --version --args --argv0 --level-prefix --profile --explain --unshare-all --share-net --unshare-user --unshare-user-try --unshare-ipc --unshare-pid --share-pid --unshare-net --unshare-uts --unshare-cgroup --unshare-cgroup-try --userns --userns2 --disable-userns --assert-userns-disabled --pidns --uid --gid --hostname --net --net-allow-host-loopback --publish --allow-host --allow-net --chdir --clearenv --setenv --unsetenv --lock-file --sync-fd --bind --bind-try --bind-create --dev-bind --dev-bind-try --ro-bind --ro-bind-try --bind-fd --ro-bind-fd --remount-ro --overlay-src --overlay --tmp-overlay --ro-overlay --exec-label --file-label --proc --dev --tmpfs --mqueue --dir --file --bind-data --ro-bind-data --symlink --seccomp --add-seccomp-fd --block-fd --userns-block-fd --info-fd --json-status-fd --new-session --die-with-parent --as-pid-1 --forward-signals --cap-add --cap-drop --perms --size --tmpfs-size --chmod --landlock --landlock-read --landlock-write --landlock-exec --landlock-connect --landlock-bind --landlock-scope --landlock-strict --landlock-only --landlock-only-fallback --host-sockets --allow-socket --landlock-only-metadata --seccomp-policy --seccomp-action --report --report-fd --keep-fd --inherit-fds --memory --memory-swap --cpus --pids --io-weight --rlimit --timeout --stats --stats-fd --cgroup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -70,6 +70,14 @@ _hutch() {
                     return 0
                     ;;
                 --publish)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-net)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
