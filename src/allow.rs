@@ -65,6 +65,31 @@ const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A UDP flow without traffic for this long is forgotten.
 const UDP_IDLE: Duration = Duration::from_secs(120);
+/// At most this many relayed connections, UDP flows and DNS queries at a time (each
+/// is a thread of the monitor's); more are refused as if not allowed.
+const MAX_ACTIVE: usize = 1024;
+
+static ACTIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A place among the [`MAX_ACTIVE`], given back when dropped.
+struct Slot;
+
+impl Slot {
+    fn take() -> Option<Slot> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if ACTIVE.fetch_add(1, SeqCst) >= MAX_ACTIVE {
+            ACTIVE.fetch_sub(1, SeqCst);
+            return None;
+        }
+        Some(Slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
 
 // ---------------------------------------------------------------------------
 // The rules
@@ -637,28 +662,46 @@ pub fn denied_json() -> Option<String> {
     Some(format!("[{}]", items.join(", ")))
 }
 
+/// `--explain`: the network line.
+pub fn explain(net: &crate::net::NetSpec) -> String {
+    let rules = rule_texts(net);
+    format!(
+        "new, loopback only; hutch relays only {} (DNS {DNS_ADDR} answers only those names)",
+        rules
+            .0
+            .iter()
+            .chain(&rules.1)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The rules as `NAME:PORTS` and `CIDR:PORTS`.
+fn rule_texts(net: &crate::net::NetSpec) -> (Vec<String>, Vec<String>) {
+    let ports = |p: &[u16]| p.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+    let hosts = net
+        .allow_host
+        .iter()
+        .map(|r| {
+            let star = if r.wildcard { "*." } else { "" };
+            format!("{star}{}:{}", r.name, ports(&r.ports))
+        })
+        .collect();
+    let nets = net
+        .allow_net
+        .iter()
+        .map(|r| format!("{}:{}", r.display(), ports(&r.ports)))
+        .collect();
+    (hosts, nets)
+}
+
 /// `--report`: the rules in force, added to the report's object as `"network"`.
 pub fn report_policy(mut text: String, net: &crate::net::NetSpec) -> String {
     if !net.filtered() {
         return text;
     }
-    let hosts: Vec<String> = net
-        .allow_host
-        .iter()
-        .map(|r| {
-            let ports: Vec<String> = r.ports.iter().map(u16::to_string).collect();
-            let star = if r.wildcard { "*." } else { "" };
-            format!("{star}{}:{}", r.name, ports.join(","))
-        })
-        .collect();
-    let nets: Vec<String> = net
-        .allow_net
-        .iter()
-        .map(|r| {
-            let ports: Vec<String> = r.ports.iter().map(u16::to_string).collect();
-            format!("{}:{}", r.display(), ports.join(","))
-        })
-        .collect();
+    let (hosts, nets) = rule_texts(net);
     text.truncate(text.trim_end().len() - 1);
     text.push_str(&format!(
         ", \"network\": {{\"mode\": \"allow\", \"allow_host\": {}, \"allow_net\": {}, \"dns\": \"{DNS_ADDR}\", \"synthetic\": [\"{SYNTH4}/{SYNTH4_LEN}\", \"{SYNTH6}/{SYNTH6_LEN}\"]}}}}\n",
@@ -943,7 +986,9 @@ fn dns_udp(st: Arc<State>, sock: UdpSocket) {
         };
         let query = buf[..n].to_vec();
         let (st, sock) = (st.clone(), sock.clone());
+        let Some(slot) = Slot::take() else { continue };
         let _ = spawn(move || {
+            let _slot = slot;
             if let Some(r) = st.answer(&query) {
                 let _ = sock.send_to(&r, from);
             }
@@ -955,7 +1000,9 @@ fn dns_tcp(st: Arc<State>, l: TcpListener) {
     for s in l.incoming() {
         let Ok(mut s) = s else { continue };
         let st = st.clone();
+        let Some(slot) = Slot::take() else { continue };
         let _ = spawn(move || {
+            let _slot = slot;
             let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
             loop {
                 let mut len = [0u8; 2];
@@ -981,7 +1028,17 @@ fn tcp_accept(st: Arc<State>, l: TcpListener) {
     for s in l.incoming() {
         let Ok(s) = s else { continue };
         let st = st.clone();
-        let _ = spawn(move || tcp_conn(&st, s));
+        let Some(slot) = Slot::take() else {
+            if let Ok(local) = s.local_addr() {
+                deny_conn(local.ip().to_canonical().to_string(), local.port(), "tcp");
+            }
+            reset(&s);
+            continue;
+        };
+        let _ = spawn(move || {
+            let _slot = slot;
+            tcp_conn(&st, s)
+        });
     }
 }
 
@@ -1000,15 +1057,7 @@ fn tcp_conn(st: &State, inside: TcpStream) {
         }
     };
     let Some(out) = out else {
-        // A reset, not an orderly end: the client sees ECONNRESET at once.
-        let _ = nix::sys::socket::setsockopt(
-            &inside,
-            nix::sys::socket::sockopt::Linger,
-            &libc::linger {
-                l_onoff: 1,
-                l_linger: 0,
-            },
-        );
+        reset(&inside);
         return;
     };
     let _ = inside.set_nodelay(true);
@@ -1023,6 +1072,18 @@ fn tcp_conn(st: &State, inside: TcpStream) {
     if let Ok(t) = t {
         let _ = t.join();
     }
+}
+
+/// Close with a reset, not an orderly end: the client sees ECONNRESET at once.
+fn reset(s: &TcpStream) {
+    let _ = nix::sys::socket::setsockopt(
+        s,
+        nix::sys::socket::sockopt::Linger,
+        &libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        },
+    );
 }
 
 /// Copy `from` to `to` until end-of-file, then pass the end on.
@@ -1102,6 +1163,10 @@ fn udp_relay(st: Arc<State>, sock: Arc<OwnedFd>) {
         let out = match existing {
             Some(o) => o,
             None => {
+                let Some(slot) = Slot::take() else {
+                    deny_conn(dst.to_string(), port, "udp");
+                    continue;
+                };
                 let targets = match st.target(dst, port) {
                     Ok(t) => t,
                     Err(host) => {
@@ -1124,7 +1189,10 @@ fn udp_relay(st: Arc<State>, sock: Arc<OwnedFd>) {
                     f.insert((from, dst), out.clone());
                 }
                 let (out2, sock2, flows2) = (out.clone(), sock.clone(), flows.clone());
-                let _ = spawn(move || udp_back(out2, sock2, from, dst, flows2));
+                let _ = spawn(move || {
+                    let _slot = slot;
+                    udp_back(out2, sock2, from, dst, flows2)
+                });
                 out
             }
         };
@@ -1536,7 +1604,7 @@ mod tests {
         assert_eq!(synth_index("198.18.1.0".parse().unwrap()), Some(254));
         assert_eq!(
             synth_index("198.19.255.255".parse().unwrap()),
-            Some(MAX_NAMES + 1)
+            Some(MAX_NAMES - 1)
         );
         assert_eq!(synth_addr(5, true).to_string(), "fd68:7574:6368::7");
         assert_eq!(synth_index("fd68:7574:6368::7".parse().unwrap()), Some(5));

@@ -1820,6 +1820,8 @@ mod tests {
                     "MODE" if f.name == "--host-sockets" => "block".into(),
                     "MODE" if f.name == "--landlock-only-metadata" => "allow".into(),
                     "SPEC" => "8080:80".into(),
+                    "NAME" if f.name == "--allow-host" => "example.org".into(),
+                    "CIDR" => "192.0.2.0/24".into(),
                     "CPUS" => "1.5".into(),
                     "N" | "WEIGHT" => "3".into(),
                     "LIMIT" => "nofile=64".into(),

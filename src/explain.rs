@@ -360,6 +360,8 @@ pub fn explain(spec: &Spec) -> String {
             );
         }
         s
+    } else if spec.net.filtered() {
+        crate::allow::explain(&spec.net)
     } else {
         "new: loopback only, no network".to_string()
     };
@@ -396,11 +398,14 @@ pub fn explain(spec: &Spec) -> String {
         let line = format!("  {:>3}  {name:<wn$}  {dest:<wd$}  {what}", i + 1);
         let _ = writeln!(o, "{}", line.trim_end());
     }
-    if spec.net.user {
+    if spec.net.user || spec.net.filtered() {
+        let dns = match spec.net.filtered() {
+            true => crate::allow::DNS_ADDR.to_string(),
+            false => crate::net::DNS.to_string(),
+        };
         let _ = writeln!(
             o,
-            "       and /etc/resolv.conf, read-only: nameserver {} (unless a mount above puts one there)",
-            crate::net::DNS
+            "       and /etc/resolv.conf, read-only: nameserver {dns} (unless a mount above puts one there)"
         );
     }
 
