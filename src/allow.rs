@@ -970,6 +970,11 @@ pub fn start(policy: &Policy, sock: OwnedFd) -> Result<Relay> {
     Ok(Relay { _state: state })
 }
 
+/// After a failed accept or receive (out of descriptors, say): not a busy loop.
+fn pause() {
+    std::thread::sleep(Duration::from_millis(20));
+}
+
 fn spawn(f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("hutch-relay".into())
@@ -982,6 +987,7 @@ fn dns_udp(st: Arc<State>, sock: UdpSocket) {
     let mut buf = [0u8; 1500];
     loop {
         let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            pause();
             continue;
         };
         let query = buf[..n].to_vec();
@@ -998,7 +1004,10 @@ fn dns_udp(st: Arc<State>, sock: UdpSocket) {
 
 fn dns_tcp(st: Arc<State>, l: TcpListener) {
     for s in l.incoming() {
-        let Ok(mut s) = s else { continue };
+        let Ok(mut s) = s else {
+            pause();
+            continue;
+        };
         let st = st.clone();
         let Some(slot) = Slot::take() else { continue };
         let _ = spawn(move || {
@@ -1026,7 +1035,10 @@ fn dns_tcp(st: Arc<State>, l: TcpListener) {
 
 fn tcp_accept(st: Arc<State>, l: TcpListener) {
     for s in l.incoming() {
-        let Ok(s) = s else { continue };
+        let Ok(s) = s else {
+            pause();
+            continue;
+        };
         let st = st.clone();
         let Some(slot) = Slot::take() else {
             if let Ok(local) = s.local_addr() {
@@ -1130,7 +1142,10 @@ fn udp_relay(st: Arc<State>, sock: Arc<OwnedFd>) {
                 MsgFlags::empty(),
             ) {
                 Ok(m) => m,
-                Err(_) => continue,
+                Err(_) => {
+                    pause();
+                    continue;
+                }
             };
             let from = msg.address.and_then(|a| {
                 a.as_sockaddr_in()
