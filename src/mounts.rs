@@ -443,13 +443,7 @@ impl Root {
             if read_only {
                 continue;
             }
-            let src = fd_path(fd.as_fd());
-            self.bind(
-                &src,
-                fd.as_fd(),
-                sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
-            )
-            .ctx(|| {
+            self.rebind_read_only(fd.as_fd()).ctx(|| {
                 format!(
                     "Can't make hutch's configuration {} read-only",
                     path.display()
@@ -457,6 +451,16 @@ impl Root {
             })?;
         }
         Ok(())
+    }
+
+    /// A read-only (nosuid, nodev) bind of `fd`'s place onto itself.
+    fn rebind_read_only(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let src = fd_path(fd);
+        self.bind(
+            &src,
+            fd,
+            sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        )
     }
 
     /// A tmpfs-like filesystem mounted on `dest_fd` with mount(2).
@@ -645,13 +649,8 @@ impl Root {
                     ) {
                         continue;
                     }
-                    let src = fd_path(fd.as_fd());
-                    self.bind(
-                        &src,
-                        fd.as_fd(),
-                        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
-                    )
-                    .ctx(|| format!("Can't remount readonly on {}", path.display()))?;
+                    self.rebind_read_only(fd.as_fd())
+                        .ctx(|| format!("Can't remount readonly on {}", path.display()))?;
                 }
                 Ok(())
             }
