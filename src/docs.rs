@@ -572,10 +572,11 @@ fn clap_accepts_the_table() {
 fn docs_are_fresh() {
     let update = std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1");
     let mut stale = Vec::new();
-    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap_or_default();
-    let readme = with_flags_table(&readme).expect("README.md has no BEGIN FLAGS/END FLAGS markers");
+    let options = std::fs::read_to_string(repo_path("docs/options.md")).unwrap_or_default();
+    let options =
+        with_flags_table(&options).expect("docs/options.md has no BEGIN FLAGS/END FLAGS markers");
     let mut files = generated();
-    files.push(("README.md", readme));
+    files.push(("docs/options.md", options));
     for (rel, content) in files {
         let path = repo_path(rel);
         if std::fs::read_to_string(&path).ok().as_deref() == Some(content.as_str()) {
@@ -659,4 +660,97 @@ fn man_page_renders_without_warnings() {
         text.contains("EXIT STATUS"),
         "man rendered no page:\n{text}"
     );
+}
+
+/// The relative link targets of a Markdown text, outside code blocks and code spans.
+#[cfg(test)]
+fn relative_links(text: &str) -> Vec<String> {
+    let mut links = Vec::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        // Drop code spans: `a](b` in one is not a link.
+        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        let mut rest = prose.as_str();
+        while let Some(i) = rest.find("](") {
+            rest = &rest[i + 2..];
+            let Some(end) = rest.find(')') else { break };
+            let target = rest[..end].split_whitespace().next().unwrap_or("");
+            if !target.is_empty() && !target.contains("://") && !target.starts_with("mailto:") {
+                links.push(target.to_string());
+            }
+            rest = &rest[end..];
+        }
+    }
+    links
+}
+
+/// GitHub's anchors for the headings of a Markdown text.
+#[cfg(test)]
+fn anchors(text: &str) -> Vec<String> {
+    let mut fenced = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced && line.starts_with('#') {
+            let title = line.trim_start_matches('#').trim();
+            out.push(
+                title
+                    .to_lowercase()
+                    .chars()
+                    .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+                    .map(|c| if c == ' ' { '-' } else { c })
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn readme_stays_short_and_links_resolve() {
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 450,
+        "README.md has {lines} lines (at most 450): move the reference to docs/"
+    );
+    let mut pages = vec![repo_path("README.md")];
+    for entry in std::fs::read_dir(repo_path("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
+    }
+    let mut broken = Vec::new();
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for link in relative_links(&text) {
+            let (file, anchor) = link.split_once('#').unwrap_or((&link, ""));
+            let target = if file.is_empty() {
+                page.clone()
+            } else {
+                page.parent().unwrap().join(file)
+            };
+            let ok = if !target.exists() {
+                false
+            } else if anchor.is_empty() || (!file.is_empty() && !file.ends_with(".md")) {
+                true
+            } else {
+                let text = std::fs::read_to_string(&target).unwrap_or_default();
+                anchors(&text).iter().any(|a| a == anchor)
+            };
+            if !ok {
+                broken.push(format!("{}: {link}", page.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
