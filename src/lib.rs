@@ -21,6 +21,7 @@ mod limits;
 mod mounts;
 mod net;
 mod netns;
+pub mod plan;
 pub mod profile;
 mod report;
 pub mod sandbox;

@@ -64,9 +64,8 @@ pub fn default_tmpfs_size() -> u64 {
 /// Since Linux 5.14 `RLIMIT_NPROC` is counted per (user namespace, uid) and up the chain of
 /// namespaces: in a sandbox with its own user namespace it counts the sandbox's processes
 /// and threads only. Before, it counted every process of the uid on the host.
-pub fn nproc_counted_per_userns() -> bool {
-    let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    crate::units::kernel_version(&rel) >= (5, 14)
+pub fn nproc_counted_per_userns(kernel: (u32, u32)) -> bool {
+    kernel >= (5, 14)
 }
 
 /// `--cgroup`: what to do when no cgroup can be made.
@@ -378,10 +377,12 @@ impl Limits {
     /// The default process bound, if it applies to this sandbox, else why not. It bounds
     /// the sandbox alone only in a user namespace of its own (Linux 5.14 and later), and
     /// never root: the kernel exempts uid 0 (of the initial namespace) from `RLIMIT_NPROC`.
+    /// `per_userns`: see [`nproc_counted_per_userns`].
     pub fn default_nproc(
         &self,
         own_userns: bool,
         real_uid: u32,
+        per_userns: bool,
     ) -> std::result::Result<u64, &'static str> {
         if !self.nproc_default {
             return Err("not asked for");
@@ -392,7 +393,7 @@ impl Limits {
         if !own_userns {
             return Err("no user namespace of its own: RLIMIT_NPROC would count the user's host processes too");
         }
-        if !nproc_counted_per_userns() {
+        if !per_userns {
             return Err("before Linux 5.14 RLIMIT_NPROC counts the user's host processes too");
         }
         Ok(DEFAULT_NPROC)

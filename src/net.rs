@@ -244,15 +244,6 @@ impl Gate {
         })
     }
 
-    /// Whether the child will wait at this gate (see `new`).
-    pub fn in_use(&self) -> bool {
-        // A Cell: look by taking the end and putting it back.
-        let r = self.read.take();
-        let used = r.is_some();
-        self.read.set(r);
-        used
-    }
-
     /// Child side: block until the monitor opens the gate. EOF means the monitor
     /// failed to start the network (it reports that) or died: stop here.
     pub fn wait(&self) -> Result<()> {

@@ -3,17 +3,19 @@
 use std::os::unix::fs::MetadataExt;
 
 use crate::json;
-use crate::spec::Spec;
+use crate::plan::Plan;
 
-/// The namespaces created for the child, with their inode numbers, in bwrap's order.
-pub fn namespace_ids(pid: i32, spec: &Spec, cgroup_ns: bool) -> Vec<(&'static str, u64)> {
+/// The namespaces created for the child (as the plan made them), with their inode
+/// numbers, in bwrap's order.
+pub fn namespace_ids(pid: i32, plan: &Plan) -> Vec<(&'static str, u64)> {
+    let ns = &plan.ns;
     let wanted = [
-        ("cgroup", cgroup_ns),
-        ("ipc", spec.ns.ipc),
-        ("mnt", true),
-        ("net", spec.ns.net),
-        ("pid", spec.ns.pid),
-        ("uts", spec.ns.uts),
+        ("cgroup", ns.cgroup),
+        ("ipc", ns.ipc),
+        ("mnt", ns.mnt),
+        ("net", ns.net),
+        ("pid", ns.pid),
+        ("uts", ns.uts),
     ];
     wanted
         .iter()

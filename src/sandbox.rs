@@ -21,44 +21,18 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
-use std::collections::HashSet;
-
-use ::caps::Capability;
-
 use crate::error::{Context, Error, Result};
 use crate::fault::{self, Step};
 use crate::mounts::{self, Root};
-use crate::seccomp::Program;
-use crate::spec::{EnvOp, Op, ReportTo, Spec, Unshare};
+use crate::plan::{self, environment, lookup, Host, Memfd, Metadata, Plan};
+use crate::spec::{Op, ReportTo, Spec};
 use crate::{caps, report, seccomp_policy, sockets, sys, userns};
 
-/// Facts decided in the parent before cloning, shared with the child.
-struct Plan {
-    real_uid: u32,
-    /// Landlock-only mode: no namespaces, no new root (src/landlock_only.rs).
-    landlock_only: bool,
-    /// A new user namespace is made.
-    userns: bool,
-    /// The ids of the sandbox and the maps that give them.
-    layout: userns::Layout,
-    cgroup_ns: bool,
-    /// The namespaces `clone` makes.
-    clone_flags: libc::c_int,
-    /// The network namespace is made beside the child's setup, not by `clone`
-    /// (src/netns.rs); the namespaces the sandbox gets are `clone_flags` and this.
-    net_beside: bool,
-    /// The cwd before anything changed, to keep it in the sandbox if it exists: the
-    /// logical one, as bwrap's `get_current_dir_name` (see [`logical_cwd`]).
-    old_cwd: Option<PathBuf>,
-    /// Seccomp programs, read in the parent (so bad data fails before any setup).
-    seccomp: Vec<Program>,
-    /// The capabilities the command keeps.
-    keep_caps: HashSet<Capability>,
+/// What the monitor opens for the child before cloning: the plan's decisions are
+/// in [`Plan`], these are the descriptors and state that carry them out.
+struct Handles {
     /// `--net user`: the child waits here until the network helper is ready.
     net_gate: crate::net::Gate,
-    /// The Landlock rules forbid executing somewhere the command may write: memfd
-    /// execution is refused too (see `memfd_noexec`).
-    memfd_noexec: bool,
     /// `--host-sockets block`: a sock_diag socket in the caller's network namespace,
     /// on which the child lists the host's sockets (src/sockets.rs).
     host_diag: Option<OwnedFd>,
@@ -68,37 +42,6 @@ struct Plan {
     /// `--die-with-parent` in a new pid namespace: a pidfd of the monitor, on which the
     /// child sees whether the monitor died before the parent-death signal was set.
     monitor_pidfd: Option<RawFd>,
-    /// Landlock-only mode: what supervises metadata changes (src/supervise.rs), and
-    /// the rules it checks them against.
-    metadata: Metadata,
-}
-
-/// Landlock-only mode's metadata changes (`--report`'s `metadata`).
-enum Metadata {
-    /// A namespace sandbox: read-only mounts refuse them.
-    NotNeeded,
-    /// `--landlock-only-metadata allow`.
-    Allowed,
-    /// The kernel has no seccomp user notification (before 5.0).
-    Unsupported,
-    Supervised(crate::supervise::Rules),
-}
-
-impl Metadata {
-    fn status(&self) -> &'static str {
-        match self {
-            Metadata::NotNeeded => "not needed",
-            Metadata::Allowed => "allowed",
-            Metadata::Unsupported => "none",
-            Metadata::Supervised(_) => "supervised",
-        }
-    }
-}
-
-/// Whether memfd execution must be refused: Landlock does not see memfds, so a
-/// memfd would run code where the plan lets the command write but not execute.
-fn memfd_noexec(spec: &Spec) -> bool {
-    crate::landlock::exec_denied_where_writable(&spec.landlock.fs)
 }
 
 /// In the sandbox's own pid namespace (kernel 6.3+): `vm.memfd_noexec = 2`, so that
@@ -106,8 +49,9 @@ fn memfd_noexec(spec: &Spec) -> bool {
 /// sealed so (F_SEAL_EXEC). Before 6.6, 2 refused every memfd_create without
 /// MFD_NOEXEC_SEAL, which breaks ordinary programs: there 1 (the sealed default only;
 /// the seccomp policy refuses MFD_EXEC). The sysctl needs CAP_SYS_ADMIN over the
-/// namespace, and its file is writable by real root only. `Ok(level)`, or why not.
-fn set_memfd_noexec() -> std::result::Result<u8, String> {
+/// namespace, and its file is writable by real root only. `level` comes from the plan
+/// (`plan::Memfd`). `Ok(level)`, or why not.
+fn set_memfd_noexec(level: u8) -> std::result::Result<u8, String> {
     const PATH: &str = "/proc/sys/vm/memfd_noexec";
     let mut f = match std::fs::OpenOptions::new().write(true).open(PATH) {
         Ok(f) => f,
@@ -120,12 +64,6 @@ fn set_memfd_noexec() -> std::result::Result<u8, String> {
                 crate::error::strerror(&e)
             ))
         }
-    };
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let level: u8 = if crate::units::kernel_version(&release) >= (6, 6) {
-        2
-    } else {
-        1
     };
     let read = || std::fs::read_to_string(PATH).map(|v| v.trim().parse::<u8>());
     // Inherited from the parent namespace, which may be stricter already.
@@ -160,242 +98,6 @@ impl Messages {
     }
 }
 
-fn user_ns_available() -> bool {
-    Path::new("/proc/self/ns/user").exists()
-        && std::fs::read_to_string("/sys/module/user_namespace/parameters/enable")
-            .map(|s| !s.starts_with('N'))
-            .unwrap_or(true)
-        && std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
-            .map(|s| s.trim() != "0")
-            .unwrap_or(true)
-}
-
-/// Whether the sandbox gets a new user namespace: asked for, or implied for
-/// anyone but root (bwrap is never setuid here), unless one is joined with --userns.
-pub fn makes_user_ns(spec: &Spec, real_uid: u32) -> bool {
-    match spec.ns.user {
-        Unshare::Yes => true,
-        Unshare::Try => user_ns_available(),
-        Unshare::No => real_uid != 0 && spec.userns_fd.is_none(),
-    }
-}
-
-/// Whether a new user namespace is set up as uid 0 and the final ids mapped in a
-/// nested one: devpts needs uid 0 mapped, and --disable-userns needs the nesting.
-pub fn nested_user_ns(spec: &Spec, sandbox_uid: u32, sandbox_gid: u32) -> bool {
-    spec.disable_userns || (spec.needs_devpts() && (sandbox_uid != 0 || sandbox_gid != 0))
-}
-
-fn cgroup_ns_available() -> bool {
-    Path::new("/proc/self/ns/cgroup").exists()
-}
-
-/// Checks that need the environment, in bwrap's order, and the decisions that follow.
-fn plan(spec: &Spec, landlock_only: bool) -> Result<Plan> {
-    let real_uid = nix::unistd::getuid().as_raw();
-    let real_gid = nix::unistd::getgid().as_raw();
-    if landlock_only {
-        crate::landlock_only::check(spec)?;
-    }
-    if spec.userns_block_fd.is_some() && spec.ns.user != Unshare::Yes {
-        return Err(Error::msg("--userns-block-fd requires --unshare-user"));
-    }
-    if spec.userns_block_fd.is_some() && spec.info_fd.is_none() {
-        return Err(Error::msg("--userns-block-fd requires --info-fd"));
-    }
-    if spec.userns_fd.is_some() && spec.ns.user == Unshare::Yes {
-        return Err(Error::msg("--userns not compatible --unshare-user"));
-    }
-    if spec.userns_fd.is_some() && spec.ns.user == Unshare::Try {
-        return Err(Error::msg("--userns not compatible --unshare-user-try"));
-    }
-    if spec.disable_userns && spec.ns.user != Unshare::Yes && !landlock_only {
-        return Err(Error::msg("--disable-userns requires --unshare-user"));
-    }
-    if let Some(label) = spec.exec_label.as_ref().or(spec.file_label.as_ref()) {
-        let _ = label;
-        return Err(Error::msg("labeling not supported on this system"));
-    }
-    // Not root: a user namespace is implied (bwrap is never setuid here),
-    // unless the caller gives one to join with --userns.
-    let userns = !landlock_only && makes_user_ns(spec, real_uid);
-    let joined = spec.userns_fd.is_some();
-    // devpts needs uid 0 mapped: map 0 first and switch to the final ids in a
-    // nested user namespace once the root is built, as bwrap does.
-    let layout = userns::Layout::new(
-        userns::Ids {
-            uid: real_uid,
-            gid: real_gid,
-        },
-        spec.uid,
-        spec.gid,
-        userns,
-        |ids| nested_user_ns(spec, ids.uid, ids.gid),
-    );
-    let (sandbox_uid, sandbox_gid) = (layout.sandbox.uid, layout.sandbox.gid);
-    if sandbox_uid != real_uid && !userns && !joined {
-        return Err(Error::msg(
-            "Specifying --uid requires --unshare-user or --userns",
-        ));
-    }
-    if sandbox_gid != real_gid && !userns && !joined {
-        return Err(Error::msg(
-            "Specifying --gid requires --unshare-user or --userns",
-        ));
-    }
-    if spec.hostname.is_some() && !spec.ns.uts {
-        return Err(Error::msg("Specifying --hostname requires --unshare-uts"));
-    }
-    if spec.as_pid_1 && !spec.ns.pid {
-        return Err(Error::msg("Specifying --as-pid-1 requires --unshare-pid"));
-    }
-    if spec.as_pid_1 && spec.ns.pid && spec.pidns_fd.is_some() {
-        return Err(Error::msg(
-            "Specifying --as-pid-1 with --pidns and --unshare-pid is not supported",
-        ));
-    }
-    if spec.as_pid_1 && !spec.lock_files.is_empty() {
-        return Err(Error::msg(
-            "Specifying --as-pid-1 and --lock-file is not permitted",
-        ));
-    }
-    for (name, fd) in [
-        ("--info-fd", spec.info_fd),
-        ("--json-status-fd", spec.json_status_fd),
-        ("--sync-fd", spec.sync_fd),
-        ("--block-fd", spec.block_fd),
-        ("--userns-block-fd", spec.userns_block_fd),
-        (
-            "--report-fd",
-            match spec.report {
-                Some(ReportTo::Fd(fd)) => Some(fd),
-                _ => None,
-            },
-        ),
-    ] {
-        if let Some(fd) = fd {
-            if !sys::fd_is_open(fd) {
-                // bwrap's wording for the report fds (it fails writing to them).
-                return Err(Error::msg(match name {
-                    "--info-fd" | "--json-status-fd" => {
-                        "Write to info_fd: Bad file descriptor".to_string()
-                    }
-                    _ => format!("Invalid fd: {fd} (given to {name}): Bad file descriptor"),
-                }));
-            }
-        }
-    }
-    // The built-in policy first, then the caller's programs (whose errno wins a tie).
-    let mut seccomp = seccomp_policy::programs(&spec.seccomp_policy, memfd_noexec(spec))?;
-    // Every fd is read (and its length checked) before any program is validated, as
-    // bwrap reads them in turn: the same fd named twice fails on the second read.
-    let raw = (spec.seccomp.replace.iter().chain(spec.seccomp.add.iter()))
-        .map(|fd| Program::read_raw(*fd))
-        .collect::<Result<Vec<_>>>()?;
-    for data in raw {
-        seccomp.push(Program::from_bytes(data)?);
-    }
-    let cgroup_ns = match spec.ns.cgroup {
-        _ if landlock_only => false,
-        Unshare::Yes => true,
-        Unshare::Try => cgroup_ns_available(),
-        Unshare::No => false,
-    };
-    // See src/netns.rs for when the network namespace need not exist at clone.
-    let net_beside = userns
-        && spec.ns.net
-        && !spec.net.user
-        && spec.info_fd.is_none()
-        && spec.json_status_fd.is_none()
-        && spec.pidns_fd.is_none()
-        && spec.userns_fd.is_none();
-    let mut clone_flags = if landlock_only { 0 } else { libc::CLONE_NEWNS };
-    for (on, flag) in [
-        (userns, libc::CLONE_NEWUSER),
-        (spec.ns.ipc, libc::CLONE_NEWIPC),
-        // With --pidns the child enters that namespace (and makes the new one
-        // inside it) itself, see `enter_pidns`.
-        (spec.ns.pid && spec.pidns_fd.is_none(), libc::CLONE_NEWPID),
-        (spec.ns.net && !net_beside, libc::CLONE_NEWNET),
-        (spec.ns.uts, libc::CLONE_NEWUTS),
-        (cgroup_ns, libc::CLONE_NEWCGROUP),
-    ] {
-        if on {
-            clone_flags |= flag;
-        }
-    }
-    let keep_caps = if landlock_only {
-        crate::landlock_only::keep_caps(spec)?
-    } else {
-        keep_caps(spec, real_uid == 0, userns || joined)?
-    };
-    let metadata = if !landlock_only {
-        Metadata::NotNeeded
-    } else if spec.landlock_only_metadata_allow {
-        Metadata::Allowed
-    } else if !crate::supervise::available() {
-        Metadata::Unsupported
-    } else {
-        let mask = keep_caps.iter().fold(0u64, |m, c| m | (1u64 << c.index()));
-        Metadata::Supervised(crate::supervise::rules(spec, mask))
-    };
-    Ok(Plan {
-        real_uid,
-        landlock_only,
-        userns,
-        layout,
-        cgroup_ns,
-        clone_flags,
-        net_beside,
-        old_cwd: logical_cwd(
-            &environment(&spec.env),
-            spec.personality == crate::spec::Personality::Bwrap,
-        ),
-        seccomp,
-        // Real root starts from its own effective set (read before a new user
-        // namespace grants a full one), anyone else from nothing.
-        keep_caps,
-        net_gate: crate::net::Gate::new(
-            &spec.net,
-            spec.info_fd.is_some() || spec.json_status_fd.is_some(),
-        )?,
-        memfd_noexec: memfd_noexec(spec),
-        host_diag: match spec.host_sockets.block && !landlock_only {
-            true => sockets::diag_socket(),
-            false => None,
-        },
-        signal_mask: None,
-        monitor_pidfd: None,
-        metadata,
-    })
-}
-
-/// The capabilities the command keeps. Real root starts from its own effective
-/// set (read before a new user namespace grants a full one), anyone else from
-/// nothing. Without a new user namespace, root can only keep what it has: there
-/// `ALL` means its permitted set, and naming a capability it lacks is an error.
-pub fn keep_caps(spec: &Spec, real_root: bool, new_userns: bool) -> Result<HashSet<Capability>> {
-    let initial = if real_root {
-        caps::current_effective()
-    } else {
-        HashSet::new()
-    };
-    if real_root && !new_userns {
-        let permitted = caps::current_permitted();
-        for op in &spec.caps {
-            if let crate::spec::CapOp::Add(crate::spec::CapSet::One(c)) = op {
-                if !permitted.contains(c) {
-                    return Err(Error::msg(format!(
-                        "Can't add capability {c}: hutch does not hold it"
-                    )));
-                }
-            }
-        }
-        return Ok(caps::requested(&spec.caps, initial, permitted));
-    }
-    Ok(caps::requested(&spec.caps, initial, caps::supported()))
-}
-
 /// Explain a failed clone in terms a user can act on (src/diagnose.rs).
 fn clone_error(err: std::io::Error, userns: bool) -> Error {
     crate::diagnose::clone_failed(err, userns, &crate::diagnose::Host::real())
@@ -408,8 +110,14 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         Op::File { fd, .. } | Op::BindData { fd, .. } | Op::BindFd { fd, .. } => Some(*fd),
         _ => None,
     }));
-    // --landlock-only(-fallback): no namespaces, or only where they cannot be made.
-    let landlock_only = crate::landlock_only::decide(spec, |m| msgs.warn(m));
+    // The machine's facts, then every check (in bwrap's order) and every decision.
+    let host = Host::probe(spec);
+    // --landlock-only-fallback: the line that says why comes first, even before an error.
+    let (landlock_only, fallback) = plan::landlock_only(spec, &host);
+    if let Some(w) = fallback {
+        msgs.warn(&w);
+    }
+    let plan = Plan::new(spec, &host)?;
     // Landlock-only mode has no pid namespace: hutch's default one is dropped.
     let without_pid;
     let spec = if landlock_only && spec.ns.pid_default {
@@ -420,22 +128,38 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     } else {
         spec
     };
-    let mut plan = plan(spec, landlock_only)?;
     if landlock_only {
         if let Some(w) = crate::landlock_only::config_warning(spec) {
             msgs.warn(&w);
         }
     }
+    let mut handles = Handles {
+        net_gate: crate::net::Gate::new(
+            &spec.net,
+            spec.info_fd.is_some() || spec.json_status_fd.is_some(),
+        )?,
+        host_diag: match spec.host_sockets.block && !plan.landlock_only {
+            true => sockets::diag_socket(),
+            false => None,
+        },
+        signal_mask: None,
+        monitor_pidfd: None,
+    };
+    // The metadata supervisor's rules, resolved on the host.
+    let meta_rules = match plan.metadata {
+        Metadata::Supervised { caps } => Some(crate::supervise::rules(spec, caps)),
+        _ => None,
+    };
     // --forward-signals: from before the cgroup is made until hutch can pass them on,
     // the signals wait (a SIGTERM now must not leave a cgroup behind).
     if spec.forward_signals {
-        plan.signal_mask = Some(sys::block_forwarded_signals());
+        handles.signal_mask = Some(sys::block_forwarded_signals());
     }
-    let monitor_pidfd = match spec.die_with_parent && spec.ns.pid && spec.pidns_fd.is_none() {
+    let monitor_pidfd = match plan.monitor_pidfd {
         true => sys::pidfd_open(nix::unistd::getpid().as_raw()).ok(),
         false => None,
     };
-    plan.monitor_pidfd = monitor_pidfd.as_ref().map(|fd| fd.as_raw_fd());
+    handles.monitor_pidfd = monitor_pidfd.as_ref().map(|fd| fd.as_raw_fd());
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
@@ -463,8 +187,8 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         false => None,
     };
     // Landlock-only mode's metadata supervisor: the command sends its listener here.
-    let meta_sock = match plan.metadata {
-        Metadata::Supervised(_) => Some(
+    let meta_sock = match meta_rules {
+        Some(_) => Some(
             nix::sys::socket::socketpair(
                 nix::sys::socket::AddressFamily::Unix,
                 nix::sys::socket::SockType::SeqPacket,
@@ -477,27 +201,42 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     };
     let meta_theirs = meta_sock.as_ref().map(|(_, t)| t.as_raw_fd());
     fault::hit(Step::Clone)?;
-    let pid = if shared_child_ok(spec, &plan, &limits) {
+    // The child shares our memory only when the monitor has nothing to do until it
+    // execs (the plan says when), and no cgroup or --timeout watchdog needs us meanwhile.
+    let pid = if plan.shared_child && limits.plain() {
         // In our memory while we wait (src/sys.rs): nothing of ours is taken.
         let (err_r, err_w) = (err_r.as_raw_fd(), err_w.as_raw_fd());
         sys::clone_shared(plan.clone_flags, &mut || {
             // The descriptor table is the child's own copy.
             let _ = nix::unistd::close(err_r);
-            report_failure(child(spec, &plan, monitor, None, None, meta_theirs), err_w)
+            let result = child(spec, &plan, &handles, monitor, None, None, meta_theirs);
+            report_failure(result, err_w)
         })
-        .map_err(|e| clone_error(e, plan.userns))?
+        .map_err(|e| clone_error(e, plan.ns.user))?
     } else {
         let pid = limits
             .clone_child(plan.clone_flags)
-            .map_err(|e| clone_error(e, plan.userns))?;
+            .map_err(|e| clone_error(e, plan.ns.user))?;
         if pid == 0 {
             drop(err_r);
             let result = match (spec.pidns_fd, pid_channel.take()) {
-                (Some(fd), Some((_, theirs))) => enter_pidns(fd, spec.ns.pid, theirs)
-                    .and_then(|sock| child(spec, &plan, monitor, Some(sock), None, meta_theirs)),
+                (Some(fd), Some((_, theirs))) => {
+                    enter_pidns(fd, spec.ns.pid, theirs).and_then(|sock| {
+                        child(
+                            spec,
+                            &plan,
+                            &handles,
+                            monitor,
+                            Some(sock),
+                            None,
+                            meta_theirs,
+                        )
+                    })
+                }
                 _ => child(
                     spec,
                     &plan,
+                    &handles,
                     monitor,
                     None,
                     beside.take().map(|b| b.into_child_end()),
@@ -511,7 +250,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     drop(err_w);
     // The child has listed the host's sockets, or has its own copy (forked): the
     // sock_diag socket is not kept, nor inherited by the helpers forked below.
-    plan.host_diag = None;
+    handles.host_diag = None;
     drop(monitor_pidfd);
     // Before anything else: the child is already building the root.
     let beside = beside.and_then(|b| b.spawn(pid));
@@ -540,13 +279,13 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     let child = Pid::from_raw(pid);
     close_report_fd(spec);
     // From here on signals are passed on to the child: pid 1 or the command.
-    if let Some(mask) = &plan.signal_mask {
+    if let Some(mask) = &handles.signal_mask {
         sys::forward_signals_to(pid, mask, true);
     }
 
     // Report the namespaces before setup starts, as bwrap does.
     let ids = if !plan.landlock_only && (spec.info_fd.is_some() || spec.json_status_fd.is_some()) {
-        report::namespace_ids(pid, spec, plan.cgroup_ns)
+        report::namespace_ids(pid, &plan)
     } else {
         Vec::new()
     };
@@ -566,20 +305,20 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     // --net user: the helper enters the namespaces (made by clone) while the child sets
     // up, then opens the child's gate (see net.rs). If it fails, the child is killed at
     // the gate: the command never runs.
-    let net = crate::net::attach(&spec.net, pid, &plan.net_gate);
+    let net = crate::net::attach(&spec.net, pid, &handles.net_gate);
     if net.is_err() {
         let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
     } else {
         // The namespace ids above were read while the child waited at the gate,
         // so they are complete even for a command that ends at once.
-        plan.net_gate.open()?;
+        handles.net_gate.open()?;
     }
 
     // The metadata supervisor: a thread of ours answers the command's calls.
-    if let (Some((ours, theirs)), Metadata::Supervised(rules)) = (meta_sock, &plan.metadata) {
+    if let (Some((ours, theirs)), Some(rules)) = (meta_sock, meta_rules) {
         drop(theirs);
         if let Some(listener) = crate::supervise::receive(&ours) {
-            crate::supervise::spawn(listener, rules.clone());
+            crate::supervise::spawn(listener, rules);
         }
     }
 
@@ -627,29 +366,6 @@ fn report_failure(result: Result<std::convert::Infallible>, err_w: RawFd) -> ! {
     let mut w = std::mem::ManuallyDrop::new(std::fs::File::from(sys::own_fd(err_w)));
     let _ = w.write_all(msg.as_bytes());
     sys::exit_now(1);
-}
-
-/// Whether the child may be made by `sys::clone_shared`, in the monitor's memory
-/// while the monitor waits, rather than forked: only when the monitor has nothing
-/// to do until the child execs, and the child nothing that shared memory forbids.
-fn shared_child_ok(spec: &Spec, plan: &Plan, limits: &crate::limits::Guard) -> bool {
-    // The monitor forks the network helper once the child exists (src/netns.rs).
-    !plan.net_beside
-        // --net user, --info-fd, --json-status-fd: the monitor acts while the child waits.
-        && !plan.net_gate.in_use()
-        // --pidns: the child forks, and its parent exits at once.
-        && spec.pidns_fd.is_none()
-        // --userns2: setns(2) into a user namespace refuses a process sharing its memory.
-        && spec.userns2_fd.is_none()
-        // A cgroup (clone3 into it) or the --timeout watchdog, which must run meanwhile.
-        && limits.plain()
-        // Signals to forward: pid 1 stays in our memory, and we in `clone`, until it exits.
-        && !(plan.signal_mask.is_some() && need_init(spec))
-}
-
-/// Whether a pid 1 reaps everything while the command runs as pid 2.
-fn need_init(spec: &Spec) -> bool {
-    !spec.as_pid_1 && (spec.ns.pid || !spec.lock_files.is_empty() || spec.sync_fd.is_some())
 }
 
 /// A socket pair on which the sandbox sends its pid as credentials; we become
@@ -784,6 +500,7 @@ fn wait_adopted(pid: Pid) -> i32 {
 fn child(
     spec: &Spec,
     plan: &Plan,
+    handles: &Handles,
     monitor: Pid,
     status_sock: Option<OwnedFd>,
     mut net_beside: Option<OwnedFd>,
@@ -798,7 +515,7 @@ fn child(
         }
     }
     // There, the monitor's pidfd tells.
-    if let Some(fd) = plan.monitor_pidfd {
+    if let Some(fd) = handles.monitor_pidfd {
         let gone = sys::pidfd_exited(fd);
         let _ = nix::unistd::close(fd);
         if gone {
@@ -822,7 +539,7 @@ fn child(
         Mode::empty(),
     )
     .ctx(|| "Can't open /proc/self".into())?;
-    if plan.userns {
+    if plan.ns.user {
         fault::hit(Step::UidMap)?;
         userns::write_maps(proc_self.as_fd(), &plan.layout.outer_maps())
             .ctx(|| "setting up uid map".into())
@@ -836,12 +553,10 @@ fn child(
     // the sysctl of our new pid namespace (we are its pid 1), through the host's
     // /proc before the new root hides it, while we hold capabilities. The seccomp
     // policy refuses what it can see of the rest (src/seccomp_policy.rs).
-    let memfd_sysctl = if !plan.memfd_noexec {
-        None
-    } else if plan.clone_flags & libc::CLONE_NEWPID == 0 {
-        Some(Err("no pid namespace of the sandbox's own".to_string()))
-    } else {
-        Some(set_memfd_noexec())
+    let memfd_sysctl = match &plan.memfd {
+        Memfd::NotNeeded => None,
+        Memfd::NoSysctl(why) => Some(Err(why.clone())),
+        Memfd::Sysctl(level) => Some(set_memfd_noexec(*level)),
     };
 
     let max_userns = if spec.disable_userns && !plan.landlock_only {
@@ -866,13 +581,13 @@ fn child(
         // (the monitor is still in the caller's network namespace).
         let listed = match spec.host_sockets.block {
             true => Some(sockets::read_host(
-                plan.host_diag.as_ref().map(|fd| fd.as_fd()),
+                handles.host_diag.as_ref().map(|fd| fd.as_fd()),
                 monitor.as_raw(),
             )?),
             false => None,
         };
         // Not kept for pid 1: the socket is in the host's network namespace.
-        if let Some(fd) = &plan.host_diag {
+        if let Some(fd) = &handles.host_diag {
             let _ = nix::unistd::close(fd.as_raw_fd());
         }
         // A bind from /proc reads the binder's network namespace (/proc/self/net).
@@ -974,28 +689,22 @@ fn child(
     // sets it anyway before exec). pid 1, forked below, is inside the domain too.
     nix::sys::prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS) failed".into())?;
     fault::hit(Step::Landlock)?;
-    let landlock = crate::landlock::apply(&spec.landlock, &spec.ops, plan.landlock_only)?;
+    let ll = &plan.landlock;
+    let landlock = crate::landlock::apply(&spec.landlock, ll.abi, &ll.unsupported, &ll.rules)?;
 
     // 5. Capabilities, as bwrap: real root without a new user namespace and
     // without --cap-add/--cap-drop keeps everything untouched. In Landlock-only
     // mode nobody keeps any but those added (root's bounding set goes too).
-    if plan.real_uid != 0
-        || plan.userns
-        || spec.userns_fd.is_some()
-        || !spec.caps.is_empty()
-        || plan.landlock_only
-    {
-        if plan.layout.sandbox.uid == 0 && !spec.caps.is_empty() {
+    if plan.caps.change {
+        if plan.caps.noroot {
             // uid 0 would regain its bounding set at exec: only ambient caps may pass.
             sys::set_securebits(sys::SECBIT_NOROOT | sys::SECBIT_NOROOT_LOCKED)
                 .ctx(|| "Can't set securebits".into())?;
         }
         fault::hit(Step::Caps)?;
         caps::apply(
-            &plan.keep_caps,
-            plan.userns
-                || spec.userns_fd.is_some()
-                || (plan.landlock_only && crate::landlock_only::can_drop_bounding()),
+            &plan.caps.keep,
+            plan.caps.drop_bounding,
             !spec.caps.is_empty(),
         )?;
     }
@@ -1016,7 +725,7 @@ fn child(
     // overlaps the setup above (it needs only the namespaces, made by clone); before
     // the fork, so that one process waits and neither pid 1 nor the command exist
     // without the network.
-    plan.net_gate.wait()?;
+    handles.net_gate.wait()?;
 
     // bwrap calls setsid before it forks its pid 1: pid 1 leads the new session and
     // the command, in it, does not (it cannot take a controlling terminal by opening one).
@@ -1025,7 +734,7 @@ fn child(
     }
 
     // 7. pid 1: reap everything while the command runs as pid 2.
-    if need_init(spec) {
+    if plan.init {
         // As hutch, pid 1 is not dumpable: the command (same user, same user namespace,
         // same Landlock domain) cannot ptrace it or read its /proc/1/mem, environ, fd,
         // exe. The command, forked below, becomes dumpable again at exec. (bwrap's pid
@@ -1047,7 +756,7 @@ fn child(
                 spec,
                 &plan.seccomp,
                 status_sock,
-                plan.signal_mask.as_ref(),
+                handles.signal_mask.as_ref(),
             );
         }
         // The command: the sync fd stays with pid 1.
@@ -1088,7 +797,7 @@ fn child(
     // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec;
     // under the hutch name the default process bound, where it bounds the sandbox alone.
     fault::hit(Step::Rlimit)?;
-    if let Ok(n) = spec.limits.default_nproc(plan.userns, plan.real_uid) {
+    if let Ok(n) = plan.default_nproc {
         crate::limits::apply_default_nproc(n)?;
     }
     crate::limits::apply_rlimits(&spec.limits.rlimits)?;
@@ -1105,7 +814,7 @@ fn child(
 
     // 8d. The caller's signal mask (--forward-signals blocked some): a signal that
     // arrived during the setup is delivered now, with the caller's disposition.
-    if let Some(mask) = &plan.signal_mask {
+    if let Some(mask) = &handles.signal_mask {
         sys::restore_sigmask(mask);
     }
 
@@ -1148,27 +857,13 @@ fn write_report(
     metadata: &'static str,
     to: ReportTo,
 ) -> Result<()> {
-    let mut namespaces = Vec::new();
-    for (flag, name) in [
-        (libc::CLONE_NEWUSER, "user"),
-        (libc::CLONE_NEWNS, "mnt"),
-        (libc::CLONE_NEWPID, "pid"),
-        (libc::CLONE_NEWNET, "net"),
-        (libc::CLONE_NEWIPC, "ipc"),
-        (libc::CLONE_NEWUTS, "uts"),
-        (libc::CLONE_NEWCGROUP, "cgroup"),
-    ] {
-        if plan.clone_flags & flag != 0 || (flag == libc::CLONE_NEWNET && plan.net_beside) {
-            namespaces.push(name);
-        }
-    }
     let mut capabilities: Vec<String> = caps::current_effective()
         .iter()
         .map(|c| c.to_string())
         .collect();
     capabilities.sort();
     let text = report::enforcement_json(&report::Enforcement {
-        namespaces,
+        namespaces: plan.namespace_names(),
         mode: if plan.landlock_only {
             "landlock-only"
         } else {
@@ -1264,7 +959,7 @@ fn bounds(spec: &Spec, plan: &Plan) -> report::Bounds {
         .rlimits
         .iter()
         .find(|r| r.name == crate::limits::RlimitName::Nproc);
-    let (nproc, nproc_from) = match (given, l.default_nproc(plan.userns, plan.real_uid)) {
+    let (nproc, nproc_from) = match (given, plan.default_nproc) {
         (Some(r), _) => (r.soft, "--rlimit".to_string()),
         // Lowered to the default, never raised: the caller's own limit may be lower.
         (None, Ok(n)) => {
@@ -1279,48 +974,6 @@ fn bounds(spec: &Spec, plan: &Plan) -> report::Bounds {
         nproc,
         nproc_from,
     }
-}
-
-/// Apply the environment ops in order to a copy of our environment.
-pub fn environment(ops: &[EnvOp]) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    for op in ops {
-        match op {
-            EnvOp::Clear => env.clear(),
-            EnvOp::Set(k, v) => {
-                env.retain(|(key, _)| key != k);
-                env.push((k.clone(), v.clone()));
-            }
-            EnvOp::Unset(k) => env.retain(|(key, _)| key != k),
-        }
-    }
-    env
-}
-
-fn lookup<'a>(env: &'a [(OsString, OsString)], key: &str) -> Option<&'a OsStr> {
-    env.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_os_str())
-}
-
-/// The caller's working directory as glibc's `get_current_dir_name`, which bwrap uses:
-/// `$PWD` (after the environment options, as bwrap edits its own environment while
-/// parsing) when it names the current directory (same device and inode), so that a
-/// directory reached through a symlink keeps that name; else the physical path.
-/// bwrap looks after it has mounted its root tmpfs on /tmp, so a `$PWD` that leads
-/// into /tmp names nothing then: the bwrap name takes the physical path there too.
-fn logical_cwd(env: &[(OsString, OsString)], as_bwrap: bool) -> Option<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let hidden_by_bwrap =
-        |pwd: &OsStr| as_bwrap && std::fs::canonicalize(pwd).is_ok_and(|p| p.starts_with("/tmp"));
-    if let Some(pwd) = lookup(env, "PWD").filter(|p| !hidden_by_bwrap(p)) {
-        if let (Ok(dot), Ok(named)) = (std::fs::metadata("."), std::fs::metadata(pwd)) {
-            if (dot.dev(), dot.ino()) == (named.dev(), named.ino()) {
-                return Some(PathBuf::from(pwd));
-            }
-        }
-    }
-    std::env::current_dir().ok()
 }
 
 /// `--chdir`, else the old cwd if it exists inside, else `$HOME`, else `/`. The
