@@ -1,4 +1,5 @@
-//! The orchestrator: the parent (monitor) half and the child half.
+//! The orchestrator: it carries out a [`Plan`] (src/plan.rs), the parent (monitor)
+//! half and the child half, each one commented line per stage ([`monitor`], [`child`]).
 //!
 //! ```text
 //! parent: checks ─► clone(new namespaces) ─► --info-fd/--json-status-fd ─► wait for exec
@@ -41,7 +42,7 @@ struct Handles {
     signal_mask: Option<nix::sys::signal::SigSet>,
     /// `--die-with-parent` in a new pid namespace: a pidfd of the monitor, on which the
     /// child sees whether the monitor died before the parent-death signal was set.
-    monitor_pidfd: Option<RawFd>,
+    monitor_pidfd: Option<OwnedFd>,
 }
 
 /// In the sandbox's own pid namespace (kernel 6.3+): `vm.memfd_noexec = 2`, so that
@@ -133,33 +134,24 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
             msgs.warn(&w);
         }
     }
-    let mut handles = Handles {
-        net_gate: crate::net::Gate::new(
-            &spec.net,
-            spec.info_fd.is_some() || spec.json_status_fd.is_some(),
-        )?,
-        host_diag: match spec.host_sockets.block && !plan.landlock_only {
-            true => sockets::diag_socket(),
-            false => None,
-        },
-        signal_mask: None,
-        monitor_pidfd: None,
-    };
-    // The metadata supervisor's rules, resolved on the host.
+    // The metadata supervisor's rules (Landlock-only mode), resolved on the host.
     let meta_rules = match plan.metadata {
         Metadata::Supervised { caps } => Some(crate::supervise::rules(spec, caps)),
         _ => None,
     };
-    // --forward-signals: from before the cgroup is made until hutch can pass them on,
-    // the signals wait (a SIGTERM now must not leave a cgroup behind).
-    if spec.forward_signals {
-        handles.signal_mask = Some(sys::block_forwarded_signals());
-    }
-    let monitor_pidfd = match plan.monitor_pidfd {
-        true => sys::pidfd_open(nix::unistd::getpid().as_raw()).ok(),
-        false => None,
-    };
-    handles.monitor_pidfd = monitor_pidfd.as_ref().map(|fd| fd.as_raw_fd());
+    monitor(spec, &plan, meta_rules, msgs)
+}
+
+/// The monitor (the parent half): one commented line per stage, as the child's.
+fn monitor(
+    spec: &Spec,
+    plan: &Plan,
+    meta_rules: Option<crate::supervise::Rules>,
+    msgs: &Messages,
+) -> Result<i32> {
+    // What the child gets from us: the network gate, the sock_diag socket, the
+    // blocked signals, a pidfd of ours.
+    let mut handles = Handles::open(spec, plan)?;
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
@@ -167,14 +159,9 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     let monitor = nix::unistd::getpid();
     // Limits: the clock starts and the cgroup is made before the child, born in it.
     let mut limits = crate::limits::Guard::start(spec, msgs)?;
+    // --userns: we join it, and the child is made inside it.
     if let Some(fd) = spec.userns_fd {
-        join(fd, nix::sched::CloneFlags::CLONE_NEWUSER).map_err(|e| {
-            if e == nix::errno::Errno::EINVAL {
-                Error::msg("Joining the specified user namespace failed, it might not be a descendant of the current user namespace.")
-            } else {
-                Error::io("Joining specified user namespace failed", e.into())
-            }
-        })?;
+        join_userns(fd)?;
     }
     // --pidns: the child's pid is only known once it has entered the namespace;
     // it sends it with SCM_CREDENTIALS, which the kernel translates into ours.
@@ -188,16 +175,8 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     };
     // Landlock-only mode's metadata supervisor: the command sends its listener here.
     let meta_sock = match meta_rules {
-        Some(_) => Some(
-            nix::sys::socket::socketpair(
-                nix::sys::socket::AddressFamily::Unix,
-                nix::sys::socket::SockType::SeqPacket,
-                None,
-                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-            )
-            .ctx(|| "socketpair".into())?,
-        ),
-        _ => None,
+        Some(_) => Some(seqpacket_pair()?),
+        None => None,
     };
     let meta_theirs = meta_sock.as_ref().map(|(_, t)| t.as_raw_fd());
     fault::hit(Step::Clone)?;
@@ -209,7 +188,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         sys::clone_shared(plan.clone_flags, &mut || {
             // The descriptor table is the child's own copy.
             let _ = nix::unistd::close(err_r);
-            let result = child(spec, &plan, &handles, monitor, None, None, meta_theirs);
+            let result = child(spec, plan, &handles, monitor, None, None, meta_theirs);
             report_failure(result, err_w)
         })
         .map_err(|e| clone_error(e, plan.ns.user))?
@@ -222,20 +201,12 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
             let result = match (spec.pidns_fd, pid_channel.take()) {
                 (Some(fd), Some((_, theirs))) => {
                     enter_pidns(fd, spec.ns.pid, theirs).and_then(|sock| {
-                        child(
-                            spec,
-                            &plan,
-                            &handles,
-                            monitor,
-                            Some(sock),
-                            None,
-                            meta_theirs,
-                        )
+                        child(spec, plan, &handles, monitor, Some(sock), None, meta_theirs)
                     })
                 }
                 _ => child(
                     spec,
-                    &plan,
+                    plan,
                     &handles,
                     monitor,
                     None,
@@ -251,31 +222,24 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
     // The child has listed the host's sockets, or has its own copy (forked): the
     // sock_diag socket is not kept, nor inherited by the helpers forked below.
     handles.host_diag = None;
-    drop(monitor_pidfd);
+    handles.monitor_pidfd = None;
     // Before anything else: the child is already building the root.
     let beside = beside.and_then(|b| b.spawn(pid));
     // --timeout: from here on a watchdog may end the sandbox.
     limits.watch(pid, msgs);
-    let mut pid = pid;
-    let mut status_sock = None;
-    if let Some((ours, theirs)) = pid_channel {
-        drop(theirs);
-        let real = receive_pid(&ours);
-        // The intermediate processes exit at once; the sandbox is reparented to us.
-        let _ = wait_exit_code(Pid::from_raw(pid));
-        if spec.ns.pid {
-            status_sock = Some(ours);
-        }
-        match real {
-            Some(real) => pid = real,
+    // --pidns: the sandbox's pid, as it told us; pid 1 sends the exit status.
+    let (pid, status_sock) = match pid_channel {
+        None => (pid, None),
+        Some((ours, theirs)) => match adopt(spec, pid, ours, theirs) {
+            Some(adopted) => adopted,
             None => {
                 let mut message = Vec::new();
                 let _ = std::fs::File::from(err_r).read_to_end(&mut message);
                 msgs.error(&String::from_utf8_lossy(&message));
                 return Ok(1);
             }
-        }
-    }
+        },
+    };
     let child = Pid::from_raw(pid);
     close_report_fd(spec);
     // From here on signals are passed on to the child: pid 1 or the command.
@@ -283,24 +247,8 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         sys::forward_signals_to(pid, mask, true);
     }
 
-    // Report the namespaces before setup starts, as bwrap does.
-    let ids = if !plan.landlock_only && (spec.info_fd.is_some() || spec.json_status_fd.is_some()) {
-        report::namespace_ids(pid, &plan)
-    } else {
-        Vec::new()
-    };
-    if let Some(fd) = spec.info_fd {
-        let mut f = std::fs::File::from(sys::own_fd(fd));
-        f.write_all(report::info_json(pid, &ids).as_bytes())
-            .ctx(|| "Write to info_fd".into())?;
-    }
-    let mut status_fd = spec
-        .json_status_fd
-        .map(|fd| std::fs::File::from(sys::own_fd(fd)));
-    if let Some(f) = status_fd.as_mut() {
-        f.write_all(report::status_json(pid, &ids).as_bytes())
-            .ctx(|| "Write to json_status_fd".into())?;
-    }
+    // --info-fd, --json-status-fd: the namespaces, before setup starts, as bwrap does.
+    let mut status_fd = announce(spec, plan, pid)?;
 
     // --net user: the helper enters the namespaces (made by clone) while the child sets
     // up, then opens the child's gate (see net.rs). If it fails, the child is killed at
@@ -321,7 +269,7 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
             crate::supervise::spawn(listener, rules);
         }
     }
-
+    // Wait: for the exec (or the child's error), then for the sandbox to end.
     // The error pipe reaches end-of-file at exec (close-on-exec) or on failure.
     let mut message = Vec::new();
     let _ = std::fs::File::from(err_r).read_to_end(&mut message);
@@ -353,6 +301,91 @@ pub fn run(spec: &Spec, msgs: &Messages) -> Result<i32> {
         let _ = f.write_all(report::exit_json(code).as_bytes());
     }
     Ok(code)
+}
+
+impl Handles {
+    /// Open what the child gets from the monitor (see the fields).
+    fn open(spec: &Spec, plan: &Plan) -> Result<Handles> {
+        let net_gate = crate::net::Gate::new(
+            &spec.net,
+            spec.info_fd.is_some() || spec.json_status_fd.is_some(),
+        )?;
+        let host_diag = match spec.host_sockets.block && !plan.landlock_only {
+            true => sockets::diag_socket(),
+            false => None,
+        };
+        // --forward-signals: from before the cgroup is made until hutch can pass them
+        // on, the signals wait (a SIGTERM now must not leave a cgroup behind).
+        let signal_mask = spec.forward_signals.then(sys::block_forwarded_signals);
+        let monitor_pidfd = match plan.monitor_pidfd {
+            true => sys::pidfd_open(nix::unistd::getpid().as_raw()).ok(),
+            false => None,
+        };
+        Ok(Handles {
+            net_gate,
+            host_diag,
+            signal_mask,
+            monitor_pidfd,
+        })
+    }
+}
+
+/// `--userns FD`: join that user namespace (the child is made inside it).
+fn join_userns(fd: RawFd) -> Result<()> {
+    join(fd, nix::sched::CloneFlags::CLONE_NEWUSER).map_err(|e| {
+        if e == nix::errno::Errno::EINVAL {
+            Error::msg("Joining the specified user namespace failed, it might not be a descendant of the current user namespace.")
+        } else {
+            Error::io("Joining specified user namespace failed", e.into())
+        }
+    })
+}
+
+/// A close-on-exec pair of connected SOCK_SEQPACKET sockets.
+fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd)> {
+    nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        nix::sys::socket::SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .ctx(|| "socketpair".into())
+}
+
+/// `--pidns`: the sandbox's pid in our namespace, as it sent it, once the
+/// intermediate process (`pid`) has exited; with `--unshare-pid` too, the socket on
+/// which its pid 1 sends the exit status. `None` if the sandbox died first.
+fn adopt(spec: &Spec, pid: i32, ours: OwnedFd, theirs: OwnedFd) -> Option<(i32, Option<OwnedFd>)> {
+    drop(theirs);
+    let real = receive_pid(&ours);
+    // The intermediate processes exit at once; the sandbox is reparented to us.
+    let _ = wait_exit_code(Pid::from_raw(pid));
+    let status_sock = spec.ns.pid.then_some(ours);
+    real.map(|real| (real, status_sock))
+}
+
+/// `--info-fd` and `--json-status-fd`'s first line: the child's pid and the
+/// namespaces the plan made, with their inode numbers. The status fd is returned,
+/// for the last line.
+fn announce(spec: &Spec, plan: &Plan, pid: i32) -> Result<Option<std::fs::File>> {
+    let ids = if !plan.landlock_only && (spec.info_fd.is_some() || spec.json_status_fd.is_some()) {
+        report::namespace_ids(pid, plan)
+    } else {
+        Vec::new()
+    };
+    if let Some(fd) = spec.info_fd {
+        let mut f = std::fs::File::from(sys::own_fd(fd));
+        f.write_all(report::info_json(pid, &ids).as_bytes())
+            .ctx(|| "Write to info_fd".into())?;
+    }
+    let mut status_fd = spec
+        .json_status_fd
+        .map(|fd| std::fs::File::from(sys::own_fd(fd)));
+    if let Some(f) = status_fd.as_mut() {
+        f.write_all(report::status_json(pid, &ids).as_bytes())
+            .ctx(|| "Write to json_status_fd".into())?;
+    }
+    Ok(status_fd)
 }
 
 /// In the child: the setup failed (it never returns otherwise). The message goes to
@@ -496,7 +529,8 @@ fn wait_adopted(pid: Pid) -> i32 {
     }
 }
 
-/// The child half: never returns on success (it execs).
+/// The child half: never returns on success (it execs). One line per stage; the
+/// order is the point, and each line says what fixes it.
 fn child(
     spec: &Spec,
     plan: &Plan,
@@ -506,6 +540,90 @@ fn child(
     mut net_beside: Option<OwnedFd>,
     meta_sock: Option<RawFd>,
 ) -> Result<std::convert::Infallible> {
+    // Die with the monitor (--die-with-parent), and not start if it died already.
+    follow_monitor(spec, handles, monitor)?;
+    // Our copies of the report fds belong to the monitor.
+    for fd in [spec.info_fd, spec.json_status_fd].into_iter().flatten() {
+        let _ = nix::unistd::close(fd);
+    }
+    // Build the root with umask 0, as bwrap does: modes are exactly what was asked
+    // for. The command gets the caller's umask back.
+    let umask = nix::sys::stat::umask(Mode::empty());
+    // 1. Identity: the caller mapped into the new user namespace; --userns-block-fd.
+    let proc_self = map_ids(spec, plan)?;
+    // 1b. No executable memfds (the host's /proc, before the new root hides it).
+    let memfd_sysctl = memfd_sysctl(plan);
+    // --disable-userns: the sysctl's file, opened while the host's /proc is in view.
+    let max_userns = open_max_userns(spec, plan)?;
+    // 2. The new root: sources resolved on the host, every op in order, pivot.
+    let host_sockets = match plan.landlock_only {
+        // Landlock-only mode has none: the ops become Landlock rules (4b).
+        true => None,
+        false => build_root(spec, handles, monitor, plan.real_uid, &mut net_beside)?,
+    };
+    // The namespaces entered once the root is built: network, --userns2, --userns ids.
+    enter_late_namespaces(spec, net_beside)?;
+    // 3. Host name and loopback, while we still hold capabilities.
+    name_and_loopback(spec, plan)?;
+    // 4. Final identity: the nested user namespace; --disable-userns holds.
+    final_identity(spec, plan, proc_self, max_userns)?;
+    // 4b. Landlock: after the mounts (paths are the sandbox's own), before the
+    // capabilities go (it needs no privilege, only no_new_privs).
+    let landlock = restrict_landlock(spec, plan)?;
+    // 5. Capabilities, as bwrap.
+    drop_caps(spec, plan)?;
+    // 6. The process: umask, cwd, environment.
+    nix::sys::stat::umask(umask);
+    let env = process_env(spec, plan)?;
+    // 7a. --net user: wait for the network helper. Here, not earlier, so that its
+    // start overlaps the setup above (it needs only the namespaces, made by clone);
+    // before the fork, so that one process waits and neither pid 1 nor the command
+    // exist without the network.
+    handles.net_gate.wait()?;
+    // bwrap calls setsid before it forks its pid 1: pid 1 leads the new session and
+    // the command, in it, does not (it cannot take a controlling terminal by opening one).
+    if spec.new_session {
+        nix::unistd::setsid().ctx(|| "setsid".into())?;
+    }
+    // 7. pid 1 reaps everything while the command runs as pid 2 (pid 1 stays there).
+    if plan.init {
+        fork_init(spec, plan, handles, status_sock, meta_sock)?;
+    }
+    // The command from here on: die with the monitor, no_new_privs, --block-fd.
+    command_prelude(spec)?;
+    // 7b. Landlock-only mode's metadata supervisor: its filter, whose listener goes to
+    // the monitor (src/supervise.rs). Before the report, which says whether it is in force.
+    let metadata = match meta_sock {
+        Some(sock) => crate::supervise::install(sock)?,
+        None => plan.metadata.status(),
+    };
+    // 8. --report: what is in force, written while nothing is filtered yet.
+    if let Some(to) = spec.report {
+        let sockets = host_sockets.as_ref();
+        let memfd = memfd_sysctl.as_ref();
+        write_report(spec, plan, &landlock, memfd, sockets, metadata, to)?;
+    }
+    // 8b. --rlimit and the default process bound, for the command only, just before exec.
+    apply_rlimits(spec, plan)?;
+    // 8c. Descriptor hygiene: nothing inherited reaches the command unless named.
+    close_inherited_fds(spec)?;
+    // 8d. The caller's signal mask (--forward-signals blocked some): a signal that
+    // arrived during the setup is delivered now, with the caller's disposition.
+    if let Some(mask) = &handles.signal_mask {
+        sys::restore_sigmask(mask);
+    }
+    // 9. seccomp last: the filter may forbid what the steps above need.
+    fault::hit(Step::Seccomp)?;
+    for p in &plan.seccomp {
+        p.install()?;
+    }
+    fault::hit(Step::Exec)?;
+    exec(spec, &env)
+}
+
+/// `--die-with-parent`: the parent-death signal, and a check that the monitor did
+/// not die before it was set.
+fn follow_monitor(spec: &Spec, handles: &Handles, monitor: Pid) -> Result<()> {
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
         // The monitor may have died before the line above. (In a new pid
@@ -515,24 +633,19 @@ fn child(
         }
     }
     // There, the monitor's pidfd tells.
-    if let Some(fd) = handles.monitor_pidfd {
+    if let Some(fd) = handles.monitor_pidfd.as_ref().map(|fd| fd.as_raw_fd()) {
         let gone = sys::pidfd_exited(fd);
         let _ = nix::unistd::close(fd);
         if gone {
             sys::exit_now(1);
         }
     }
-    // Our copies of the report fds belong to the monitor.
-    for fd in [spec.info_fd, spec.json_status_fd].into_iter().flatten() {
-        let _ = nix::unistd::close(fd);
-    }
+    Ok(())
+}
 
-    // Build the root with umask 0, as bwrap does: modes are exactly what was
-    // asked for. The command gets the caller's umask back.
-    let umask = nix::sys::stat::umask(Mode::empty());
-
-    // 1. Identity: map the caller into the new user namespace. The /proc/<pid>
-    // descriptor outlives the pivot, for the nested namespace's maps.
+/// Map the caller into the new user namespace; then wait at `--userns-block-fd`. The
+/// /proc/self descriptor, returned, outlives the pivot, for the nested namespace's maps.
+fn map_ids(spec: &Spec, plan: &Plan) -> Result<OwnedFd> {
     let proc_self = nix::fcntl::open(
         "/proc/self",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -549,94 +662,106 @@ fn child(
         let mut b = [0u8; 1];
         let _ = std::fs::File::from(sys::own_fd(fd)).read(&mut b);
     }
-    // 1b. No executable memfds where the plan forbids executing some writable place:
-    // the sysctl of our new pid namespace (we are its pid 1), through the host's
-    // /proc before the new root hides it, while we hold capabilities. The seccomp
-    // policy refuses what it can see of the rest (src/seccomp_policy.rs).
-    let memfd_sysctl = match &plan.memfd {
+    Ok(proc_self)
+}
+
+/// No executable memfds where the plan forbids executing some writable place: the
+/// sysctl of our new pid namespace (we are its pid 1), through the host's /proc
+/// before the new root hides it, while we hold capabilities. The seccomp policy
+/// refuses what it can see of the rest (src/seccomp_policy.rs). `None`: not needed.
+fn memfd_sysctl(plan: &Plan) -> Option<std::result::Result<u8, String>> {
+    match &plan.memfd {
         Memfd::NotNeeded => None,
         Memfd::NoSysctl(why) => Some(Err(why.clone())),
         Memfd::Sysctl(level) => Some(set_memfd_noexec(*level)),
-    };
-
-    let max_userns = if spec.disable_userns && !plan.landlock_only {
-        Some(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open("/proc/sys/user/max_user_namespaces")
-                .ctx(|| "cannot open /proc/sys/user/max_user_namespaces".into())?,
-        )
-    } else {
-        None
-    };
-
-    // 2. The new root: sources resolved on the host first, then every op in order.
-    // (src/diagnose.rs adds the cause to a refused source, first mount or procfs.)
-    // Landlock-only mode has none: the ops become Landlock rules (4b).
-    let mut host_sockets = None;
-    if !plan.landlock_only {
-        let sources = mounts::resolve_sources(&spec.ops)
-            .map_err(|e| crate::diagnose::in_sources(spec, e, plan.real_uid))?;
-        // --host-sockets block: the host's sockets, read while the host is in view
-        // (the monitor is still in the caller's network namespace).
-        let listed = match spec.host_sockets.block {
-            true => Some(sockets::read_host(
-                handles.host_diag.as_ref().map(|fd| fd.as_fd()),
-                monitor.as_raw(),
-            )?),
-            false => None,
-        };
-        // Not kept for pid 1: the socket is in the host's network namespace.
-        if let Some(fd) = &handles.host_diag {
-            let _ = nix::unistd::close(fd.as_raw_fd());
-        }
-        // A bind from /proc reads the binder's network namespace (/proc/self/net).
-        if sources_in_proc(&spec.ops, &sources) {
-            if let Some(sock) = net_beside.take() {
-                crate::netns::enter(sock)?;
-            }
-        }
-        let host_ops: Vec<_> = spec.ops.iter().map(mounts::overlay_on_host).collect();
-        let config = mounts::config_views(&spec.config_dirs, &spec.ops, &sources);
-        fault::hit(Step::RootPrepare)?;
-        let mut root = Root::prepare(spec.limits.tmpfs_size)
-            .map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
-        for ((op, host_op), src) in spec.ops.iter().zip(&host_ops).zip(&sources) {
-            root.apply(
-                host_op,
-                src.as_deref(),
-                spec.ns.pid || spec.pidns_fd.is_some(),
-            )
-            .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
-        }
-        // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
-        let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
-        crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
-        // Under the hutch name: hutch's own configuration read-only, after every op.
-        root.protect_config(&config)?;
-        // Last, over everything the ops made: the host's sockets that are still in view.
-        if let Some(listed) = listed {
-            let binds = sockets::binds(&spec.ops, &sources);
-            host_sockets = Some(sockets::mask(
-                &mut root,
-                &listed,
-                &binds,
-                &spec.host_sockets.allow,
-            )?);
-        }
-        fault::hit(Step::PivotRoot)?;
-        root.finish()?;
     }
+}
 
-    // The network namespace, before anything can use it (src/netns.rs).
-    if let Some(sock) = net_beside.take() {
+/// `--disable-userns`: `user.max_user_namespaces`, opened now, written once the
+/// nested namespace is made (see [`final_identity`]).
+fn open_max_userns(spec: &Spec, plan: &Plan) -> Result<Option<std::fs::File>> {
+    if !spec.disable_userns || plan.landlock_only {
+        return Ok(None);
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/sys/user/max_user_namespaces")
+        .ctx(|| "cannot open /proc/sys/user/max_user_namespaces".into())?;
+    Ok(Some(file))
+}
+
+/// The new root: sources resolved on the host first, then every op in order, then
+/// hutch's own configuration read-only and the host's sockets masked, then the
+/// pivot. (src/diagnose.rs adds the cause to a refused source, first mount or
+/// procfs.) Returns what was done about the host's sockets (`--host-sockets block`).
+fn build_root(
+    spec: &Spec,
+    handles: &Handles,
+    monitor: Pid,
+    real_uid: u32,
+    net_beside: &mut Option<OwnedFd>,
+) -> Result<Option<sockets::Outcome>> {
+    let sources = mounts::resolve_sources(&spec.ops)
+        .map_err(|e| crate::diagnose::in_sources(spec, e, real_uid))?;
+    // --host-sockets block: the host's sockets, read while the host is in view
+    // (the monitor is still in the caller's network namespace).
+    let listed = match spec.host_sockets.block {
+        true => Some(sockets::read_host(
+            handles.host_diag.as_ref().map(|fd| fd.as_fd()),
+            monitor.as_raw(),
+        )?),
+        false => None,
+    };
+    // Not kept for pid 1: the socket is in the host's network namespace.
+    if let Some(fd) = &handles.host_diag {
+        let _ = nix::unistd::close(fd.as_raw_fd());
+    }
+    // A bind from /proc reads the binder's network namespace (/proc/self/net).
+    if sources_in_proc(&spec.ops, &sources) {
+        if let Some(sock) = net_beside.take() {
+            crate::netns::enter(sock)?;
+        }
+    }
+    let host_ops: Vec<_> = spec.ops.iter().map(mounts::overlay_on_host).collect();
+    let config = mounts::config_views(&spec.config_dirs, &spec.ops, &sources);
+    fault::hit(Step::RootPrepare)?;
+    let mut root = Root::prepare(spec.limits.tmpfs_size)
+        .map_err(|e| crate::diagnose::in_setup(spec, e, true))?;
+    let in_pid_ns = spec.ns.pid || spec.pidns_fd.is_some();
+    for ((op, host_op), src) in spec.ops.iter().zip(&host_ops).zip(&sources) {
+        root.apply(host_op, src.as_deref(), in_pid_ns)
+            .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
+    }
+    // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
+    crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
+    // Under the hutch name: hutch's own configuration read-only, after every op.
+    root.protect_config(&config)?;
+    // Last, over everything the ops made: the host's sockets that are still in view.
+    let mut host_sockets = None;
+    if let Some(listed) = listed {
+        let binds = sockets::binds(&spec.ops, &sources);
+        host_sockets = Some(sockets::mask(
+            &mut root,
+            &listed,
+            &binds,
+            &spec.host_sockets.allow,
+        )?);
+    }
+    fault::hit(Step::PivotRoot)?;
+    root.finish()?;
+    Ok(host_sockets)
+}
+
+/// After the root is built: the network namespace made beside (before anything can
+/// use it, src/netns.rs), the user namespace given with --userns2, and in a joined
+/// namespace (--userns), where nobody wrote a map for us, the ids asked for.
+fn enter_late_namespaces(spec: &Spec, net_beside: Option<OwnedFd>) -> Result<()> {
+    if let Some(sock) = net_beside {
         crate::netns::enter(sock)?;
     }
-    // After setup, switch to the user namespace given with --userns2.
     if let Some(fd) = spec.userns2_fd {
         join(fd, nix::sched::CloneFlags::CLONE_NEWUSER).ctx(|| "Setting userns2 failed".into())?;
     }
-    // In a joined namespace nobody wrote a map for us: switch ids if asked.
     if spec.userns_fd.is_some() {
         if let Some(gid) = spec.gid {
             let g = nix::unistd::Gid::from_raw(gid);
@@ -647,8 +772,11 @@ fn child(
             nix::unistd::setresuid(u, u, u).ctx(|| format!("unable to switch to uid {uid}"))?;
         }
     }
+    Ok(())
+}
 
-    // 3. Host name and loopback, while we still hold capabilities.
+/// `--hostname`, and the loopback interface of a new network namespace.
+fn name_and_loopback(spec: &Spec, plan: &Plan) -> Result<()> {
     if let Some(name) = &spec.hostname {
         fault::hit(Step::Hostname)?;
         nix::unistd::sethostname(name)
@@ -658,10 +786,18 @@ fn child(
         fault::hit(Step::Loopback)?;
         sys::loopback_up().ctx(|| "Failed to bring up loopback".into())?;
     }
+    Ok(())
+}
 
-    // 4. Final identity: a nested user namespace mapping the sandbox ids onto ours.
-    // With --disable-userns the outer namespace allows one namespace below it,
-    // the nested one, so none can be made inside the sandbox.
+/// The final identity: a nested user namespace mapping the sandbox ids onto ours.
+/// With --disable-userns the outer namespace allows one namespace below it, the
+/// nested one, so none can be made inside the sandbox; that is then verified.
+fn final_identity(
+    spec: &Spec,
+    plan: &Plan,
+    proc_self: OwnedFd,
+    max_userns: Option<std::fs::File>,
+) -> Result<()> {
     if let Some(mut limit) = max_userns {
         limit
             .write_all(b"1")
@@ -683,87 +819,94 @@ fn child(
             "creation of new user namespaces was not disabled as requested",
         ));
     }
+    Ok(())
+}
 
-    // 4b. Landlock: after the mount plan, paths are the sandbox's own, and before the
-    // capabilities go. It needs no privilege, only no_new_privs (set here, as bwrap
-    // sets it anyway before exec). pid 1, forked below, is inside the domain too.
+/// Landlock, with the plan's rules. no_new_privs first (as bwrap sets it anyway
+/// before exec); pid 1, forked later, is inside the domain too.
+fn restrict_landlock(spec: &Spec, plan: &Plan) -> Result<crate::landlock::Status> {
     nix::sys::prctl::set_no_new_privs().ctx(|| "prctl(PR_SET_NO_NEW_PRIVS) failed".into())?;
     fault::hit(Step::Landlock)?;
     let ll = &plan.landlock;
-    let landlock = crate::landlock::apply(&spec.landlock, ll.abi, &ll.unsupported, &ll.rules)?;
+    crate::landlock::apply(&spec.landlock, ll.abi, &ll.unsupported, &ll.rules)
+}
 
-    // 5. Capabilities, as bwrap: real root without a new user namespace and
-    // without --cap-add/--cap-drop keeps everything untouched. In Landlock-only
-    // mode nobody keeps any but those added (root's bounding set goes too).
-    if plan.caps.change {
-        if plan.caps.noroot {
-            // uid 0 would regain its bounding set at exec: only ambient caps may pass.
-            sys::set_securebits(sys::SECBIT_NOROOT | sys::SECBIT_NOROOT_LOCKED)
-                .ctx(|| "Can't set securebits".into())?;
-        }
-        fault::hit(Step::Caps)?;
-        caps::apply(
-            &plan.caps.keep,
-            plan.caps.drop_bounding,
-            !spec.caps.is_empty(),
-        )?;
+/// The capabilities, as bwrap: real root without a new user namespace and without
+/// --cap-add/--cap-drop keeps everything untouched. In Landlock-only mode nobody
+/// keeps any but those added (root's bounding set goes too).
+fn drop_caps(spec: &Spec, plan: &Plan) -> Result<()> {
+    if !plan.caps.change {
+        return Ok(());
     }
+    if plan.caps.noroot {
+        // uid 0 would regain its bounding set at exec: only ambient caps may pass.
+        sys::set_securebits(sys::SECBIT_NOROOT | sys::SECBIT_NOROOT_LOCKED)
+            .ctx(|| "Can't set securebits".into())?;
+    }
+    fault::hit(Step::Caps)?;
+    caps::apply(
+        &plan.caps.keep,
+        plan.caps.drop_bounding,
+        !spec.caps.is_empty(),
+    )
+}
 
-    // 6. The process: umask, cwd, environment, session.
-    nix::sys::stat::umask(umask);
-    let env = environment(&spec.env);
+/// The command's environment, with `$PWD` the working directory it gets.
+fn process_env(spec: &Spec, plan: &Plan) -> Result<Vec<(OsString, OsString)>> {
+    let mut env = environment(&spec.env);
     fault::hit(Step::Chdir)?;
     let cwd = working_dir(spec, plan, &env)?;
-    let mut env = env;
     // setenv(3): replaced in place, else appended.
     match env.iter_mut().find(|(k, _)| k == "PWD") {
-        Some((_, v)) => *v = cwd.clone().into_os_string(),
-        None => env.push(("PWD".into(), cwd.clone().into_os_string())),
+        Some((_, v)) => *v = cwd.into_os_string(),
+        None => env.push(("PWD".into(), cwd.into_os_string())),
     }
+    Ok(env)
+}
 
-    // 7a. --net user: wait for the network helper. Here, not earlier, so that its start
-    // overlaps the setup above (it needs only the namespaces, made by clone); before
-    // the fork, so that one process waits and neither pid 1 nor the command exist
-    // without the network.
-    handles.net_gate.wait()?;
-
-    // bwrap calls setsid before it forks its pid 1: pid 1 leads the new session and
-    // the command, in it, does not (it cannot take a controlling terminal by opening one).
-    if spec.new_session {
-        nix::unistd::setsid().ctx(|| "setsid".into())?;
+/// Fork pid 1, which reaps everything and never returns here (src/init.rs); the
+/// command, its child, returns.
+fn fork_init(
+    spec: &Spec,
+    plan: &Plan,
+    handles: &Handles,
+    status_sock: Option<OwnedFd>,
+    meta_sock: Option<RawFd>,
+) -> Result<()> {
+    // As hutch, pid 1 is not dumpable: the command (same user, same user namespace,
+    // same Landlock domain) cannot ptrace it or read its /proc/1/mem, environ, fd,
+    // exe. The command, forked below, becomes dumpable again at exec. (bwrap's pid
+    // 1 is dumpable: the bwrap name keeps that.)
+    if spec.personality == crate::spec::Personality::Hutch {
+        nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
     }
-
-    // 7. pid 1: reap everything while the command runs as pid 2.
-    if plan.init {
-        // As hutch, pid 1 is not dumpable: the command (same user, same user namespace,
-        // same Landlock domain) cannot ptrace it or read its /proc/1/mem, environ, fd,
-        // exe. The command, forked below, becomes dumpable again at exec. (bwrap's pid
-        // 1 is dumpable: the bwrap name keeps that.)
-        if spec.personality == crate::spec::Personality::Hutch {
-            nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)".into())?;
+    fault::hit(Step::Fork)?;
+    let pid = sys::fork().ctx(|| "fork".into())?;
+    if pid != 0 {
+        close_report_fd(spec);
+        // Only the command sends the listener: the monitor sees end-of-file
+        // if it fails before.
+        if let Some(sock) = meta_sock {
+            let _ = nix::unistd::close(sock);
         }
-        fault::hit(Step::Fork)?;
-        let pid = sys::fork().ctx(|| "fork".into())?;
-        if pid != 0 {
-            close_report_fd(spec);
-            // Only the command sends the listener: the monitor sees end-of-file
-            // if it fails before.
-            if let Some(sock) = meta_sock {
-                let _ = nix::unistd::close(sock);
-            }
-            crate::init::run(
-                Pid::from_raw(pid),
-                spec,
-                &plan.seccomp,
-                status_sock,
-                handles.signal_mask.as_ref(),
-            );
-        }
-        // The command: the sync fd stays with pid 1.
-        if let Some(fd) = spec.sync_fd {
-            let _ = nix::unistd::close(fd);
-        }
+        crate::init::run(
+            Pid::from_raw(pid),
+            spec,
+            &plan.seccomp,
+            status_sock,
+            handles.signal_mask.as_ref(),
+        );
     }
+    // The command: the sync fd stays with pid 1.
+    if let Some(fd) = spec.sync_fd {
+        let _ = nix::unistd::close(fd);
+    }
+    Ok(())
+}
+
+/// The command's own process: the parent-death signal (again: a fork clears it),
+/// no_new_privs, and `--block-fd`.
+fn command_prelude(spec: &Spec) -> Result<()> {
     if spec.die_with_parent {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).ctx(|| "prctl".into())?;
     }
@@ -772,37 +915,21 @@ fn child(
         let mut b = [0u8; 1];
         let _ = std::fs::File::from(sys::own_fd(fd)).read(&mut b);
     }
+    Ok(())
+}
 
-    // 7b. Landlock-only mode's metadata supervisor: its filter (which only sends the
-    // metadata calls to the monitor), whose listener goes to the monitor
-    // (src/supervise.rs). Before the report, which says whether it is in force.
-    let metadata = match meta_sock {
-        Some(sock) => crate::supervise::install(sock)?,
-        None => plan.metadata.status(),
-    };
-
-    // 8. --report: what is in force, written while nothing is filtered yet.
-    if let Some(to) = spec.report {
-        write_report(
-            spec,
-            plan,
-            &landlock,
-            memfd_sysctl.as_ref(),
-            host_sockets.as_ref(),
-            metadata,
-            to,
-        )?;
-    }
-
-    // 8b. --rlimit, for the command only (pid 1 was forked above), just before exec;
-    // under the hutch name the default process bound, where it bounds the sandbox alone.
+/// `--rlimit`, for the command only (pid 1 was forked before); under the hutch name
+/// the default process bound, where it bounds the sandbox alone.
+fn apply_rlimits(spec: &Spec, plan: &Plan) -> Result<()> {
     fault::hit(Step::Rlimit)?;
     if let Ok(n) = plan.default_nproc {
         crate::limits::apply_default_nproc(n)?;
     }
-    crate::limits::apply_rlimits(&spec.limits.rlimits)?;
+    crate::limits::apply_rlimits(&spec.limits.rlimits)
+}
 
-    // 8c. Descriptor hygiene: nothing inherited reaches the command unless named.
+/// `--keep-fds`: nothing inherited reaches the command unless named.
+fn close_inherited_fds(spec: &Spec) -> Result<()> {
     if let Some(keep) = &spec.keep_fds {
         let mut keep = keep.clone();
         if spec.as_pid_1 {
@@ -811,20 +938,7 @@ fn child(
         fault::hit(Step::CloseFds)?;
         sys::cloexec_all_but(&keep).ctx(|| "Can't close inherited file descriptors".into())?;
     }
-
-    // 8d. The caller's signal mask (--forward-signals blocked some): a signal that
-    // arrived during the setup is delivered now, with the caller's disposition.
-    if let Some(mask) = &handles.signal_mask {
-        sys::restore_sigmask(mask);
-    }
-
-    // 9. seccomp last: the filter may forbid what the steps above need.
-    fault::hit(Step::Seccomp)?;
-    for p in &plan.seccomp {
-        p.install()?;
-    }
-    fault::hit(Step::Exec)?;
-    exec(spec, &env)
+    Ok(())
 }
 
 /// Whether a bind's source is in /proc, seen from the host.
