@@ -93,6 +93,23 @@ impl<T> Context<T> for nix::Result<T> {
     }
 }
 
+/// The name under which messages are printed, and whether to add `<3>`.
+pub struct Messages {
+    pub name: &'static str,
+    pub level_prefix: bool,
+}
+
+impl Messages {
+    pub fn error(&self, msg: &str) {
+        let p = if self.level_prefix { "<3>" } else { "" };
+        eprintln!("{p}{}: {msg}", self.name);
+    }
+    pub fn warn(&self, msg: &str) {
+        let p = if self.level_prefix { "<4>" } else { "" };
+        eprintln!("{p}{}: {msg}", self.name);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

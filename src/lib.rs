@@ -17,6 +17,8 @@ mod init;
 mod json;
 mod landlock;
 mod landlock_only;
+#[cfg(test)]
+mod layers;
 mod limits;
 mod mounts;
 mod net;

@@ -49,7 +49,8 @@ pub struct Host {
     pub userns_available: bool,
     /// Whether the kernel has cgroup namespaces. Read only for `--unshare-cgroup-try`.
     pub cgroup_ns_available: bool,
-    /// hutch's effective, permitted and the kernel's known capabilities.
+    /// hutch's effective and permitted capabilities (read for root and in
+    /// Landlock-only mode; anyone else starts from none), and the kernel's known ones.
     pub caps_effective: HashSet<Capability>,
     pub caps_permitted: HashSet<Capability>,
     pub caps_supported: HashSet<Capability>,
@@ -97,6 +98,13 @@ impl Host {
             .map(|u| crate::units::kernel_version(&u.release().to_string_lossy()))
             .unwrap_or((0, 0));
         let userns_available = spec.ns.user != Unshare::Try || user_ns_available();
+        // hutch's own capabilities matter to root, and in Landlock-only mode.
+        let caps = |set: fn() -> HashSet<Capability>| match uid == 0
+            || spec.landlock_only != LandlockOnly::Off
+        {
+            true => set(),
+            false => HashSet::new(),
+        };
         let mut host = Host {
             uid,
             gid,
@@ -105,8 +113,8 @@ impl Host {
             userns_available,
             cgroup_ns_available: spec.ns.cgroup == Unshare::Try
                 && Path::new("/proc/self/ns/cgroup").exists(),
-            caps_effective: crate::caps::current_effective(),
-            caps_permitted: crate::caps::current_permitted(),
+            caps_effective: caps(crate::caps::current_effective),
+            caps_permitted: caps(crate::caps::current_permitted),
             caps_supported: crate::caps::supported(),
             seccomp_notify: spec.landlock_only != LandlockOnly::Off
                 && crate::supervise::available(),

@@ -42,6 +42,8 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::error::{Error, Result};
+// What a profile became is plain data of the Spec (src/spec.rs).
+pub use crate::spec::UsedProfile as Used;
 
 /// The profiles compiled into the binary, from `profiles/` at the repository root.
 pub const BUILTINS: &[(&str, &str)] = &[
@@ -383,21 +385,6 @@ fn interpolate(s: &str, vars: &Vars) -> std::result::Result<Expanded, String> {
         Some(name) => Expanded::Unset(name),
         None => Expanded::Value(out),
     })
-}
-
-/// What one `--profile` (and everything it includes) became, for `--explain`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Used {
-    /// As given to `--profile`.
-    pub given: String,
-    /// Every file read, in order: the profile, then its includes.
-    pub files: Vec<String>,
-    /// The profile's `description`.
-    pub description: Option<String>,
-    /// The flags it expanded to.
-    pub args: Vec<OsString>,
-    /// One line for each file that others may have written (see [`ownership`]).
-    pub warnings: Vec<String>,
 }
 
 /// A run of flags from one key of one profile, with where it came from for errors.

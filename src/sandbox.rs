@@ -82,22 +82,8 @@ fn set_memfd_noexec(level: u8) -> std::result::Result<u8, String> {
     }
 }
 
-/// The name under which messages are printed, and whether to add `<3>`.
-pub struct Messages {
-    pub name: &'static str,
-    pub level_prefix: bool,
-}
-
-impl Messages {
-    pub fn error(&self, msg: &str) {
-        let p = if self.level_prefix { "<3>" } else { "" };
-        eprintln!("{p}{}: {msg}", self.name);
-    }
-    pub fn warn(&self, msg: &str) {
-        let p = if self.level_prefix { "<4>" } else { "" };
-        eprintln!("{p}{}: {msg}", self.name);
-    }
-}
+/// (Kept here for the binary, src/main.rs: the type is the base layer's.)
+pub use crate::error::Messages;
 
 /// Explain a failed clone in terms a user can act on (src/diagnose.rs).
 fn clone_error(err: std::io::Error, userns: bool) -> Error {
