@@ -107,8 +107,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The module a file belongs to for the table: the first component under `src/`
-/// that the table names (`stage/mounts.rs` is in `stage`, `sandbox.rs` in `sandbox`).
+/// The module a file belongs to for the table: the deepest component of its path
+/// under `src/` that the table names (`stage/mounts.rs` is `mounts`; a file the table
+/// does not name, such as `stage/mod.rs` or `oci/bundle.rs`, is its folder's).
 fn module_of(rel: &Path) -> String {
     let names: Vec<String> = rel
         .iter()
@@ -116,6 +117,7 @@ fn module_of(rel: &Path) -> String {
         .collect();
     names
         .iter()
+        .rev()
         .find(|n| layer(n).is_some())
         .unwrap_or(&names[0])
         .clone()
@@ -344,6 +346,8 @@ fn the_reader_sees_every_form_of_import() {
         ["mounts (Stages) uses crate::sandbox, a layer above it (Runtime)"]
     );
     assert_eq!(cycles(&graph).len(), 1);
-    assert_eq!(module_of(Path::new("stage/mounts.rs")), "stage");
+    assert_eq!(module_of(Path::new("stage/mounts.rs")), "mounts");
+    assert_eq!(module_of(Path::new("stage/mod.rs")), "stage");
+    assert_eq!(module_of(Path::new("oci/bundle.rs")), "oci");
     assert_eq!(module_of(Path::new("sandbox.rs")), "sandbox");
 }
