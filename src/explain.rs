@@ -435,9 +435,10 @@ pub fn explain(spec: &Spec) -> String {
         Some(d) => d.display().to_string(),
         None => format!(
             "the current directory ({}) if it exists inside, else $HOME, else /",
-            std::env::current_dir()
+            plan.old_cwd
+                .as_ref()
                 .map(|d| d.display().to_string())
-                .unwrap_or_else(|_| "unknown".into())
+                .unwrap_or_else(|| "unknown".into())
         ),
     };
     let _ = writeln!(o, "  cwd          {cwd}");

@@ -26,8 +26,8 @@ use crate::error::{Context, Error, Result};
 use crate::fault::{self, Step};
 use crate::mounts::{self, Root};
 use crate::plan::{self, environment, lookup, Host, Memfd, Metadata, Plan};
-use crate::spec::{Op, ReportTo, Spec};
-use crate::{caps, report, seccomp_policy, sockets, sys, userns};
+use crate::spec::{Op, Spec};
+use crate::{caps, report, sockets, sys, userns};
 
 /// What the monitor opens for the child before cloning: the plan's decisions are
 /// in [`Plan`], these are the descriptors and state that carry them out.
@@ -227,7 +227,7 @@ fn monitor(
         },
     };
     let child = Pid::from_raw(pid);
-    close_report_fd(spec);
+    report::close_fd(spec);
     // From here on signals are passed on to the child: pid 1 or the command.
     if let Some(mask) = &handles.signal_mask {
         sys::forward_signals_to(pid, mask, true);
@@ -587,7 +587,7 @@ fn child(
     if let Some(to) = spec.report {
         let sockets = host_sockets.as_ref();
         let memfd = memfd_sysctl.as_ref();
-        write_report(spec, plan, &landlock, memfd, sockets, metadata, to)?;
+        report::write_report(spec, plan, &landlock, memfd, sockets, metadata, to)?;
     }
     // 8b. --rlimit and the default process bound, for the command only, just before exec.
     apply_rlimits(spec, plan)?;
@@ -869,7 +869,7 @@ fn fork_init(
     fault::hit(Step::Fork)?;
     let pid = sys::fork().ctx(|| "fork".into())?;
     if pid != 0 {
-        close_report_fd(spec);
+        report::close_fd(spec);
         // Only the command sends the listener: the monitor sees end-of-file
         // if it fails before.
         if let Some(sock) = meta_sock {
@@ -936,144 +936,6 @@ fn sources_in_proc(ops: &[Op], sources: &[Option<PathBuf>]) -> bool {
         Op::Overlay { sources, .. } => sources.iter().any(|s| proc(s)),
         _ => false,
     })
-}
-
-/// Only the command's process keeps the `--report-fd` (until it writes the report).
-fn close_report_fd(spec: &Spec) {
-    if let Some(ReportTo::Fd(fd)) = spec.report {
-        if fd > 2 {
-            let _ = nix::unistd::close(fd);
-        }
-    }
-}
-
-/// `--report`/`--report-fd`: the protections in force for the command, as JSON.
-fn write_report(
-    spec: &Spec,
-    plan: &Plan,
-    landlock: &crate::landlock::Status,
-    memfd_sysctl: Option<&std::result::Result<u8, String>>,
-    host_sockets: Option<&sockets::Outcome>,
-    metadata: &'static str,
-    to: ReportTo,
-) -> Result<()> {
-    let mut capabilities: Vec<String> = caps::current_effective()
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    capabilities.sort();
-    let text = report::enforcement_json(&report::Enforcement {
-        namespaces: plan.namespace_names(),
-        mode: if plan.landlock_only {
-            "landlock-only"
-        } else {
-            "namespaces"
-        },
-        landlock,
-        seccomp_policy: seccomp_policy::describe(&spec.seccomp_policy),
-        seccomp_action: match spec.seccomp_policy.action {
-            crate::spec::PolicyAction::Errno => "errno",
-            crate::spec::PolicyAction::Kill => "kill",
-            crate::spec::PolicyAction::Log => "log",
-        },
-        seccomp_programs: plan.seccomp.len(),
-        memfd_exec: memfd_report(spec, memfd_sysctl),
-        metadata,
-        capabilities,
-        no_new_privs: nix::sys::prctl::get_no_new_privs().unwrap_or(false),
-        host_sockets: report::HostSockets::new(
-            spec.host_sockets.block,
-            plan.landlock_only,
-            host_sockets,
-        ),
-        bounds: bounds(spec, plan),
-    });
-    let fd = match to {
-        ReportTo::Stderr => 2,
-        ReportTo::Fd(fd) => fd,
-    };
-    // Not closed here: fd 2 stays the command's; close_report_fd closes any other.
-    let mut f = std::mem::ManuallyDrop::new(std::fs::File::from(sys::own_fd(fd)));
-    f.write_all(text.as_bytes())
-        .ctx(|| "Write to the report fd".into())?;
-    close_report_fd(spec);
-    Ok(())
-}
-
-/// What holds against memfd execution: `(status, how)`, status `not needed`, `full`,
-/// `partial` or `none`.
-fn memfd_report(
-    spec: &Spec,
-    sysctl: Option<&std::result::Result<u8, String>>,
-) -> (&'static str, String) {
-    let Some(sysctl) = sysctl else {
-        return (
-            "not needed",
-            "the Landlock rules let the command execute wherever it can write".into(),
-        );
-    };
-    let seccomp = spec.seccomp_policy.source == crate::spec::PolicySource::Default
-        && spec.seccomp_policy.action != crate::spec::PolicyAction::Log;
-    let sealed = "memfds are created non-executable and sealed so";
-    match (sysctl, seccomp) {
-        (Ok(2), _) => (
-            "full",
-            format!(
-                "vm.memfd_noexec = 2 in the sandbox's pid namespace: {sealed}, MFD_EXEC is refused"
-            ),
-        ),
-        (Ok(level), true) => (
-            "full",
-            format!(
-                "vm.memfd_noexec = {level} in the sandbox's pid namespace: {sealed}; the \
-                 seccomp policy refuses MFD_EXEC"
-            ),
-        ),
-        (Ok(level), false) => (
-            "partial",
-            format!(
-                "vm.memfd_noexec = {level} in the sandbox's pid namespace: {sealed}, but \
-                 memfd_create(MFD_EXEC) works (no default seccomp policy)"
-            ),
-        ),
-        (Err(why), true) => (
-            "partial",
-            format!(
-                "the seccomp policy refuses memfd_create(MFD_EXEC) and execveat(AT_EMPTY_PATH) \
-                 (fexecve), not execve of /proc/self/fd/N; {why}"
-            ),
-        ),
-        (Err(why), false) => ("none", format!("{why}; no default seccomp policy")),
-    }
-}
-
-/// The resource bounds for `--report`: `--rlimit nproc` if given, else the default.
-fn bounds(spec: &Spec, plan: &Plan) -> report::Bounds {
-    let l = &spec.limits;
-    let tmpfs = if plan.landlock_only {
-        None
-    } else {
-        l.tmpfs_size
-    };
-    let given = l
-        .rlimits
-        .iter()
-        .find(|r| r.name == crate::limits::RlimitName::Nproc);
-    let (nproc, nproc_from) = match (given, plan.default_nproc) {
-        (Some(r), _) => (r.soft, "--rlimit".to_string()),
-        // Lowered to the default, never raised: the caller's own limit may be lower.
-        (None, Ok(n)) => {
-            let cur = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC)
-                .map_or(n, |(soft, _)| soft);
-            (Some(n.min(cur)), "default".to_string())
-        }
-        (None, Err(why)) => (None, why.to_string()),
-    };
-    report::Bounds {
-        tmpfs,
-        nproc,
-        nproc_from,
-    }
 }
 
 /// `--chdir`, else the old cwd if it exists inside, else `$HOME`, else `/`. The
