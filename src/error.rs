@@ -9,7 +9,7 @@ use std::io;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     msg: String,
-    /// The errno behind the message, for diagnostics (src/diagnose.rs).
+    /// The errno behind the message, for diagnostics (src/stage/diagnose.rs).
     errno: Option<i32>,
 }
 

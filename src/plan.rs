@@ -235,7 +235,7 @@ pub enum Metadata {
     Allowed,
     /// The kernel has no seccomp user notification (before 5.0).
     Unsupported,
-    /// A supervisor checks them against the Landlock rules (src/supervise.rs), with
+    /// A supervisor checks them against the Landlock rules (src/stage/supervise.rs), with
     /// the capabilities the command keeps (a mask).
     Supervised { caps: u64 },
 }
@@ -296,7 +296,7 @@ pub struct Landlock {
 #[derive(Debug)]
 pub struct Plan {
     pub real_uid: u32,
-    /// Landlock-only mode: no namespaces, no new root (src/landlock_only.rs).
+    /// Landlock-only mode: no namespaces, no new root (src/stage/landlock_only.rs).
     pub landlock_only: bool,
     /// The namespaces the sandbox gets.
     pub ns: Namespaces,
@@ -307,7 +307,7 @@ pub struct Plan {
     /// The namespaces `clone` makes.
     pub clone_flags: libc::c_int,
     /// The network namespace is made beside the child's setup, not by `clone`
-    /// (src/netns.rs).
+    /// (src/stage/netns.rs).
     pub net_beside: bool,
     /// The cwd before anything changed, to keep it in the sandbox if it exists.
     pub old_cwd: Option<PathBuf>,
@@ -570,7 +570,7 @@ impl Plan {
             Unshare::Try => host.cgroup_ns_available,
             Unshare::No => false,
         };
-        // See src/netns.rs for when the network namespace need not exist at clone.
+        // See src/stage/netns.rs for when the network namespace need not exist at clone.
         let net_beside = userns
             && spec.ns.net
             && !spec.net.user
@@ -645,7 +645,7 @@ impl Plan {
         let info = spec.info_fd.is_some() || spec.json_status_fd.is_some();
         // The child is made in the monitor's memory only when the monitor has nothing
         // to do until it execs, and the child nothing that shared memory forbids.
-        // The monitor forks the network helper once the child exists (src/netns.rs);
+        // The monitor forks the network helper once the child exists (src/stage/netns.rs);
         // --net user, --info-fd, --json-status-fd: the monitor acts while the child waits.
         let monitor_busy = net_beside || spec.net.user || info;
         let shared_child = !monitor_busy

@@ -347,7 +347,7 @@ impl SeccompPolicy {
     }
 }
 
-/// Host pathname unix sockets (`--host-sockets`, `--allow-socket`; src/sockets.rs).
+/// Host pathname unix sockets (`--host-sockets`, `--allow-socket`; src/stage/sockets.rs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostSocketsSpec {
     /// Mask the host's sockets the mounts show (the default as hutch).
@@ -357,7 +357,7 @@ pub struct HostSocketsSpec {
 }
 
 /// Whether the sandbox runs without namespaces, confined by Landlock, seccomp and
-/// no_new_privs only (src/landlock_only.rs).
+/// no_new_privs only (src/stage/landlock_only.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LandlockOnly {
     /// Namespaces, as usual.
@@ -416,19 +416,19 @@ pub struct Spec {
     pub level_prefix: bool,
     pub landlock: LandlockSpec,
     pub seccomp_policy: SeccompPolicy,
-    /// Host pathname unix sockets: masked unless granted (src/sockets.rs).
+    /// Host pathname unix sockets: masked unless granted (src/stage/sockets.rs).
     pub host_sockets: HostSocketsSpec,
     /// `--landlock-only`, `--landlock-only-fallback`.
     pub landlock_only: LandlockOnly,
-    /// `--landlock-only-metadata allow`: no metadata supervisor (src/supervise.rs).
+    /// `--landlock-only-metadata allow`: no metadata supervisor (src/stage/supervise.rs).
     pub landlock_only_metadata_allow: bool,
     pub report: Option<ReportTo>,
     /// Resource limits and accounting (`--memory`, `--rlimit`, `--timeout`, `--stats`...).
     pub limits: Limits,
-    /// `--net user`, `--publish`... (src/net.rs). Whether there is a new network
+    /// `--net user`, `--publish`... (src/stage/net.rs). Whether there is a new network
     /// namespace at all is `ns.net`.
     pub net: NetSpec,
-    /// `--explain`: print the plan instead of running it (src/explain.rs).
+    /// `--explain`: print the plan instead of running it (src/front/explain.rs).
     pub explain: bool,
     /// `--profile`s, in order, with the options each became (for `--explain`).
     pub profiles: Vec<UsedProfile>,
@@ -499,7 +499,7 @@ impl Spec {
     }
 }
 
-// Limits (parsed and applied in src/limits.rs and src/cgroup.rs).
+// Limits (parsed and applied in src/stage/limits.rs and src/stage/cgroup.rs).
 
 /// The cpu.max period `--cpus` is expressed in, in microseconds.
 pub const CPU_PERIOD_US: u64 = 100_000;
@@ -562,7 +562,7 @@ pub struct Limits {
     /// `--timeout`: wall clock, from the start of the sandbox.
     pub timeout: Option<Duration>,
     pub stats: Option<StatsTo>,
-    /// `--cgroup` as given; see `Limits::cgroup_mode` (src/limits.rs).
+    /// `--cgroup` as given; see `Limits::cgroup_mode` (src/stage/limits.rs).
     pub cgroup: Option<CgroupMode>,
     /// The size bound of every tmpfs made without `--size` (`--tmpfs-size`; by default
     /// `limits::default_tmpfs_size` under the hutch name, none under the bwrap name).
@@ -574,7 +574,7 @@ pub struct Limits {
     pub nproc_default: bool,
 }
 
-// The network (parsed and carried out in src/net.rs).
+// The network (parsed and carried out in src/stage/net.rs).
 
 /// `--publish`'s protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -594,7 +594,7 @@ pub struct Publish {
 }
 
 /// The network part of the plan. Whether a network namespace is made at all is
-/// `Namespaces::net`; `user` adds the helper (src/net.rs).
+/// `Namespaces::net`; `user` adds the helper (src/stage/net.rs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetSpec {
     /// `--net user`.
@@ -605,10 +605,10 @@ pub struct NetSpec {
     pub publish: Vec<Publish>,
 }
 
-// Profiles (src/profile.rs).
+// Profiles (src/front/profile.rs).
 
 /// What one `--profile` (and everything it includes) became, for `--explain`
-/// (src/profile.rs makes it).
+/// (src/front/profile.rs makes it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsedProfile {
     /// As given to `--profile`.

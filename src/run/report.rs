@@ -83,7 +83,7 @@ pub struct Enforcement<'a> {
     pub bounds: Bounds,
 }
 
-/// `--host-sockets`: what holds the host's pathname sockets back (src/sockets.rs).
+/// `--host-sockets`: what holds the host's pathname sockets back (src/stage/sockets.rs).
 #[derive(Debug, Clone, Default)]
 pub struct HostSockets {
     /// `block` or `allow`.

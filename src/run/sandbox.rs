@@ -35,7 +35,7 @@ struct Handles {
     /// `--net user`: the child waits here until the network helper is ready.
     net_gate: crate::net::Gate,
     /// `--host-sockets block`: a sock_diag socket in the caller's network namespace,
-    /// on which the child lists the host's sockets (src/sockets.rs).
+    /// on which the child lists the host's sockets (src/stage/sockets.rs).
     host_diag: Option<OwnedFd>,
     /// `--forward-signals`: the signal mask before hutch blocked the forwarded
     /// signals, which the command and pid 1 get back (see `sys::forward_signals_to`).
@@ -85,7 +85,7 @@ fn set_memfd_noexec(level: u8) -> std::result::Result<u8, String> {
 /// (Kept here for the binary, src/main.rs: the type is the base layer's.)
 pub use crate::error::Messages;
 
-/// Explain a failed clone in terms a user can act on (src/diagnose.rs).
+/// Explain a failed clone in terms a user can act on (src/stage/diagnose.rs).
 fn clone_error(err: std::io::Error, userns: bool) -> Error {
     crate::diagnose::clone_failed(err, userns, &crate::diagnose::Host::real())
 }
@@ -578,7 +578,7 @@ fn child(
     // The command from here on: die with the monitor, no_new_privs, --block-fd.
     command_prelude(spec)?;
     // 7b. Landlock-only mode's metadata supervisor: its filter, whose listener goes to
-    // the monitor (src/supervise.rs). Before the report, which says whether it is in force.
+    // the monitor (src/stage/supervise.rs). Before the report, which says whether it is in force.
     let metadata = match meta_sock {
         Some(sock) => crate::supervise::install(sock)?,
         None => plan.metadata.status(),
@@ -654,7 +654,7 @@ fn map_ids(spec: &Spec, plan: &Plan) -> Result<OwnedFd> {
 /// No executable memfds where the plan forbids executing some writable place: the
 /// sysctl of our new pid namespace (we are its pid 1), through the host's /proc
 /// before the new root hides it, while we hold capabilities. The seccomp policy
-/// refuses what it can see of the rest (src/seccomp_policy.rs). `None`: not needed.
+/// refuses what it can see of the rest (src/stage/seccomp_policy.rs). `None`: not needed.
 fn memfd_sysctl(plan: &Plan) -> Option<std::result::Result<u8, String>> {
     match &plan.memfd {
         Memfd::NotNeeded => None,
@@ -678,7 +678,7 @@ fn open_max_userns(spec: &Spec, plan: &Plan) -> Result<Option<std::fs::File>> {
 
 /// The new root: sources resolved on the host first, then every op in order, then
 /// hutch's own configuration read-only and the host's sockets masked, then the
-/// pivot. (src/diagnose.rs adds the cause to a refused source, first mount or
+/// pivot. (src/stage/diagnose.rs adds the cause to a refused source, first mount or
 /// procfs.) Returns what was done about the host's sockets (`--host-sockets block`).
 fn build_root(
     spec: &Spec,
@@ -739,7 +739,7 @@ fn build_root(
 }
 
 /// After the root is built: the network namespace made beside (before anything can
-/// use it, src/netns.rs), the user namespace given with --userns2, and in a joined
+/// use it, src/stage/netns.rs), the user namespace given with --userns2, and in a joined
 /// namespace (--userns), where nobody wrote a map for us, the ids asked for.
 fn enter_late_namespaces(spec: &Spec, net_beside: Option<OwnedFd>) -> Result<()> {
     if let Some(sock) = net_beside {
@@ -850,7 +850,7 @@ fn process_env(spec: &Spec, plan: &Plan) -> Result<Vec<(OsString, OsString)>> {
     Ok(env)
 }
 
-/// Fork pid 1, which reaps everything and never returns here (src/init.rs); the
+/// Fork pid 1, which reaps everything and never returns here (src/run/init.rs); the
 /// command, its child, returns.
 fn fork_init(
     spec: &Spec,

@@ -156,7 +156,7 @@ pub fn derive(ops: &[Op]) -> Vec<(PathBuf, Access)> {
 }
 
 /// The rules in Landlock-only mode, where the mount plan's binds are of host paths
-/// onto themselves (src/landlock_only.rs): the same as [`derive`]'s, but the root is
+/// onto themselves (src/stage/landlock_only.rs): the same as [`derive`]'s, but the root is
 /// the host's, so nothing lists it unless a bind on `/` says so.
 pub fn derive_host(ops: &[Op]) -> Vec<(PathBuf, Access)> {
     let root_mounted = ops
@@ -181,7 +181,7 @@ pub fn explicit_access(a: PathAccess) -> Access {
 /// Whether the rules let the command write somewhere it may not execute: explicit
 /// rules with a `--landlock-write` path beneath no `--landlock-exec` path (the derived
 /// rules let every writable place execute). Landlock does not see memfds, so such a
-/// plan also needs memfd execution refused (src/seccomp_policy.rs, src/sandbox.rs).
+/// plan also needs memfd execution refused (src/stage/seccomp_policy.rs, src/run/sandbox.rs).
 pub fn exec_denied_where_writable(fs: &LandlockFs) -> bool {
     let LandlockFs::Explicit(rules) = fs else {
         return false;

@@ -18,7 +18,7 @@
 //!
 //! Metadata changes (chmod, chown, utimes, xattrs), for which Landlock has no right,
 //! are checked against the write rules by a supervisor in the monitor
-//! (src/supervise.rs), unless `--landlock-only-metadata allow`.
+//! (src/stage/supervise.rs), unless `--landlock-only-metadata allow`.
 //!
 //! With no `/` rule, the host's root directory is not listable (a sandbox's own
 //! root would be). Capabilities: none unless `--cap-add` (also for root).
@@ -142,7 +142,7 @@ fn seccomp_blocks_userns(spec: &Spec) -> bool {
 /// `uid`/`gid`: the caller's; `abi`: the kernel's Landlock ABI.
 pub fn check(spec: &Spec, uid: u32, gid: u32, abi: i32) -> Result<()> {
     let ns = &spec.ns;
-    // hutch's default pid namespace is dropped, not refused (src/sandbox.rs).
+    // hutch's default pid namespace is dropped, not refused (src/run/sandbox.rs).
     let pid = ns.pid && !ns.pid_default;
     if ns.ipc && pid && ns.net && ns.uts {
         return Err(refuse("--unshare-all", "no namespaces"));
