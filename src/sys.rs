@@ -914,7 +914,7 @@ pub fn pidfd_exited(fd: RawFd) -> bool {
 }
 
 // Seccomp user notification, for the metadata supervisor of Landlock-only mode
-// (src/supervise.rs).
+// (src/stage/supervise.rs).
 
 /// `SECCOMP_IOCTL_NOTIF_RECV` and `_SEND` (`_IOWR('!', 0..1, ...)`), and `_ID_VALID` as
 /// Linux 5.0 defined it (`_IOR('!', 2, u64)`), which later kernels still accept.

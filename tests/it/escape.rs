@@ -76,6 +76,7 @@
 //! | fill the host's memory through /tmp, /dev/shm, a `--tmp-overlay` | `it::escape::tmpfs_writes_stop_at_the_bound` |
 //! | (the default bound: min(RAM/4, 4 GiB) per tmpfs) | `it::escape::the_default_tmpfs_bound_is_a_quarter_of_ram_at_most_4g` |
 //! | fork (or start threads) past the process bound | `it::escape::processes_stop_at_the_process_bound` |
+//! | (the default bound in a sandbox without /proc) | `it::escape::the_process_bound_holds_without_proc` |
 //! | weaken the next sandbox: write hutch's own configuration through `--bind ~ ~` | `it::escape::hutchs_configuration_is_read_only_inside` |
 //! | (a profile another user may write) | `profiles::profiles_others_may_write_are_refused_or_warned_about` |
 
@@ -1588,6 +1589,27 @@ print('threads', n)
             .run();
         o.ok();
         assert_eq!(count(&o), 4200, "{o:?}");
+    });
+}
+
+/// The default process bound does not depend on what the sandbox mounts: it was once
+/// decided after the pivot, from the sandbox's /proc, and without one it was not set.
+#[test]
+fn the_process_bound_holds_without_proc() {
+    let body = "import resource\nprint('nproc', resource.getrlimit(resource.RLIMIT_NPROC)[0])\n";
+    for_each_user(|u| {
+        let o = py(small(Name::Hutch, u), body).run();
+        o.ok();
+        // Without the protection: bwrap's defaults, the caller's own limit.
+        let without = py(small(Name::Bwrap, u), body).run();
+        without.ok();
+        if u.is_root() {
+            // The kernel does not bound uid 0 with RLIMIT_NPROC: no default for root.
+            assert_eq!(result(&o, "nproc"), result(&without, "nproc"), "{o:?}");
+        } else {
+            assert_eq!(result(&o, "nproc"), "4096", "{o:?}");
+            assert_ne!(result(&without, "nproc"), "4096", "{without:?}");
+        }
     });
 }
 

@@ -38,7 +38,7 @@ use crate::landlock::Access;
 
 /// The metadata calls `(name, x86_64, aarch64)`, `None` where the architecture has
 /// no such call (aarch64 has only the `*at` forms and the fd forms), as in
-/// src/seccomp_policy.rs's table.
+/// src/stage/seccomp_policy.rs's table.
 #[rustfmt::skip]
 pub const CALLS: &[(&str, Option<i64>, Option<i64>)] = &[
     ("chmod", Some(90), None),

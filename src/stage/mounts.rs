@@ -178,7 +178,7 @@ pub struct Root {
     root: OwnedFd,
     data_files: usize,
     uses_new_api: bool,
-    /// The empty file bound over host sockets exists (src/sockets.rs).
+    /// The empty file bound over host sockets exists (src/stage/sockets.rs).
     socket_mask: bool,
     /// `--tmpfs-size`: the size bound of every tmpfs made without `--size`.
     tmpfs_size: Option<u64>,
@@ -490,7 +490,7 @@ impl Root {
     }
 
     /// An `O_PATH` descriptor of `dest` in the new root (`follow`: a final symlink
-    /// is followed, inside the new root), for src/sockets.rs.
+    /// is followed, inside the new root), for src/stage/sockets.rs.
     pub fn find(&self, dest: &Path, follow: bool) -> io::Result<OwnedFd> {
         let nofollow = if follow {
             OFlag::empty()

@@ -30,7 +30,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::AccessFlags;
 
 use crate::error::{Error, Result};
-use crate::limits::{Limits, CPU_PERIOD_US};
+use crate::spec::{Limits, CPU_PERIOD_US};
 
 /// Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup`, here `/sys/fs/cgroup/unified`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -675,7 +675,7 @@ impl Cgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::Limits;
+    use crate::spec::Limits;
     use std::ffi::OsString;
 
     /// A fake cgroup2 tree: the caller's cgroup `/user/app` with some controllers.

@@ -1,19 +1,27 @@
-//! What hutch reports about a sandbox: bwrap's `--info-fd` and `--json-status-fd` JSON.
+//! What hutch reports about a sandbox: bwrap's `--info-fd` and `--json-status-fd` JSON,
+//! and `--report`'s, all read from the Plan.
 
 use std::os::unix::fs::MetadataExt;
 
 use crate::json;
-use crate::spec::Spec;
+use std::io::Write;
 
-/// The namespaces created for the child, with their inode numbers, in bwrap's order.
-pub fn namespace_ids(pid: i32, spec: &Spec, cgroup_ns: bool) -> Vec<(&'static str, u64)> {
+use crate::error::{Context, Result};
+use crate::plan::Plan;
+use crate::spec::{ReportTo, Spec};
+use crate::{caps, seccomp_policy, sockets, sys};
+
+/// The namespaces created for the child (as the plan made them), with their inode
+/// numbers, in bwrap's order.
+pub fn namespace_ids(pid: i32, plan: &Plan) -> Vec<(&'static str, u64)> {
+    let ns = &plan.ns;
     let wanted = [
-        ("cgroup", cgroup_ns),
-        ("ipc", spec.ns.ipc),
-        ("mnt", true),
-        ("net", spec.ns.net),
-        ("pid", spec.ns.pid),
-        ("uts", spec.ns.uts),
+        ("cgroup", ns.cgroup),
+        ("ipc", ns.ipc),
+        ("mnt", ns.mnt),
+        ("net", ns.net),
+        ("pid", ns.pid),
+        ("uts", ns.uts),
     ];
     wanted
         .iter()
@@ -63,7 +71,7 @@ pub struct Enforcement<'a> {
     pub seccomp_action: &'static str,
     /// Every program installed: the policy's and `--seccomp`/`--add-seccomp-fd`'s.
     pub seccomp_programs: usize,
-    /// What refuses memfd execution: (status, how); see `sandbox::memfd_report`.
+    /// What refuses memfd execution: (status, how); see [`memfd_report`].
     pub memfd_exec: (&'static str, String),
     /// Metadata changes in Landlock-only mode: `supervised`, `enclosing` (by an
     /// enclosing Landlock-only hutch's supervisor, with its rules), `allowed`, `none`
@@ -75,7 +83,7 @@ pub struct Enforcement<'a> {
     pub bounds: Bounds,
 }
 
-/// `--host-sockets`: what holds the host's pathname sockets back (src/sockets.rs).
+/// `--host-sockets`: what holds the host's pathname sockets back (src/stage/sockets.rs).
 #[derive(Debug, Clone, Default)]
 pub struct HostSockets {
     /// `block` or `allow`.
@@ -184,6 +192,140 @@ pub fn enforcement_json(e: &Enforcement<'_>) -> String {
         json::opt_number(e.bounds.nproc),
         json::string(&e.bounds.nproc_from),
     )
+}
+
+/// `--report`/`--report-fd`: the protections in force for the command, as JSON.
+pub fn write_report(
+    spec: &Spec,
+    plan: &Plan,
+    landlock: &crate::landlock::Status,
+    memfd_sysctl: Option<&std::result::Result<u8, String>>,
+    host_sockets: Option<&sockets::Outcome>,
+    metadata: &'static str,
+    to: ReportTo,
+) -> Result<()> {
+    let mut capabilities: Vec<String> = caps::current_effective()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    capabilities.sort();
+    let text = enforcement_json(&Enforcement {
+        namespaces: plan.namespace_names(),
+        mode: if plan.landlock_only {
+            "landlock-only"
+        } else {
+            "namespaces"
+        },
+        landlock,
+        seccomp_policy: seccomp_policy::describe(&spec.seccomp_policy),
+        seccomp_action: match spec.seccomp_policy.action {
+            crate::spec::PolicyAction::Errno => "errno",
+            crate::spec::PolicyAction::Kill => "kill",
+            crate::spec::PolicyAction::Log => "log",
+        },
+        seccomp_programs: plan.seccomp.len(),
+        memfd_exec: memfd_report(spec, memfd_sysctl),
+        metadata,
+        capabilities,
+        no_new_privs: nix::sys::prctl::get_no_new_privs().unwrap_or(false),
+        host_sockets: HostSockets::new(spec.host_sockets.block, plan.landlock_only, host_sockets),
+        bounds: bounds(spec, plan),
+    });
+    let fd = match to {
+        ReportTo::Stderr => 2,
+        ReportTo::Fd(fd) => fd,
+    };
+    // Not closed here: fd 2 stays the command's; `close_fd` closes any other.
+    let mut f = std::mem::ManuallyDrop::new(std::fs::File::from(sys::own_fd(fd)));
+    f.write_all(text.as_bytes())
+        .ctx(|| "Write to the report fd".into())?;
+    close_fd(spec);
+    Ok(())
+}
+
+/// What holds against memfd execution: `(status, how)`, status `not needed`, `full`,
+/// `partial` or `none`.
+fn memfd_report(
+    spec: &Spec,
+    sysctl: Option<&std::result::Result<u8, String>>,
+) -> (&'static str, String) {
+    let Some(sysctl) = sysctl else {
+        return (
+            "not needed",
+            "the Landlock rules let the command execute wherever it can write".into(),
+        );
+    };
+    let seccomp = spec.seccomp_policy.source == crate::spec::PolicySource::Default
+        && spec.seccomp_policy.action != crate::spec::PolicyAction::Log;
+    let sealed = "memfds are created non-executable and sealed so";
+    match (sysctl, seccomp) {
+        (Ok(2), _) => (
+            "full",
+            format!(
+                "vm.memfd_noexec = 2 in the sandbox's pid namespace: {sealed}, MFD_EXEC is refused"
+            ),
+        ),
+        (Ok(level), true) => (
+            "full",
+            format!(
+                "vm.memfd_noexec = {level} in the sandbox's pid namespace: {sealed}; the \
+                 seccomp policy refuses MFD_EXEC"
+            ),
+        ),
+        (Ok(level), false) => (
+            "partial",
+            format!(
+                "vm.memfd_noexec = {level} in the sandbox's pid namespace: {sealed}, but \
+                 memfd_create(MFD_EXEC) works (no default seccomp policy)"
+            ),
+        ),
+        (Err(why), true) => (
+            "partial",
+            format!(
+                "the seccomp policy refuses memfd_create(MFD_EXEC) and execveat(AT_EMPTY_PATH) \
+                 (fexecve), not execve of /proc/self/fd/N; {why}"
+            ),
+        ),
+        (Err(why), false) => ("none", format!("{why}; no default seccomp policy")),
+    }
+}
+
+/// The resource bounds for `--report`: `--rlimit nproc` if given, else the default.
+fn bounds(spec: &Spec, plan: &Plan) -> Bounds {
+    let l = &spec.limits;
+    let tmpfs = if plan.landlock_only {
+        None
+    } else {
+        l.tmpfs_size
+    };
+    let given = l
+        .rlimits
+        .iter()
+        .find(|r| r.name == crate::limits::RlimitName::Nproc);
+    let (nproc, nproc_from) = match (given, plan.default_nproc) {
+        (Some(r), _) => (r.soft, "--rlimit".to_string()),
+        // Lowered to the default, never raised: the caller's own limit may be lower.
+        (None, Ok(n)) => {
+            let cur = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC)
+                .map_or(n, |(soft, _)| soft);
+            (Some(n.min(cur)), "default".to_string())
+        }
+        (None, Err(why)) => (None, why.to_string()),
+    };
+    Bounds {
+        tmpfs,
+        nproc,
+        nproc_from,
+    }
+}
+
+/// Only the command's process keeps the `--report-fd` (until it writes the report).
+pub fn close_fd(spec: &Spec) {
+    if let Some(ReportTo::Fd(fd)) = spec.report {
+        if fd > 2 {
+            let _ = nix::unistd::close(fd);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -289,7 +289,7 @@ pub fn idmap(data: &[u8]) {
     };
     let userns = flags & 1 != 0 || real.uid != 0;
     let layout = Layout::new(real, spec.uid, spec.gid, userns, |ids| {
-        crate::sandbox::nested_user_ns(&spec, ids.uid, ids.gid)
+        crate::plan::nested_user_ns(&spec, ids.uid, ids.gid)
     });
     assert_eq!(layout.real, real);
     if !userns {

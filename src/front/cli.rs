@@ -32,7 +32,7 @@ pub struct Flag {
     pub name: &'static str,
     pub values: &'static [&'static str],
     pub help: &'static str,
-    // Read only by the man page generator (src/docs.rs, test-only): bwrap's
+    // Read only by the man page generator (src/front/docs.rs, test-only): bwrap's
     // --help layout, which `usage` reproduces, has no sections.
     #[cfg_attr(not(test), allow(dead_code))]
     pub section: Section,
@@ -744,7 +744,7 @@ impl<'i> Parser<'i> {
             }
             "--report" => s.report = Some(ReportTo::Stderr),
             "--explain" => s.explain = true,
-            // A profile's options, spliced in here like --args (src/profile.rs).
+            // A profile's options, spliced in here like --args (src/front/profile.rs).
             "--profile" => return self.apply_profile(&v[0]),
             "--keep-fd" => {
                 let fd = parse_fd(&v[0])?;
@@ -755,11 +755,11 @@ impl<'i> Parser<'i> {
                 s.report = Some(ReportTo::Fd(parse_fd(&v[0])?));
                 self.single(name);
             }
-            // Networking (src/net.rs).
+            // Networking (src/stage/net.rs).
             name if crate::net::FLAG_NAMES.contains(&name) => {
                 crate::net::parse_flag(&mut s.ns.net, &mut s.net, name, &v)?
             }
-            // Resource limits and accounting (src/limits.rs).
+            // Resource limits and accounting (src/stage/limits.rs).
             name if crate::limits::FLAG_NAMES.contains(&name) => {
                 s.limits.parse_flag(name, &v)?;
                 if !matches!(name, "--rlimit" | "--stats") {
@@ -929,7 +929,7 @@ impl<'i> Parser<'i> {
             self.size = None;
         }
         self.check_modifiers("")?;
-        // hutch's own configuration: read-only inside (src/mounts.rs, `protect_config`).
+        // hutch's own configuration: read-only inside (src/stage/mounts.rs, `protect_config`).
         if self.spec.personality == Personality::Hutch {
             if self.profile_env.is_none() {
                 let command = self.profile_command.clone();

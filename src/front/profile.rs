@@ -42,14 +42,16 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::error::{Error, Result};
+// What a profile became is plain data of the Spec (src/spec.rs).
+pub use crate::spec::UsedProfile as Used;
 
 /// The profiles compiled into the binary, from `profiles/` at the repository root.
 pub const BUILTINS: &[(&str, &str)] = &[
-    ("build", include_str!("../profiles/build.toml")),
-    ("desktop", include_str!("../profiles/desktop.toml")),
-    ("gpu", include_str!("../profiles/gpu.toml")),
-    ("home-ro", include_str!("../profiles/home-ro.toml")),
-    ("net", include_str!("../profiles/net.toml")),
+    ("build", include_str!("../../profiles/build.toml")),
+    ("desktop", include_str!("../../profiles/desktop.toml")),
+    ("gpu", include_str!("../../profiles/gpu.toml")),
+    ("home-ro", include_str!("../../profiles/home-ro.toml")),
+    ("net", include_str!("../../profiles/net.toml")),
 ];
 
 /// The variables a profile may use, with what they are.
@@ -122,7 +124,7 @@ enum Kind {
 pub struct Key {
     pub name: &'static str,
     kind: Kind,
-    /// What the value looks like, for the documentation (src/docs.rs, test-only).
+    /// What the value looks like, for the documentation (src/front/docs.rs, test-only).
     #[cfg_attr(not(test), allow(dead_code))]
     pub value: &'static str,
     /// What it does, for the documentation.
@@ -385,21 +387,6 @@ fn interpolate(s: &str, vars: &Vars) -> std::result::Result<Expanded, String> {
     })
 }
 
-/// What one `--profile` (and everything it includes) became, for `--explain`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Used {
-    /// As given to `--profile`.
-    pub given: String,
-    /// Every file read, in order: the profile, then its includes.
-    pub files: Vec<String>,
-    /// The profile's `description`.
-    pub description: Option<String>,
-    /// The flags it expanded to.
-    pub args: Vec<OsString>,
-    /// One line for each file that others may have written (see [`ownership`]).
-    pub warnings: Vec<String>,
-}
-
 /// A run of flags from one key of one profile, with where it came from for errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
@@ -572,7 +559,7 @@ fn unmapped(owner: u32) -> bool {
 /// directory owned by another user than the caller and root, or writable by everyone
 /// (a directory without the sticky bit), is refused (`Err`); one writable by its group
 /// is warned about (`Ok(Some)`). A sandbox writes as its caller, so it is not caught
-/// here: hutch's configuration is read-only inside every sandbox (src/mounts.rs).
+/// here: hutch's configuration is read-only inside every sandbox (src/stage/mounts.rs).
 pub fn ownership(
     file: &std::fs::Metadata,
     dir: Option<&std::fs::Metadata>,

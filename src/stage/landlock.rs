@@ -156,7 +156,7 @@ pub fn derive(ops: &[Op]) -> Vec<(PathBuf, Access)> {
 }
 
 /// The rules in Landlock-only mode, where the mount plan's binds are of host paths
-/// onto themselves (src/landlock_only.rs): the same as [`derive`]'s, but the root is
+/// onto themselves (src/stage/landlock_only.rs): the same as [`derive`]'s, but the root is
 /// the host's, so nothing lists it unless a bind on `/` says so.
 pub fn derive_host(ops: &[Op]) -> Vec<(PathBuf, Access)> {
     let root_mounted = ops
@@ -181,7 +181,7 @@ pub fn explicit_access(a: PathAccess) -> Access {
 /// Whether the rules let the command write somewhere it may not execute: explicit
 /// rules with a `--landlock-write` path beneath no `--landlock-exec` path (the derived
 /// rules let every writable place execute). Landlock does not see memfds, so such a
-/// plan also needs memfd execution refused (src/seccomp_policy.rs, src/sandbox.rs).
+/// plan also needs memfd execution refused (src/stage/seccomp_policy.rs, src/run/sandbox.rs).
 pub fn exec_denied_where_writable(fs: &LandlockFs) -> bool {
     let LandlockFs::Explicit(rules) = fs else {
         return false;
@@ -196,7 +196,7 @@ pub fn exec_denied_where_writable(fs: &LandlockFs) -> bool {
         .any(|(p, a)| *a == PathAccess::Write && !exec.iter().any(|e| normalize(p).starts_with(e)))
 }
 
-fn flag_name(a: PathAccess) -> &'static str {
+pub fn flag_name(a: PathAccess) -> &'static str {
     match a {
         PathAccess::Read => "--landlock-read",
         PathAccess::Write => "--landlock-write",
@@ -281,11 +281,37 @@ fn ll_err(e: impl std::fmt::Display) -> Error {
     Error::msg(format!("Landlock: {e}"))
 }
 
-/// Restrict this process (and what it execs) as `spec` says. Runs in the child
-/// after the new root is final: rule paths are the sandbox's own. `host`: in
-/// Landlock-only mode, with no new root (see [`derive_host`]).
-pub fn apply(spec: &LandlockSpec, ops: &[Op], host: bool) -> Result<Status> {
-    let abi = crate::sys::landlock_abi();
+/// One path rule: the path, its access, and the flag that asked for it when explicit
+/// (a missing path is then an error; a derived rule's is skipped).
+pub type PathRule = (PathBuf, Access, Option<&'static str>);
+
+/// The path rules `spec` asks for (see `plan::Landlock`): derived from the mounts
+/// (`host`: in Landlock-only mode, with no new root, see [`derive_host`]), or given.
+pub fn path_rules(spec: &LandlockSpec, ops: &[Op], host: bool) -> Vec<PathRule> {
+    match &spec.fs {
+        _ if !spec.enabled() => Vec::new(),
+        LandlockFs::Off => Vec::new(),
+        LandlockFs::Derived => {
+            let rules = if host { derive_host(ops) } else { derive(ops) };
+            rules.into_iter().map(|(p, a)| (p, a, None)).collect()
+        }
+        LandlockFs::Explicit(list) => list
+            .iter()
+            .map(|(p, a)| (p.clone(), explicit_access(*a), Some(flag_name(*a))))
+            .collect(),
+    }
+}
+
+/// Restrict this process (and what it execs) as `spec` says, with the path rules
+/// the plan made (`rules`, see [`path_rules`]) and what kernel ABI `abi` lacks of
+/// it (`dropped`, see [`unsupported`]). Runs in the child after the new root is
+/// final: rule paths are the sandbox's own.
+pub fn apply(
+    spec: &LandlockSpec,
+    abi: i32,
+    dropped: &[String],
+    rules: &[PathRule],
+) -> Result<Status> {
     let mut status = Status {
         abi,
         state: "off",
@@ -302,7 +328,7 @@ pub fn apply(spec: &LandlockSpec, ops: &[Op], host: bool) -> Result<Status> {
     if !spec.enabled() {
         return Ok(status);
     }
-    status.dropped = unsupported(spec, abi);
+    status.dropped = dropped.to_vec();
     if spec.strict && !status.dropped.is_empty() {
         return Err(Error::msg(format!(
             "Landlock cannot enforce everything asked (--landlock-strict): kernel ABI {abi} lacks {}",
@@ -344,23 +370,12 @@ pub fn apply(spec: &LandlockSpec, ops: &[Op], host: bool) -> Result<Status> {
     }
     let mut created = ruleset.create().map_err(ll_err)?;
 
-    // Path rules: (path, access, the flag that asked for it when explicit).
-    let rules: Vec<(PathBuf, Access, Option<&str>)> = match &spec.fs {
-        LandlockFs::Off => Vec::new(),
-        LandlockFs::Derived => {
-            let rules = if host { derive_host(ops) } else { derive(ops) };
-            rules.into_iter().map(|(p, a)| (p, a, None)).collect()
-        }
-        LandlockFs::Explicit(list) => list
-            .iter()
-            .map(|(p, a)| (p.clone(), explicit_access(*a), Some(flag_name(*a))))
-            .collect(),
-    };
-    for (path, mut access, flag) in rules {
-        let fd = match PathFd::new(&path) {
+    for (path, access, flag) in rules {
+        let (path, mut access) = (path.as_path(), *access);
+        let fd = match PathFd::new(path) {
             Ok(fd) => fd,
             Err(e) => {
-                let err = std::fs::metadata(&path)
+                let err = std::fs::metadata(path)
                     .err()
                     .map(|e| crate::error::strerror(&e))
                     .unwrap_or_else(|| e.to_string());
@@ -376,7 +391,7 @@ pub fn apply(spec: &LandlockSpec, ops: &[Op], host: bool) -> Result<Status> {
             }
         };
         // Directory-only rights make no sense on a file (the kernel refuses them).
-        let is_dir = std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(true);
+        let is_dir = std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(true);
         if !is_dir {
             access &= AccessFs::from_file(TARGET_ABI);
         }

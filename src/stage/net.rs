@@ -52,7 +52,9 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use crate::error::{Context, Error, Result};
+// The network's plain data lives with the rest of the Spec (src/spec.rs).
 use crate::spec::Op;
+pub use crate::spec::{NetSpec, Proto, Publish};
 use crate::sys;
 
 /// Every flag handled here (the match arm in `cli.rs` hands them over).
@@ -71,12 +73,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 const PUBLISH_SYNTAX: &str = "[HOSTADDR:]HOSTPORT:SANDBOXPORT[/tcp|/udp]";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
-    Tcp,
-    Udp,
-}
-
 impl Proto {
     fn name(self) -> &'static str {
         match self {
@@ -84,28 +80,6 @@ impl Proto {
             Proto::Udp => "udp",
         }
     }
-}
-
-/// One `--publish`: a port on the host forwarded to a port in the sandbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Publish {
-    /// The host address to listen on; every address when `None`.
-    pub host_addr: Option<IpAddr>,
-    pub host_port: u16,
-    pub sandbox_port: u16,
-    pub proto: Proto,
-}
-
-/// The network part of the plan. Whether a network namespace is made at all is
-/// `Namespaces::net`; `user` adds the helper.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetSpec {
-    /// `--net user`.
-    pub user: bool,
-    /// `--net-allow-host-loopback`: the gateway address reaches the host's loopback.
-    pub allow_host_loopback: bool,
-    /// `--publish`, in order.
-    pub publish: Vec<Publish>,
 }
 
 /// Parse one of [`FLAG_NAMES`]. `unshare_net` is `Namespaces::net`, which `--net` sets
@@ -242,15 +216,6 @@ impl Gate {
             read: Cell::new(Some(r)),
             write: Cell::new(Some(w)),
         })
-    }
-
-    /// Whether the child will wait at this gate (see `new`).
-    pub fn in_use(&self) -> bool {
-        // A Cell: look by taking the end and putting it back.
-        let r = self.read.take();
-        let used = r.is_some();
-        self.read.set(r);
-        used
     }
 
     /// Child side: block until the monitor opens the gate. EOF means the monitor

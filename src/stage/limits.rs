@@ -19,14 +19,13 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::cgroup::{self, Cgroup};
-use crate::error::{Error, Result};
-use crate::sandbox::Messages;
+use crate::error::{Error, Messages, Result};
 use crate::spec::Spec;
 use crate::sys;
+// The limits' plain data lives with the rest of the Spec (src/spec.rs); its
+// parsing and application are here.
+pub use crate::spec::{CgroupMode, Limits, Rlimit, RlimitName, StatsTo, CPU_PERIOD_US};
 use crate::units::{format_duration, parse_count, parse_decimal, parse_duration, parse_size};
-
-/// The cpu.max period `--cpus` is expressed in, in microseconds.
-pub const CPU_PERIOD_US: u64 = 100_000;
 
 /// hutch's exit status when `--timeout` ends the sandbox, as timeout(1).
 pub const TIMEOUT_STATUS: i32 = 124;
@@ -64,34 +63,8 @@ pub fn default_tmpfs_size() -> u64 {
 /// Since Linux 5.14 `RLIMIT_NPROC` is counted per (user namespace, uid) and up the chain of
 /// namespaces: in a sandbox with its own user namespace it counts the sandbox's processes
 /// and threads only. Before, it counted every process of the uid on the host.
-pub fn nproc_counted_per_userns() -> bool {
-    let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    crate::units::kernel_version(&rel) >= (5, 14)
-}
-
-/// `--cgroup`: what to do when no cgroup can be made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CgroupMode {
-    /// Fail, naming the cause and the fix.
-    Required,
-    /// Warn once and run without the cgroup limits (`--stats` lists them).
-    BestEffort,
-    /// Never make a cgroup.
-    Off,
-}
-
-/// The resources `--rlimit` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RlimitName {
-    As,
-    Core,
-    Cpu,
-    Data,
-    Fsize,
-    Memlock,
-    Nofile,
-    Nproc,
-    Stack,
+pub fn nproc_counted_per_userns(kernel: (u32, u32)) -> bool {
+    kernel >= (5, 14)
 }
 
 impl RlimitName {
@@ -137,56 +110,11 @@ impl RlimitName {
     }
 }
 
-/// One `--rlimit NAME=SOFT[:HARD]`; `None` is unlimited. A lone value sets both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rlimit {
-    pub name: RlimitName,
-    pub soft: Option<u64>,
-    pub hard: Option<u64>,
-}
-
 impl std::fmt::Display for Rlimit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let v = |x: Option<u64>| x.map_or("unlimited".to_string(), |n| n.to_string());
         write!(f, "{}={}:{}", self.name.name(), v(self.soft), v(self.hard))
     }
-}
-
-/// Where `--stats`/`--stats-fd` write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatsTo {
-    Stderr,
-    Fd(RawFd),
-}
-
-/// The limits part of the plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Limits {
-    /// `--memory`: memory.max, in bytes.
-    pub memory: Option<u64>,
-    /// `--memory-swap`: memory.swap.max (swap on top of `--memory`), in bytes.
-    pub memory_swap: Option<u64>,
-    /// `--cpus` as a cpu.max quota, in microseconds per [`CPU_PERIOD_US`].
-    pub cpu_quota: Option<u64>,
-    /// `--pids`: pids.max.
-    pub pids: Option<u64>,
-    /// `--io-weight`: io.weight's default, 1-10000.
-    pub io_weight: Option<u16>,
-    /// `--rlimit`, one per resource (the last one given wins).
-    pub rlimits: Vec<Rlimit>,
-    /// `--timeout`: wall clock, from the start of the sandbox.
-    pub timeout: Option<Duration>,
-    pub stats: Option<StatsTo>,
-    /// `--cgroup` as given; see [`Limits::cgroup_mode`].
-    pub cgroup: Option<CgroupMode>,
-    /// The size bound of every tmpfs made without `--size` (`--tmpfs-size`; by default
-    /// [`default_tmpfs_size`] under the hutch name, none under the bwrap name).
-    pub tmpfs_size: Option<u64>,
-    /// `--tmpfs-size` given (`Some(None)`: unlimited).
-    pub tmpfs_size_given: Option<Option<u64>>,
-    /// Under the hutch name without `--rlimit nproc`: [`DEFAULT_NPROC`], where it bounds
-    /// the sandbox alone (see [`Limits::default_nproc`]).
-    pub nproc_default: bool,
 }
 
 fn bad(flag: &str, what: &str, value: &str, hint: &str) -> Error {
@@ -378,10 +306,12 @@ impl Limits {
     /// The default process bound, if it applies to this sandbox, else why not. It bounds
     /// the sandbox alone only in a user namespace of its own (Linux 5.14 and later), and
     /// never root: the kernel exempts uid 0 (of the initial namespace) from `RLIMIT_NPROC`.
+    /// `per_userns`: see [`nproc_counted_per_userns`].
     pub fn default_nproc(
         &self,
         own_userns: bool,
         real_uid: u32,
+        per_userns: bool,
     ) -> std::result::Result<u64, &'static str> {
         if !self.nproc_default {
             return Err("not asked for");
@@ -392,7 +322,7 @@ impl Limits {
         if !own_userns {
             return Err("no user namespace of its own: RLIMIT_NPROC would count the user's host processes too");
         }
-        if !nproc_counted_per_userns() {
+        if !per_userns {
             return Err("before Linux 5.14 RLIMIT_NPROC counts the user's host processes too");
         }
         Ok(DEFAULT_NPROC)

@@ -1,16 +1,18 @@
 //! `--explain`: the plan, resolved, in words a person reads; printed to stdout by
 //! `main` instead of running anything.
 //!
-//! Everything here comes from the Spec (plain data) plus read-only looks at the host
-//! that the sandbox would make too: the caller's ids, where each bind source resolves,
-//! whether a user namespace can be made, the kernel's Landlock ABI. Nothing is
-//! created, opened for writing or run.
+//! Everything here comes from the Spec (plain data) and the Plan the sandbox would
+//! run (src/plan.rs: the namespaces, ids, capabilities, Landlock rules and bounds are
+//! its decisions, never made again here), plus read-only looks at where each bind
+//! source resolves. Nothing is created, opened for writing or run (no seccomp fd is
+//! read).
 
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use crate::plan::{Host, Metadata, Plan};
 use crate::spec::*;
 
 /// `s` quoted for a POSIX shell when it needs it.
@@ -192,6 +194,8 @@ fn access(a: crate::landlock::Access) -> String {
 
 /// The plan, as text.
 pub fn explain(spec: &Spec) -> String {
+    let host = Host::probe_facts(spec);
+    let plan = Plan::explain(spec, &host);
     let mut o = String::new();
     let hutch = spec.personality == Personality::Hutch;
     let _ = writeln!(
@@ -241,16 +245,10 @@ pub fn explain(spec: &Spec) -> String {
     }
 
     // Landlock-only mode: whether it applies, and whether the plan fits it.
-    let probed =
-        (spec.landlock_only == LandlockOnly::Fallback).then(|| crate::landlock_only::probe(spec));
-    let ll_only = match spec.landlock_only {
-        LandlockOnly::Off => false,
-        LandlockOnly::On => true,
-        LandlockOnly::Fallback => matches!(probed, Some(Err(_))),
-    };
+    let ll_only = plan.landlock_only;
     if spec.landlock_only != LandlockOnly::Off {
         let _ = writeln!(o, "\nmode");
-        if let Some(probed) = probed {
+        if let Some(probed) = &host.namespaces {
             let _ = match probed {
                 Ok(()) => writeln!(
                     o,
@@ -270,32 +268,34 @@ pub fn explain(spec: &Spec) -> String {
                 "  Landlock-only: no namespaces; the command runs in the host's file system as \
                  the caller, confined by Landlock, the seccomp policy and no_new_privs"
             );
-            let metadata = if spec.landlock_only_metadata_allow {
-                "allowed wherever the file's owner may (--landlock-only-metadata allow)"
-            } else if crate::supervise::available() {
-                "supervised: chmod, chown, utimes and xattr changes only beneath a rule \
-                 that grants writing"
-            } else {
-                "not restricted: this kernel has no seccomp user notification (Linux 5.0)"
+            let metadata = match plan.metadata {
+                Metadata::Allowed | Metadata::NotNeeded => {
+                    "allowed wherever the file's owner may (--landlock-only-metadata allow)"
+                }
+                Metadata::Supervised { .. } => {
+                    "supervised: chmod, chown, utimes and xattr changes only beneath a rule \
+                     that grants writing"
+                }
+                Metadata::Unsupported => {
+                    "not restricted: this kernel has no seccomp user notification (Linux 5.0)"
+                }
             };
             let _ = writeln!(o, "  metadata changes: {metadata}");
-            if let Err(e) = crate::landlock_only::check(spec) {
+            if let Some(e) = &plan.problems.landlock_only {
                 let _ = writeln!(o, "  ERROR: {e}; the sandbox would not start");
             }
         }
     }
 
     // Namespaces and ids.
-    let uid = nix::unistd::getuid().as_raw();
-    let gid = nix::unistd::getgid().as_raw();
-    let userns = !ll_only && crate::sandbox::makes_user_ns(spec, uid);
-    let suid = spec.uid.unwrap_or(uid);
-    let sgid = spec.gid.unwrap_or(gid);
+    let (uid, gid) = (host.uid, host.gid);
+    let userns = plan.ns.user;
+    let (suid, sgid) = (plan.layout.sandbox.uid, plan.layout.sandbox.gid);
     let _ = writeln!(o, "\nnamespaces");
     let user = if let Some(fd) = spec.userns_fd {
         format!("joined from fd {fd}")
     } else if userns {
-        let nested = crate::sandbox::nested_user_ns(spec, suid, sgid);
+        let nested = plan.layout.nested;
         let mut s = format!(
             "new: uid {suid} -> host uid {uid}, gid {sgid} -> host gid {gid}, every other id unmapped"
         );
@@ -319,7 +319,7 @@ pub fn explain(spec: &Spec) -> String {
             "new: a private tmpfs root, built by the ops below"
         }
     );
-    let pid = if spec.ns.pid {
+    let pid = if plan.ns.pid {
         if spec.as_pid_1 {
             "new: the command is pid 1 (--as-pid-1)".to_string()
         } else if spec.ns.pid_default {
@@ -336,9 +336,9 @@ pub fn explain(spec: &Spec) -> String {
     let _ = writeln!(
         o,
         "  ipc      {}",
-        if spec.ns.ipc { "new" } else { "the host's" }
+        if plan.ns.ipc { "new" } else { "the host's" }
     );
-    let net = if !spec.ns.net {
+    let net = if !plan.ns.net {
         "the host's network".to_string()
     } else if spec.net.user {
         let mut s = format!(
@@ -364,17 +364,19 @@ pub fn explain(spec: &Spec) -> String {
         "new: loopback only, no network".to_string()
     };
     let _ = writeln!(o, "  net      {net}");
-    let uts = match (&spec.ns.uts, &spec.hostname) {
+    let uts = match (&plan.ns.uts, &spec.hostname) {
         (true, Some(h)) => format!("new, hostname {}", quote(h)),
         (true, None) => "new".into(),
         (false, _) => "the host's".into(),
     };
     let _ = writeln!(o, "  uts      {uts}");
-    let cgroup = match spec.ns.cgroup {
-        _ if ll_only => "the host's",
-        Unshare::Yes => "new",
-        Unshare::Try => "new if the kernel has cgroup namespaces",
-        Unshare::No => "the host's",
+    let cgroup = match (plan.ns.cgroup, spec.ns.cgroup) {
+        (true, Unshare::Try) => "new (--unshare-cgroup-try: this kernel has cgroup namespaces)",
+        (true, _) => "new",
+        (false, Unshare::Try) if !ll_only => {
+            "the host's (--unshare-cgroup-try: this kernel has no cgroup namespaces)"
+        }
+        (false, _) => "the host's",
     };
     let _ = writeln!(o, "  cgroup   {cgroup}");
     if let Some(fd) = spec.pidns_fd {
@@ -433,9 +435,10 @@ pub fn explain(spec: &Spec) -> String {
         Some(d) => d.display().to_string(),
         None => format!(
             "the current directory ({}) if it exists inside, else $HOME, else /",
-            std::env::current_dir()
+            plan.old_cwd
+                .as_ref()
                 .map(|d| d.display().to_string())
-                .unwrap_or_else(|_| "unknown".into())
+                .unwrap_or_else(|| "unknown".into())
         ),
     };
     let _ = writeln!(o, "  cwd          {cwd}");
@@ -469,35 +472,28 @@ pub fn explain(spec: &Spec) -> String {
 
     // Security.
     let _ = writeln!(o, "\nsecurity");
-    let real_root = uid == 0;
-    let keep = if ll_only {
-        crate::landlock_only::keep_caps(spec)
+    let caps = if !plan.caps.change {
+        "all of root's, untouched (root without a new user namespace)".to_string()
     } else {
-        crate::sandbox::keep_caps(spec, real_root, userns || spec.userns_fd.is_some())
-    };
-    let caps =
-        if real_root && !userns && !ll_only && spec.userns_fd.is_none() && spec.caps.is_empty() {
-            "all of root's, untouched (root without a new user namespace)".to_string()
-        } else {
-            match keep {
-                Err(e) => format!("error: {e}"),
-                Ok(keep) => {
-                    let mut keep: Vec<String> = keep.iter().map(|c| c.to_string()).collect();
-                    keep.sort();
-                    if keep.is_empty() {
-                        "none".to_string()
-                    } else if keep.len() == crate::caps::supported().len() {
-                        format!("all {} that this kernel knows", keep.len())
-                    } else {
-                        keep.join(", ")
-                    }
+        match &plan.problems.caps {
+            Some(e) => format!("error: {e}"),
+            None => {
+                let mut keep: Vec<String> = plan.caps.keep.iter().map(|c| c.to_string()).collect();
+                keep.sort();
+                if keep.is_empty() {
+                    "none".to_string()
+                } else if keep.len() == host.caps_supported.len() {
+                    format!("all {} that this kernel knows", keep.len())
+                } else {
+                    keep.join(", ")
                 }
             }
-        };
+        }
+    };
     let _ = writeln!(o, "  capabilities  {caps}");
     let _ = writeln!(o, "  no_new_privs  yes");
     let ll = &spec.landlock;
-    let abi = crate::sys::landlock_abi();
+    let abi = plan.landlock.abi;
     match &ll.fs {
         LandlockFs::Off => {
             let _ = writeln!(o, "  landlock      filesystem: off");
@@ -507,13 +503,8 @@ pub fn explain(spec: &Spec) -> String {
                 o,
                 "  landlock      filesystem: rules derived from the mounts"
             );
-            let rules = if ll_only {
-                crate::landlock::derive_host(&spec.ops)
-            } else {
-                crate::landlock::derive(&spec.ops)
-            };
-            for (p, a) in rules {
-                let _ = writeln!(o, "                  {:<24} {}", p.display(), access(a));
+            for (p, a, _) in &plan.landlock.rules {
+                let _ = writeln!(o, "                  {:<24} {}", p.display(), access(*a));
             }
         }
         LandlockFs::Explicit(rules) => {
@@ -550,7 +541,7 @@ pub fn explain(spec: &Spec) -> String {
             "                scoping (no signals, no abstract unix sockets out): {}",
             if ll.scope { "on" } else { "off" }
         );
-        let missing = crate::landlock::unsupported(ll, abi);
+        let missing = &plan.landlock.unsupported;
         let _ = writeln!(
             o,
             "                this kernel: Landlock ABI {abi}; {}{}",
@@ -666,9 +657,7 @@ pub fn explain(spec: &Spec) -> String {
         lim.push(format!("each tmpfs {} ({from})", size(t)));
     }
     if l.nproc_default {
-        let uid = nix::unistd::getuid().as_raw();
-        let userns = crate::sandbox::makes_user_ns(spec, uid);
-        lim.push(match l.default_nproc(userns, uid) {
+        lim.push(match plan.default_nproc {
             Ok(n) => format!("rlimit nproc={n} (default)"),
             Err(why) => format!("no process bound ({why})"),
         });

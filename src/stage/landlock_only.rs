@@ -18,7 +18,7 @@
 //!
 //! Metadata changes (chmod, chown, utimes, xattrs), for which Landlock has no right,
 //! are checked against the write rules by a supervisor in the monitor
-//! (src/supervise.rs), unless `--landlock-only-metadata allow`.
+//! (src/stage/supervise.rs), unless `--landlock-only-metadata allow`.
 //!
 //! With no `/` rule, the host's root directory is not listable (a sandbox's own
 //! root would be). Capabilities: none unless `--cap-add` (also for root).
@@ -31,7 +31,7 @@ use ::caps::Capability;
 
 use crate::error::{Error, Result};
 use crate::landlock::{derive, normalize, read_exec, Access};
-use crate::spec::{LandlockOnly, Op, OverlayKind, PolicyAction, PolicySource, Spec, Unshare};
+use crate::spec::{Op, OverlayKind, PolicyAction, PolicySource, Spec, Unshare};
 
 /// Where the checks say what Landlock-only mode maps.
 const MAPS: &str = "Landlock-only mode maps only a --bind, --ro-bind or --dev-bind of a path \
@@ -139,9 +139,10 @@ fn seccomp_blocks_userns(spec: &Spec) -> bool {
 }
 
 /// Everything in `spec` that Landlock-only mode cannot honour, as one error naming it.
-pub fn check(spec: &Spec) -> Result<()> {
+/// `uid`/`gid`: the caller's; `abi`: the kernel's Landlock ABI.
+pub fn check(spec: &Spec, uid: u32, gid: u32, abi: i32) -> Result<()> {
     let ns = &spec.ns;
-    // hutch's default pid namespace is dropped, not refused (src/sandbox.rs).
+    // hutch's default pid namespace is dropped, not refused (src/run/sandbox.rs).
     let pid = ns.pid && !ns.pid_default;
     if ns.ipc && pid && ns.net && ns.uts {
         return Err(refuse("--unshare-all", "no namespaces"));
@@ -183,8 +184,6 @@ pub fn check(spec: &Spec) -> Result<()> {
     if let Some((flag, _, why)) = wanted.iter().find(|(_, on, _)| *on) {
         return Err(refuse(flag, why));
     }
-    let uid = nix::unistd::getuid().as_raw();
-    let gid = nix::unistd::getgid().as_raw();
     if let Some(u) = spec.uid.filter(|u| *u != uid) {
         return Err(refuse(
             format!("--uid {u}"),
@@ -214,7 +213,7 @@ pub fn check(spec: &Spec) -> Result<()> {
             "Landlock-only mode needs Landlock: it cannot be combined with --landlock off",
         ));
     }
-    if crate::sys::landlock_abi() <= 0 {
+    if abi <= 0 {
         return Err(Error::msg(
             "Landlock-only mode needs Landlock, which this kernel does not have (or has \
              turned off: lsm= on the kernel command line)",
@@ -224,9 +223,8 @@ pub fn check(spec: &Spec) -> Result<()> {
 }
 
 /// The capabilities the command keeps: none, or those added with `--cap-add`
-/// that hutch holds (there is no user namespace to grant others).
-pub fn keep_caps(spec: &Spec) -> Result<HashSet<Capability>> {
-    let permitted = crate::caps::current_permitted();
+/// that hutch holds (`permitted`: there is no user namespace to grant others).
+pub fn keep_caps(spec: &Spec, permitted: &HashSet<Capability>) -> Result<HashSet<Capability>> {
     for op in &spec.caps {
         if let crate::spec::CapOp::Add(crate::spec::CapSet::One(c)) = op {
             if !permitted.contains(c) {
@@ -240,24 +238,16 @@ pub fn keep_caps(spec: &Spec) -> Result<HashSet<Capability>> {
     Ok(crate::caps::requested(
         &spec.caps,
         HashSet::new(),
-        permitted,
+        permitted.clone(),
     ))
-}
-
-/// Whether hutch may empty the capability bounding set (CAP_SETPCAP): root may,
-/// so that no capability comes back at exec.
-pub fn can_drop_bounding() -> bool {
-    crate::caps::current_effective().contains(&Capability::CAP_SETPCAP)
 }
 
 /// Can the sandbox's namespaces be made here? A child tries what the sandbox's first
 /// steps do: clone into a new user (if the sandbox needs one) and mount namespace,
 /// write the id maps and make `/` a slave mount. The error is the sandbox's own
-/// first error, without the diagnosis.
-pub fn probe(spec: &Spec) -> std::result::Result<(), Error> {
-    let uid = nix::unistd::getuid().as_raw();
-    let gid = nix::unistd::getgid().as_raw();
-    let userns = crate::sandbox::makes_user_ns(spec, uid);
+/// first error, without the diagnosis. `userns`: whether the sandbox makes a user
+/// namespace (`plan::makes_user_ns`); `uid`/`gid`: the caller's.
+pub fn probe(userns: bool, uid: u32, gid: u32) -> std::result::Result<(), Error> {
     let mut flags = libc::CLONE_NEWNS;
     if userns {
         flags |= libc::CLONE_NEWUSER;
@@ -302,26 +292,6 @@ pub fn probe(spec: &Spec) -> std::result::Result<(), Error> {
         0 => Ok(()),
         s if s & MAPS_FAILED != 0 => Err(Error::io("setting up uid map", err(s))),
         s => Err(Error::io("Failed to make / slave", err(s))),
-    }
-}
-
-/// Whether this run is in Landlock-only mode. With `--landlock-only-fallback`,
-/// the namespaces are tried first (see [`probe`]); when they cannot be made, one
-/// line says why, and Landlock-only mode it is.
-pub fn decide(spec: &Spec, warn: impl FnOnce(&str)) -> bool {
-    match spec.landlock_only {
-        LandlockOnly::Off => false,
-        LandlockOnly::On => true,
-        LandlockOnly::Fallback => match probe(spec) {
-            Ok(()) => false,
-            Err(e) => {
-                warn(&format!(
-                    "no namespaces here ({e}): running in Landlock-only mode \
-                     (--landlock-only-fallback)"
-                ));
-                true
-            }
-        },
     }
 }
 
@@ -471,9 +441,9 @@ mod tests {
     fn namespaces_ids_and_hostname_are_refused() {
         let spec = |f: &dyn Fn(&mut Spec)| {
             let mut s = Spec::new(Personality::Hutch);
-            s.landlock_only = LandlockOnly::On;
+            s.landlock_only = crate::spec::LandlockOnly::On;
             f(&mut s);
-            check(&s).map_err(|e| e.to_string())
+            check(&s, 1000, 1000, 7).map_err(|e| e.to_string())
         };
         assert_eq!(spec(&|_| {}), Ok(()));
         let all = spec(&|s| {
@@ -500,7 +470,7 @@ mod tests {
             }),
             Ok(())
         );
-        let me = nix::unistd::getuid().as_raw();
+        let me = 1000;
         assert_eq!(spec(&|s| s.uid = Some(me)), Ok(()));
         assert!(spec(&|s| s.uid = Some(me + 1))
             .unwrap_err()
@@ -518,5 +488,11 @@ mod tests {
                 .unwrap_err()
                 .contains("--landlock off")
         );
+        // A kernel without Landlock.
+        let s = Spec::new(Personality::Hutch);
+        assert!(check(&s, 1000, 1000, 0)
+            .unwrap_err()
+            .to_string()
+            .starts_with("Landlock-only mode needs Landlock, which this kernel does not have"));
     }
 }

@@ -364,8 +364,13 @@ fn to_program(bpf: &[sock_filter]) -> Result<Program> {
 }
 
 /// Compile the policy for the running architecture (`memfd_noexec`: see
-/// [`default_filters`]; only the default policy has it).
-pub fn programs(policy: &SeccompPolicy, memfd_noexec: bool) -> Result<Vec<Program>> {
+/// [`default_filters`]; only the default policy has it). `file`: a policy file's
+/// text as read (`plan::Inputs`), or why it could not be; `None` reads it here.
+pub fn programs(
+    policy: &SeccompPolicy,
+    memfd_noexec: bool,
+    file: Option<std::result::Result<&[u8], String>>,
+) -> Result<Vec<Program>> {
     if policy.source == PolicySource::None {
         return Ok(Vec::new());
     }
@@ -377,8 +382,12 @@ pub fn programs(policy: &SeccompPolicy, memfd_noexec: bool) -> Result<Vec<Progra
         PolicySource::Default => default_filters(policy.action, arch, memfd_noexec)?,
         PolicySource::File(path) => {
             let fail = |e: String| Error::msg(format!("--seccomp-policy {}: {e}", path.display()));
-            let file = std::fs::File::open(path).map_err(|e| fail(crate::error::strerror(&e)))?;
-            let map = seccompiler::compile_from_json(std::io::BufReader::new(file), arch)
+            let text = match file {
+                Some(text) => text.map(|t| t.to_vec()),
+                None => std::fs::read(path).map_err(|e| crate::error::strerror(&e)),
+            }
+            .map_err(fail)?;
+            let map = seccompiler::compile_from_json(text.as_slice(), arch)
                 .map_err(|e| fail(e.to_string()))?;
             if map.is_empty() {
                 return Err(fail("no filter in the file".into()));
@@ -507,8 +516,8 @@ mod tests {
             source: PolicySource::Default,
             action: PolicyAction::Errno,
         };
-        assert_eq!(programs(&policy, false).unwrap().len(), 1);
-        assert_eq!(programs(&policy, true).unwrap().len(), 1);
+        assert_eq!(programs(&policy, false, None).unwrap().len(), 1);
+        assert_eq!(programs(&policy, true, None).unwrap().len(), 1);
     }
 
     /// Every call number from 0 to 1023 (and x32's on x86_64), on both architectures:
@@ -787,10 +796,10 @@ mod tests {
             source: PolicySource::File(path.clone()),
             action: PolicyAction::Errno,
         };
-        assert_eq!(programs(&policy, false).unwrap().len(), 1);
-        assert_eq!(programs(&policy, true).unwrap().len(), 1);
+        assert_eq!(programs(&policy, false, None).unwrap().len(), 1);
+        assert_eq!(programs(&policy, true, None).unwrap().len(), 1);
         std::fs::write(&path, "{").unwrap();
-        let e = programs(&policy, false).unwrap_err().to_string();
+        let e = programs(&policy, false, None).unwrap_err().to_string();
         assert!(
             e.starts_with(&format!("--seccomp-policy {}: ", path.display())),
             "{e}"
@@ -799,6 +808,6 @@ mod tests {
             source: PolicySource::None,
             action: PolicyAction::Errno,
         };
-        assert!(programs(&none, true).unwrap().is_empty());
+        assert!(programs(&none, true, None).unwrap().is_empty());
     }
 }
