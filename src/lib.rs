@@ -11,6 +11,7 @@ mod docs;
 pub mod error;
 pub mod explain;
 pub mod fault;
+mod flags;
 #[doc(hidden)]
 pub mod fuzzing;
 mod init;
