@@ -99,6 +99,9 @@ pub fn command() -> Command {
         if let Some(help) = long_help(flag) {
             arg = arg.long_help(help);
         }
+        for alias in flag.aliases {
+            arg = arg.visible_alias(alias.trim_start_matches("--"));
+        }
         cmd = cmd.arg(arg);
     }
     cmd.arg(
