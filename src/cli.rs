@@ -1622,6 +1622,57 @@ mod tests {
         ));
     }
 
+    /// A row's `times` is what the parser does with a repeat: `Last` warns as bwrap
+    /// does, `Once` refuses, `Many` says nothing.
+    #[test]
+    fn repeats_follow_the_table() {
+        for f in FLAGS {
+            // Switches and modifiers have no repeat to speak of; --args reads an fd.
+            let skip = ["--args", "--perms", "--size", "--overlay-src"];
+            if f.values.is_empty() || skip.contains(&f.name) {
+                continue;
+            }
+            let mut once: Vec<String> = if f.name.contains("overlay") {
+                ["--overlay-src", "/a", "--overlay-src", "/b"]
+                    .map(String::from)
+                    .to_vec()
+            } else {
+                vec![]
+            };
+            once.push(f.name.to_string());
+            once.extend(f.values.iter().map(|v| sample(f, v)));
+            let mut a = once.clone();
+            if f.name == "--publish" {
+                a.extend(["--net".to_string(), "user".into()]);
+            }
+            a.extend(once);
+            a.push("true".into());
+            let r = parse_with(
+                Personality::Hutch,
+                args(&a.iter().map(String::as_str).collect::<Vec<_>>()),
+                &mut NoInput,
+            );
+            let warned = format!("Only the last {} option will take effect", f.name);
+            match f.times {
+                Times::Last => {
+                    let (_, w) = r.unwrap_or_else(|e| panic!("{a:?}: {e}"));
+                    assert_eq!(w, [(false, warned)], "{a:?}");
+                }
+                Times::Once => assert_eq!(
+                    r.unwrap_err().to_string(),
+                    format!("{} used multiple times", f.name)
+                ),
+                // A repeat may be refused for its own reason (the same port published
+                // twice); it is never warned about.
+                Times::Many => {
+                    if let Ok((_, w)) = r {
+                        assert!(!w.iter().any(|(_, m)| *m == warned), "{a:?}: {w:?}");
+                    }
+                }
+            }
+        }
+    }
+
     /// `--args` and `--profile` served without touching the process's fds or files.
     struct NoInput;
 
