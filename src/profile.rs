@@ -97,6 +97,7 @@ enum Kind {
 }
 
 /// One key of the profile format.
+#[derive(Clone, Copy)]
 pub struct Key {
     pub name: &'static str,
     kind: Kind,
@@ -123,12 +124,7 @@ const OWN_KEYS: &[Key] = &[
 /// Every key, in the order the documentation lists them: the format's own, then the
 /// flags' in the order of the flag table.
 pub fn keys() -> impl Iterator<Item = Key> {
-    let own = OWN_KEYS.iter().map(|k| Key {
-        name: k.name,
-        kind: k.kind,
-        value: k.value,
-        doc: k.doc,
-    });
+    let own = OWN_KEYS.iter().copied();
     let flags = FLAGS.iter().filter_map(|f| {
         let p = f.profile?;
         Some(Key {
