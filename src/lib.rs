@@ -37,6 +37,7 @@ mod units;
 #[doc(hidden)]
 pub use front::fuzzing;
 pub use front::{cli, explain, profile};
+use front::flags;
 pub use run::sandbox;
 use run::{init, report};
 use stage::{

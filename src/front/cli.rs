@@ -1,11 +1,13 @@
-//! The command line: one static table of every flag, a parser that follows
-//! bubblewrap's grammar exactly, and the help text generated from the table.
+//! The command line: a parser that follows bubblewrap's grammar exactly, driven by
+//! the flag table (`flags.rs`), and the help text generated from the table.
 //!
 //! bwrap's grammar is not one that clap's parser can express (options with two
 //! or three values applied in order, modifiers binding to the next option,
 //! `--args FD` splicing, the first non-option ending the options, no
-//! `--opt=value`), so the table here is the single definition. The man page and
-//! the shell completions are generated from it through clap (see the tests).
+//! `--opt=value`), so the table in `flags.rs` is the single definition: it gives
+//! each flag's arity, the parser of each value and whether it may be repeated; the
+//! code here acts on each flag in command-line order. The man page and the shell
+//! completions are generated from the same table through clap (src/docs.rs).
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::RawFd;
@@ -13,149 +15,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::flags::{self, Handler, Times, Val, FLAGS};
 use crate::spec::*;
-
-/// Where a flag is listed in the help and man page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
-    General,
-    Namespaces,
-    Filesystem,
-    Process,
-    Security,
-}
-
-/// One command-line flag: its exact spelling, the names of its values (their
-/// count is its arity) and its help line.
-#[derive(Debug)]
-pub struct Flag {
-    pub name: &'static str,
-    pub values: &'static [&'static str],
-    pub help: &'static str,
-    // Read only by the man page generator (src/front/docs.rs, test-only): bwrap's
-    // --help layout, which `usage` reproduces, has no sections.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub section: Section,
-}
-
-macro_rules! flags {
-    ($( $sec:ident $name:literal [$($v:literal),*] $help:literal ;)*) => {
-        &[ $( Flag { name: $name, values: &[$($v),*], help: $help, section: Section::$sec } ),* ]
-    };
-}
-
-/// Every flag hutch accepts, in help order.
-pub static FLAGS: &[Flag] = flags! {
-    General "--help" [] "Print this help";
-    General "--version" [] "Print version";
-    General "--args" ["FD"] "Parse NUL-separated args from FD";
-    General "--argv0" ["VALUE"] "Set argv[0] to the value VALUE before running the program";
-    General "--level-prefix" [] "Prepend e.g. <3> to diagnostic messages";
-    General "--profile" ["PROFILE"] "Insert the options a TOML profile describes at this point (a NAME, looked up in ~/.config/hutch/profiles, /etc/hutch/profiles and the built-ins build, desktop, gpu, home-ro, net; or a PATH); see PROFILES in hutch(1)";
-    General "--explain" [] "Print the resolved plan (namespaces, ids, mounts in order, environment, security, limits, network) to stdout and exit without running anything";
-    Namespaces "--unshare-all" [] "Unshare every namespace we support by default";
-    Namespaces "--share-net" [] "Retain the network namespace (can only combine with --unshare-all)";
-    Namespaces "--unshare-user" [] "Create new user namespace (may be automatically implied if not setuid)";
-    Namespaces "--unshare-user-try" [] "Create new user namespace if possible else continue by skipping it";
-    Namespaces "--unshare-ipc" [] "Create new ipc namespace";
-    Namespaces "--unshare-pid" [] "Create new pid namespace";
-    Namespaces "--share-pid" [] "Keep the host's pid namespace (default as bwrap; as hutch the sandbox gets a new one, so that the command cannot reach host processes by pid; the last of --share-pid, --unshare-pid and --unshare-all wins)";
-    Namespaces "--unshare-net" [] "Create new network namespace";
-    Namespaces "--unshare-uts" [] "Create new uts namespace";
-    Namespaces "--unshare-cgroup" [] "Create new cgroup namespace";
-    Namespaces "--unshare-cgroup-try" [] "Create new cgroup namespace if possible else continue by skipping it";
-    Namespaces "--userns" ["FD"] "Use this user namespace (cannot combine with --unshare-user)";
-    Namespaces "--userns2" ["FD"] "After setup switch to this user namespace, only useful with --userns";
-    Namespaces "--disable-userns" [] "Disable further use of user namespaces inside sandbox";
-    Namespaces "--assert-userns-disabled" [] "Fail unless further use of user namespace inside sandbox is disabled";
-    Namespaces "--pidns" ["FD"] "Use this pid namespace (as parent namespace if using --unshare-pid)";
-    Namespaces "--uid" ["UID"] "Custom uid in the sandbox (requires --unshare-user or --userns)";
-    Namespaces "--gid" ["GID"] "Custom gid in the sandbox (requires --unshare-user or --userns)";
-    Namespaces "--hostname" ["NAME"] "Custom hostname in the sandbox (requires --unshare-uts)";
-    Namespaces "--net" ["MODE"] "host (the host's network, as --share-net), none (loopback only, as --unshare-net) or user (a new network connected through pasta or slirp4netns); the last of --net, --unshare-net, --share-net and --unshare-all wins";
-    Namespaces "--net-allow-host-loopback" [] "With --net user: let the sandbox reach the host's loopback services at 10.0.2.2";
-    Namespaces "--publish" ["SPEC"] "With --net user: forward [HOSTADDR:]HOSTPORT:SANDBOXPORT[/tcp|/udp] from the host (every address without HOSTADDR) into the sandbox (repeatable)";
-    Process "--chdir" ["DIR"] "Change directory to DIR";
-    Process "--clearenv" [] "Unset all environment variables";
-    Process "--setenv" ["VAR", "VALUE"] "Set an environment variable";
-    Process "--unsetenv" ["VAR"] "Unset an environment variable";
-    Process "--lock-file" ["DEST"] "Take a lock on DEST while sandbox is running";
-    Process "--sync-fd" ["FD"] "Keep this fd open while sandbox is running";
-    Filesystem "--bind" ["SRC", "DEST"] "Bind mount the host path SRC on DEST";
-    Filesystem "--bind-try" ["SRC", "DEST"] "Equal to --bind but ignores non-existent SRC";
-    Filesystem "--bind-create" ["SRC", "DEST"] "Equal to --bind, but first creates SRC on the host (a directory, mode 0700) if it does not exist";
-    Filesystem "--dev-bind" ["SRC", "DEST"] "Bind mount the host path SRC on DEST, allowing device access";
-    Filesystem "--dev-bind-try" ["SRC", "DEST"] "Equal to --dev-bind but ignores non-existent SRC";
-    Filesystem "--ro-bind" ["SRC", "DEST"] "Bind mount the host path SRC readonly on DEST";
-    Filesystem "--ro-bind-try" ["SRC", "DEST"] "Equal to --ro-bind but ignores non-existent SRC";
-    Filesystem "--bind-fd" ["FD", "DEST"] "Bind open directory or path fd on DEST";
-    Filesystem "--ro-bind-fd" ["FD", "DEST"] "Bind open directory or path fd read-only on DEST";
-    Filesystem "--remount-ro" ["DEST"] "Remount DEST as readonly; does not recursively remount";
-    Filesystem "--overlay-src" ["SRC"] "Read files from SRC in the following overlay";
-    Filesystem "--overlay" ["RWSRC", "WORKDIR", "DEST"] "Mount overlayfs on DEST, with RWSRC as the host path for writes and WORKDIR an empty directory on the same filesystem as RWSRC";
-    Filesystem "--tmp-overlay" ["DEST"] "Mount overlayfs on DEST, with writes going to an invisible tmpfs";
-    Filesystem "--ro-overlay" ["DEST"] "Mount overlayfs read-only on DEST";
-    Security "--exec-label" ["LABEL"] "Exec label for the sandbox";
-    Security "--file-label" ["LABEL"] "File label for temporary sandbox content";
-    Filesystem "--proc" ["DEST"] "Mount new procfs on DEST";
-    Filesystem "--dev" ["DEST"] "Mount new dev on DEST";
-    Filesystem "--tmpfs" ["DEST"] "Mount new tmpfs on DEST";
-    Filesystem "--mqueue" ["DEST"] "Mount new mqueue on DEST";
-    Filesystem "--dir" ["DEST"] "Create dir at DEST";
-    Filesystem "--file" ["FD", "DEST"] "Copy from FD to destination DEST";
-    Filesystem "--bind-data" ["FD", "DEST"] "Copy from FD to file which is bind-mounted on DEST";
-    Filesystem "--ro-bind-data" ["FD", "DEST"] "Copy from FD to file which is readonly bind-mounted on DEST";
-    Filesystem "--symlink" ["SRC", "DEST"] "Create symlink at DEST with target SRC";
-    Security "--seccomp" ["FD"] "Load and use seccomp rules from FD (not repeatable)";
-    Security "--add-seccomp-fd" ["FD"] "Load and use seccomp rules from FD (repeatable)";
-    Process "--block-fd" ["FD"] "Block on FD until some data to read is available";
-    Process "--userns-block-fd" ["FD"] "Block on FD until the user namespace is ready";
-    Process "--info-fd" ["FD"] "Write information about the running container to FD";
-    Process "--json-status-fd" ["FD"] "Write container status to FD as multiple JSON documents";
-    Process "--new-session" [] "Create a new terminal session";
-    Process "--die-with-parent" [] "Kills with SIGKILL child process (COMMAND) when bwrap or bwrap's parent dies.";
-    Process "--as-pid-1" [] "Do not install a reaper process with PID=1";
-    Process "--forward-signals" [] "Pass SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 on to COMMAND (through the reaper with --unshare-pid), wait for it and exit with its status; ^C on a terminal still reaches it once (default as hutch; as bwrap, bwrap's behaviour: hutch dies of the signal, COMMAND is not told)";
-    Security "--cap-add" ["CAP"] "Add cap CAP when running as privileged user";
-    Security "--cap-drop" ["CAP"] "Drop cap CAP when running as privileged user";
-    Filesystem "--perms" ["OCTAL"] "Set permissions of next argument (--bind-data, --file, etc.)";
-    Filesystem "--size" ["BYTES"] "Set size of next argument (only for --tmpfs; as hutch also with a k/M/G suffix)";
-    Filesystem "--tmpfs-size" ["SIZE"] "The size bound of every tmpfs made without --size (--tmpfs, --dev and its /dev/shm, --tmp-overlay's writes, --file copies), or unlimited (default as hutch: a quarter of RAM, at most 4G; as bwrap: unlimited, the kernel's half of RAM)";
-    Filesystem "--chmod" ["OCTAL", "PATH"] "Change permissions of PATH (must already exist)";
-    Security "--landlock" ["MODE"] "Landlock: auto (rules from the mounts or --landlock-read/-write/-exec) or off (default: auto as hutch, off as bwrap)";
-    Security "--landlock-read" ["PATH"] "Landlock: allow reading beneath PATH (as seen inside); explicit path rules replace the ones derived from the mounts";
-    Security "--landlock-write" ["PATH"] "Landlock: allow reading and writing (not executing) beneath PATH";
-    Security "--landlock-exec" ["PATH"] "Landlock: allow reading and executing beneath PATH";
-    Security "--landlock-connect" ["PORT"] "Landlock: allow TCP connect to PORT; once given, connecting to any other port is denied";
-    Security "--landlock-bind" ["PORT"] "Landlock: allow TCP bind to PORT; once given, binding any other port is denied";
-    Security "--landlock-scope" ["MODE"] "Landlock: on or off: deny signals and abstract unix sockets leaving the sandbox (default: on as hutch)";
-    Security "--landlock-strict" [] "Fail unless the kernel enforces every Landlock restriction asked for (default: best effort, see --report)";
-    Security "--landlock-only" [] "Run COMMAND without namespaces, in the host's file system, confined by Landlock, the seccomp policy and no_new_privs: for where user namespaces are unavailable. Binds of a path onto itself become Landlock rules (--ro-bind: read and execute, --bind and --dev-bind: everything), --remount-ro takes write rights away; any other mount, a new namespace, --uid, --gid and --hostname are refused with an error naming them. Implies Landlock (with scoping) and the default seccomp policy, also as bwrap";
-    Security "--landlock-only-fallback" [] "As --landlock-only, but only where the sandbox's namespaces cannot be made (a warning says why); elsewhere a sandbox as usual";
-    Security "--host-sockets" ["MODE"] "block or allow: whether COMMAND can connect to the host's unix sockets that the mounts show (session bus, docker.sock, ssh-agent...); block masks each one (default: block as hutch, allow as bwrap)";
-    Security "--allow-socket" ["PATH"] "With --host-sockets block: leave the host socket at PATH (as seen inside), or every one beneath the directory PATH, reachable (repeatable)";
-    Security "--landlock-only-metadata" ["MODE"] "In Landlock-only mode, chmod, chown, utimes and setxattr calls: supervise (default: allowed only beneath a rule that grants writing, checked and done by hutch for the command) or allow (anywhere the file's owner may)";
-    Security "--seccomp-policy" ["POLICY"] "default, none, or a seccompiler JSON file (default: default as hutch, none as bwrap)";
-    Security "--seccomp-action" ["ACTION"] "errno, kill or log: what the default seccomp policy does to a denied call (default: errno)";
-    Security "--report" [] "Print the protections in force as JSON to stderr before running COMMAND";
-    Security "--report-fd" ["FD"] "Write the protections in force as JSON to FD before running COMMAND";
-    Security "--keep-fd" ["FD"] "Let COMMAND inherit FD; all other descriptors but 0, 1 and 2 are closed (repeatable; default as hutch: close all others, as bwrap: inherit all)";
-    Security "--inherit-fds" [] "Let COMMAND inherit every open descriptor, as bwrap does (the default as bwrap)";
-    Process "--memory" ["BYTES"] "Limit the sandbox's memory (cgroup v2 memory.max; k/M/G suffixes)";
-    Process "--memory-swap" ["BYTES"] "Limit the swap the sandbox may use on top of --memory (memory.swap.max)";
-    Process "--cpus" ["CPUS"] "Limit the sandbox to CPUS CPUs' worth of time, e.g. 1.5 (cpu.max)";
-    Process "--pids" ["N"] "Limit the number of processes and threads in the sandbox (pids.max)";
-    Process "--io-weight" ["WEIGHT"] "Relative block I/O weight of the sandbox, 1-10000 (io.weight)";
-    Process "--rlimit" ["LIMIT"] "Set NAME=SOFT[:HARD] for COMMAND; NAME is as, core, cpu, data, fsize, memlock, nofile, nproc or stack (repeatable)";
-    Process "--timeout" ["DURATION"] "Kill the whole sandbox after DURATION (seconds, or a ms/s/m/h suffix) and exit 124";
-    Process "--stats" [] "Print wall time, CPU time, peak memory and the limits hit as JSON to stderr when the sandbox ends";
-    Process "--stats-fd" ["FD"] "Write the --stats JSON to FD";
-    Process "--cgroup" ["MODE"] "required, best-effort or off: must the cgroup limits apply (default: best-effort with a cgroup limit, else off)";
-};
-
-pub fn flag(name: &str) -> Option<&'static Flag> {
-    FLAGS.iter().find(|f| f.name == name)
-}
 
 /// bwrap's limit is 9000 arguments; hutch raises it (never lowers it) so that
 /// callers can pass thousands of mounts through `--args`.
@@ -166,7 +27,7 @@ pub fn usage(prog: &str) -> String {
     let mut out = format!("usage: {prog} [OPTIONS...] [--] COMMAND [ARGS...]\n\n");
     for f in FLAGS {
         let left = std::iter::once(f.name)
-            .chain(f.values.iter().copied())
+            .chain(f.value_names())
             .collect::<Vec<_>>()
             .join(" ");
         out.push_str(&format!("    {left:<28} {}\n", f.help));
@@ -241,114 +102,6 @@ fn takes(name: &str, n: usize) -> Error {
 
 const OVERLAY_SRC_DANGLING: &str =
     "--overlay-src must be followed by another --overlay-src or one of --overlay, --tmp-overlay, or --ro-overlay";
-
-fn parse_fd(s: &OsStr) -> Result<RawFd> {
-    s.to_str()
-        .and_then(|t| t.parse::<RawFd>().ok())
-        .filter(|fd| *fd >= 0)
-        .ok_or_else(|| Error::msg(format!("Invalid fd: {}", s.to_string_lossy())))
-}
-
-/// A uid or gid. Under the hutch name any u32 but (uid_t)-1. bwrap stores the
-/// `strtol` result in an `int` and refuses a negative one, so it takes leading blanks
-/// and a sign but nothing from 2^31 on (4294967294, the overflow id (uid_t)-2, too);
-/// where its truncation wraps (2^32 would become 0) the bwrap name refuses instead.
-fn parse_id(s: &OsStr, what: &str, personality: Personality) -> Result<u32> {
-    let id = match personality {
-        Personality::Bwrap => s.to_str().and_then(|t| {
-            let t = t.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-            let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            t.parse::<i64>()
-                .ok()
-                .and_then(|n| u32::try_from(n).ok())
-                .filter(|n| *n <= i32::MAX as u32)
-        }),
-        _ => s
-            .to_str()
-            .and_then(|t| t.parse::<u32>().ok())
-            .filter(|id| *id != u32::MAX),
-    };
-    id.ok_or_else(|| Error::msg(format!("Invalid {what}: {}", s.to_string_lossy())))
-}
-
-fn parse_octal(s: &OsStr, name: &str) -> Result<u32> {
-    s.to_str()
-        .and_then(crate::units::parse_mode)
-        .ok_or_else(|| Error::msg(format!("{name} takes an octal argument <= 07777")))
-}
-
-fn parse_port(s: &OsStr, name: &str) -> Result<u16> {
-    s.to_str()
-        .and_then(crate::units::parse_port)
-        .ok_or_else(|| {
-            Error::msg(format!(
-                "{name} takes a TCP port number (0-65535): {}",
-                s.to_string_lossy()
-            ))
-        })
-}
-
-/// One value out of a fixed set of words, e.g. `--landlock auto|off`.
-fn parse_word<T: Copy>(s: &OsStr, name: &str, words: &[(&str, T)]) -> Result<T> {
-    let t = s.to_string_lossy();
-    words
-        .iter()
-        .find(|(w, _)| *w == t)
-        .map(|(_, v)| *v)
-        .ok_or_else(|| {
-            let all: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
-            Error::msg(format!("{name} takes one of {}: {t}", all.join(", ")))
-        })
-}
-
-/// `--size`: as bwrap, `strtoull` with base 0 (0x… hex, 0… octal), starting with a
-/// digit; under the hutch name plain bytes or a k/M/G suffix, as everywhere hutch takes
-/// a size (both parsers are in units.rs). Non-zero, and at most SIZE_MAX/2 (the most a
-/// tmpfs takes) under both names.
-fn parse_size(s: &OsStr, personality: Personality) -> Result<u64> {
-    const MAX_TMPFS_BYTES: u64 = u64::MAX / 2;
-    let n = s
-        .to_str()
-        .and_then(|t| match personality {
-            Personality::Bwrap => crate::units::parse_strtoull(t),
-            Personality::Hutch => crate::units::parse_size(t),
-        })
-        .filter(|n| *n > 0)
-        .ok_or_else(|| {
-            Error::msg(match personality {
-                Personality::Bwrap => "--size takes a non-zero number of bytes".to_string(),
-                Personality::Hutch => format!(
-                    "--size takes a non-zero number of bytes, with an optional k, M or G suffix: {}",
-                    s.to_string_lossy()
-                ),
-            })
-        })?;
-    if n > MAX_TMPFS_BYTES {
-        return Err(Error::msg(format!(
-            "--size (for tmpfs) is limited to {MAX_TMPFS_BYTES}"
-        )));
-    }
-    Ok(n)
-}
-
-pub fn parse_cap(s: &OsStr) -> Result<CapSet> {
-    let t = s.to_string_lossy();
-    if t.eq_ignore_ascii_case("ALL") {
-        return Ok(CapSet::All);
-    }
-    let upper = t.to_ascii_uppercase();
-    // Like libcap's cap_from_name: the CAP_ prefix is required, case is not.
-    if !upper.starts_with("CAP_") {
-        return Err(Error::msg(format!("unknown cap: {t}")));
-    }
-    upper
-        .parse::<caps::Capability>()
-        .map(CapSet::One)
-        .map_err(|_| Error::msg(format!("unknown cap: {t}")))
-}
 
 /// The most `--args FD` may hold: the longest argument list (100,000 paths of
 /// PATH_MAX) fits. An endless fd (`/dev/zero`) fails here instead of exhausting memory.
@@ -510,54 +263,93 @@ impl<'i> Parser<'i> {
                 return Ok(ListEnd::Command(rest));
             }
             let name = arg.to_string_lossy();
-            let Some(flag) = flag(&name) else {
+            let Some(flag) = flags::flag(&name) else {
                 return Err(Error::msg(format!("Unknown option {name}")));
             };
-            let mut vals = Vec::with_capacity(flag.values.len());
+            let mut raw = Vec::with_capacity(flag.values.len());
             for _ in 0..flag.values.len() {
                 match it.next() {
-                    Some(v) => vals.push(v),
+                    Some(v) => raw.push(v),
                     None => return Err(takes(flag.name, flag.values.len())),
                 }
             }
-            match self.apply(flag.name, vals, from_file)? {
-                ListEnd::Exhausted => self.check_modifiers(flag.name)?,
+            self.before(flag, from_file)?;
+            let personality = self.spec.personality;
+            let vals = flag
+                .values
+                .iter()
+                .zip(raw)
+                .map(|(v, s)| v.parse(flag.name, s, personality))
+                .collect::<Result<Vec<Val>>>()?;
+            let end = match flag.handler {
+                Handler::Parser => self.apply(flag.name, vals)?,
+                // Networking (src/net.rs).
+                Handler::Net => {
+                    let s = &mut self.spec;
+                    let vals: Vec<OsString> = vals.into_iter().map(Val::os).collect();
+                    crate::net::parse_flag(&mut s.ns.net, &mut s.net, flag.name, &vals)?;
+                    ListEnd::Exhausted
+                }
+                // Resource limits and accounting (src/limits.rs).
+                Handler::Limits => {
+                    let vals: Vec<OsString> = vals.into_iter().map(Val::os).collect();
+                    self.spec.limits.parse_flag(flag.name, &vals)?;
+                    ListEnd::Exhausted
+                }
+            };
+            match end {
+                ListEnd::Exhausted => {
+                    if flag.times != Times::Many {
+                        self.single(flag.name);
+                    }
+                    self.check_modifiers(flag.name)?
+                }
                 stop => return Ok(stop),
             }
         }
         Ok(ListEnd::Exhausted)
     }
 
-    /// Apply one flag. Returns `Exhausted` to go on parsing, `Help`/`Version` to stop.
-    fn apply(
-        &mut self,
-        name: &'static str,
-        mut v: Vec<OsString>,
-        from_file: bool,
-    ) -> Result<ListEnd> {
-        let p = |o: &OsString| PathBuf::from(o);
+    /// bwrap's checks that come after a flag's values are counted but before they are
+    /// read: a repeated once-only flag, `--args` in an arguments file, a second
+    /// modifier, and the two seccomp forms mixed.
+    fn before(&self, flag: &flags::Flag, from_file: bool) -> Result<()> {
+        if flag.times == Times::Once && self.seen_single.contains(&flag.name) {
+            return Err(Error::msg(format!("{} used multiple times", flag.name)));
+        }
+        let s = &self.spec;
+        let conflict = match flag.name {
+            "--args" if from_file => "--args not supported in arguments file",
+            "--seccomp" if !s.seccomp.add.is_empty() => {
+                "--seccomp cannot be combined with --add-seccomp-fd"
+            }
+            "--add-seccomp-fd" if s.seccomp.replace.is_some() => {
+                "--add-seccomp-fd cannot be combined with --seccomp"
+            }
+            "--perms" if self.perms.is_some() => "--perms given twice for the same action",
+            "--size" if self.size.is_some() => "--size given twice for the same action",
+            _ => return Ok(()),
+        };
+        Err(Error::msg(conflict))
+    }
+
+    /// Apply one flag of [`Handler::Parser`], its values read by the table's parsers.
+    /// Returns `Exhausted` to go on parsing, `Help`/`Version` to stop.
+    fn apply(&mut self, name: &'static str, mut v: Vec<Val>) -> Result<ListEnd> {
         let s = &mut self.spec;
+        let mut one = || v.remove(0);
         match name {
             "--help" => return Ok(ListEnd::Help),
             "--version" => return Ok(ListEnd::Version),
             "--args" => {
-                if from_file {
-                    return Err(Error::msg("--args not supported in arguments file"));
-                }
-                let fd = parse_fd(&v[0])?;
-                let data = self.input.args_fd(fd)?;
+                let data = self.input.args_fd(one().fd())?;
                 let (count, inner) = args_in(&data);
                 match self.parse_list(count, inner, true)? {
                     ListEnd::Exhausted | ListEnd::Command(_) => {}
                     stop => return Ok(stop),
                 }
             }
-            "--argv0" => {
-                if s.argv0.is_some() {
-                    return Err(Error::msg("--argv0 used multiple times"));
-                }
-                s.argv0 = Some(v.remove(0));
-            }
+            "--argv0" => s.argv0 = Some(one().os()),
             "--level-prefix" => {
                 s.level_prefix = true;
                 LEVEL_PREFIX.with(|p| p.set(true));
@@ -603,206 +395,92 @@ impl<'i> Parser<'i> {
                     s.ns.cgroup = Unshare::Try
                 }
             }
-            "--userns" => {
-                s.userns_fd = Some(parse_fd(&v[0])?);
-                self.single(name);
-            }
-            "--userns2" => {
-                s.userns2_fd = Some(parse_fd(&v[0])?);
-                self.single(name);
-            }
-            "--pidns" => {
-                s.pidns_fd = Some(parse_fd(&v[0])?);
-                self.single(name);
-            }
+            "--userns" => s.userns_fd = Some(one().fd()),
+            "--userns2" => s.userns2_fd = Some(one().fd()),
+            "--pidns" => s.pidns_fd = Some(one().fd()),
             "--disable-userns" => s.disable_userns = true,
             "--assert-userns-disabled" => s.assert_userns_disabled = true,
-            "--uid" => {
-                s.uid = Some(parse_id(&v[0], "uid", s.personality)?);
-                self.single(name);
-            }
-            "--gid" => {
-                s.gid = Some(parse_id(&v[0], "gid", s.personality)?);
-                self.single(name);
-            }
-            "--hostname" => {
-                s.hostname = Some(v.remove(0));
-                self.single(name);
-            }
-            "--chdir" => {
-                s.chdir = Some(p(&v[0]));
-                self.single(name);
-            }
+            "--uid" => s.uid = Some(one().id()),
+            "--gid" => s.gid = Some(one().id()),
+            "--hostname" => s.hostname = Some(one().os()),
+            "--chdir" => s.chdir = Some(one().path()),
             "--clearenv" => s.env.push(EnvOp::Clear),
             "--setenv" => {
-                let val = v.pop().unwrap_or_default();
-                s.env.push(EnvOp::Set(v.remove(0), val));
+                let var = one().os();
+                s.env.push(EnvOp::Set(var, one().os()));
             }
-            "--unsetenv" => s.env.push(EnvOp::Unset(v.remove(0))),
-            "--lock-file" => s.lock_files.push(p(&v[0])),
-            "--sync-fd" => {
-                s.sync_fd = Some(parse_fd(&v[0])?);
-                self.single(name);
-            }
-            "--block-fd" => {
-                s.block_fd = Some(parse_fd(&v[0])?);
-                self.single(name);
-            }
-            "--userns-block-fd" => {
-                s.userns_block_fd = Some(parse_fd(&v[0])?);
-                self.single(name);
-            }
-            "--info-fd" => {
-                s.info_fd = Some(parse_fd(&v[0])?);
-                self.single(name);
-            }
-            "--json-status-fd" => {
-                s.json_status_fd = Some(parse_fd(&v[0])?);
-                self.single(name);
-            }
-            "--seccomp" => {
-                if !s.seccomp.add.is_empty() {
-                    return Err(Error::msg(
-                        "--seccomp cannot be combined with --add-seccomp-fd",
-                    ));
-                }
-                s.seccomp.replace = Some(parse_fd(&v[0])?);
-                self.single(name);
-            }
-            "--add-seccomp-fd" => {
-                if s.seccomp.replace.is_some() {
-                    return Err(Error::msg(
-                        "--add-seccomp-fd cannot be combined with --seccomp",
-                    ));
-                }
-                s.seccomp.add.push(parse_fd(&v[0])?)
-            }
-            "--exec-label" => {
-                s.exec_label = Some(v[0].to_string_lossy().into_owned());
-                self.single(name);
-            }
-            "--file-label" => {
-                s.file_label = Some(v[0].to_string_lossy().into_owned());
-                self.single(name);
-            }
-            "--landlock" => {
-                self.landlock_mode =
-                    Some(parse_word(&v[0], name, &[("auto", true), ("off", false)])?);
-                self.single(name);
-            }
+            "--unsetenv" => s.env.push(EnvOp::Unset(one().os())),
+            "--lock-file" => s.lock_files.push(one().path()),
+            "--sync-fd" => s.sync_fd = Some(one().fd()),
+            "--block-fd" => s.block_fd = Some(one().fd()),
+            "--userns-block-fd" => s.userns_block_fd = Some(one().fd()),
+            "--info-fd" => s.info_fd = Some(one().fd()),
+            "--json-status-fd" => s.json_status_fd = Some(one().fd()),
+            "--seccomp" => s.seccomp.replace = Some(one().fd()),
+            "--add-seccomp-fd" => s.seccomp.add.push(one().fd()),
+            "--exec-label" => s.exec_label = Some(one().os().to_string_lossy().into_owned()),
+            "--file-label" => s.file_label = Some(one().os().to_string_lossy().into_owned()),
+            "--landlock" => self.landlock_mode = Some(one().word() == "auto"),
             "--landlock-read" | "--landlock-write" | "--landlock-exec" => {
                 let access = match name {
                     "--landlock-read" => PathAccess::Read,
                     "--landlock-write" => PathAccess::Write,
                     _ => PathAccess::Exec,
                 };
-                self.landlock_paths.push((p(&v[0]), access));
+                self.landlock_paths.push((one().path(), access));
             }
-            "--landlock-connect" => s.landlock.connect.push(parse_port(&v[0], name)?),
-            "--landlock-bind" => s.landlock.bind.push(parse_port(&v[0], name)?),
-            "--landlock-scope" => {
-                self.landlock_scope =
-                    Some(parse_word(&v[0], name, &[("on", true), ("off", false)])?);
-                self.single(name);
-            }
+            "--landlock-connect" => s.landlock.connect.push(one().port()),
+            "--landlock-bind" => s.landlock.bind.push(one().port()),
+            "--landlock-scope" => self.landlock_scope = Some(one().word() == "on"),
             "--landlock-strict" => s.landlock.strict = true,
-            "--host-sockets" => {
-                self.host_sockets = Some(parse_word(
-                    &v[0],
-                    name,
-                    &[("block", true), ("allow", false)],
-                )?);
-                self.single(name);
-            }
-            "--allow-socket" => s.host_sockets.allow.push(p(&v[0])),
+            "--host-sockets" => self.host_sockets = Some(one().word() == "block"),
+            "--allow-socket" => s.host_sockets.allow.push(one().path()),
             "--landlock-only" => s.landlock_only = LandlockOnly::On,
             "--landlock-only-fallback" => s.landlock_only = LandlockOnly::Fallback,
-            "--landlock-only-metadata" => {
-                s.landlock_only_metadata_allow =
-                    parse_word(&v[0], name, &[("supervise", false), ("allow", true)])?;
-                self.single(name);
-            }
+            "--landlock-only-metadata" => s.landlock_only_metadata_allow = one().word() == "allow",
             "--seccomp-policy" => {
-                s.seccomp_policy.source = match v[0].to_str() {
+                let given = one().path();
+                s.seccomp_policy.source = match given.to_str() {
                     Some("default") => PolicySource::Default,
                     Some("none") => PolicySource::None,
-                    _ => PolicySource::File(p(&v[0])),
+                    _ => PolicySource::File(given),
                 };
-                self.single(name);
             }
             "--seccomp-action" => {
-                s.seccomp_policy.action = parse_word(
-                    &v[0],
-                    name,
-                    &[
-                        ("errno", PolicyAction::Errno),
-                        ("kill", PolicyAction::Kill),
-                        ("log", PolicyAction::Log),
-                    ],
-                )?;
-                self.single(name);
+                s.seccomp_policy.action = match one().word() {
+                    "kill" => PolicyAction::Kill,
+                    "log" => PolicyAction::Log,
+                    _ => PolicyAction::Errno,
+                };
             }
             "--report" => s.report = Some(ReportTo::Stderr),
             "--explain" => s.explain = true,
-            // A profile's options, spliced in here like --args (src/front/profile.rs).
-            "--profile" => return self.apply_profile(&v[0]),
-            "--keep-fd" => {
-                let fd = parse_fd(&v[0])?;
-                s.keep_fds.get_or_insert_with(Vec::new).push(fd);
-            }
+            // A profile's options, spliced in here like --args (src/profile.rs).
+            "--profile" => return self.apply_profile(&one().os()),
+            "--keep-fd" => s.keep_fds.get_or_insert_with(Vec::new).push(one().fd()),
             "--inherit-fds" => s.keep_fds = None,
-            "--report-fd" => {
-                s.report = Some(ReportTo::Fd(parse_fd(&v[0])?));
-                self.single(name);
-            }
-            // Networking (src/stage/net.rs).
-            name if crate::net::FLAG_NAMES.contains(&name) => {
-                crate::net::parse_flag(&mut s.ns.net, &mut s.net, name, &v)?
-            }
-            // Resource limits and accounting (src/stage/limits.rs).
-            name if crate::limits::FLAG_NAMES.contains(&name) => {
-                s.limits.parse_flag(name, &v)?;
-                if !matches!(name, "--rlimit" | "--stats") {
-                    self.single(name);
-                }
-            }
+            "--report-fd" => s.report = Some(ReportTo::Fd(one().fd())),
             "--new-session" => s.new_session = true,
             "--die-with-parent" => s.die_with_parent = true,
             "--as-pid-1" => s.as_pid_1 = true,
             "--forward-signals" => s.forward_signals = true,
-            "--cap-add" => {
-                let c = parse_cap(&v[0])?;
-                s.caps.push(CapOp::Add(c));
-            }
-            "--cap-drop" => {
-                let c = parse_cap(&v[0])?;
-                s.caps.push(CapOp::Drop(c));
-            }
-            "--perms" => {
-                if self.perms.is_some() {
-                    return Err(Error::msg("--perms given twice for the same action"));
-                }
-                self.perms = Some(parse_octal(&v[0], "--perms")?);
-            }
-            "--size" => {
-                if self.size.is_some() {
-                    return Err(Error::msg("--size given twice for the same action"));
-                }
-                self.size = Some(parse_size(&v[0], self.spec.personality)?);
-            }
-            "--overlay-src" => self.overlay_srcs.push(p(&v[0])),
+            "--cap-add" => s.caps.push(CapOp::Add(one().cap())),
+            "--cap-drop" => s.caps.push(CapOp::Drop(one().cap())),
+            "--perms" => self.perms = Some(one().mode()),
+            "--size" => self.size = Some(one().size()),
+            "--overlay-src" => self.overlay_srcs.push(one().path()),
             "--overlay" | "--tmp-overlay" | "--ro-overlay" => {
                 let sources = std::mem::take(&mut self.overlay_srcs);
                 let (kind, dest) = match name {
                     "--overlay" => (
                         OverlayKind::ReadWrite {
-                            upper: p(&v[0]),
-                            work: p(&v[1]),
+                            upper: one().path(),
+                            work: one().path(),
                         },
-                        p(&v[2]),
+                        one().path(),
                     ),
-                    "--tmp-overlay" => (OverlayKind::Tmp, p(&v[0])),
-                    _ => (OverlayKind::ReadOnly, p(&v[0])),
+                    "--tmp-overlay" => (OverlayKind::Tmp, one().path()),
+                    _ => (OverlayKind::ReadOnly, one().path()),
                 };
                 let min = if kind == OverlayKind::ReadOnly { 2 } else { 1 };
                 if sources.len() < min {
@@ -846,10 +524,10 @@ impl<'i> Parser<'i> {
     }
 
     /// Filesystem ops: each one appended in order, with its modifiers folded in.
-    fn apply_op(&mut self, name: &'static str, v: Vec<OsString>) -> Result<()> {
+    fn apply_op(&mut self, name: &'static str, v: Vec<Val>) -> Result<()> {
         // The values move into the op, in order: thousands of paths are not copied.
-        let mut values = v.into_iter().map(PathBuf::from);
-        let mut next = move || values.next().unwrap_or_default();
+        let mut values = v.into_iter();
+        let mut val = move || values.next().unwrap_or(Val::Os(OsString::new()));
         let op = match name {
             "--bind" | "--bind-try" | "--ro-bind" | "--ro-bind-try" | "--dev-bind"
             | "--dev-bind-try" => {
@@ -859,56 +537,56 @@ impl<'i> Parser<'i> {
                     _ => BindKind::Dev,
                 };
                 Op::Bind {
-                    src: next(),
-                    dest: next(),
+                    src: val().path(),
+                    dest: val().path(),
                     kind,
                     allow_missing: name.ends_with("-try"),
                 }
             }
             "--bind-create" => {
-                let src = next();
+                let src = val().path();
                 self.spec.host_dirs.push(src.clone());
                 Op::Bind {
                     src,
-                    dest: next(),
+                    dest: val().path(),
                     kind: BindKind::ReadWrite,
                     allow_missing: false,
                 }
             }
             "--bind-fd" | "--ro-bind-fd" => Op::BindFd {
-                fd: parse_fd(next().as_os_str())?,
-                dest: next(),
+                fd: val().fd(),
+                dest: val().path(),
                 read_only: name == "--ro-bind-fd",
             },
-            "--remount-ro" => Op::RemountRo { dest: next() },
-            "--proc" => Op::Proc { dest: next() },
-            "--dev" => Op::Dev { dest: next() },
-            "--mqueue" => Op::Mqueue { dest: next() },
+            "--remount-ro" => Op::RemountRo { dest: val().path() },
+            "--proc" => Op::Proc { dest: val().path() },
+            "--dev" => Op::Dev { dest: val().path() },
+            "--mqueue" => Op::Mqueue { dest: val().path() },
             "--symlink" => Op::Symlink {
-                target: next(),
-                dest: next(),
+                target: val().path(),
+                dest: val().path(),
             },
             "--chmod" => Op::Chmod {
-                perms: parse_octal(next().as_os_str(), "--chmod")?,
-                path: next(),
+                perms: val().mode(),
+                path: val().path(),
             },
             "--tmpfs" => Op::Tmpfs {
-                dest: next(),
+                dest: val().path(),
                 perms: self.take_perms(),
                 size: self.size.take(),
             },
             "--dir" => Op::Dir {
-                dest: next(),
+                dest: val().path(),
                 perms: self.take_perms(),
             },
             "--file" => Op::File {
-                fd: parse_fd(next().as_os_str())?,
-                dest: next(),
+                fd: val().fd(),
+                dest: val().path(),
                 perms: self.take_perms(),
             },
             "--bind-data" | "--ro-bind-data" => Op::BindData {
-                fd: parse_fd(next().as_os_str())?,
-                dest: next(),
+                fd: val().fd(),
+                dest: val().path(),
                 perms: self.take_perms(),
                 read_only: name == "--ro-bind-data",
             },
@@ -1021,6 +699,24 @@ impl<'i> Parser<'i> {
     }
 }
 
+/// The command on a command line (the first word after the options), found before
+/// parsing so that a profile can use `${NAME}`. The values of each flag are skipped
+/// by the arity in the flag table.
+pub fn find_command(args: &[OsString]) -> Option<&OsStr> {
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if a == "--" {
+            return args.get(i + 1).map(|a| a.as_os_str());
+        }
+        if !a.as_bytes().starts_with(b"-") {
+            return Some(a);
+        }
+        let arity = flags::flag(&a.to_string_lossy()).map_or(0, |f| f.values.len());
+        i += 1 + arity;
+    }
+    None
+}
+
 /// Parse the arguments after argv[0].
 pub fn parse(personality: Personality, args: Vec<OsString>) -> Result<(Action, Warnings)> {
     parse_with(personality, args, &mut System)
@@ -1034,7 +730,7 @@ pub fn parse_with(
 ) -> Result<(Action, Warnings)> {
     LEVEL_PREFIX.with(|p| p.set(false));
     let mut parser = Parser::new(personality, input);
-    parser.profile_command = crate::profile::find_command(&args).map(OsStr::to_os_string);
+    parser.profile_command = find_command(&args).map(OsStr::to_os_string);
     let command = match parser.parse_list(args.len(), args.into_iter(), false)? {
         ListEnd::Command(c) => c,
         ListEnd::Exhausted => Vec::new(),
@@ -1798,67 +1494,243 @@ mod tests {
     }
 
     #[test]
+    fn find_command_skips_flag_values() {
+        let a = |s: &[&str]| s.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            find_command(&a(&[
+                "--bind",
+                "/a",
+                "/b",
+                "--profile",
+                "x",
+                "firefox",
+                "-x"
+            ])),
+            Some(OsStr::new("firefox"))
+        );
+        assert_eq!(
+            find_command(&a(&["--unshare-all", "--", "/usr/bin/gimp"])),
+            Some(OsStr::new("/usr/bin/gimp"))
+        );
+        assert_eq!(find_command(&a(&["--unshare-all"])), None);
+    }
+
+    /// Every built-in profile expands to flags the parser accepts.
+    #[test]
+    fn builtin_profiles_parse() {
+        use crate::profile::{load, Search, Vars, BUILTINS};
+        let mut vars = Vars::default();
+        for (k, v) in [
+            ("HOME", "/home/u"),
+            ("PWD", "/work/p"),
+            ("UID", "1000"),
+            ("GID", "1000"),
+            ("NAME", "app"),
+        ] {
+            vars.set(k, v.into());
+        }
+        vars.fill_defaults();
+        let search = Search {
+            user: Some("/nonexistent/user".into()),
+            system: "/nonexistent/system".into(),
+            builtin_only: false,
+        };
+        for (name, _) in BUILTINS {
+            let (used, _) = load(OsStr::new(name), &vars, &search).unwrap();
+            let mut argv = used.args.clone();
+            argv.push("true".into());
+            parse(Personality::Hutch, argv).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    /// A plausible value for each value of a flag, from its kind in the table.
+    fn sample(f: &flags::Flag, v: &flags::Value) -> String {
+        use flags::Kind;
+        match v.kind {
+            Kind::Fd | Kind::Uid | Kind::Gid | Kind::Port | Kind::TmpfsSize => "3".into(),
+            Kind::Octal => "0755".into(),
+            Kind::Cap => "CAP_CHOWN".into(),
+            Kind::OneOf(words) => words[0].into(),
+            Kind::Path => "/x".into(),
+            Kind::Text if f.name == "--profile" => "builtin:net".into(),
+            Kind::Text => "x".into(),
+            Kind::Module => match (f.name, v.name) {
+                ("--cgroup", _) => "off".into(),
+                ("--net", _) => "user".into(),
+                (_, "SPEC") => "8080:80".into(),
+                (_, "CPUS") => "1.5".into(),
+                (_, "LIMIT") => "nofile=64".into(),
+                (_, "DURATION") => "1s".into(),
+                (_, "SIZE") => "64M".into(),
+                _ => "3".into(),
+            },
+        }
+    }
+
+    /// Every row of the table is accepted by the parser, under both names, with
+    /// values of its kinds (and never reaches `unreachable!`).
+    #[test]
     fn every_flag_has_a_handler() {
-        // Feeding each flag with plausible values must never reach `unreachable!`.
         for f in FLAGS {
             if matches!(f.name, "--args" | "--help" | "--version") {
                 continue;
             }
-            let mut a = vec![f.name.to_string()];
-            let vals: Vec<String> = f
-                .values
-                .iter()
-                .map(|v| match *v {
-                    "FD" | "UID" | "GID" | "BYTES" | "PORT" => "3".into(),
-                    "PROFILE" => "builtin:net".into(),
-                    "MODE" if f.name == "--landlock" => "auto".into(),
-                    "MODE" if f.name == "--cgroup" => "off".into(),
-                    "MODE" if f.name == "--net" => "user".into(),
-                    "MODE" if f.name == "--host-sockets" => "block".into(),
-                    "MODE" if f.name == "--landlock-only-metadata" => "allow".into(),
-                    "SPEC" => "8080:80".into(),
-                    "CPUS" => "1.5".into(),
-                    "N" | "WEIGHT" => "3".into(),
-                    "LIMIT" => "nofile=64".into(),
-                    "DURATION" => "1s".into(),
-                    "SIZE" => "64M".into(),
-                    "MODE" => "on".into(),
-                    "ACTION" => "kill".into(),
-                    "OCTAL" => "0755".into(),
-                    "CAP" => "CAP_CHOWN".into(),
-                    _ => "/x".into(),
-                })
-                .collect();
-            a.extend(vals);
-            let mut full = if f.name.contains("overlay") && f.name != "--overlay-src" {
-                vec![
-                    "--overlay-src".to_string(),
-                    "/a".into(),
-                    "--overlay-src".into(),
-                    "/b".into(),
-                ]
+            for name in std::iter::once(f.name).chain(f.aliases.iter().copied()) {
+                let mut a = vec![name.to_string()];
+                a.extend(f.values.iter().map(|v| sample(f, v)));
+                let mut full = if f.name.contains("overlay") && f.name != "--overlay-src" {
+                    vec![
+                        "--overlay-src".to_string(),
+                        "/a".into(),
+                        "--overlay-src".into(),
+                        "/b".into(),
+                    ]
+                } else {
+                    vec![]
+                };
+                if f.name == "--perms" {
+                    a.extend(["--dir".to_string(), "/d".into()]);
+                }
+                if f.name == "--size" {
+                    a.extend(["--tmpfs".to_string(), "/d".into()]);
+                }
+                if f.name == "--overlay-src" {
+                    a.extend(["--tmp-overlay".to_string(), "/d".into()]);
+                }
+                if f.name.starts_with("--net-") || f.name == "--publish" {
+                    full.extend(["--net".to_string(), "user".into()]);
+                }
+                full.extend(a);
+                full.push("true".into());
+                for personality in [Personality::Bwrap, Personality::Hutch] {
+                    let r = parse_with(
+                        personality,
+                        full.iter().map(OsString::from).collect(),
+                        &mut NoInput,
+                    );
+                    assert!(r.is_ok(), "{personality:?} {full:?}: {:?}", r.err());
+                }
+            }
+        }
+        assert!(matches!(
+            parse(Personality::Bwrap, args(&["--help"])).unwrap().0,
+            Action::Help
+        ));
+        assert!(matches!(
+            parse(Personality::Bwrap, args(&["--version"])).unwrap().0,
+            Action::Version
+        ));
+    }
+
+    /// A row's `times` is what the parser does with a repeat: `Last` warns as bwrap
+    /// does, `Once` refuses, `Many` says nothing.
+    #[test]
+    fn repeats_follow_the_table() {
+        for f in FLAGS {
+            // Switches and modifiers have no repeat to speak of; --args reads an fd.
+            let skip = ["--args", "--perms", "--size", "--overlay-src"];
+            if f.values.is_empty() || skip.contains(&f.name) {
+                continue;
+            }
+            let mut once: Vec<String> = if f.name.contains("overlay") {
+                ["--overlay-src", "/a", "--overlay-src", "/b"]
+                    .map(String::from)
+                    .to_vec()
             } else {
                 vec![]
             };
-            if f.name == "--perms" {
-                a.extend(["--dir".to_string(), "/d".into()]);
+            once.push(f.name.to_string());
+            once.extend(f.values.iter().map(|v| sample(f, v)));
+            let mut a = once.clone();
+            if f.name == "--publish" {
+                a.extend(["--net".to_string(), "user".into()]);
             }
-            if f.name == "--size" {
-                a.extend(["--tmpfs".to_string(), "/d".into()]);
-            }
-            if f.name == "--overlay-src" {
-                a.extend(["--tmp-overlay".to_string(), "/d".into()]);
-            }
-            if f.name.starts_with("--net-") || f.name == "--publish" {
-                full.extend(["--net".to_string(), "user".into()]);
-            }
-            full.extend(a);
-            full.push("true".into());
-            let r = parse(
-                Personality::Bwrap,
-                full.iter().map(OsString::from).collect(),
+            a.extend(once);
+            a.push("true".into());
+            let r = parse_with(
+                Personality::Hutch,
+                args(&a.iter().map(String::as_str).collect::<Vec<_>>()),
+                &mut NoInput,
             );
-            assert!(r.is_ok(), "{}: {:?}", f.name, r.err());
+            let warned = format!("Only the last {} option will take effect", f.name);
+            match f.times {
+                Times::Last => {
+                    let (_, w) = r.unwrap_or_else(|e| panic!("{a:?}: {e}"));
+                    assert_eq!(w, [(false, warned)], "{a:?}");
+                }
+                Times::Once => assert_eq!(
+                    r.unwrap_err().to_string(),
+                    format!("{} used multiple times", f.name)
+                ),
+                // A repeat may be refused for its own reason (the same port published
+                // twice); it is never warned about.
+                Times::Many => {
+                    if let Ok((_, w)) = r {
+                        assert!(!w.iter().any(|(_, m)| *m == warned), "{a:?}: {w:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// `--args` and `--profile` served without touching the process's fds or files.
+    struct NoInput;
+
+    impl Input for NoInput {
+        fn args_fd(&mut self, _fd: RawFd) -> Result<Vec<u8>> {
+            Ok(b"--unshare-pid\0".to_vec())
+        }
+        fn profile_env(
+            &mut self,
+            _command: Option<&OsStr>,
+        ) -> (crate::profile::Vars, crate::profile::Search) {
+            let search = crate::profile::Search {
+                builtin_only: true,
+                ..Default::default()
+            };
+            (crate::profile::Vars::default(), search)
+        }
+    }
+
+    /// The reverse: a name that is not in the table (a near miss of each row, another
+    /// spelling, bwrap's removed or misspelled options) is refused as unknown, under
+    /// both names, so every flag the parser acts on has a row.
+    #[test]
+    fn names_not_in_the_table_are_unknown() {
+        let mut names: Vec<String> = vec![
+            "-".into(),
+            "-h".into(),
+            "--x".into(),
+            "--bind=/a".into(),
+            "--Bind".into(),
+            "--unshare-all ".into(),
+            "--add-seccomp".into(),
+            "--seccomp-fd".into(),
+            "--ro-bind-data-try".into(),
+        ];
+        for f in FLAGS {
+            names.push(format!("{}x", f.name));
+            names.push(format!(
+                "--{}",
+                f.name.trim_start_matches('-').replace('-', "_")
+            ));
+            names.push(format!("-{}", f.name.trim_start_matches('-')));
+            names.push(f.name[..f.name.len() - 1].to_string());
+            names.push(f.name.to_ascii_uppercase());
+        }
+        names.retain(|n| flags::flag(n).is_none() && n.starts_with('-'));
+        assert!(names.len() > 400, "{}", names.len());
+        for n in &names {
+            for personality in [Personality::Bwrap, Personality::Hutch] {
+                let e = parse_with(
+                    personality,
+                    args(&[n, "3", "/a", "/b", "true"]),
+                    &mut NoInput,
+                )
+                .unwrap_err()
+                .to_string();
+                assert_eq!(e, format!("Unknown option {n}"), "{personality:?}");
+            }
         }
     }
 }

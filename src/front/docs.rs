@@ -1,4 +1,4 @@
-//! The man page and the shell completions, generated from `cli::FLAGS`.
+//! The man page and the shell completions, generated from `flags::FLAGS`.
 //!
 //! hutch parses its command line by hand (bwrap's grammar does not fit clap's
 //! parser), but clap can still describe it: this module builds a `clap::Command`
@@ -17,7 +17,7 @@ use clap::{Arg, ArgAction, Command, ValueHint};
 use clap_complete::Shell;
 use clap_mangen::roff::{bold, italic, roman, Inline, Roff};
 
-use crate::cli::{Flag, Section, FLAGS};
+use crate::flags::{Flag, Kind, Origin, Section, FLAGS};
 
 const NAME: &str = "hutch";
 
@@ -36,66 +36,32 @@ fn heading(section: Section) -> &'static str {
     }
 }
 
-/// Value names that name a path, inside or outside the sandbox.
-fn is_path(value_name: &str) -> bool {
-    matches!(
-        value_name,
-        "DEST" | "SRC" | "DIR" | "PATH" | "RWSRC" | "WORKDIR"
-    )
-}
-
 /// clap has one value hint per argument: paths if any value is a path (the
 /// zsh script is then rewritten with one completion per value, see `zsh_fixup`).
 fn value_hint(flag: &Flag) -> ValueHint {
-    if flag.values.iter().any(|v| is_path(v)) {
+    if flag.values.iter().any(|v| v.kind == Kind::Path) {
         ValueHint::AnyPath
     } else {
         ValueHint::Unknown
     }
 }
 
-/// bubblewrap's own options (as of bwrap 0.11). Every other flag in the table is
-/// hutch's own: the README lists those apart and the man page marks them.
-#[rustfmt::skip]
-const BWRAP_OPTIONS: &[&str] = &[
-    "--help", "--version", "--args", "--argv0", "--level-prefix", "--unshare-all", "--share-net",
-    "--unshare-user", "--unshare-user-try", "--unshare-ipc", "--unshare-pid", "--unshare-net",
-    "--unshare-uts", "--unshare-cgroup", "--unshare-cgroup-try", "--userns", "--userns2",
-    "--disable-userns", "--assert-userns-disabled", "--pidns", "--uid", "--gid", "--hostname",
-    "--chdir", "--clearenv", "--setenv", "--unsetenv", "--lock-file", "--sync-fd", "--bind",
-    "--bind-try", "--dev-bind", "--dev-bind-try", "--ro-bind", "--ro-bind-try", "--bind-fd",
-    "--ro-bind-fd", "--remount-ro", "--overlay-src", "--overlay", "--tmp-overlay", "--ro-overlay",
-    "--exec-label", "--file-label", "--proc", "--dev", "--tmpfs", "--mqueue", "--dir", "--file",
-    "--bind-data", "--ro-bind-data", "--symlink", "--seccomp", "--add-seccomp-fd", "--block-fd",
-    "--userns-block-fd", "--info-fd", "--json-status-fd", "--new-session", "--die-with-parent",
-    "--as-pid-1", "--cap-add", "--cap-drop", "--perms", "--size", "--chmod",
-];
-
-fn is_bwrap_option(name: &str) -> bool {
-    BWRAP_OPTIONS.contains(&name)
+fn is_bwrap_option(flag: &Flag) -> bool {
+    flag.origin == Origin::Bwrap
 }
 
 /// How far hutch implements a flag: the status column of the README's table.
-/// The man page turns the same facts into `man_note`.
-fn status(name: &str) -> &'static str {
-    match name {
-        "--exec-label" | "--file-label" => {
-            "exits with \"labeling not supported on this system\", as bwrap built without SELinux"
-        }
-        "--overlay-src" | "--overlay" | "--tmp-overlay" | "--ro-overlay" => {
-            "implemented (untested against bwrap 0.8, which lacks them)"
-        }
-        _ => "implemented",
-    }
+fn status(flag: &Flag) -> &'static str {
+    flag.status.unwrap_or("implemented")
 }
 
 /// The man page's text for a flag: its help line, then what hutch adds.
 fn long_help(flag: &Flag) -> Option<String> {
     let mut notes = Vec::new();
-    if !is_bwrap_option(flag.name) {
+    if !is_bwrap_option(flag) {
         notes.push("hutch only: bwrap has no such option.");
     }
-    notes.extend(man_note(flag.name));
+    notes.extend(flag.man);
     if notes.is_empty() {
         return None;
     }
@@ -104,39 +70,6 @@ fn long_help(flag: &Flag) -> Option<String> {
         flag.help.trim_end_matches('.'),
         notes.join(" ")
     ))
-}
-
-/// What the man page adds to a bwrap option's help: where hutch differs from
-/// bubblewrap, or does not do everything yet.
-fn man_note(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "--version" => "The version printed is hutch's, also when invoked as bwrap.",
-        "--args" => {
-            "The arguments are inserted at this point of the command line. \
-             hutch accepts up to 100000 arguments in total (bwrap: 9000)."
-        }
-        "--profile" => {
-            "Repeatable. The profile's options take effect exactly as if written at this point, \
-             so options after it add to it or override it. The format, the lookup and the \
-             built-in profiles are described under PROFILES."
-        }
-        "--explain" => {
-            "Bind sources are resolved on the host as the sandbox would resolve them; nothing \
-             is created, not even --bind-create's directory, and COMMAND is not run."
-        }
-        "--bind-create" => {
-            "The only option that creates anything on the host, and only SRC, when it is \
-             missing (the desktop profile uses it for the application's own home)."
-        }
-        "--exec-label" | "--file-label" => {
-            "hutch has no SELinux support: like bwrap built without it, it fails with \
-             \"labeling not supported on this system\"."
-        }
-        "--overlay" | "--tmp-overlay" | "--ro-overlay" | "--overlay-src" => {
-            "Implemented, but not yet compared with bwrap, whose version 0.8 lacks overlays."
-        }
-        _ => return None,
-    })
 }
 
 /// The clap description of hutch's command line. It is never used to parse.
@@ -161,10 +94,13 @@ pub fn command() -> Command {
             .action(ArgAction::Append)
             .value_hint(value_hint(flag));
         if !flag.values.is_empty() {
-            arg = arg.value_names(flag.values.iter().copied());
+            arg = arg.value_names(flag.value_names());
         }
         if let Some(help) = long_help(flag) {
             arg = arg.long_help(help);
+        }
+        for alias in flag.aliases {
+            arg = arg.visible_alias(alias.trim_start_matches("--"));
         }
         cmd = cmd.arg(arg);
     }
@@ -353,7 +289,7 @@ fn examples(roff: &mut Roff) {
 }
 
 /// The PROFILES section: the format from `profile::doc_paragraphs`, every key from
-/// `profile::KEYS`, and the built-in profiles.
+/// `profile::keys` (the flag table's profile keys among them), and the built-in profiles.
 fn profiles(roff: &mut Roff) {
     section(roff, "PROFILES");
     for (i, p) in crate::profile::doc_paragraphs().iter().enumerate() {
@@ -372,7 +308,7 @@ fn profiles(roff: &mut Roff) {
     para(roff, [roman("For example:")]);
     code(roff, crate::profile::EXAMPLE);
     para(roff, [roman("The keys, each with the option it gives:")]);
-    for k in crate::profile::KEYS {
+    for k in crate::profile::keys() {
         roff.control("TP", [])
             .text([bold(k.name), roman(" = "), roman(k.value)])
             .text([roman(k.doc)]);
@@ -478,7 +414,10 @@ fn zsh_fixup(script: &str) -> String {
                 let values: String = flag
                     .values
                     .iter()
-                    .map(|v| format!(":{v}:{}", if is_path(v) { "_files" } else { " " }))
+                    .map(|v| {
+                        let complete = if v.kind == Kind::Path { "_files" } else { " " };
+                        format!(":{}:{complete}", v.name)
+                    })
                     .collect();
                 Some(format!(r"'*{}[{help}]{values}' \", flag.name))
             });
@@ -512,16 +451,16 @@ fn flags_table() -> String {
     };
     let mut out =
         String::from("| Option | Arguments | Description | Status in hutch |\n|---|---|---|---|\n");
-    for flag in FLAGS.iter().filter(|f| is_bwrap_option(f.name)) {
+    for flag in FLAGS.iter().filter(|f| is_bwrap_option(f)) {
         out.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
             flag.name,
-            flag.values.join(" "),
+            flag.value_names().collect::<Vec<_>>().join(" "),
             cell(flag.help),
-            cell(status(flag.name))
+            cell(status(flag))
         ));
     }
-    let own: Vec<&Flag> = FLAGS.iter().filter(|f| !is_bwrap_option(f.name)).collect();
+    let own: Vec<&Flag> = FLAGS.iter().filter(|f| !is_bwrap_option(f)).collect();
     if !own.is_empty() {
         out.push_str("\nhutch's own options, under both names:\n\n");
         out.push_str("| Option | Arguments | Description |\n|---|---|---|\n");
@@ -529,7 +468,7 @@ fn flags_table() -> String {
             out.push_str(&format!(
                 "| `{}` | {} | {} |\n",
                 flag.name,
-                flag.values.join(" "),
+                flag.value_names().collect::<Vec<_>>().join(" "),
                 cell(flag.help)
             ));
         }
@@ -551,16 +490,6 @@ fn with_flags_table(readme: &str) -> Option<String> {
 
 fn repo_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-#[test]
-fn every_bwrap_option_is_in_the_table() {
-    for name in BWRAP_OPTIONS {
-        assert!(
-            FLAGS.iter().any(|f| f.name == *name),
-            "bwrap's {name} is missing from cli::FLAGS"
-        );
-    }
 }
 
 #[test]

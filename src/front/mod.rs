@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub(crate) mod docs;
+pub(crate) mod flags;
 pub mod explain;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -30,21 +30,6 @@ use crate::units::{format_duration, parse_count, parse_decimal, parse_duration, 
 /// hutch's exit status when `--timeout` ends the sandbox, as timeout(1).
 pub const TIMEOUT_STATUS: i32 = 124;
 
-/// Every flag handled here (the match arm in `cli.rs` hands them over).
-pub const FLAG_NAMES: &[&str] = &[
-    "--memory",
-    "--memory-swap",
-    "--cpus",
-    "--pids",
-    "--io-weight",
-    "--rlimit",
-    "--timeout",
-    "--stats",
-    "--stats-fd",
-    "--cgroup",
-    "--tmpfs-size",
-];
-
 /// Under the hutch name, the process bound (`RLIMIT_NPROC`) when no `--rlimit nproc` is given.
 pub const DEFAULT_NPROC: u64 = 4096;
 
@@ -181,7 +166,7 @@ pub fn parse_rlimit(s: &str) -> Result<Rlimit> {
 }
 
 impl Limits {
-    /// Parse one of [`FLAG_NAMES`] with its values.
+    /// Parse one of the flags whose row in `flags.rs` says `Handler::Limits`, with its values.
     pub fn parse_flag(&mut self, name: &str, values: &[OsString]) -> Result<()> {
         let v = values
             .first()

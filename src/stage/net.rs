@@ -57,9 +57,6 @@ use crate::spec::Op;
 pub use crate::spec::{NetSpec, Proto, Publish};
 use crate::sys;
 
-/// Every flag handled here (the match arm in `cli.rs` hands them over).
-pub const FLAG_NAMES: &[&str] = &["--net", "--net-allow-host-loopback", "--publish"];
-
 /// The sandbox's address, its gateway (the host) and its DNS forwarder.
 pub const SANDBOX_ADDR: &str = "10.0.2.100";
 pub const GATEWAY: &str = "10.0.2.2";
@@ -82,7 +79,7 @@ impl Proto {
     }
 }
 
-/// Parse one of [`FLAG_NAMES`]. `unshare_net` is `Namespaces::net`, which `--net` sets
+/// Parse one of the flags whose row in `flags.rs` says `Handler::Net`. `unshare_net` is `Namespaces::net`, which `--net` sets
 /// like `--unshare-net`/`--share-net` do (the last one wins).
 pub fn parse_flag(
     unshare_net: &mut bool,
