@@ -86,7 +86,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::util::*;
+use crate::support::*;
 
 /// The name the binary is invoked under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,8 +102,8 @@ const BOTH: [Name; 2] = [Name::Hutch, Name::Bwrap];
 /// The binary under `name`.
 fn bin(name: Name) -> &'static Path {
     match name {
-        Name::Hutch => hutch_own_bin(),
-        Name::Bwrap => hutch_bin(),
+        Name::Hutch => hutch_path(),
+        Name::Bwrap => bwrap_path(),
     }
 }
 
@@ -229,7 +229,7 @@ fn host_secret(u: User) -> TempDir {
 fn read_only_binds_refuse_writes_and_so_do_their_submounts() {
     // Real root can mount on the host: a tmpfs below the bound directory.
     let root_dir = tempdir(User::Root);
-    let _m = running_as_root().then(|| HostMount::tmpfs(&root_dir.join("mnt")));
+    let _m = is_root().then(|| HostMount::tmpfs(&root_dir.join("mnt")));
     for_each_user(|u| {
         let own;
         let d = if u.is_root() {
@@ -393,8 +393,8 @@ fn proc_links_do_not_lead_to_the_host() {
                 .run();
             o.ok();
             refused(&o, &["pproot", "ppcwd", "ppls"]);
-            let comm = hutch_own_bin().file_name().unwrap().to_string_lossy();
-            let bcomm = hutch_bin().file_name().unwrap().to_string_lossy();
+            let comm = hutch_path().file_name().unwrap().to_string_lossy();
+            let bcomm = bwrap_path().file_name().unwrap().to_string_lossy();
             assert!(
                 o.stdout.contains(&*comm) || o.stdout.contains(&*bcomm),
                 "the parent is hutch's monitor{o:?}"
@@ -665,9 +665,9 @@ fn symlinked_destinations_stay_in_the_new_root() {
 fn own_copy(u: User) -> (TempDir, PathBuf) {
     let d = tempdir(u);
     let bin = d.join("hutch");
-    fs::copy(hutch_own_bin(), &bin).unwrap();
+    fs::copy(hutch_path(), &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-    if running_as_root() {
+    if is_root() {
         std::os::unix::fs::chown(&bin, Some(u.uid()), Some(u.gid())).unwrap();
     }
     symlink("hutch", d.join("bwrap")).unwrap();
@@ -1090,8 +1090,8 @@ fn setuid_root_program() -> &'static Path {
 /// root the question does not arise.
 #[test]
 fn setuid_binaries_grant_nothing() {
-    if !running_as_root() {
-        eprintln!("skipped: only root can make the setuid-root binary this test needs");
+    if !is_root() {
+        skip("only root can make the setuid-root binary this test needs");
         return;
     }
     let bin = setuid_root_program();
@@ -1406,7 +1406,7 @@ fn host_unix_sockets_are_unreachable_unless_granted() {
         allowed(&hutch_as_bwrap, &["inner"]);
         // bubblewrap itself: the same results as hutch under its name.
         if bwrap {
-            let mut c = system_bwrap_cmd(u);
+            let mut c = system_bwrap(u);
             if u.is_root() {
                 c = c.args(ROOT_IN_USERNS);
             }
@@ -1597,7 +1597,7 @@ fn home_with(u: User, rel: Option<&str>) -> TempDir {
     if let Some(rel) = rel {
         let d = home.join(rel).join("profiles");
         fs::create_dir_all(&d).unwrap();
-        if running_as_root() && !u.is_root() {
+        if is_root() && !u.is_root() {
             let owner = format!("{}:{}", u.uid(), u.gid());
             let st = Command::new("chown")
                 .args(["-R", &owner])

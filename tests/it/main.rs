@@ -3,7 +3,7 @@
 //! Every test spawns the built binary (a copy of it that every user can run, invoked
 //! through a `bwrap` symlink so that bubblewrap's defaults apply); nothing forks inside
 //! the test harness. Behaviour tests run once as root and once as an unprivileged user
-//! when the suite runs as root (see `util::for_each_user`).
+//! when the suite runs as root (see `support::for_each_user`; the helpers are tests/support/).
 //!
 //! - `core`: real sandboxes, every assertion checked from inside (or on the host).
 //! - `differential`: the same command lines through `/usr/bin/bwrap` and hutch.
@@ -16,4 +16,5 @@ mod differential;
 mod errors;
 mod escape;
 mod signals;
-mod util;
+#[path = "../support/mod.rs"]
+mod support;
