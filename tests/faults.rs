@@ -13,7 +13,7 @@
 //!   while the command runs and while the sandbox is still being set up.
 //!
 //! Root runs happen in a private network namespace with a dead-end uplink (as in
-//! tests/net.rs, see tests/support/netns.rs), so `--net user` cannot reach a real network. The runs are serialised
+//! tests/it/net.rs, see tests/support/netns.rs), so `--net user` cannot reach a real network. The runs are serialised
 //! (one lock) so that the counts of one are not disturbed by another.
 
 // (src/fault.rs allows dead code itself without the feature.)
@@ -433,7 +433,7 @@ fn the_network_helper_dying_is_one_line() {
             let out = support::tempdir(user);
             let tag = leaks::tag("pasta");
             let cmd = hutch(user, &tag)
-                .env("PATH", &format!("{}:/usr/bin:/bin", bin.s()))
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.s()))
                 .args(sandbox_args(out.path()))
                 .args(["--net", "user"])
                 .args(marker_command(&tag))

@@ -1,7 +1,7 @@
 //! Load: many sandboxes started at once all succeed, and many started one after the
 //! other leave nothing behind: descriptors of the starting process, zombies, entries in
 //! /tmp and /dev/shm, host mounts, cgroups, processes (counted before and after, see
-//! tests/common/leaks.rs). As root (with `--cgroup required`, so that each start makes
+//! tests/support/leaks.rs). As root (with `--cgroup required`, so that each start makes
 //! and removes a cgroup) and as an unprivileged user (nobody, through `setpriv`).
 //!
 //! - `load_small` (in `cargo test`): 50 at once and 500 in a row, per user.

@@ -1794,3 +1794,27 @@ fn version_names_hutch_and_its_version_under_both_names() {
         );
     }
 }
+
+/// The runner of tests/support (tests/README.md's example): stdin, the environment,
+/// setpriv's `--reset-env` and the user, as each user.
+#[test]
+fn the_test_runner_passes_stdin_env_and_user() {
+    for_each_user(|u| {
+        let o = bwrap(u)
+            .args(["--ro-bind", "/", "/"])
+            .sh("cat; echo $X; id -u")
+            .stdin("hi\n")
+            .env("X", "1")
+            .run();
+        o.ok().stdout_is(&format!("hi\n1\n{}\n", u.uid()));
+        // What is set before --reset-env is dropped; what is set after it is passed.
+        let o = u
+            .cmd("sh")
+            .args(["-c", "echo ${X-unset} ${Y-unset}"])
+            .env("X", "2")
+            .reset_env()
+            .env("Y", "3")
+            .run();
+        o.ok().stdout_is("unset 3\n");
+    });
+}

@@ -173,7 +173,7 @@ impl Case {
             cmd = cmd.cwd(subst(d));
         }
         for (k, v) in &self.env {
-            cmd = cmd.env(k, &subst(v));
+            cmd = cmd.env(k, subst(v));
         }
         let mut out = cmd.run();
         let back = |t: &str| {

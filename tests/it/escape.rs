@@ -1634,7 +1634,7 @@ attempt('home', lambda: write(sys.argv[2] + '/x'))
             let run = |name: Name, dest: &str| {
                 let mut c = system(name, u)
                     .args(["--bind", &home.s(), dest])
-                    .env("HOME", &home.s());
+                    .env("HOME", home.s());
                 c = if xdg {
                     c.env("XDG_CONFIG_HOME", &conf)
                 } else {

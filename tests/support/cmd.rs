@@ -259,7 +259,7 @@ impl Cmd {
         if self.env_clear {
             c.env_clear();
         }
-        if !(self.reset_env && !self.user.setpriv().is_empty()) {
+        if !self.reset_env || self.user.setpriv().is_empty() {
             for (k, v) in &self.envs {
                 match v {
                     Some(v) => c.env(k, v),

@@ -8,12 +8,12 @@
 //! root and as an unprivileged user (uid 65534 through setpriv) when run as root.
 //! Processes left behind are looked for by their exact argv (`sleep <unique number>`).
 
-mod support;
+use crate::support;
 
+use crate::support::{bin_dir, is_root, users, Out, User};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use support::{bin_dir, is_root, users, Out, User};
 
 const PYTHON: &str = "/usr/bin/python3";
 

@@ -12,8 +12,9 @@
 //! the test replaces (in a private mount namespace around hutch, through `unshare -m`)
 //! with `nameserver 127.0.0.53`, where a small responder of the test's answers.
 
-mod support;
+use crate::support;
 
+use crate::support::{bin_dir, chmod, Cmd, Out, TempDir, User};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -22,7 +23,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{bin_dir, chmod, Cmd, Out, TempDir, User};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 const PY: &str = "/usr/bin/python3";

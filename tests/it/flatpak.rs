@@ -31,8 +31,9 @@
 //! gir1.2-gnomedesktop-3.0 libgdk-pixbuf2.0-bin. Without them the tests skip, or fail
 //! when CI=true. No network: the repo is a local directory.
 
-mod support;
+use crate::support;
 
+use crate::support::{chmod, is_root, on_path, TempDir, User};
 use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::{chown, symlink};
@@ -40,7 +41,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use support::{chmod, is_root, on_path, TempDir, User};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 const SYSTEM_BWRAP: &str = "/usr/bin/bwrap";

@@ -19,12 +19,12 @@
 //!   or with `--landlock-only-fallback` or `landlock_only = "auto"` in a profile, the
 //!   command runs confined. On the host the same profile uses namespaces.
 
-mod support;
+use crate::support;
 
+use crate::support::{chmod, hutch_path, users, Out, TempDir, User};
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
-use support::{chmod, hutch_path, users, Out, TempDir, User};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 

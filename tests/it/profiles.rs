@@ -11,15 +11,15 @@
 //! Needs gcc, make and python3; the desktop tests need Xvfb and xdpyinfo (packages
 //! xvfb, x11-utils), and are skipped without them unless CI=true.
 
-mod support;
+use crate::support;
 
+use crate::support::{chown_r, is_root, User};
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{chown_r, is_root, User};
 
 const PYTHON: &str = "/usr/bin/python3";
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";

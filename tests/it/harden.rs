@@ -15,13 +15,13 @@
 //!   that lost a feature fails here instead of skipping. Each attack whose Landlock
 //!   restriction the kernel lacks is shown to succeed there, as the report says.
 
-mod support;
+use crate::support;
 
+use crate::support::{bwrap, hutch, hutch_path, landlock_abi, tempdir_mode, users, Out, User};
 use std::fs;
 use std::net::TcpListener;
 use std::process::{Child, Command};
 use std::time::Duration;
-use support::{bwrap, hutch, hutch_path, landlock_abi, tempdir_mode, users, Out, User};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 const PY: &str = "/usr/bin/python3";

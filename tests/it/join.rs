@@ -1,13 +1,13 @@
 //! Joining a running sandbox, as `flatpak enter` does: `--userns FD`, `--userns2 FD`
 //! and `--pidns FD`, as root and as an unprivileged user (nobody via setpriv).
 
-mod support;
+use crate::support;
 
+use crate::support::{users, Cmd, User};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{users, Cmd, User};
 
 /// `sh -c SCRIPT` (with `$0` = hutch's `bwrap` symlink) as `who`.
 fn sh(who: User, script: &str) -> Cmd {
