@@ -149,7 +149,8 @@ impl Cmd {
     }
     /// setpriv's `--reset-env` for nobody and hutchtest (their environment is setpriv's
     /// default for them: HOME, SHELL, USER, LOGNAME, PATH); the test's own for root. What
-    /// [`Cmd::env`] sets after this is added to it.
+    /// [`Cmd::env`] sets after this is added to it by env(1), right before the program
+    /// (not for a [`Cmd::wrap`]per).
     pub fn reset_env(mut self) -> Self {
         self.reset_env = true;
         self.envs.clear();
@@ -182,18 +183,23 @@ impl Cmd {
         argv.extend(setpriv.into_iter().map(OsString::from));
         if switches && self.reset_env {
             argv.push("--reset-env".into());
-            // What is set after the reset goes in through env(1).
+        }
+        if self.reset_env {
+            // What is set after the reset goes in through env(1), for the program only.
             if !self.envs.is_empty() {
                 argv.push("env".into());
+                // env(1)'s options (-u) come before the assignments.
                 for (k, v) in &self.envs {
-                    match v {
-                        Some(v) => {
-                            let mut kv = k.clone();
-                            kv.push("=");
-                            kv.push(v);
-                            argv.push(kv);
-                        }
-                        None => argv.extend(["-u".into(), k.clone()]),
+                    if v.is_none() {
+                        argv.extend(["-u".into(), k.clone()]);
+                    }
+                }
+                for (k, v) in &self.envs {
+                    if let Some(v) = v {
+                        let mut kv = k.clone();
+                        kv.push("=");
+                        kv.push(v);
+                        argv.push(kv);
                     }
                 }
             }
@@ -259,7 +265,7 @@ impl Cmd {
         if self.env_clear {
             c.env_clear();
         }
-        if !self.reset_env || self.user.setpriv().is_empty() {
+        if !self.reset_env {
             for (k, v) in &self.envs {
                 match v {
                     Some(v) => c.env(k, v),
