@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 fn is_foreign(name: &str) -> bool {
     const SUITES: &[&str] = &[
         "it", "harden", "flatpak", "limits", "net", "bench", "test", "profiles", "join", "faults",
-        "load", "fuzz", "escape",
+        "load", "fuzz", "escape", "oci", "podman",
     ];
     if let Some(x) = name.strip_prefix("hutch-net-") {
         if x.len() == 6 && !x.contains('-') {
