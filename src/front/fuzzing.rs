@@ -2,7 +2,7 @@
 //!
 //! Each function takes the fuzzer's bytes, runs one of hutch's parsers on them and
 //! panics when a property fails: no panic inside hutch, and cheap invariants on what
-//! comes out. `tests/fuzz_regressions.rs` replays every input kept in
+//! comes out. `tests/it/fuzz_regressions.rs` replays every input kept in
 //! `fuzz/regressions/<target>/` and `fuzz/seeds/<target>/` through the same function,
 //! so that `cargo test` covers what the fuzzers once found.
 

@@ -8,9 +8,9 @@
 //! root and as an unprivileged user (uid 65534 through setpriv) when run as root.
 //! Processes left behind are looked for by their exact argv (`sleep <unique number>`).
 
-mod common;
+use crate::support;
 
-use common::{bin_dir, is_root, users, Out, User};
+use crate::support::{bin_dir, is_root, users, Out, User};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,24 +27,18 @@ enum Fd3<'a> {
 /// Run `<name> ARGS` (`hutch` or `bwrap`) as `user` from `/`, killed after 30 s, with
 /// `fd3` as descriptor 3.
 fn run_as(user: User, name: &str, args: &[&str], fd3: Option<Fd3<'_>>) -> Out {
-    let prog = bin_dir().join(name);
-    let mut cmd = match fd3 {
-        // The file is opened by the test's shell, before any switch of user.
-        Some(fd3) => {
-            let (script, path) = match fd3 {
-                Fd3::Write(p) => ("f=$1; shift; exec \"$@\" 3>\"$f\"", p),
-                Fd3::Read(p) => ("f=$1; shift; exec \"$@\" 3<\"$f\"", p),
-            };
-            let mut c = User::Current.command("sh");
-            c.args(["-c", script, "sh"])
-                .arg(path)
-                .args(user.setpriv())
-                .arg(prog);
-            c
-        }
-        None => user.command(prog),
-    };
-    common::output(cmd.args(args), Duration::from_secs(30))
+    let cmd = user
+        .cmd(bin_dir().join(name))
+        .args(args)
+        .timeout(Duration::from_secs(30))
+        .in_test_group();
+    // The file is opened by the test's shell, before any switch of user.
+    match fd3 {
+        Some(Fd3::Write(p)) => cmd.fd_out(3, p),
+        Some(Fd3::Read(p)) => cmd.fd_in(3, p),
+        None => cmd,
+    }
+    .run()
 }
 
 fn run(user: User, args: &[&str]) -> Out {
@@ -496,7 +490,7 @@ fn stats_show_the_peak_memory() {
 #[test]
 fn stats_fd_gets_the_json_and_stderr_does_not() {
     for user in users() {
-        let out = common::base().join(format!("stats-{user:?}"));
+        let out = support::base().join(format!("stats-{user:?}"));
         let mut args = sandbox(&["--stats-fd", "3"]);
         args.extend(["sh", "-c", "ls /proc/self/fd/3 2>/dev/null; exit 5"]);
         let o = run_as(user, "hutch", &args, Some(Fd3::Write(&out)));
@@ -742,11 +736,11 @@ fn cgroup_without_clone3_moves_hutch_in_and_out() {
         bpf.extend([jt, jf]);
         bpf.extend(k.to_ne_bytes());
     }
-    let filter = common::base().join("no-clone3.bpf");
+    let filter = support::base().join("no-clone3.bpf");
     fs::write(&filter, bpf).unwrap();
     let mount = cgroup2_mount().unwrap();
     let mount = mount.to_str().unwrap();
-    let inner = common::hutch().display().to_string();
+    let inner = support::hutch_path().display().to_string();
     let n = marker();
     let script =
         format!("grep 0:: /proc/self/cgroup; grep 0:: /proc/$PPID/cgroup; sleep {n} & exit 0");
@@ -797,7 +791,7 @@ fn real_cgroup() -> bool {
         && CONTROLLERS
             .iter()
             .all(|c| enabled.split_whitespace().any(|w| w == *c));
-    if common::vm_says("HUTCH_TEST_CGROUP_V2", "1") {
+    if support::vm_says("HUTCH_TEST_CGROUP_V2", "1") {
         assert!(
             ok,
             "HUTCH_TEST_CGROUP_V2=1 but root cannot make cgroups with {CONTROLLERS:?} enabled \
@@ -805,7 +799,7 @@ fn real_cgroup() -> bool {
             own_cgroup_dir()
         );
     } else if !ok {
-        // Not common::skip: with CI=true on this machine kind it would fail.
+        // Not support::skip: with CI=true on this machine kind it would fail.
         eprintln!(
             "skipped: no cgroup v2 with the memory, pids, cpu and io controllers enabled for \
              root's children here (tests/vm/run 6.1 and 6.12 have one)"
@@ -848,13 +842,13 @@ impl Delegated {
             "echo $$ >\"$0/cgroup.procs\" || exit 99; {} exec \"$@\"",
             also.map(|a| format!("{a} &")).unwrap_or_default()
         );
-        let mut c = User::Root.command("sh");
-        c.args(["-c", &script])
-            .arg(&self.dir)
-            .args(user.setpriv())
-            .arg(common::hutch())
-            .args(args);
-        common::output(&mut c, Duration::from_secs(60))
+        support::hutch(user)
+            .args(args)
+            .wrap(["sh", "-c", &script])
+            .wrap([&self.dir])
+            .timeout(Duration::from_secs(60))
+            .in_test_group()
+            .run()
     }
 
     /// The cgroups left below it.

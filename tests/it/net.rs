@@ -12,10 +12,9 @@
 //! the test replaces (in a private mount namespace around hutch, through `unshare -m`)
 //! with `nameserver 127.0.0.53`, where a small responder of the test's answers.
 
-mod common;
+use crate::support;
 
-use common::{bin_dir, chmod, Out, User};
-use std::ffi::OsString;
+use crate::support::{bin_dir, chmod, Cmd, Out, TempDir, User};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -34,18 +33,18 @@ const GREETING: &str = "hello-from-the-host";
 const USERS: [User; 2] = [User::Root, User::Nobody];
 
 /// A fresh directory that everyone can read.
-fn tempdir(tag: &str) -> tempfile::TempDir {
-    common::tempdir(tag, 0o755)
+fn tempdir(tag: &str) -> TempDir {
+    support::tempdir_mode(tag, 0o755)
 }
 
 /// Run `f` in a thread of its own in a new, private network namespace. Without root
 /// the test is skipped (it says so): making the namespace needs CAP_SYS_ADMIN.
 fn in_netns(f: impl FnOnce() + Send + 'static) {
-    if !common::is_root() {
-        common::skip("the network tests need root to make a private network namespace");
+    if !support::is_root() {
+        support::skip("the network tests need root to make a private network namespace");
         return;
     }
-    common::in_private_net(f)
+    support::in_private_net(f)
 }
 
 /// A TCP server on 127.0.0.1 (of the calling thread's namespace) that greets every
@@ -97,50 +96,46 @@ impl Run {
         }
     }
 
-    fn command(&self, args: &[String]) -> Command {
-        let mut argv: Vec<OsString> = Vec::new();
+    fn cmd(&self, args: &[String]) -> Cmd {
+        let mut c = self
+            .user
+            .cmd(bin_dir().join(self.name))
+            .args(args)
+            .reset_env()
+            .timeout(TIMEOUT)
+            .in_test_group();
         if let Some(conf) = &self.resolv_conf {
             // A private mount namespace (private propagation): the host's file is untouched.
-            argv.extend(["unshare", "-m", "sh", "-c"].map(OsString::from));
-            argv.push(
-                format!(
-                    "mount --bind {} /etc/resolv.conf && exec \"$@\"",
-                    conf.display()
-                )
-                .into(),
+            let script = format!(
+                "mount --bind {} /etc/resolv.conf && exec \"$@\"",
+                conf.display()
             );
-            argv.push("sh".into());
-        }
-        let setpriv = self.user.setpriv();
-        if !setpriv.is_empty() {
-            argv.extend(setpriv.into_iter().map(OsString::from));
-            argv.push("--reset-env".into());
+            c = c.wrap(["unshare", "-m", "sh", "-c", &script, "sh"]);
         }
         if let Some(path) = &self.path {
-            argv.extend(["env".into(), format!("PATH={path}").into()]);
+            c = c.env("PATH", path);
         }
-        argv.push(bin_dir().join(self.name).into());
-        argv.extend(args.iter().map(OsString::from));
-        let mut c = Command::new(&argv[0]);
-        c.args(&argv[1..])
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        c
+    }
+
+    /// The command, its stdout and stderr piped (see [`wait`]).
+    fn command(&self, args: &[String]) -> Command {
+        let mut c = self.cmd(args).command();
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
         c
     }
 
     fn run(&self, args: &[String]) -> Out {
-        wait(spawn(&mut self.command(args)))
+        self.cmd(args).run()
     }
 }
 
 fn spawn(c: &mut Command) -> Child {
-    common::spawn(c)
+    support::spawn_retry(c)
 }
 
 fn wait(child: Child) -> Out {
-    common::wait(child, TIMEOUT)
+    support::wait_child(child, TIMEOUT)
 }
 
 /// The host's root read-only, a private /dev, /proc and /tmp, and the network flags.
@@ -666,7 +661,7 @@ fn slirp4netns_is_the_fallback() {
         .map(Path::new)
         .find(|p| p.exists())
     else {
-        common::skip("slirp4netns is not installed (apt-get install slirp4netns)");
+        support::skip("slirp4netns is not installed (apt-get install slirp4netns)");
         return;
     };
     let only = tempdir("slirp-path");

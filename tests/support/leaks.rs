@@ -2,10 +2,7 @@
 //! thousand): descriptors of the test process, zombies, entries in /tmp and /dev/shm,
 //! host mounts, cgroups of the hutch processes started, and processes carrying a tag.
 //!
-//! Shared by tests/faults.rs and tests/load.rs (included with `#[path]`, next to
-//! tests/it/util.rs as `util`).
-
-#![allow(dead_code)]
+//! Used by tests/faults.rs and tests/load.rs.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -13,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::util;
+use super as util;
 
 /// Where hutch makes its cgroups: below the caller's own cgroup on the cgroup2 mount
 /// (`/sys/fs/cgroup/unified` on this machine kind, `/sys/fs/cgroup` with cgroup2 alone).
@@ -170,7 +167,7 @@ fn settle<T>(patience: Duration, mut f: impl FnMut() -> Vec<T>) -> Vec<T> {
 
 impl Snapshot {
     pub fn take() -> Snapshot {
-        // The test directory of util.rs exists before the first count.
+        // The test directory (support::base) exists before the first count.
         let _ = util::base();
         Snapshot {
             fds: open_fds(),

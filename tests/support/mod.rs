@@ -1,38 +1,53 @@
-//! Helpers shared by the integration test files (tests/*.rs), each of which includes
-//! this directory with `mod common;` (tests/it/ has its own, richer util.rs; faults.rs
-//! and load.rs use that one too, with tests/common/leaks.rs beside it).
+//! The one helper library of the integration tests: every test binary includes it
+//! (`mod support;` in tests/*.rs, `#[path = "../support/mod.rs"] mod support;` in
+//! tests/it/main.rs) and uses what it needs. See tests/README.md.
 //!
-//! - [`hutch`], [`bwrap`]: a copy of the built binary that every user can run (the one
+//! - [`hutch`], [`bwrap`] (and [`system_bwrap`], [`User::cmd`] for any program): a
+//!   [`Cmd`] builder (cmd.rs) that runs a copy of the built binary that every user can
+//!   run, in `/tmp/hutch-test-CRATE-PID/bin`, with a `bwrap` symlink beside it (the one
 //!   cargo builds lives under `/work/...` or `/root/...`, which an unprivileged user may
-//!   not traverse), in `/tmp/hutch-test-CRATE-PID/bin` with a `bwrap` symlink beside it.
-//!   [`tempdir`] makes scratch directories in the same per-process directory. Statics
-//!   are never dropped: each test process removes those of earlier ones that are gone.
-//! - [`User`] (user.rs): root, nobody, `hutchtest`, or the current user; a command run
-//!   as one of them goes through `setpriv` when the tests run as root.
-//! - [`output`], [`wait`] (run.rs): run a command with a timeout; [`Out`].
-//! - [`in_private_net`] (netns.rs): a thread in a network namespace of its own.
+//!   not traverse; `HUTCH_BIN` tests another binary). [`Cmd::run`] gives an [`Out`].
+//! - [`User`] (user.rs): root, nobody, `hutchtest`, or the current user; [`users`] and
+//!   [`for_each_user`]: root and nobody when the tests run as root.
+//! - [`tempdir`], [`tempdir_mode`]: scratch directories in the same per-process
+//!   directory. Statics are never dropped: each test process removes the directories of
+//!   earlier ones that are gone.
 //! - [`skip`]: skip a test with a printed reason, or fail it when CI=true.
+//! - [`in_private_net`] (netns.rs): a thread in a network namespace of its own.
+//! - [`fixture`] and the sandboxes of tests/it (fixture.rs); what a run leaves on the
+//!   host (host.rs, leaks.rs).
 
-// Each test crate compiles this module on its own and uses only part of it (and of
+// Each test binary compiles this module on its own and uses only part of it (and of
 // the re-exports below).
 #![allow(dead_code, unused_imports)]
 
+mod cmd;
+mod fixture;
+mod host;
+pub mod leaks;
 mod netns;
-mod run;
 mod user;
 
+pub use cmd::{spawn_retry, sq, status_code, wait_child, Cmd, Out, Running, DEFAULT_TIMEOUT, PATH};
+pub use fixture::*;
+pub use host::*;
 pub use netns::in_private_net;
-pub use run::{output, spawn, status_code, wait, wait_status, Out};
-pub use user::{is_root, users, users_with, User};
+pub use user::{for_each_user, is_root, unprivileged, users, users_with, User, NOBODY};
 
+use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+/// The system's bubblewrap, for the differential tests.
+pub const SYSTEM_BWRAP: &str = "/usr/bin/bwrap";
+
 /// The start of the name of each test process's directory in /tmp.
-const PREFIX: &str = "hutch-test-";
+/// Names starting with it in /tmp are not leftovers of a sandbox (see host.rs).
+pub const TEST_PREFIX: &str = "hutch-test-";
 
 /// This test process's directory, `/tmp/hutch-test-CRATE-PID` (0755, owned by the user
 /// running the tests), with `bin/hutch` (0755) and `bin/bwrap` (a symlink to it).
@@ -41,7 +56,10 @@ pub fn base() -> &'static Path {
     BASE.get_or_init(|| {
         remove_stale();
         let crate_name = env!("CARGO_CRATE_NAME");
-        let dir = PathBuf::from(format!("/tmp/{PREFIX}{crate_name}-{}", std::process::id()));
+        let dir = PathBuf::from(format!(
+            "/tmp/{TEST_PREFIX}{crate_name}-{}",
+            std::process::id()
+        ));
         let _ = fs::remove_dir_all(&dir);
         let bin = dir.join("bin");
         fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("mkdir {}: {e}", bin.display()));
@@ -61,7 +79,7 @@ fn remove_stale() {
         let name = e.file_name();
         let pid = name
             .to_str()
-            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|n| n.strip_prefix(TEST_PREFIX))
             .and_then(|rest| rest.rsplit_once('-'))
             .and_then(|(_, pid)| pid.parse::<u32>().ok());
         if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
@@ -71,28 +89,81 @@ fn remove_stale() {
 }
 
 /// The directory with `hutch` and `bwrap`.
-pub fn bin_dir() -> PathBuf {
-    base().join("bin")
+pub fn bin_dir() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| base().join("bin"))
 }
 
-/// hutch under its own name (hardened defaults).
-pub fn hutch() -> PathBuf {
-    bin_dir().join("hutch")
+/// The copy of hutch, under its own name (hardened defaults).
+pub fn hutch_path() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| bin_dir().join("hutch"))
 }
 
-/// hutch through the `bwrap` symlink (bubblewrap's personality).
-pub fn bwrap() -> PathBuf {
-    bin_dir().join("bwrap")
+/// The copy of hutch through its `bwrap` symlink (bubblewrap's personality).
+pub fn bwrap_path() -> &'static Path {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| bin_dir().join("bwrap"))
 }
 
-/// A fresh directory `TAG-XXXXXX` in [`base`] with `mode`, removed on drop.
-pub fn tempdir(tag: &str, mode: u32) -> tempfile::TempDir {
+/// hutch under its own name, run by `user`.
+pub fn hutch(user: User) -> Cmd {
+    Cmd::new(hutch_path(), user)
+}
+
+/// hutch as `bwrap`, run by `user`.
+pub fn bwrap(user: User) -> Cmd {
+    Cmd::new(bwrap_path(), user)
+}
+
+/// The system's bubblewrap ([`SYSTEM_BWRAP`]), run by `user`.
+pub fn system_bwrap(user: User) -> Cmd {
+    Cmd::new(SYSTEM_BWRAP, user)
+}
+
+/// A directory under the per-process test directory, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
+        self.0.join(p)
+    }
+    /// The path as a string, for command lines.
+    pub fn s(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh empty directory (mode 0755) in [`base`] owned by `owner`, so that it is
+/// writable inside a sandbox run by that user.
+pub fn tempdir(owner: User) -> TempDir {
+    let d = tempdir_mode("t", 0o755);
+    if is_root() && owner.uid() != 0 {
+        std::os::unix::fs::chown(d.path(), Some(owner.uid()), Some(owner.gid()))
+            .expect("chown tempdir");
+    }
+    d
+}
+
+/// A fresh directory `TAG-XXXXXX` in [`base`] with `mode` (owned by the test's user),
+/// removed on drop.
+pub fn tempdir_mode(tag: &str, mode: u32) -> TempDir {
     let d = tempfile::Builder::new()
         .prefix(&format!("{tag}-"))
         .tempdir_in(base())
-        .unwrap();
-    chmod(d.path(), mode);
-    d
+        .unwrap()
+        .keep();
+    chmod(&d, mode);
+    TempDir(d)
 }
 
 pub fn chmod(p: &Path, mode: u32) {
@@ -155,7 +226,8 @@ fn tested_binary() -> PathBuf {
 }
 
 /// The running kernel's Landlock ABI (0: none): tests derive what is enforceable from
-/// it, never from the machine they were written on (6.18, ABI 7; Debian 12's 6.1: 2).
+/// it, never from the machine they were written on (6.18, ABI 7; 6.12: 6; Debian 12's
+/// 6.1: 2).
 pub fn landlock_abi() -> i32 {
     hutch::sys::landlock_abi()
 }
@@ -199,4 +271,20 @@ pub fn default_landlock_dropped() -> String {
 /// another branch when the host is not what the VM was set up to be.
 pub fn vm_says(name: &str, value: &str) -> bool {
     std::env::var(name).is_ok_and(|v| v == value)
+}
+
+/// Is `s` all ASCII digits?
+pub fn is_number(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Read a file on the host as a string (panics with the path on error).
+#[track_caller]
+pub fn read(p: impl AsRef<Path>) -> String {
+    let p = p.as_ref();
+    fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
+
+pub fn os(s: &str) -> &OsStr {
+    OsStr::from_bytes(s.as_bytes())
 }

@@ -31,13 +31,12 @@
 //! gir1.2-gnomedesktop-3.0 libgdk-pixbuf2.0-bin. Without them the tests skip, or fail
 //! when CI=true. No network: the repo is a local directory.
 
-mod common;
+use crate::support;
 
-use common::{chmod, in_ci, is_root, on_path, User};
+use crate::support::{chmod, is_root, on_path, TempDir, User};
 use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::{chown, symlink};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -53,14 +52,14 @@ const PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 // Helpers
 
 /// A directory that everyone can read (in the test process's directory, see
-/// tests/common/mod.rs).
-fn tempdir(tag: &str) -> tempfile::TempDir {
-    common::tempdir(tag, 0o755)
+/// tests/support/mod.rs).
+fn tempdir(tag: &str) -> TempDir {
+    support::tempdir_mode(tag, 0o755)
 }
 
 /// `Some(reason)` stops a test: a panic in CI, a skip elsewhere.
 fn skip_unless(missing: &Option<String>) -> bool {
-    missing.as_deref().map(common::skip).is_some()
+    missing.as_deref().map(support::skip).is_some()
 }
 
 /// Whether flatpak and what the fixture needs are here.
@@ -120,7 +119,7 @@ fn have_system_bwrap() -> bool {
 /// The helper files, copied where the unprivileged user can read them (the
 /// checkout may not be).
 struct Files {
-    dir: tempfile::TempDir,
+    dir: TempDir,
 }
 
 impl Files {
@@ -145,7 +144,7 @@ impl Files {
 
 /// The local repo with the runtime and the app, built once per test process.
 fn repo() -> &'static Path {
-    static REPO: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    static REPO: OnceLock<(TempDir, PathBuf)> = OnceLock::new();
     &REPO
         .get_or_init(|| {
             let dir = tempdir("repo");
@@ -173,7 +172,7 @@ fn repo() -> &'static Path {
 
 /// Root and hutchtest (or nobody) when the tests run as root, else the current user.
 fn users() -> Vec<User> {
-    common::users_with(User::Unprivileged)
+    support::users_with(User::Unprivileged)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +184,7 @@ enum Bwrap {
 /// A run's directory: `bin/` with the logging wrapper (named `wrapper`) and
 /// `bin/real/bwrap`, and `work/`, both owned by `user`.
 struct RunDir {
-    dir: tempfile::TempDir,
+    dir: TempDir,
     user: User,
     bwrap: Bwrap,
 }
@@ -199,7 +198,7 @@ impl RunDir {
         fs::copy(Files::get("bwrap-logged"), bin.join(wrapper)).unwrap();
         chmod(&bin.join(wrapper), 0o755);
         let real = match bwrap {
-            Bwrap::Hutch => common::hutch(),
+            Bwrap::Hutch => support::hutch_path().to_path_buf(),
             Bwrap::System => PathBuf::from(SYSTEM_BWRAP),
         };
         symlink(real, bin.join("real/bwrap")).unwrap();
@@ -219,37 +218,23 @@ impl RunDir {
 
     /// Run `argv` as the user with only `env` (and PATH, LANG) in the environment.
     fn run(self, argv: Vec<OsString>, env: &[(&str, OsString)]) -> Outcome {
-        let stdout_path = self.dir.path().join("stdout");
-        let stderr_path = self.dir.path().join("stderr");
-        let mut cmd = self.user.command(&argv[0]);
-        cmd.args(&argv[1..])
+        // Whatever is left in the process group (a bus, a proxy) is killed at the end.
+        let o = self
+            .user
+            .cmd(&argv[0])
+            .args(&argv[1..])
             .env_clear()
             .env("PATH", PATH)
             .env("LANG", "C.UTF-8")
             .envs(env.iter().map(|(k, v)| (k, v)))
-            // Files, not pipes: a helper that outlives the run must not hold us up.
-            .stdout(fs::File::create(&stdout_path).unwrap())
-            .stderr(fs::File::create(&stderr_path).unwrap())
-            .process_group(0);
-        let mut child = common::spawn(&mut cmd);
-        let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-        let status = common::wait_status(&mut child, TIMEOUT);
-        // Whatever is left in the group (a bus, a proxy) goes now.
-        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-        let Some(status) = status else {
-            panic!(
-                "{:?} via {:?}: {argv:?} timed out after {TIMEOUT:?}\n{}",
-                self.user,
-                self.bwrap,
-                fs::read_to_string(&stderr_path).unwrap_or_default()
-            );
-        };
+            .timeout(TIMEOUT)
+            .run();
         Outcome {
             user: self.user,
             bwrap: self.bwrap,
-            code: common::status_code(status),
-            stdout: fs::read_to_string(&stdout_path).unwrap(),
-            stderr: fs::read_to_string(&stderr_path).unwrap(),
+            code: o.code,
+            stdout: o.stdout,
+            stderr: o.stderr,
             log: fs::read_to_string(self.bin().join("bwrap.log")).unwrap_or_default(),
             home: self.work().join("home"),
             _dir: self.dir,
@@ -267,7 +252,7 @@ struct Outcome {
     log: String,
     /// `$HOME` of a flatpak run, kept until the Outcome is dropped.
     home: PathBuf,
-    _dir: tempfile::TempDir,
+    _dir: TempDir,
 }
 
 impl std::fmt::Debug for Outcome {
@@ -453,8 +438,7 @@ fn fixture_runs_under_system_bubblewrap() {
         return;
     }
     if !have_system_bwrap() {
-        assert!(!in_ci(), "no {SYSTEM_BWRAP}: flatpak depends on bubblewrap");
-        eprintln!("skipped: no {SYSTEM_BWRAP}");
+        support::skip(&format!("no {SYSTEM_BWRAP}: flatpak depends on bubblewrap"));
         return;
     }
     for user in users() {
@@ -512,7 +496,7 @@ fn flatpak_run_under_hutch_as_root() {
         return;
     }
     if !is_root() {
-        eprintln!("skipped: not root");
+        support::skip("not root");
         return;
     }
     let args = ["x", "y z"];
@@ -527,7 +511,7 @@ fn flatpak_run_under_hutch_as_unprivileged_user() {
         return;
     }
     let args = ["x", "y z"];
-    let o = flatpak(User::unprivileged(), Bwrap::Hutch, Mode::Run, &args);
+    let o = flatpak(*users().last().unwrap(), Bwrap::Hutch, Mode::Run, &args);
     check_app_run(&o, false, &args);
     check_same_as_system_bwrap(Mode::Run, &args, &o);
 }
@@ -554,7 +538,7 @@ fn flatpak_build_export_validates_icons_under_hutch() {
         return;
     }
     let bad = {
-        static BAD: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+        static BAD: OnceLock<(TempDir, PathBuf)> = OnceLock::new();
         &BAD.get_or_init(|| {
             let dir = tempdir("bad-icon");
             let p = dir.path().join("bad.png");

@@ -1,9 +1,10 @@
-//! Who runs a command: the tests run as root and as an unprivileged user (through
-//! `setpriv`) when they run as root, else as the current user.
+//! Who runs a command: when the tests run as root, every behaviour runs as root and as
+//! an unprivileged user (through `setpriv`); otherwise as the current user.
 
 use std::ffi::OsStr;
 use std::fs;
-use std::process::{Command, Stdio};
+
+use super::cmd::Cmd;
 
 /// The uid and gid of nobody.
 pub const NOBODY: u32 = 65534;
@@ -15,11 +16,13 @@ pub enum User {
     /// uid and gid 65534, through setpriv (the tests run as root).
     Nobody,
     /// `hutchtest` if it exists, else nobody; through setpriv (the tests run as root).
+    /// For tests that need a user with a home directory (flatpak, profiles).
     Unprivileged,
     /// Whoever runs the tests, when that is not root.
     Current,
 }
 
+/// Whether the tests run as root.
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
@@ -38,14 +41,26 @@ pub fn users_with(unprivileged: User) -> Vec<User> {
     }
 }
 
+/// Run a behaviour check once per user of [`users`].
+pub fn for_each_user(f: impl Fn(User)) {
+    for u in users() {
+        f(u);
+    }
+}
+
+/// The unprivileged user: nobody when the tests run as root, else the current user.
+pub fn unprivileged() -> User {
+    if is_root() {
+        User::Nobody
+    } else {
+        User::Current
+    }
+}
+
 impl User {
-    /// [`User::Unprivileged`] when the tests run as root, else the current user.
-    pub fn unprivileged() -> User {
-        if is_root() {
-            User::Unprivileged
-        } else {
-            User::Current
-        }
+    /// The command is run by real root (no user namespace is implied).
+    pub fn is_root(self) -> bool {
+        self == User::Root
     }
 
     /// uid and gid.
@@ -68,6 +83,14 @@ impl User {
         }
     }
 
+    pub fn uid(self) -> u32 {
+        self.ids().0
+    }
+
+    pub fn gid(self) -> u32 {
+        self.ids().1
+    }
+
     /// What switches to this user in front of a command: `setpriv --reuid=UID
     /// --regid=GID --clear-groups` for nobody and hutchtest, nothing for the others.
     pub fn setpriv(self) -> Vec<String> {
@@ -85,29 +108,8 @@ impl User {
         }
     }
 
-    /// `prog` run as this user, from `/`, with stdin from /dev/null and the test's
-    /// environment.
-    pub fn command(self, prog: impl AsRef<OsStr>) -> Command {
-        self.command_with(&[], prog)
-    }
-
-    /// The same, with setpriv's `--reset-env` for nobody and hutchtest: their
-    /// environment is setpriv's default for them (HOME, SHELL, USER, LOGNAME, PATH).
-    pub fn command_reset_env(self, prog: impl AsRef<OsStr>) -> Command {
-        self.command_with(&["--reset-env"], prog)
-    }
-
-    fn command_with(self, setpriv_opts: &[&str], prog: impl AsRef<OsStr>) -> Command {
-        let setpriv = self.setpriv();
-        let mut c = match setpriv.split_first() {
-            None => Command::new(prog),
-            Some((first, rest)) => {
-                let mut c = Command::new(first);
-                c.args(rest).args(setpriv_opts).arg(prog);
-                c
-            }
-        };
-        c.current_dir("/").stdin(Stdio::null());
-        c
+    /// `prog` run as this user (see [`Cmd`]).
+    pub fn cmd(self, prog: impl AsRef<OsStr>) -> Cmd {
+        Cmd::new(prog, self)
     }
 }

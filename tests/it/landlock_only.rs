@@ -19,9 +19,9 @@
 //!   or with `--landlock-only-fallback` or `landlock_only = "auto"` in a profile, the
 //!   command runs confined. On the host the same profile uses namespaces.
 
-mod common;
+use crate::support;
 
-use common::{chmod, hutch, users, Out, User};
+use crate::support::{chmod, hutch_path, users, Out, TempDir, User};
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
@@ -29,12 +29,17 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 fn h() -> String {
-    hutch().display().to_string()
+    hutch_path().display().to_string()
 }
 
 /// `prog ARGS...` as `user`, in `/`, with a clean environment for nobody.
 fn run_prog<S: AsRef<std::ffi::OsStr>>(user: User, prog: &str, args: &[S]) -> Out {
-    common::output(user.command_reset_env(prog).args(args), TIMEOUT)
+    user.cmd(prog)
+        .reset_env()
+        .args(args)
+        .timeout(TIMEOUT)
+        .in_test_group()
+        .run()
 }
 
 fn run<S: AsRef<std::ffi::OsStr>>(user: User, args: &[S]) -> Out {
@@ -48,12 +53,12 @@ fn strings(v: &[&str]) -> Vec<String> {
 /// A test tree: `ro/f` (readable), `rw/` (writable), `bin/true` (a copy of true
 /// that no rule covers), all usable by nobody.
 struct Tree {
-    dir: tempfile::TempDir,
+    dir: TempDir,
 }
 
 impl Tree {
     fn new(tag: &str) -> Tree {
-        let dir = common::tempdir(tag, 0o777);
+        let dir = support::tempdir_mode(tag, 0o777);
         for d in ["ro", "rw", "bin"] {
             fs::create_dir(dir.path().join(d)).unwrap();
             chmod(&dir.path().join(d), 0o777);
@@ -295,8 +300,8 @@ fn report_and_explain_say_which_mode_is_in_force() {
         let r = o.report();
         let landlock = format!(
             r#""abi": {}, "status": "{}", "fs": "derived", "rules": 5"#,
-            common::landlock_abi(),
-            common::default_landlock_status()
+            support::landlock_abi(),
+            support::default_landlock_status()
         );
         for want in [
             r#""namespaces": [], "mode": "landlock-only""#,
@@ -721,7 +726,7 @@ fn nested_landlock_only_names_the_enclosing_supervisor() {
     }
     for user in users() {
         let t = Tree::new("meta-nested");
-        let bin = common::bin_dir().display().to_string();
+        let bin = support::bin_dir().display().to_string();
         let mut args = confined_args(&t);
         args.extend(strings(&["--ro-bind", &bin, &bin, "--", &h()]));
         args.extend(confined_args(&t));
@@ -755,7 +760,7 @@ fn host_policy_without_user_namespaces() {
         .into_iter()
         .filter(|u| *u != User::Root && !can_make_userns(*u))
         .collect();
-    if common::vm_says("HUTCH_TEST_USERNS", "off") {
+    if support::vm_says("HUTCH_TEST_USERNS", "off") {
         assert!(
             blocked.contains(users().last().unwrap()),
             "HUTCH_TEST_USERNS=off, but the unprivileged user can make user namespaces"

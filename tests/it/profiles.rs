@@ -11,9 +11,9 @@
 //! Needs gcc, make and python3; the desktop tests need Xvfb and xdpyinfo (packages
 //! xvfb, x11-utils), and are skipped without them unless CI=true.
 
-mod common;
+use crate::support;
 
-use common::{chown_r, is_root, User};
+use crate::support::{chown_r, is_root, User};
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -25,12 +25,12 @@ const PYTHON: &str = "/usr/bin/python3";
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 fn hutch() -> String {
-    common::hutch().display().to_string()
+    support::hutch_path().display().to_string()
 }
 
 /// Root and hutchtest (or nobody) when the tests run as root, else the current user.
 fn users() -> Vec<User> {
-    common::users_with(User::Unprivileged)
+    support::users_with(User::Unprivileged)
 }
 
 /// A scratch directory for one user: `/var/tmp/...` (so that its parent is not under
@@ -46,7 +46,7 @@ impl Scratch {
             .prefix("hutch-profiles-")
             .tempdir_in("/var/tmp")
             .unwrap();
-        common::chmod(dir.path(), 0o755);
+        support::chmod(dir.path(), 0o755);
         let s = Scratch { dir, user };
         fs::create_dir(s.home()).unwrap();
         chown_r(s.path(), user);
@@ -77,7 +77,7 @@ impl Scratch {
     fn mkdir(&self, rel: &str, mode: u32) -> PathBuf {
         let p = self.path().join(rel);
         fs::create_dir_all(&p).unwrap();
-        common::chmod(&p, mode);
+        support::chmod(&p, mode);
         chown_r(&p, self.user);
         p
     }
@@ -86,16 +86,24 @@ impl Scratch {
 /// Run `argv` as `user` in `cwd`, with a clean environment (PATH, HOME, USER and
 /// `env`), killed after 60 s. Output goes to files, not pipes: a process left behind
 /// must not keep the test waiting.
-fn run_in(user: User, cwd: &Path, home: &Path, env: &[(&str, &str)], argv: &[&str]) -> common::Out {
-    let mut cmd = user.command(argv[0]);
-    cmd.args(&argv[1..])
-        .current_dir(cwd)
+fn run_in(
+    user: User,
+    cwd: &Path,
+    home: &Path,
+    env: &[(&str, &str)],
+    argv: &[&str],
+) -> support::Out {
+    user.cmd(argv[0])
+        .args(&argv[1..])
+        .cwd(cwd)
         .env_clear()
         .env("PATH", PATH)
         .env("HOME", home)
         .env("LANG", "C.UTF-8")
-        .envs(env.iter().copied());
-    common::output(&mut cmd, Duration::from_secs(60))
+        .envs(env.iter().copied())
+        .timeout(Duration::from_secs(60))
+        .in_test_group()
+        .run()
 }
 
 /// The C project: tests/make/ copied into the scratch directory.
@@ -267,8 +275,8 @@ struct Xvfb {
 
 impl Xvfb {
     fn start() -> Option<Xvfb> {
-        if !common::on_path("Xvfb") || !common::on_path("xdpyinfo") {
-            common::skip("Xvfb or xdpyinfo is not installed (apt-get install xvfb x11-utils)");
+        if !support::on_path("Xvfb") || !support::on_path("xdpyinfo") {
+            support::skip("Xvfb or xdpyinfo is not installed (apt-get install xvfb x11-utils)");
             return None;
         }
         let n = (100 + std::process::id() % 400..600)
@@ -504,7 +512,7 @@ fn profile_errors_are_one_line_naming_file_line_and_key() {
             &s.home(),
             &[],
             &[
-                common::bwrap().to_str().unwrap(),
+                support::bwrap_path().to_str().unwrap(),
                 "--profile",
                 s.path().join("type.toml").to_str().unwrap(),
                 "true",
@@ -593,7 +601,7 @@ fn explain_lists_the_mounts_in_order_and_runs_nothing() {
             &home,
             &[],
             &[
-                common::bwrap().to_str().unwrap(),
+                support::bwrap_path().to_str().unwrap(),
                 "--profile",
                 "build",
                 "--explain",
@@ -654,15 +662,17 @@ impl Daemon {
     ) -> Daemon {
         use std::os::unix::process::CommandExt;
         let log = tempfile::tempfile().unwrap();
-        let mut cmd = user.command(argv[0]);
-        cmd.args(&argv[1..])
+        let mut cmd = user
+            .cmd(argv[0])
+            .args(&argv[1..])
             .env_clear()
             .env("PATH", PATH)
             .envs(env.iter().copied())
-            .process_group(0)
+            .command();
+        cmd.process_group(0)
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        let child = common::spawn(&mut cmd);
+        let child = support::spawn_retry(&mut cmd);
         let mut d = Daemon { child, name };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !socket.exists() {
@@ -716,10 +726,10 @@ fn desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers() {
     let missing: Vec<&str> = tools
         .iter()
         .copied()
-        .filter(|t| !common::on_path(t))
+        .filter(|t| !support::on_path(t))
         .collect();
     if !missing.is_empty() {
-        common::skip(&format!(
+        support::skip(&format!(
             "{missing:?} not installed: install weston wayland-utils pulseaudio \
              pulseaudio-utils pipewire pipewire-bin"
         ));
@@ -857,8 +867,8 @@ fn desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers() {
 /// `--allow-socket`, or without the profile's protection.
 #[test]
 fn build_profile_cannot_reach_a_session_bus() {
-    if !common::on_path("dbus-daemon") || !common::on_path("dbus-send") {
-        common::skip("dbus-daemon or dbus-send not installed: install dbus-daemon dbus-bin");
+    if !support::on_path("dbus-daemon") || !support::on_path("dbus-send") {
+        support::skip("dbus-daemon or dbus-send not installed: install dbus-daemon dbus-bin");
         return;
     }
     for user in users() {
@@ -951,7 +961,7 @@ fn apparmor_profile_compiles_with_apparmor_4() {
     let dir = std::env::var("HUTCH_APPARMOR4").unwrap_or_else(|_| "/opt/apparmor4".into());
     let parser = Path::new(&dir).join("apparmor_parser");
     if !parser.exists() {
-        common::skip(&format!(
+        support::skip(&format!(
             "no AppArmor 4 parser at {parser:?} (bash apparmor/install-parser)"
         ));
         return;
@@ -1011,16 +1021,16 @@ fn profiles_others_may_write_are_refused_or_warned_about() {
                 &[&hutch(), "--profile", p.to_str().unwrap(), "true"],
             )
         };
-        common::chmod(&p, 0o644);
-        common::chmod(&dir, 0o755);
+        support::chmod(&p, 0o644);
+        support::chmod(&dir, 0o755);
         let o = run();
         assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{o:?}");
-        common::chmod(&p, 0o664);
+        support::chmod(&p, 0o664);
         let o = run();
         assert_eq!(o.code, 0, "{o:?}");
         assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
         assert!(o.stderr.contains("the file is writable by group"), "{o:?}");
-        common::chmod(&p, 0o646);
+        support::chmod(&p, 0o646);
         let o = run();
         assert_eq!(o.code, 1, "{o:?}");
         assert!(
@@ -1028,8 +1038,8 @@ fn profiles_others_may_write_are_refused_or_warned_about() {
                 .contains("refused: the file is writable by everyone (mode 0646)"),
             "{o:?}"
         );
-        common::chmod(&p, 0o644);
-        common::chmod(&dir, 0o777);
+        support::chmod(&p, 0o644);
+        support::chmod(&dir, 0o777);
         let o = run();
         assert_eq!(o.code, 1, "{o:?}");
         assert!(
@@ -1038,9 +1048,9 @@ fn profiles_others_may_write_are_refused_or_warned_about() {
             "{o:?}"
         );
         // A sticky directory (as /tmp) is fine.
-        common::chmod(&dir, 0o1777);
+        support::chmod(&dir, 0o1777);
         assert_eq!(run().code, 0);
-        common::chmod(&dir, 0o755);
+        support::chmod(&dir, 0o755);
         if is_root() {
             // Owned by another user than the caller and root.
             let other = if user == User::Root { 65534 } else { 1 };

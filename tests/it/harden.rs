@@ -15,12 +15,12 @@
 //!   that lost a feature fails here instead of skipping. Each attack whose Landlock
 //!   restriction the kernel lacks is shown to succeed there, as the report says.
 
-mod common;
+use crate::support;
 
-use common::{hutch, landlock_abi, tempdir, users, Out, User};
+use crate::support::{bwrap, hutch, hutch_path, landlock_abi, tempdir_mode, users, Out, User};
 use std::fs;
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -28,7 +28,12 @@ const PY: &str = "/usr/bin/python3";
 
 /// Run `hutch ARGS...` as `user` (nobody with setpriv's `--reset-env`).
 fn run<S: AsRef<std::ffi::OsStr>>(user: User, args: &[S]) -> Out {
-    common::output(user.command_reset_env(hutch()).args(args), TIMEOUT)
+    hutch(user)
+        .reset_env()
+        .args(args)
+        .timeout(TIMEOUT)
+        .in_test_group()
+        .run()
 }
 
 /// The usual system view: the host's root read-only, a private /dev, /proc and /tmp.
@@ -117,14 +122,14 @@ fn report_shows_the_kernels_landlock_abi_and_the_default_policy() {
         o.ok();
         let r = o.report();
         assert!(r.contains(&format!("\"abi\": {abi},")), "{user:?}: {r}");
-        let status = common::default_landlock_status();
+        let status = support::default_landlock_status();
         assert!(
             r.contains(&format!("\"status\": \"{status}\"")),
             "{user:?}: {r}"
         );
         assert!(r.contains("\"fs\": \"derived\""), "{user:?}: {r}");
         assert!(r.contains("\"scope\": true"), "{user:?}: {r}");
-        let dropped = common::default_landlock_dropped();
+        let dropped = support::default_landlock_dropped();
         assert!(
             r.contains(&format!("\"dropped\": {dropped}")),
             "{user:?}: {dropped} in {r}"
@@ -204,15 +209,20 @@ fn strict_mode_succeeds_on_this_kernel_and_report_goes_to_an_fd() {
         return;
     }
     for user in users() {
-        let dir = tempdir("report", 0o777);
+        let dir = tempdir_mode("report", 0o777);
         let file = dir.path().join("report.json");
         // The report fd is opened by a shell around hutch, so nobody can write it.
         let script = format!(
             "exec {} --ro-bind / / --landlock-strict --landlock-connect 1 --report-fd 5 -- true 5>{}",
-            hutch().display(),
+            hutch_path().display(),
             file.display()
         );
-        let o = common::output(user.command("sh").args(["-c", &script]), TIMEOUT);
+        let o = user
+            .cmd("sh")
+            .args(["-c", &script])
+            .timeout(TIMEOUT)
+            .in_test_group()
+            .run();
         o.ok();
         let r = fs::read_to_string(&file).unwrap();
         assert!(
@@ -226,12 +236,12 @@ fn strict_mode_succeeds_on_this_kernel_and_report_goes_to_an_fd() {
 
 #[test]
 fn bwrap_personality_keeps_bwrap_defaults() {
-    let o = common::output(
-        Command::new(common::bwrap())
-            .args(with(system(), &["--report", "--", "true"]))
-            .stdin(Stdio::null()),
-        TIMEOUT,
-    );
+    let o = User::Current
+        .cmd(support::bwrap_path())
+        .args(with(system(), &["--report", "--", "true"]))
+        .timeout(TIMEOUT)
+        .in_test_group()
+        .run();
     o.ok();
     let r = o.report();
     assert!(r.contains("\"status\": \"off\""), "{r}");
@@ -244,7 +254,7 @@ fn bwrap_personality_keeps_bwrap_defaults() {
 #[test]
 fn derived_rules_allow_what_the_mounts_allow() {
     for user in users() {
-        let host = tempdir("work", 0o777);
+        let host = tempdir_mode("work", 0o777);
         let mut a = with(system(), &["--bind"]);
         a.push(host.path().display().to_string());
         a.extend(
@@ -309,8 +319,8 @@ fn sandbox_root_is_list_only_under_landlock() {
 #[test]
 fn explicit_rules_deny_a_write_the_mount_allows() {
     for user in users() {
-        let allowed = tempdir("allowed", 0o777);
-        let other = tempdir("other", 0o777);
+        let allowed = tempdir_mode("allowed", 0o777);
+        let other = tempdir_mode("other", 0o777);
         let (a, b) = (allowed.path().display(), other.path().display());
         let body = format!("open('{a}/f', 'w').write('x')\nopen('{b}/f', 'w').write('x')");
         let script = py_errno(&body);
@@ -445,7 +455,7 @@ fn tcp_connect_is_limited_to_allowed_ports() {
 /// A host process to signal: as the same user as the sandbox, so that only
 /// Landlock's scoping can refuse the signal.
 fn host_sleeper(user: User) -> Child {
-    user.command("sleep").arg("30").spawn().unwrap()
+    user.cmd("sleep").arg("30").command().spawn().unwrap()
 }
 
 #[test]
@@ -639,11 +649,16 @@ fn seccomp_kill_action_kills() {
 /// `sh -c SCRIPT` as `user`, with `$0` set to the binary (named `name`).
 fn shell(user: User, name: &str, script: &str) -> Out {
     // `hutch` and `bwrap` are there; another name gets its symlink.
-    let bin = common::bin_dir().join(name);
+    let bin = support::bin_dir().join(name);
     if !bin.exists() {
         let _ = std::os::unix::fs::symlink("hutch", &bin);
     }
-    common::output(user.command("sh").args(["-c", script]).arg(&bin), TIMEOUT)
+    user.cmd("sh")
+        .args(["-c", script])
+        .arg(&bin)
+        .timeout(TIMEOUT)
+        .in_test_group()
+        .run()
 }
 
 /// An fd the caller forgot to close (runc's CVE-2024-21626 class) must not reach
@@ -733,11 +748,12 @@ fn host_processes_cannot_be_changed_by_pid() {
                 user,
                 &with(host_view(), &["--share-pid", PY, "-c", &script]),
             );
-            let bwrap = common::output(
-                user.command_reset_env(common::bwrap())
-                    .args(with(host_view(), &[PY, "-c", &script])),
-                TIMEOUT,
-            );
+            let bwrap = bwrap(user)
+                .reset_env()
+                .args(with(host_view(), &[PY, "-c", &script]))
+                .timeout(TIMEOUT)
+                .in_test_group()
+                .run();
             assert_eq!(
                 o.ok().stdout.trim(),
                 errno_line(libc::ESRCH),
@@ -868,7 +884,7 @@ fn pid_1_cannot_be_read_or_ptraced() {
     };
     let child = "import subprocess\np = subprocess.Popen(['sleep', '30'])\n";
     for user in users() {
-        for (bin, refused) in [(hutch(), true), (common::bwrap(), false)] {
+        for (bin, refused) in [(hutch_path(), true), (support::bwrap_path(), false)] {
             let args = |who: &str| {
                 let body = format!("{child}try:\n{}\nfinally:\n    p.kill()", {
                     attempt(who)
@@ -887,17 +903,26 @@ fn pid_1_cannot_be_read_or_ptraced() {
                     &[PY, "-c", &py_errno(&body)],
                 )
             };
-            let o = common::output(user.command_reset_env(&bin).args(args("'1'")), TIMEOUT);
+            let o = user
+                .cmd(bin)
+                .reset_env()
+                .args(args("'1'"))
+                .timeout(TIMEOUT)
+                .in_test_group()
+                .run();
             let want = if refused {
                 errno_line(libc::EACCES)
             } else {
                 "ok".to_string()
             };
             assert_eq!(o.ok().stdout.trim(), want, "{user:?} {bin:?}: {o:#?}");
-            let o = common::output(
-                user.command_reset_env(&bin).args(args("str(p.pid)")),
-                TIMEOUT,
-            );
+            let o = user
+                .cmd(bin)
+                .reset_env()
+                .args(args("str(p.pid)"))
+                .timeout(TIMEOUT)
+                .in_test_group()
+                .run();
             assert_eq!(o.ok().stdout.trim(), "ok", "{user:?} {bin:?}: {o:#?}");
         }
     }
@@ -1002,11 +1027,12 @@ fn report_and_explain_show_the_default_pid_namespace() {
             &with(host_view(), &["--share-pid", "--report", "true"]),
         );
         assert!(!r.ok().report().contains("\"pid\""), "{user:?}: {r:#?}");
-        let b = common::output(
-            user.command_reset_env(common::bwrap())
-                .args(with(host_view(), &["--report", "true"])),
-            TIMEOUT,
-        );
+        let b = bwrap(user)
+            .reset_env()
+            .args(with(host_view(), &["--report", "true"]))
+            .timeout(TIMEOUT)
+            .in_test_group()
+            .run();
         assert!(!b.ok().report().contains("\"pid\""), "{user:?}: {b:#?}");
         let e = run(user, &with(host_view(), &["--explain", "true"]));
         assert!(
@@ -1028,7 +1054,7 @@ fn report_and_explain_show_the_default_pid_namespace() {
 fn host_policy_without_landlock() {
     if landlock_abi() > 0 {
         assert!(
-            !common::vm_says("HUTCH_TEST_LANDLOCK", "off"),
+            !support::vm_says("HUTCH_TEST_LANDLOCK", "off"),
             "HUTCH_TEST_LANDLOCK=off, but this kernel has Landlock ABI {}",
             landlock_abi()
         );

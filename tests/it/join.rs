@@ -1,19 +1,19 @@
 //! Joining a running sandbox, as `flatpak enter` does: `--userns FD`, `--userns2 FD`
 //! and `--pidns FD`, as root and as an unprivileged user (nobody via setpriv).
 
-mod common;
+use crate::support;
 
-use common::{users, User};
+use crate::support::{users, Cmd, User};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// `sh -c SCRIPT` (with `$0` = hutch's `bwrap` symlink) as `who`.
-fn sh(who: User, script: &str) -> Command {
-    let mut c = who.command("sh");
-    c.args(["-c", script]).arg(common::bwrap());
-    c
+fn sh(who: User, script: &str) -> Cmd {
+    who.cmd("sh")
+        .args(["-c", script])
+        .arg(support::bwrap_path())
 }
 
 /// A running sandbox with its own user and pid namespaces; killed on drop.
@@ -33,6 +33,7 @@ impl Holder {
             "exec \"$0\" --unshare-user --unshare-pid {extra} --ro-bind / / --proc /proc -- sleep {tag}"
         );
         let child = sh(who, &script)
+            .command()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -76,7 +77,10 @@ impl Drop for Holder {
 }
 
 fn run(who: User, script: &str) -> (i32, String, String) {
-    let o = common::output(&mut sh(who, script), Duration::from_secs(30));
+    let o = sh(who, script)
+        .timeout(Duration::from_secs(30))
+        .in_test_group()
+        .run();
     (o.code, o.stdout, o.stderr)
 }
 
