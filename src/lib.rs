@@ -13,6 +13,7 @@ pub mod explain;
 pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod oci;
 mod init;
 mod json;
 mod landlock;

@@ -1,0 +1,1 @@
+//! OCI runtime: hooks (stub; owned by the oci-config helper).

@@ -1,0 +1,1 @@
+//! OCI runtime: resources (stub; owned by the oci-config helper).

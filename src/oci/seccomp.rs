@@ -1,0 +1,1 @@
+//! OCI runtime: seccomp (stub; owned by the oci-config helper).

@@ -1,0 +1,1 @@
+//! OCI runtime: unsupported (stub; owned by the oci-config helper).
