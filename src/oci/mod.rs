@@ -402,8 +402,9 @@ fn run(args: Vec<OsString>, log: &mut Log) -> Result<i32> {
 fn seccomp_program(
     profile: &oci_spec::runtime::LinuxSeccomp,
 ) -> Result<Vec<crate::seccomp::Program>> {
-    let _ = profile;
-    Err(Error::msg("linux.seccomp: not supported yet"))
+    Ok(vec![crate::seccomp::Program::from_bytes(
+        seccomp::compile(profile)?,
+    )?])
 }
 
 /// Fields of the bundle hutch does not support: an error naming the first.

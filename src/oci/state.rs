@@ -32,9 +32,13 @@ pub struct Saved {
     pub own_userns: bool,
 }
 
-/// The default `--root`: /run/hutch-oci for root, $XDG_RUNTIME_DIR/hutch-oci otherwise.
+/// The default `--root`: /run/hutch-oci for root (in the initial user namespace),
+/// $XDG_RUNTIME_DIR/hutch-oci otherwise (rootless podman runs the runtime as uid 0 of
+/// its own user namespace, where /run is not writable).
 pub fn default_root() -> PathBuf {
-    if nix::unistd::geteuid().is_root() && std::env::var_os("_CONTAINERS_ROOTLESS_UID").is_none() {
+    let init_userns = std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]);
+    if nix::unistd::geteuid().is_root() && init_userns {
         return PathBuf::from("/run/hutch-oci");
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {
