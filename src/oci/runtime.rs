@@ -835,7 +835,15 @@ fn wait_pidfd(fd: &OwnedFd, ms: u16) -> bool {
 
 /// `delete [--force] ID`.
 pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
-    let s = store.load(id)?;
+    let s = match store.load(id) {
+        Ok(s) => s,
+        // As runc: --force on a container that is not there is no error (podman
+        // cleans up so after a failed create).
+        Err(_) if force && super::state::check_id(id).is_ok() && !store.dir(id).exists() => {
+            return Ok(())
+        }
+        Err(e) => return Err(e),
+    };
     let st = state::status(store, &s);
     if st != Status::Stopped {
         if !force && st != Status::Created {
