@@ -94,16 +94,34 @@ fn seccomp_programs(oci: &oci_spec::runtime::Spec, c: &Container) -> Result<Vec<
     Ok(programs)
 }
 
-/// The pseudo-terminal of a process with `terminal: true`: the master goes to the
-/// console socket (SCM_RIGHTS), the slave is returned for the process's stdio.
-fn console(socket: Option<&Path>) -> Result<OwnedFd> {
+/// The connection to `--console-socket`, made by the runtime before the process
+/// changes root (the socket is a path on the host).
+fn console_socket(socket: Option<&Path>) -> Result<std::os::unix::net::UnixStream> {
     let socket = socket
         .ok_or_else(|| Error::msg("process.terminal is true but no --console-socket was given"))?;
-    let pty = nix::pty::openpty(None, None).ctx(|| "openpty".into())?;
-    let stream = std::os::unix::net::UnixStream::connect(socket)
-        .ctx(|| format!("Can't connect to --console-socket {}", socket.display()))?;
-    let fds = [pty.master.as_raw_fd()];
-    let iov = [std::io::IoSlice::new(b"/dev/ptmx")];
+    std::os::unix::net::UnixStream::connect(socket)
+        .ctx(|| format!("Can't connect to --console-socket {}", socket.display()))
+}
+
+/// In the process, inside its root: a pseudo-terminal from the container's own devpts
+/// (so that `tty` names it there), whose master goes to the console socket
+/// (SCM_RIGHTS); the slave is returned, for stdio and controlling terminal. With
+/// `console`, it is also bound on /dev/console.
+fn console(stream: std::os::unix::net::UnixStream, console: bool) -> Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .ctx(|| "Can't open /dev/ptmx".into())?;
+    nix::pty::grantpt(&master).ctx(|| "grantpt".into())?;
+    nix::pty::unlockpt(&master).ctx(|| "unlockpt".into())?;
+    let name = nix::pty::ptsname_r(&master).ctx(|| "ptsname".into())?;
+    let slave = nix::fcntl::open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| format!("Can't open {name}"))?;
+    let fds = [master.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
     nix::sys::socket::sendmsg::<()>(
         stream.as_raw_fd(),
         &iov,
@@ -111,11 +129,25 @@ fn console(socket: Option<&Path>) -> Result<OwnedFd> {
         MsgFlags::empty(),
         None,
     )
-    .ctx(|| format!("Can't send the console to {}", socket.display()))?;
-    Ok(pty.slave)
+    .ctx(|| "Can't send the console to --console-socket".into())?;
+    if console {
+        let dev = Path::new("/dev/console");
+        if !dev.exists() {
+            let _ = std::fs::File::create(dev);
+        }
+        nix::mount::mount(
+            Some(name.as_str()),
+            dev,
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(|| format!("Can't bind {name} on /dev/console"))?;
+    }
+    Ok(slave)
 }
 
-/// In the child: a new session; with a console, its slave as stdio and controlling
+/// In the process: a new session; with a console, its slave as stdio and controlling
 /// terminal.
 fn session(slave: Option<OwnedFd>) -> Result<()> {
     nix::unistd::setsid().ctx(|| "setsid".into())?;
@@ -254,8 +286,8 @@ fn create_in(
         nix::sys::stat::Mode::empty(),
     )
     .ctx(|| format!("Can't open {}", fifo_path.display()))?;
-    let slave = match c.process.terminal {
-        true => Some(console(o.console_socket.as_deref())?),
+    let stream = match c.process.terminal {
+        true => Some(console_socket(o.console_socket.as_deref())?),
         false => None,
     };
     let cgroup = make_cgroup(oci, c, &o.id)?;
@@ -267,11 +299,11 @@ fn create_in(
     let pid = sys::clone_fork(c.clone_flags).ctx(|| "clone".into())?;
     if pid == 0 {
         drop(ours);
-        let r = container_child(c, seccomp, &theirs, slave, fifo.as_raw_fd());
+        let r = container_child(c, seccomp, &theirs, stream, fifo.as_raw_fd());
         fail_child(&theirs, r.unwrap_err());
     }
     drop(theirs);
-    drop(slave);
+    drop(stream);
     drop(fifo);
     let kill = || {
         let _ = nix::sys::signal::kill(
@@ -368,16 +400,20 @@ fn container_child(
     c: &Container,
     seccomp: &[Program],
     sync: &OwnedFd,
-    slave: Option<OwnedFd>,
+    stream: Option<std::os::unix::net::UnixStream>,
     fifo: RawFd,
 ) -> Result<std::convert::Infallible> {
     match recv_msg(sync) {
         Some(m) if m == b"g" => {}
         _ => sys::exit_now(1),
     }
-    session(slave)?;
     let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     build_root(c)?;
+    let slave = match stream {
+        Some(s) => Some(console(s, true)?),
+        None => None,
+    };
+    session(slave)?;
     if let Some(name) = &c.spec.hostname {
         nix::unistd::sethostname(name).ctx(|| "Can't set the hostname".into())?;
     }
@@ -940,8 +976,8 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
     let c = config::container(&s.bundle, &oci)?;
     let seccomp = seccomp_programs(&oci, &c)?;
     let nss = namespaces_of(s.pid)?;
-    let slave = match p.terminal {
-        true => Some(console(o.console_socket.as_deref())?),
+    let stream = match p.terminal {
+        true => Some(console_socket(o.console_socket.as_deref())?),
         false => None,
     };
     let (ours, theirs) = seqpacket()?;
@@ -966,7 +1002,7 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
             Err(e) => fail_child(&theirs, Error::io("fork", e)),
         };
         if pid == 0 {
-            let r = exec_child(&c, &p, &seccomp, slave, &s);
+            let r = exec_child(&c, &p, &seccomp, stream, &s);
             fail_child(&theirs, r.unwrap_err());
         }
         send_msg(&theirs, format!("p{pid}").as_bytes());
@@ -978,7 +1014,7 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
         sys::exit_now(code);
     }
     drop(theirs);
-    drop(slave);
+    drop(stream);
     drop(pidfd);
     let mut pid = None;
     let mut error = None;
@@ -1027,12 +1063,16 @@ fn exec_child(
     c: &Container,
     p: &Proc,
     seccomp: &[Program],
-    slave: Option<OwnedFd>,
+    stream: Option<std::os::unix::net::UnixStream>,
     s: &Saved,
 ) -> Result<std::convert::Infallible> {
     if let Some(cg) = &s.cgroup {
         let _ = std::fs::write(cg.join("cgroup.procs"), "0");
     }
+    let slave = match stream {
+        Some(st) => Some(console(st, false)?),
+        None => None,
+    };
     session(slave)?;
     if c.hardening {
         crate::landlock::apply(&c.spec.landlock, &c.spec.ops, false)?;
