@@ -222,6 +222,7 @@ impl Case {
         }
     }
 
+    /// Wait until container NAME has printed the line `text`; fail if it stops first.
     #[track_caller]
     fn wait_for_log(&self, name: &str, text: &str) {
         for _ in 0..600 {
@@ -229,6 +230,12 @@ impl Case {
             if out.stdout.lines().any(|l| l == text) {
                 return;
             }
+            let state = self.podman(&["inspect", "--format", "{{.State.Status}}", name]);
+            assert_eq!(
+                state.stdout.trim(),
+                "running",
+                "{name} stopped before printing {text:?}: {out:?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("{name} never printed {text:?}");
@@ -247,10 +254,13 @@ impl Case {
     }
 }
 
+/// An environment (rootless or not) and a case.
+type Key = (bool, &'static str);
+
 /// The observations of crun's runs, per environment and case: hutch's runs compare with
 /// them (whichever test gets there first runs crun's side).
 fn crun_seen(env: &'static Env, case: &'static str, f: fn(&mut Case)) -> Vec<String> {
-    static SEEN: OnceLock<Mutex<HashMap<(bool, &'static str), Vec<String>>>> = OnceLock::new();
+    static SEEN: OnceLock<Mutex<HashMap<Key, Vec<String>>>> = OnceLock::new();
     let map = SEEN.get_or_init(Default::default);
     if let Some(s) = map.lock().unwrap().get(&(env.rootless, case)) {
         return s.clone();
@@ -298,12 +308,6 @@ fn check(rootless: bool, rt: Rt, case: &'static str, f: fn(&mut Case)) {
 /// do (which `common::skip` would turn into a CI failure), never for a missing package.
 fn not_here(why: &str) {
     eprintln!("skipped: {why}");
-}
-
-/// Whether /sys/fs/cgroup is cgroup v2 alone (not v1 or a hybrid).
-fn cgroup2_only() -> bool {
-    nix::sys::statfs::statfs("/sys/fs/cgroup")
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
 }
 
 /// The lines of a terminal's output, without carriage returns.
@@ -683,16 +687,27 @@ fn ps_and_top(c: &mut Case) {
     c.remove(&exited);
 }
 
-/// Whether podman can apply resource limits here, or why not.
+/// Whether podman applies resource limits here, or why not: as root it does (this
+/// host's cgroups are the reference's); rootless, podman says when it cannot (cgroup v1,
+/// or no delegation) and runs the container without them.
 fn resources_here(c: &Case) -> bool {
-    if c.env.rootless && !cgroup2_only() {
-        not_here(
-            "rootless podman applies no resource limits on a cgroup v1 host \
-             (\"Resource limits are not supported and ignored on cgroups V1 rootless systems\")",
-        );
-        return false;
+    if !c.env.rootless {
+        return true;
     }
-    true
+    let out = c.run(&["--pids-limit", "20", IMAGE, "true"]);
+    match out
+        .stderr
+        .lines()
+        .find(|l| l.contains("not supported and ignored"))
+    {
+        Some(why) => {
+            not_here(&format!(
+                "rootless podman applies no resource limits here: {why}"
+            ));
+            false
+        }
+        None => true,
+    }
 }
 
 /// `--pids-limit`: the container cannot fork past it.
@@ -826,7 +841,6 @@ fn nothing_left_behind(rootless: bool) {
             "/var/lib",
             "/dev/shm",
             "/etc/containers",
-            "/var/tmp",
             "/etc/cni",
         ] {
             for e in fs::read_dir(d).into_iter().flatten().flatten() {
@@ -839,6 +853,9 @@ fn nothing_left_behind(rootless: bool) {
             format!("/tmp/containers-user-{uid}"),
             format!("/tmp/podman-run-{uid}"),
             "/run/crun".into(),
+            "/run/runc".into(),
+            "/run/hutch-oci".into(),
+            "/var/tmp/containers".into(),
             "/run/libpod".into(),
             "/run/containers".into(),
         ] {
