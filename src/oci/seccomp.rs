@@ -137,6 +137,21 @@ fn action_name(a: Act) -> String {
 
 /// An action (with its errno) as a `SECCOMP_RET_*` value; `path` names the field.
 fn ret_of(a: Act, errno: Option<u32>, path: &str, errno_path: &str) -> Result<u32> {
+    match a {
+        Act::ScmpActTrace => {
+            return Err(err(
+                path,
+                "SCMP_ACT_TRACE is not supported (hutch attaches no tracer)",
+            ))
+        }
+        Act::ScmpActNotify => {
+            return Err(err(
+                path,
+                "SCMP_ACT_NOTIFY is not supported (no seccomp agent; hutch has no listenerPath support)",
+            ))
+        }
+        _ => {}
+    }
     if errno.is_some() && a != Act::ScmpActErrno {
         return Err(err(
             errno_path,
@@ -160,18 +175,7 @@ fn ret_of(a: Act, errno: Option<u32>, path: &str, errno_path: &str) -> Result<u3
             }
             RET_ERRNO | e
         }
-        Act::ScmpActTrace => {
-            return Err(err(
-                path,
-                "SCMP_ACT_TRACE is not supported (hutch attaches no tracer)",
-            ))
-        }
-        Act::ScmpActNotify => {
-            return Err(err(
-                path,
-                "SCMP_ACT_NOTIFY is not supported (no seccomp agent; hutch has no listenerPath support)",
-            ))
-        }
+        Act::ScmpActTrace | Act::ScmpActNotify => unreachable!("refused above"),
     })
 }
 
