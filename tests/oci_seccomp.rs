@@ -15,6 +15,9 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// The system Python, which has python3-seccomp.
 const PY: &str = "/usr/bin/python3";
 const PODMAN: &str = include_str!("oci/seccomp/podman-amd64.json");
+/// A real config.json podman 4.3 wrote as root here (more capabilities: socket is
+/// allowed whatever its arguments).
+const PODMAN_ROOT_BUNDLE: &str = include_str!("../src/oci/unsupported/podman-root.json");
 
 /// Makes each call and prints `name result` lines: `ok` or the errno. i386 calls go
 /// through `int 0x80` from a page of machine code.
@@ -215,8 +218,52 @@ fn podman_profile_under_hutch_matches_libseccomp() {
     }
 }
 
-/// A profile the kernel would refuse never reaches it; one that only allows fails
-/// nothing; a bad profile is one line naming the field.
+/// The profile of a real podman bundle: the same results as libseccomp.
+#[test]
+fn real_podman_bundle_profile_matches_libseccomp() {
+    if !common::sh(&format!("{PY} -c 'import seccomp'"))
+        .status
+        .success()
+    {
+        return common::skip("python3-seccomp (the reference) is not installed");
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    return common::skip("the probe is x86_64 machine code");
+    let bundle: serde_json::Value = serde_json::from_str(PODMAN_ROOT_BUNDLE).unwrap();
+    let json = bundle["linux"]["seccomp"].to_string();
+    let profile: oci_spec::runtime::LinuxSeccomp = serde_json::from_str(&json).unwrap();
+    let dir = tempdir("oci-seccomp", 0o755);
+    let (bpf, path) = (dir.path().join("p.bpf"), dir.path().join("p.json"));
+    std::fs::write(&bpf, hutch::oci::seccomp::compile(&profile).unwrap()).unwrap();
+    std::fs::write(&path, &json).unwrap();
+    common::chmod(&bpf, 0o644);
+    common::chmod(&path, 0o644);
+    for user in users() {
+        let got = in_hutch(user, Some(&bpf));
+        let reference = common::output(
+            user.command_reset_env(PY)
+                .args(["-c", &format!("{REFERENCE}\n{PROBE}")])
+                .arg(&path),
+            TIMEOUT,
+        );
+        reference.ok();
+        assert_eq!(
+            got,
+            results(&reference.stdout),
+            "{user:?}: hutch, then libseccomp"
+        );
+        // CAP_AUDIT_WRITE is in this bundle's set: no socket rule.
+        assert_eq!(result(&got, "socket_netlink_audit"), "ok", "{user:?}");
+        assert_eq!(
+            result(&got, "personality_addr_no_randomize"),
+            "38",
+            "{user:?}"
+        );
+    }
+}
+
+/// SCMP_ACT_KILL_PROCESS ends the process with SIGSYS; an errno rule with an argument
+/// condition (GT) returns its errnoRet only when the condition holds.
 #[test]
 fn killing_and_errno_defaults() {
     #[cfg(not(target_arch = "x86_64"))]
