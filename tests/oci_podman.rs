@@ -16,6 +16,9 @@
 //! the process is gone; `nothing_left_behind` checks that teardown on a fresh one. See
 //! /work/shared/PODMAN-NOTES.md for why each setting is there.
 //!
+//! `containerd_runc_shim`: containerd's runc shim driving hutch as its `BinaryName`
+//! (the way docs/oci.md registers hutch for a Kubernetes RuntimeClass), beside crun.
+//!
 //! The tests need root (the harness sets up the namespace and switches to hutchtest).
 
 mod common;
@@ -925,4 +928,201 @@ fn nothing_left_behind_root() {
 #[test]
 fn nothing_left_behind_rootless() {
     nothing_left_behind(true);
+}
+
+// ---------------------------------------------------------------- containerd
+
+/// containerd's runc shim (`io.containerd.runc.v2`) driving hutch through its
+/// `BinaryName` (`ctr run --runc-binary`), as a Kubernetes RuntimeClass would
+/// (docs/oci.md), compared with crun: run with an exit status, a detached task with
+/// `exec`, `exec -t`, pause and resume, kill. As root: containerd is a system daemon here
+/// (its rootless mode needs rootlesskit). It runs in the root environment's namespace,
+/// with its state on that namespace's /run and its store in the environment's directory;
+/// the image is the environment's, through `podman save`.
+#[test]
+fn containerd_runc_shim() {
+    let Some(env) = Env::get(false) else {
+        return;
+    };
+    for prog in ["containerd", "ctr", "containerd-shim-runc-v2"] {
+        if !common::on_path(prog) {
+            common::skip(&format!("{prog} is not installed (package containerd)"));
+            return;
+        }
+    }
+    let holder = fs::read_to_string(env.dir.join("holder")).unwrap();
+    let holder = holder.trim();
+    let tag = format!("containerd-{}", std::process::id());
+    let dir = env.dir.join(&tag);
+    fs::create_dir(&dir).unwrap();
+    let image_tar = dir.join("image.tar");
+    let image_tar = image_tar.to_str().unwrap();
+    env.podman(&["save", "-o", image_tar, IMAGE]).ok();
+    let sock = format!("/run/{tag}.sock");
+    let config = dir.join("config.toml");
+    fs::write(
+        &config,
+        format!(
+            "version = 2\nroot = \"{}\"\nstate = \"/run/{tag}\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \"{sock}\"\n",
+            dir.join("root").display()
+        ),
+    )
+    .unwrap();
+    let log = fs::File::create(dir.join("containerd.log")).unwrap();
+    let mut daemon = common::spawn(
+        Command::new("nsenter")
+            .args(["-t", holder, "-m", "containerd", "--config"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log),
+    );
+    let ctr = |args: &[&str]| {
+        output(
+            Command::new("nsenter")
+                .args(["-t", holder, "-m", "ctr", "-a", &sock, "-n", "hutch-test"])
+                .args(args),
+            LIMIT,
+        )
+    };
+    let mut up = false;
+    for _ in 0..300 {
+        if ctr(&["version"]).code == 0 {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let result = std::panic::catch_unwind(|| {
+        assert!(up, "containerd did not start: {}", {
+            fs::read_to_string(dir.join("containerd.log")).unwrap_or_default()
+        });
+        ctr(&["images", "import", image_tar]).ok();
+        let cgroup_parent = env.dir.file_name().unwrap().to_string_lossy().into_owned();
+        let mut seen: Vec<Vec<String>> = Vec::new();
+        for rt in [Rt::Crun, Rt::Hutch] {
+            let binary = if rt == Rt::Crun {
+                "/usr/bin/crun".to_string()
+            } else {
+                rt.arg()
+            };
+            let mut s = Vec::new();
+            let id = format!("{}-once", rt.name());
+            let cgroup = format!("/{cgroup_parent}/{id}");
+            let out = ctr(&[
+                "run",
+                "--rm",
+                "--cgroup",
+                &cgroup,
+                "--runc-binary",
+                &binary,
+                IMAGE,
+                &id,
+                "sh",
+                "-c",
+                "id; exit 3",
+            ]);
+            assert_eq!(out.code, 3, "{rt:?}: {out:?}");
+            s.push(out.stdout);
+            let id = format!("{}-task", rt.name());
+            let cgroup = format!("/{cgroup_parent}/{id}");
+            let out = ctr(&[
+                "run",
+                "--detach",
+                "--cgroup",
+                &cgroup,
+                "--runc-binary",
+                &binary,
+                IMAGE,
+                &id,
+                "sleep",
+                "1000",
+            ]);
+            assert_eq!(out.code, 0, "{rt:?}: {out:?}");
+            let out = ctr(&[
+                "task",
+                "exec",
+                "--exec-id",
+                "e1",
+                &id,
+                "sh",
+                "-c",
+                "tr '\\0' ' ' < /proc/1/cmdline; echo; exit 5",
+            ]);
+            assert_eq!(out.code, 5, "{rt:?}: {out:?}");
+            assert_eq!(out.stdout, "sleep 1000 \n");
+            s.push(out.stdout);
+            let mut child = common::spawn(
+                Command::new("script")
+                    .args([
+                        "-qec",
+                        &format!(
+                            "nsenter -t {holder} -m ctr -a {sock} -n hutch-test task exec -t \
+                             --exec-id e2 {id} sh -c 'tty; read x; echo got:$x'"
+                        ),
+                        "/dev/null",
+                    ])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped()),
+            );
+            child.stdin.take().unwrap().write_all(b"typed\n").unwrap();
+            let out = common::wait(child, LIMIT);
+            let lines = tty_lines(&out.stdout);
+            assert_eq!(out.code, 0, "{rt:?}: {out:?}");
+            for want in ["/dev/pts/0", "got:typed"] {
+                assert!(lines.iter().any(|l| l == want), "{rt:?}: {want}: {out:?}");
+            }
+            s.push(format!(
+                "exec -t: {want:?}",
+                want = ["/dev/pts/0", "got:typed"]
+            ));
+            for (verb, status) in [("pause", "PAUSED"), ("resume", "RUNNING")] {
+                let out = ctr(&["task", verb, &id]);
+                assert_eq!(out.code, 0, "{rt:?} {verb}: {out:?}");
+                let out = ctr(&["task", "ls"]);
+                let line = out
+                    .stdout
+                    .lines()
+                    .find(|l| l.starts_with(&format!("{id} ")));
+                assert!(
+                    line.is_some_and(|l| l.ends_with(status)),
+                    "{rt:?} after {verb}: {out:?}"
+                );
+                s.push(format!("{verb}: {status}"));
+            }
+            let out = ctr(&["task", "kill", "--signal", "SIGKILL", &id]);
+            assert_eq!(out.code, 0, "{rt:?}: {out:?}");
+            let mut stopped = false;
+            for _ in 0..300 {
+                let out = ctr(&["task", "ls"]);
+                if out
+                    .stdout
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{id} ")) && l.ends_with("STOPPED"))
+                {
+                    stopped = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            assert!(stopped, "{rt:?}: the task did not stop after SIGKILL");
+            s.push("kill: STOPPED".into());
+            let out = ctr(&["task", "rm", &id]);
+            assert_eq!(out.code, 0, "{rt:?}: {out:?}");
+            let out = ctr(&["container", "rm", &id]);
+            assert_eq!(out.code, 0, "{rt:?}: {out:?}");
+            seen.push(s);
+        }
+        assert_eq!(
+            seen[1], seen[0],
+            "what hutch's containers did (left) differs from crun's (right)"
+        );
+    });
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
 }
