@@ -10,7 +10,8 @@
 //! `user.uid`/`gid`/`umask`/`additionalGids`, `args`, `env`, `cwd`, `capabilities`,
 //! `rlimits`, `noNewPrivileges`, `oomScoreAdj`, `apparmorProfile` and `selinuxLabel`
 //! when empty or "unconfined"); `hostname`; `hooks` (see hooks.rs); `annotations`;
-//! `linux` (`uidMappings`, `gidMappings`, `sysctl`, `resources` (see resources.rs),
+//! `linux` (`uidMappings`, `gidMappings`, `sysctl` (namespaced ones only, each with its
+//! namespace in `namespaces`, as runc allows them), `resources` (see resources.rs),
 //! `cgroupsPath`, `namespaces` (new or joined by path, not time), `devices`, `seccomp`
 //! (see seccomp.rs), `rootfsPropagation` private/rprivate/slave/rslave, `maskedPaths`,
 //! `readonlyPaths`).
@@ -128,6 +129,25 @@ pub fn check(spec: &Spec) -> Result<()> {
                 ));
             }
         }
+        let has_ns = |t: LinuxNamespaceType| l.namespaces().iter().flatten().any(|n| n.typ() == t);
+        let mut keys: Vec<&String> = l.sysctl().iter().flatten().map(|(k, _)| k).collect();
+        keys.sort();
+        for k in keys {
+            sysctl(k, &has_ns)?;
+        }
+        for (name, paths) in [
+            ("maskedPaths", l.masked_paths()),
+            ("readonlyPaths", l.readonly_paths()),
+        ] {
+            for (i, p) in paths.iter().flatten().enumerate() {
+                if !p.starts_with('/') {
+                    return Err(refuse(
+                        &format!("linux.{name}[{i}]"),
+                        format!("{p} is not an absolute path"),
+                    ));
+                }
+            }
+        }
         for (i, d) in l.devices().iter().flatten().enumerate() {
             if !d.path().is_absolute() {
                 return Err(refuse(
@@ -175,6 +195,42 @@ pub fn check(spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The sysctls a container may set: those of a namespace it has (new or joined), as
+/// runc allows them; any other would change the host's kernel.
+fn sysctl(key: &str, has_ns: &dyn Fn(LinuxNamespaceType) -> bool) -> Result<()> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let field = format!("linux.sysctl.{key}");
+    let needs = if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some((LinuxNamespaceType::Ipc, "an ipc"))
+    } else if key.starts_with("net.") {
+        Some((LinuxNamespaceType::Network, "a network"))
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some((LinuxNamespaceType::Uts, "a uts"))
+    } else {
+        None
+    };
+    match needs {
+        Some((t, _)) if has_ns(t) => Ok(()),
+        Some((_, name)) => Err(refuse(
+            &field,
+            format!("needs {name} namespace (new or joined) in linux.namespaces"),
+        )),
+        None => Err(refuse(
+            &field,
+            "not a namespaced sysctl: setting it would change the host's kernel",
+        )),
+    }
 }
 
 /// The mount types hutch makes.

@@ -279,6 +279,26 @@ fn each_unsupported_field_is_named() {
             json!({"destination": "/mnt/pts", "type": "devpts", "source": "devpts"}),
             "mounts[10].destination: devpts on /mnt/pts",
         ),
+        (
+            "/linux/sysctl",
+            json!({"vm.overcommit_memory": "1"}),
+            "linux.sysctl.vm.overcommit_memory: not a namespaced sysctl",
+        ),
+        (
+            "/linux/sysctl",
+            json!({"kernel.randomize_va_space": "0"}),
+            "linux.sysctl.kernel.randomize_va_space: not a namespaced",
+        ),
+        (
+            "/linux/maskedPaths/0",
+            json!("proc/kcore"),
+            "linux.maskedPaths[0]: proc/kcore is not an absolute path",
+        ),
+        (
+            "/linux/readonlyPaths/0",
+            json!("proc/sys"),
+            "linux.readonlyPaths[0]: ",
+        ),
         // Fields the parser does not know.
         (
             "/linux/landlock",
@@ -300,12 +320,42 @@ fn each_unsupported_field_is_named() {
         let got = refused(pointer, v.clone());
         assert!(got.starts_with(want), "{pointer} = {v}: {got}");
     }
+    // Namespaced sysctls need their namespace.
+    let mut spec = value(PODMAN_ROOT);
+    spec["linux"]["namespaces"] = json!([{"type": "mount"}, {"type": "pid"}]);
+    for (k, want) in [
+        (
+            "kernel.shmmax",
+            "linux.sysctl.kernel.shmmax: needs an ipc namespace (new or joined)",
+        ),
+        (
+            "fs.mqueue.msg_max",
+            "linux.sysctl.fs.mqueue.msg_max: needs an ipc namespace",
+        ),
+        (
+            "net.ipv4.ip_forward",
+            "linux.sysctl.net.ipv4.ip_forward: needs a network namespace",
+        ),
+        (
+            "kernel.hostname",
+            "linux.sysctl.kernel.hostname: needs a uts namespace",
+        ),
+    ] {
+        spec["linux"]["sysctl"] = json!({ k: "1" });
+        let e = check_value(&spec).unwrap_err().to_string();
+        assert!(e.starts_with(want), "{e}");
+    }
     // Absent-or-empty values of known and unknown fields pass.
     let mut spec = value(PODMAN_ROOT);
     spec["linux"]["notYetInTheSpec"] = Value::Null;
     spec["domainname"] = json!("");
     spec["linux"]["timeOffsets"] = json!({});
     spec["process"]["apparmorProfile"] = json!("unconfined");
+    // podman's default sysctl, and the other namespaced ones.
+    spec["linux"]["sysctl"] = json!({"net.ipv4.ping_group_range": "0 0", "kernel.shmmax": "1",
+        "fs.mqueue.msg_max": "10", "kernel.domainname": "x"});
+    spec["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "network", "path": "/proc/1/ns/net"},
+        {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]);
     check_value(&spec).unwrap();
     // Not JSON, not a spec.
     assert!(check_json("{")
