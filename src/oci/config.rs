@@ -91,6 +91,14 @@ pub fn load(bundle: &Path) -> Result<OciSpec> {
     serde_json::from_str(&text).map_err(|e| Error::msg(format!("{}: {e}", path.display())))
 }
 
+/// `load`, with every field hutch does not support refused (src/oci/unsupported.rs).
+pub fn load_checked(bundle: &Path) -> Result<OciSpec> {
+    let path = bundle.join("config.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::io(format!("Can't read {}", path.display()), e))?;
+    super::unsupported::check_json(&text)
+}
+
 fn cap_set(set: &Option<HashSet<oci_spec::runtime::Capability>>) -> HashSet<caps::Capability> {
     let known = crate::caps::supported();
     set.iter()

@@ -407,35 +407,21 @@ fn seccomp_program(
     )?])
 }
 
-/// Fields of the bundle hutch does not support: an error naming the first.
-fn check_supported(spec: &oci_spec::runtime::Spec) -> Result<()> {
-    let _ = spec;
-    Ok(())
-}
-
-/// Run the hooks of one kind, with the state on their stdin.
-fn run_hooks(spec: &oci_spec::runtime::Spec, kind: &str, state: &str) -> Result<()> {
-    let hooks = spec.hooks().as_ref();
-    let list = hooks.and_then(|h| match kind {
-        "createRuntime" => h.create_runtime().clone(),
-        "poststart" => h.poststart().clone(),
-        "poststop" => h.poststop().clone(),
-        _ => None,
-    });
-    let _ = state;
-    if list.is_some_and(|l| !l.is_empty()) {
-        return Err(Error::msg(format!("hooks.{kind}: not supported yet")));
+/// Run the hooks of one kind (`createRuntime`, `poststart`, `poststop`) with the state
+/// on their stdin, from the bundle; the warnings of non-fatal kinds go to stderr.
+fn run_hooks(
+    spec: &oci_spec::runtime::Spec,
+    kind: hooks::Kind,
+    state: &str,
+    bundle: &Path,
+) -> Result<()> {
+    for w in hooks::run(spec.hooks().as_ref(), kind, state.as_bytes(), bundle)? {
+        eprintln!("hutch-oci: {w}");
     }
     Ok(())
 }
 
-/// Whether `linux.resources` asks for any limit.
-fn has_limits(r: &oci_spec::runtime::LinuxResources) -> bool {
-    r.memory().is_some() || r.pids().is_some() || r.cpu().is_some() || r.block_io().is_some()
-}
-
 /// Apply `linux.resources` to the container's cgroup directory.
 fn apply_resources(dir: &Path, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
-    let _ = (dir, r);
-    Ok(())
+    resources::apply(dir, r)
 }

@@ -184,18 +184,34 @@ fn cgroup2_root() -> Option<PathBuf> {
     })
 }
 
-/// The container's cgroup: `linux.cgroupsPath` under the cgroup v2 hierarchy, with
-/// `linux.resources` applied. `None` where there is no path, or (without resources)
+/// The container's cgroups: `linux.cgroupsPath` under the cgroup v2 hierarchy, with
+/// `linux.resources` applied (src/oci/resources.rs); on a hybrid host whose v2
+/// hierarchy has not the controllers, the pids and memory limits go to their v1
+/// hierarchies (returned second). `None` where there is no path, or (without limits)
 /// where it cannot be made (rootless).
-fn make_cgroup(oci: &oci_spec::runtime::Spec, c: &Container, id: &str) -> Result<Option<PathBuf>> {
+fn make_cgroup(
+    oci: &oci_spec::runtime::Spec,
+    c: &Container,
+) -> Result<(Option<PathBuf>, Vec<PathBuf>)> {
     let resources = oci.linux().as_ref().and_then(|l| l.resources().clone());
+    let limits = match &resources {
+        Some(r) => Some(super::resources::limits(r)?),
+        None => None,
+    };
+    let has_limits = limits.as_ref().is_some_and(|l| {
+        l.memory.is_some()
+            || l.pids.is_some()
+            || l.cpu_quota.is_some()
+            || l.io_weight.is_some()
+            || l.memory_swap.is_some()
+    });
     let Some(rel) = c.cgroups_path.as_ref() else {
-        if resources.is_some_and(|r| super::has_limits(&r)) {
+        if has_limits {
             return Err(Error::msg(
                 "linux.resources set without linux.cgroupsPath: hutch makes no cgroup then",
             ));
         }
-        return Ok(None);
+        return Ok((None, Vec::new()));
     };
     let text = rel.to_string_lossy();
     if text.contains(':') {
@@ -204,31 +220,60 @@ fn make_cgroup(oci: &oci_spec::runtime::Spec, c: &Container, id: &str) -> Result
         )));
     }
     let Some(root) = cgroup2_root() else {
-        if resources.is_some_and(|r| super::has_limits(&r)) {
+        if has_limits {
             return Err(Error::msg(
                 "linux.resources: no cgroup v2 hierarchy mounted on this host",
             ));
         }
-        return Ok(None);
+        return Ok((None, Vec::new()));
     };
-    let dir = if rel.is_absolute() {
-        root.join(rel.strip_prefix("/").unwrap_or(rel))
-    } else {
-        root.join(format!("hutch-oci-{id}"))
-    };
+    let rel = rel.strip_prefix("/").unwrap_or(rel).to_path_buf();
+    let dir = root.join(&rel);
     if let Err(e) = std::fs::create_dir_all(&dir) {
-        if resources.is_some_and(|r| super::has_limits(&r)) {
+        if has_limits {
             return Err(Error::io(
                 format!("Can't create cgroup {}", dir.display()),
                 e,
             ));
         }
-        return Ok(None);
+        return Ok((None, Vec::new()));
     }
-    if let Some(r) = &resources {
-        super::apply_resources(&dir, r)?;
+    let mut v1 = Vec::new();
+    if let (Some(r), Some(l)) = (&resources, &limits) {
+        if let Err(e) = super::apply_resources(&dir, r) {
+            // Only pids and memory limits, and only on v1 hierarchies of their own.
+            let v1_only = l.cpu_quota.is_none() && l.io_weight.is_none();
+            let mut files = Vec::new();
+            if let Some(n) = l.pids {
+                files.push(("pids", "pids.max", n.to_string()));
+            }
+            if let Some(n) = l.memory {
+                files.push(("memory", "memory.limit_in_bytes", n.to_string()));
+            }
+            // Memory and swap together, as in v1's memsw (written after the memory limit).
+            if let Some(n) = l.memory_swap.zip(l.memory).map(|(s, m)| s + m) {
+                files.push(("memory", "memory.memsw.limit_in_bytes", n.to_string()));
+            }
+            let hier = |name: &str| Path::new("/sys/fs/cgroup").join(name);
+            if !v1_only
+                || files.iter().any(|(h, _, _)| {
+                    !hier(h).join("cgroup.procs").exists() || cgroup2_root() == Some(hier(h))
+                })
+            {
+                remove_cgroup(&dir);
+                return Err(e);
+            }
+            for (h, file, value) in files {
+                let d = hier(h).join(&rel);
+                std::fs::create_dir_all(&d)
+                    .ctx(|| format!("Can't create cgroup {}", d.display()))?;
+                v1.push(d.clone());
+                std::fs::write(d.join(file), &value)
+                    .ctx(|| format!("linux.resources: {} = {value}", d.join(file).display()))?;
+            }
+        }
     }
-    Ok(Some(dir))
+    Ok((Some(dir), v1))
 }
 
 fn remove_cgroup(dir: &Path) {
@@ -247,15 +292,15 @@ fn remove_cgroup(dir: &Path) {
 pub fn create(store: &Store, o: &CreateOpts) -> Result<()> {
     let bundle =
         std::fs::canonicalize(&o.bundle).ctx(|| format!("--bundle {}", o.bundle.display()))?;
-    let oci = config::load(&bundle)?;
-    super::check_supported(&oci)?;
+    let oci = config::load_checked(&bundle)?;
     let c = config::container(&bundle, &oci)?;
     let seccomp = seccomp_programs(&oci, &c)?;
     store.create_dir(&o.id)?;
     let mut cgroup = None;
-    let r = create_in(store, o, &bundle, &oci, &c, &seccomp, &mut cgroup);
+    let mut v1 = Vec::new();
+    let r = create_in(store, o, &bundle, &oci, &c, &seccomp, &mut cgroup, &mut v1);
     if r.is_err() {
-        if let Some(dir) = &cgroup {
+        for dir in cgroup.iter().chain(&v1) {
             remove_cgroup(dir);
         }
         let _ = store.remove(&o.id);
@@ -276,6 +321,7 @@ fn create_in(
     c: &Container,
     seccomp: &[Program],
     cgroup_out: &mut Option<PathBuf>,
+    cgroups_v1_out: &mut Vec<PathBuf>,
 ) -> Result<()> {
     let fifo_path = store.fifo(&o.id);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
@@ -290,8 +336,9 @@ fn create_in(
         true => Some(console_socket(o.console_socket.as_deref())?),
         false => None,
     };
-    let cgroup = make_cgroup(oci, c, &o.id)?;
+    let (cgroup, cgroups_v1) = make_cgroup(oci, c)?;
     cgroup_out.clone_from(&cgroup);
+    cgroups_v1_out.clone_from(&cgroups_v1);
     let (ours, theirs) = seqpacket()?;
     for (kind, path) in &c.join {
         join_ns(*kind, path)?;
@@ -321,7 +368,7 @@ fn create_in(
             write_map(pid, "uid_map", &c.uid_map)?;
             write_map(pid, "gid_map", &c.gid_map)?;
         }
-        if let Some(dir) = &cgroup {
+        for dir in cgroup.iter().chain(&cgroups_v1) {
             std::fs::write(dir.join("cgroup.procs"), pid.to_string())
                 .ctx(|| format!("Can't enter cgroup {}", dir.display()))?;
         }
@@ -330,7 +377,7 @@ fn create_in(
                 .ctx(|| "Can't write oom_score_adj".into())?;
         }
         let st = state::hook_state(&o.id, "creating", pid, bundle);
-        super::run_hooks(oci, "createRuntime", &st)?;
+        super::run_hooks(oci, super::hooks::Kind::CreateRuntime, &st, bundle)?;
         Ok(())
     };
     if let Err(e) = setup() {
@@ -363,6 +410,7 @@ fn create_in(
         created: state::now_rfc3339(),
         annotations,
         cgroup,
+        cgroups_v1,
         own_userns: c.clone_flags & libc::CLONE_NEWUSER != 0,
     };
     let r = store.save(&saved).and_then(|()| match &o.pid_file {
@@ -804,7 +852,7 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         .ctx(|| "Can't start the container".into())?;
     let oci = config::load(&s.bundle)?;
     let hs = state::hook_state(id, "running", s.pid, &s.bundle);
-    super::run_hooks(&oci, "poststart", &hs)?;
+    super::run_hooks(&oci, super::hooks::Kind::Poststart, &hs, &s.bundle)?;
     Ok(())
 }
 
@@ -898,15 +946,15 @@ pub fn delete(store: &Store, id: &str, force: bool) -> Result<()> {
             }
         }
     }
-    if let Some(cg) = &s.cgroup {
+    for cg in s.cgroup.iter().chain(&s.cgroups_v1) {
         remove_cgroup(cg);
     }
     store.remove(id)?;
     if let Ok(oci) = config::load(&s.bundle) {
         let hs = state::hook_state(id, "stopped", s.pid, &s.bundle);
-        // poststop failures are logged, not fatal (the OCI spec says so).
-        if let Err(e) = super::run_hooks(&oci, "poststop", &hs) {
-            eprintln!("hutch-oci: poststop hook: {e}");
+        // poststop failures are warnings, not errors (the OCI spec says so).
+        if let Err(e) = super::run_hooks(&oci, super::hooks::Kind::Poststop, &hs, &s.bundle) {
+            eprintln!("hutch-oci: {e}");
         }
     }
     Ok(())
@@ -1066,7 +1114,7 @@ fn exec_child(
     stream: Option<std::os::unix::net::UnixStream>,
     s: &Saved,
 ) -> Result<std::convert::Infallible> {
-    if let Some(cg) = &s.cgroup {
+    for cg in s.cgroup.iter().chain(&s.cgroups_v1) {
         let _ = std::fs::write(cg.join("cgroup.procs"), "0");
     }
     let slave = match stream {

@@ -27,6 +27,9 @@ pub struct Saved {
     /// The cgroup hutch made for the container (removed by `delete`).
     #[serde(default)]
     pub cgroup: Option<PathBuf>,
+    /// On a hybrid host, the v1 cgroups that hold the pids and memory limits.
+    #[serde(default)]
+    pub cgroups_v1: Vec<PathBuf>,
     /// The container's own user namespace, if it has one (for `exec`).
     #[serde(default)]
     pub own_userns: bool,
