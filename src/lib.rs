@@ -13,7 +13,6 @@ pub mod explain;
 pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod oci;
 mod init;
 mod json;
 mod landlock;
@@ -22,6 +21,7 @@ mod limits;
 mod mounts;
 mod net;
 mod netns;
+pub mod oci;
 pub mod profile;
 mod report;
 pub mod sandbox;

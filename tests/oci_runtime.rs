@@ -560,8 +560,12 @@ fn version_features_and_bad_input() {
     let dir = common::tempdir("oci-name", 0o755);
     let named = dir.path().join("hutch-oci");
     std::os::unix::fs::symlink(&hutch, &named).unwrap();
-    for prog in [&named] {
-        let out = common::output(Command::new(prog).arg("--version"), LIMIT);
+    // Under the runtime's name, and as `hutch oci`.
+    for mut c in [Command::new(&named), Command::new(&hutch)] {
+        if c.get_program() == hutch.as_os_str() {
+            c.arg("oci");
+        }
+        let out = common::output(c.arg("--version"), LIMIT);
         out.ok();
         assert!(
             out.stdout.lines().any(|l| l.starts_with("spec: 1.")),

@@ -306,7 +306,7 @@ pub fn container(bundle: &Path, oci: &OciSpec) -> Result<Container> {
             "linux.uidMappings and linux.gidMappings are required with a new user namespace",
         ));
     }
-    if !new_user && !(uid_map.is_empty() && gid_map.is_empty()) {
+    if !new_user && (!uid_map.is_empty() || !gid_map.is_empty()) {
         return Err(Error::msg(
             "linux.uidMappings/gidMappings need a new user namespace in linux.namespaces",
         ));

@@ -296,11 +296,10 @@ pub fn create(store: &Store, o: &CreateOpts) -> Result<()> {
     let c = config::container(&bundle, &oci)?;
     let seccomp = seccomp_programs(&oci, &c)?;
     store.create_dir(&o.id)?;
-    let mut cgroup = None;
-    let mut v1 = Vec::new();
-    let r = create_in(store, o, &bundle, &oci, &c, &seccomp, &mut cgroup, &mut v1);
+    let mut made = (None, Vec::new());
+    let r = create_in(store, o, &bundle, &oci, &c, &seccomp, &mut made);
     if r.is_err() {
-        for dir in cgroup.iter().chain(&v1) {
+        for dir in made.0.iter().chain(&made.1) {
             remove_cgroup(dir);
         }
         let _ = store.remove(&o.id);
@@ -320,8 +319,7 @@ fn create_in(
     oci: &oci_spec::runtime::Spec,
     c: &Container,
     seccomp: &[Program],
-    cgroup_out: &mut Option<PathBuf>,
-    cgroups_v1_out: &mut Vec<PathBuf>,
+    cgroups_out: &mut (Option<PathBuf>, Vec<PathBuf>),
 ) -> Result<()> {
     let fifo_path = store.fifo(&o.id);
     nix::unistd::mkfifo(&fifo_path, nix::sys::stat::Mode::from_bits_truncate(0o600))
@@ -337,8 +335,7 @@ fn create_in(
         false => None,
     };
     let (cgroup, cgroups_v1) = make_cgroup(oci, c)?;
-    cgroup_out.clone_from(&cgroup);
-    cgroups_v1_out.clone_from(&cgroups_v1);
+    *cgroups_out = (cgroup.clone(), cgroups_v1.clone());
     let (ours, theirs) = seqpacket()?;
     for (kind, path) in &c.join {
         join_ns(*kind, path)?;
