@@ -437,7 +437,13 @@ fn hardening_summary(
     } else {
         "none"
     };
-    format!("on; landlock: {landlock}; seccomp: {seccomp}")
+    // The Landlock domain comes with no_new_privs, whatever noNewPrivileges says.
+    let nnp = if landlock.starts_with("off") {
+        ""
+    } else {
+        "; no_new_privs: on (Landlock)"
+    };
+    format!("on; landlock: {landlock}; seccomp: {seccomp}{nnp}")
 }
 
 /// The container's process: never returns on success (it execs after `start`).
