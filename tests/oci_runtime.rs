@@ -12,7 +12,7 @@ mod common;
 use std::fs;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -602,4 +602,90 @@ fn version_features_and_bad_input() {
     let line: Value = serde_json::from_str(fs::read_to_string(&log).unwrap().trim()).unwrap();
     assert_eq!(line["level"], "error");
     assert!(line["msg"].as_str().unwrap().contains("does not exist"));
+}
+
+#[test]
+fn hooks_create_runtime_poststart_poststop() {
+    subreaper();
+    for user in common::users() {
+        let Some(mut b) = Bundle::new(user, &["true"]) else {
+            return;
+        };
+        let dir = b.dir.path().to_path_buf();
+        let hook = |name: &str| {
+            json!({"path": "/bin/sh",
+                   "args": ["sh", "-c", format!("cat > {}/{name}", dir.display())]})
+        };
+        b.config["hooks"] = json!({
+            "createRuntime": [hook("createRuntime")],
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")],
+        });
+        let (code, err) = b.create("h");
+        assert_eq!(code, 0, "{user:?}: {err}");
+        let created: Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("createRuntime")).unwrap()).unwrap();
+        assert_eq!(created["id"], "h");
+        assert_eq!(created["pid"].as_i64(), Some(b.pid("h") as i64));
+        assert!(!dir.join("poststart").exists());
+        b.run(&["start", "h"]).ok();
+        let started: Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("poststart")).unwrap()).unwrap();
+        assert_eq!(started["status"], "running");
+        assert_eq!(reap(b.pid("h")), 0);
+        b.run(&["delete", "h"]).ok();
+        let stopped: Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("poststop")).unwrap()).unwrap();
+        assert_eq!(stopped["status"], "stopped");
+        // A failing createRuntime hook fails create, and leaves nothing behind.
+        b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
+        let (code, err) = b.create("hf");
+        assert_eq!(code, 1, "{err}");
+        assert_eq!(b.run(&["state", "hf"]).code, 1);
+    }
+}
+
+#[test]
+fn pause_and_resume_through_the_cgroup_freezer() {
+    subreaper();
+    if !common::is_root() {
+        return common::skip("pause needs a cgroup the runtime can make (root)");
+    }
+    let Some(mut b) = Bundle::new(User::Root, &["sleep", "1000"]) else {
+        return;
+    };
+    let cgroup = format!("/hutch-oci-test-{}", std::process::id());
+    b.config["linux"]["cgroupsPath"] = json!(cgroup);
+    let (code, err) = b.create("p");
+    if code != 0 && err.contains("cgroup") {
+        return common::skip(&format!(
+            "no cgroup v2 hierarchy to make {cgroup} in: {err}"
+        ));
+    }
+    assert_eq!(code, 0, "{err}");
+    b.run(&["start", "p"]).ok();
+    let paused = b.run(&["pause", "p"]);
+    if paused.code != 0 && paused.stderr.contains("no cgroup of its own") {
+        b.run(&["delete", "--force", "p"]).ok();
+        reap(b.pid("p"));
+        return common::skip("no cgroup v2 hierarchy: nothing to freeze");
+    }
+    paused.ok();
+    let deadline = Instant::now() + LIMIT;
+    while b.state("p")["status"] != "paused" {
+        assert!(Instant::now() < deadline, "never paused");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    b.run(&["resume", "p"]).ok();
+    assert_eq!(b.state("p")["status"], "running");
+    b.run(&["delete", "--force", "p"]).ok();
+    assert_eq!(reap(b.pid("p")), 137);
+    // The cgroup went with the container.
+    let v2 = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .map(|l| l.split(' ').nth(4).unwrap().to_string())
+        .unwrap();
+    assert!(!Path::new(&v2).join(&cgroup[1..]).exists());
 }
