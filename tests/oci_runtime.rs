@@ -48,7 +48,9 @@ impl Bundle {
         };
         let dir = common::tempdir("oci", 0o755);
         let rootfs = dir.path().join("bundle/rootfs");
-        for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "secret", "work"] {
+        for d in [
+            "bin", "etc", "proc", "sys", "dev", "tmp", "secret", "work", "mnt",
+        ] {
             fs::create_dir_all(rootfs.join(d)).unwrap();
         }
         fs::copy(&bb, rootfs.join("bin/busybox")).unwrap();
@@ -688,4 +690,51 @@ fn pause_and_resume_through_the_cgroup_freezer() {
         .map(|l| l.split(' ').nth(4).unwrap().to_string())
         .unwrap();
     assert!(!Path::new(&v2).join(&cgroup[1..]).exists());
+}
+
+#[test]
+fn namespaces_joined_by_path_and_id_ranges() {
+    subreaper();
+    if !common::is_root() {
+        return common::skip("joining another container's namespaces and mapping ranges need root");
+    }
+    let Some(a) = Bundle::new(User::Root, &["sleep", "1000"]) else {
+        return;
+    };
+    let (code, err) = a.create("a");
+    assert_eq!(code, 0, "{err}");
+    let apid = a.pid("a");
+    // B joins A's network and uts namespaces by path, and maps a range of ids.
+    let Some(mut b) = Bundle::new(
+        User::Root,
+        &[
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/net; hostname; id -u; cat /proc/self/uid_map",
+        ],
+    ) else {
+        return;
+    };
+    b.config["hostname"] = json!(null);
+    b.config["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "ipc"}, {"type": "mount"}, {"type": "user"},
+        {"type": "network", "path": format!("/proc/{apid}/ns/net")},
+        {"type": "uts", "path": format!("/proc/{apid}/ns/uts")},
+    ]);
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    // The rootfs is owned by host root, unmapped there: world-readable is enough.
+    let (code, out) = run_container(&b, "b");
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let a_net = fs::read_link(format!("/proc/{apid}/ns/net")).unwrap();
+    assert_eq!(lines[0], a_net.to_str().unwrap(), "{out}");
+    assert_eq!(lines[1], "ocibox", "{out}");
+    assert_eq!(lines[2], "0");
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["0", "300000", "65536"]
+    );
+    a.run(&["delete", "--force", "a"]).ok();
+    assert_eq!(reap(apid), 137);
 }

@@ -458,6 +458,17 @@ fn container_child(
         Some(m) if m == b"g" => {}
         _ => sys::exit_now(1),
     }
+    // In a new user namespace whose map does not name the runtime's own ids (root
+    // mapping a range of other ids), become its uid and gid 0 before making anything.
+    if c.clone_flags & libc::CLONE_NEWUSER != 0 {
+        let (g, u) = (nix::unistd::Gid::from_raw(0), nix::unistd::Uid::from_raw(0));
+        if c.gid_map.iter().any(|m| m.0 == 0) {
+            nix::unistd::setresgid(g, g, g).ctx(|| "Can't switch to gid 0".into())?;
+        }
+        if c.uid_map.iter().any(|m| m.0 == 0) {
+            nix::unistd::setresuid(u, u, u).ctx(|| "Can't switch to uid 0".into())?;
+        }
+    }
     let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     build_root(c)?;
     let slave = match stream {
