@@ -1050,6 +1050,10 @@ pub fn exec(store: &Store, o: &ExecOpts) -> Result<i32> {
     let first = sys::fork().ctx(|| "fork".into())?;
     if first == 0 {
         drop(ours);
+        // The container's cgroups, by their host paths: before the mount namespace changes.
+        for cg in s.cgroup.iter().chain(&s.cgroups_v1) {
+            let _ = std::fs::write(cg.join("cgroup.procs"), "0");
+        }
         for (flag, f) in &nss {
             if let Err(e) = nix::sched::setns(f.as_fd(), *flag) {
                 fail_child(
@@ -1128,9 +1132,6 @@ fn exec_child(
     stream: Option<std::os::unix::net::UnixStream>,
     s: &Saved,
 ) -> Result<std::convert::Infallible> {
-    for cg in s.cgroup.iter().chain(&s.cgroups_v1) {
-        let _ = std::fs::write(cg.join("cgroup.procs"), "0");
-    }
     let slave = match stream {
         Some(st) => Some(console(st, false)?),
         None => None,
