@@ -337,14 +337,50 @@ fn create_in(
     let (cgroup, cgroups_v1) = make_cgroup(oci, c)?;
     *cgroups_out = (cgroup.clone(), cgroups_v1.clone());
     let (ours, theirs) = seqpacket()?;
-    for (kind, path) in &c.join {
-        join_ns(*kind, path)?;
+    // Namespaces joined by path are joined by a short-lived intermediate process,
+    // which then clones the container's: the runtime itself stays where it is (its
+    // state directory, the maps it writes), as runc's nsexec does.
+    let (pid_r, pid_w) = seqpacket()?;
+    let forked = if c.join.is_empty() {
+        0
+    } else {
+        sys::fork().ctx(|| "fork".into())?
+    };
+    if c.join.is_empty() || forked == 0 {
+        let intermediate = !c.join.is_empty();
+        for (kind, path) in &c.join {
+            if let Err(e) = join_ns(*kind, path) {
+                fail_child(&pid_w, e);
+            }
+        }
+        let pid = match sys::clone_fork(c.clone_flags) {
+            Ok(pid) => pid,
+            Err(e) if intermediate => fail_child(&pid_w, Error::io("clone", e)),
+            Err(e) => return Err(Error::io("clone", e)),
+        };
+        if pid == 0 {
+            drop(ours);
+            drop(pid_w);
+            let r = container_child(c, seccomp, &theirs, stream, fifo.as_raw_fd());
+            fail_child(&theirs, r.unwrap_err());
+        }
+        send_msg(&pid_w, format!("p{pid}").as_bytes());
+        if intermediate {
+            sys::exit_now(0);
+        }
     }
-    let pid = sys::clone_fork(c.clone_flags).ctx(|| "clone".into())?;
-    if pid == 0 {
-        drop(ours);
-        let r = container_child(c, seccomp, &theirs, stream, fifo.as_raw_fd());
-        fail_child(&theirs, r.unwrap_err());
+    drop(pid_w);
+    let msg = recv_msg(&pid_r).unwrap_or_default();
+    if forked != 0 {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(forked), None);
+    }
+    let pid: i32 = match msg.split_first() {
+        Some((b'p', n)) => String::from_utf8_lossy(n).parse().unwrap_or(0),
+        Some((_, e)) => return Err(Error::msg(String::from_utf8_lossy(e).into_owned())),
+        None => 0,
+    };
+    if pid <= 0 {
+        return Err(Error::msg("the container process could not be made"));
     }
     drop(theirs);
     drop(stream);
