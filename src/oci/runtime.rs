@@ -1193,11 +1193,3 @@ fn exec_child(
     }
     finish_exec(p, seccomp, p.no_new_privs, &file, &argv, &envp)
 }
-
-/// Read all of a file descriptor (unused helper kept small).
-#[allow(dead_code)]
-fn read_all(fd: OwnedFd) -> String {
-    let mut s = String::new();
-    let _ = std::fs::File::from(fd).read_to_string(&mut s);
-    s
-}
