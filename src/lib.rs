@@ -28,16 +28,17 @@ pub mod fault;
 mod json;
 #[cfg(test)]
 mod layers;
+pub mod oci;
 pub mod plan;
 pub mod spec;
 #[doc(hidden)]
 pub mod sys;
 mod units;
 
+use front::flags;
 #[doc(hidden)]
 pub use front::fuzzing;
 pub use front::{cli, explain, profile};
-use front::flags;
 pub use run::sandbox;
 use run::{init, report};
 use stage::{

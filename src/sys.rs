@@ -1107,3 +1107,10 @@ pub fn removexattr(path: &std::ffi::CStr, name: &std::ffi::CStr) -> io::Result<(
     let ret = unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) };
     check(ret as libc::c_long).map(drop)
 }
+
+/// `ioctl(fd, TIOCSCTTY, 0)`: the terminal `fd` becomes the controlling terminal of
+/// the calling process's session (the OCI runtime's console, src/oci/runtime.rs).
+pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument and touches no memory of ours.
+    check(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } as libc::c_long).map(drop)
+}

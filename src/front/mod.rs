@@ -3,8 +3,8 @@
 
 pub mod cli;
 pub(crate) mod docs;
-pub(crate) mod flags;
 pub mod explain;
+pub(crate) mod flags;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod profile;

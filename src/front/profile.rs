@@ -42,8 +42,8 @@ use toml::Spanned;
 
 use crate::error::{Error, Result};
 // What a profile became is plain data of the Spec (src/spec.rs).
-pub use crate::spec::UsedProfile as Used;
 use crate::flags::{self, Form, FLAGS};
+pub use crate::spec::UsedProfile as Used;
 
 /// The profiles compiled into the binary, from `profiles/` at the repository root.
 pub const BUILTINS: &[(&str, &str)] = &[

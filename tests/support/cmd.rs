@@ -325,6 +325,58 @@ pub fn spawn_retry(c: &mut Command) -> Child {
     panic!("{c:?}: text file busy")
 }
 
+/// Wait for `child` for up to `limit`; `None`: it was still running, and has been
+/// killed (SIGKILL) and reaped.
+pub fn wait_status(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Run a plain `Command` (one a test had to shape itself: pipes, pre_exec) to
+/// completion; a timeout is a test failure. Its output goes to files, not pipes, so
+/// that a process it leaves behind cannot keep the test waiting for end-of-file.
+pub fn output(cmd: &mut Command, limit: Duration) -> Out {
+    use std::io::{Seek, SeekFrom};
+    let mut out = tempfile::tempfile().expect("tempfile");
+    let mut err = tempfile::tempfile().expect("tempfile");
+    cmd.stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap());
+    let start = Instant::now();
+    let mut child = spawn_retry(cmd);
+    let status = wait_status(&mut child, limit);
+    let took = start.elapsed();
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let read = |f: &mut std::fs::File| {
+        let mut s = Vec::new();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.read_to_end(&mut s).unwrap();
+        String::from_utf8_lossy(&s).into_owned()
+    };
+    let (stdout, stderr) = (read(&mut out), read(&mut err));
+    let Some(status) = status else {
+        panic!("{cmd:?}: timed out after {limit:?}\n--- stdout\n{stdout}--- stderr\n{stderr}");
+    };
+    Out {
+        code: status_code(status),
+        signal: status.signal(),
+        stdout,
+        stderr,
+        took,
+        cmdline: format!("{cmd:?}"),
+    }
+}
+
 /// Wait for a child started from [`Cmd::command`] with piped stdout and stderr (a test
 /// that reads them while it runs); a timeout is a test failure. Then read what is left
 /// of its output.

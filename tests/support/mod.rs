@@ -28,7 +28,10 @@ pub mod leaks;
 mod netns;
 mod user;
 
-pub use cmd::{spawn_retry, sq, status_code, wait_child, Cmd, Out, Running, DEFAULT_TIMEOUT, PATH};
+pub use cmd::{
+    output, spawn_retry, sq, status_code, wait_child, wait_status, Cmd, Out, Running,
+    DEFAULT_TIMEOUT, PATH,
+};
 pub use fixture::*;
 pub use host::*;
 pub use netns::in_private_net;
