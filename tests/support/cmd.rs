@@ -382,18 +382,7 @@ pub fn output(cmd: &mut Command, limit: Duration) -> Out {
 /// of its output.
 pub fn wait_child(mut child: Child, limit: Duration) -> Out {
     let start = Instant::now();
-    let deadline = start + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = wait_status(&mut child, limit);
     let took = start.elapsed();
     let mut stdout = String::new();
     let mut stderr = String::new();
