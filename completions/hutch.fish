@@ -9,7 +9,7 @@ complete -c hutch -l gid -d 'Custom gid in the sandbox (requires --unshare-user 
 complete -c hutch -l hostname -d 'Custom hostname in the sandbox (requires --unshare-uts)' -r
 complete -c hutch -l net -d 'host (the host\'s network, as --share-net), none (loopback only, as --unshare-net) or user (a new network connected through pasta or slirp4netns); the last of --net, --unshare-net, --share-net and --unshare-all wins' -r
 complete -c hutch -l publish -d 'With --net user: forward [HOSTADDR:]HOSTPORT:SANDBOXPORT[/tcp|/udp] from the host (every address without HOSTADDR) into the sandbox (repeatable)' -r
-complete -c hutch -l allow-host -d 'A network namespace of its own that reaches only allowed names: NAME[:PORT[,PORT...]] (ports 80 and 443 without), *.DOMAIN for every name below DOMAIN, over TCP and UDP; other names do not resolve, other addresses get EACCES (repeatable; see NETWORK BY NAME in README.md)' -r
+complete -c hutch -l allow-host -d 'A network namespace of its own that reaches only allowed names: NAME[:PORT[,PORT...]] (ports 80 and 443 without), *.DOMAIN for every name below DOMAIN, over TCP and UDP; other names do not resolve, other addresses get EACCES (repeatable; see NETWORK BY NAME in docs/network.md)' -r
 complete -c hutch -l allow-net -d 'As --allow-host, for addresses: ADDR[/LEN][:PORT[,PORT...]] (ports 80 and 443 without; IPv6 with ports in brackets, [2001:db8::/32]:443) (repeatable)' -r
 complete -c hutch -l chdir -d 'Change directory to DIR' -r -F
 complete -c hutch -l setenv -d 'Set an environment variable' -r

@@ -9,7 +9,7 @@ use std::io;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     msg: String,
-    /// The errno behind the message, for diagnostics (src/diagnose.rs).
+    /// The errno behind the message, for diagnostics (src/stage/diagnose.rs).
     errno: Option<i32>,
 }
 
@@ -90,6 +90,23 @@ impl<T> Context<T> for io::Result<T> {
 impl<T> Context<T> for nix::Result<T> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|e| Error::io(context(), io::Error::from_raw_os_error(e as i32)))
+    }
+}
+
+/// The name under which messages are printed, and whether to add `<3>`.
+pub struct Messages {
+    pub name: &'static str,
+    pub level_prefix: bool,
+}
+
+impl Messages {
+    pub fn error(&self, msg: &str) {
+        let p = if self.level_prefix { "<3>" } else { "" };
+        eprintln!("{p}{}: {msg}", self.name);
+    }
+    pub fn warn(&self, msg: &str) {
+        let p = if self.level_prefix { "<4>" } else { "" };
+        eprintln!("{p}{}: {msg}", self.name);
     }
 }
 

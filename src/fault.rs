@@ -27,14 +27,14 @@ pub enum Step {
     Clone,
     /// Monitor: starting the `--net user` helper (pasta, slirp4netns).
     NetHelper,
-    /// Network helper (src/netns.rs): making the network namespace beside the
+    /// Network helper (src/stage/netns.rs): making the network namespace beside the
     /// child. Not an error: the child then makes the namespace itself.
     NetBeside,
     /// Child: writing the uid/gid maps of the new user namespace.
     UidMap,
     /// Child: resolving a bind source on the host (the source vanished).
     BindSource,
-    /// Child: listing the host's unix sockets with sock_diag (src/sockets.rs). Not an
+    /// Child: listing the host's unix sockets with sock_diag (src/stage/sockets.rs). Not an
     /// error: they are read from /proc/net/unix instead.
     SocketList,
     /// Child: the base tmpfs and the first pivot.

@@ -2,35 +2,47 @@
 //!
 //! The library holds everything; `src/main.rs` is a thin binary over it. The modules
 //! are public where the binary or the fuzz targets (`fuzz/`) call into them.
+//!
+//! The folders show the layers (DESIGN.md; src/layers.rs tests that each module uses
+//! only its own layer and those below):
+//!
+//! ```text
+//! src/front/   the front end: command line, profiles, docs, --explain
+//! src/run/     the runtime: the monitor and the child (sandbox), pid 1 (init), reports
+//! src/plan.rs  every check and decision: Plan::new(&Spec, &Host)
+//! src/stage/   one piece of the sandbox each: mounts, user namespace, Landlock,
+//!              seccomp, capabilities, network, cgroup and limits
+//! src/         the base: the Spec (plain data), errors, units, JSON, faults, and
+//!              src/sys.rs, the only `unsafe`
+//! ```
+//!
+//! Every module keeps its short path (`crate::cli`, `crate::sandbox`, `crate::mounts`):
+//! the folders re-export them here.
 
-mod allow;
-mod caps;
-mod cgroup;
-pub mod cli;
-mod diagnose;
-mod docs;
+mod front;
+mod run;
+mod stage;
+
 pub mod error;
-pub mod explain;
 pub mod fault;
-#[doc(hidden)]
-pub mod fuzzing;
-mod init;
 mod json;
-mod landlock;
-mod landlock_only;
-mod limits;
-mod mounts;
-mod net;
-mod netns;
-pub mod profile;
-mod report;
-pub mod sandbox;
-pub mod seccomp;
-mod seccomp_policy;
-mod sockets;
+#[cfg(test)]
+mod layers;
+pub mod oci;
+pub mod plan;
 pub mod spec;
-mod supervise;
 #[doc(hidden)]
 pub mod sys;
 mod units;
-pub mod userns;
+
+use front::flags;
+#[doc(hidden)]
+pub use front::fuzzing;
+pub use front::{cli, explain, profile};
+pub use run::sandbox;
+use run::{init, report};
+use stage::{
+    allow, caps, cgroup, diagnose, landlock, landlock_only, limits, mounts, net, netns,
+    seccomp_policy, sockets, supervise,
+};
+pub use stage::{seccomp, userns};

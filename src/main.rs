@@ -34,6 +34,15 @@ pub(crate) fn run() -> ! {
     }
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_else(|| "hutch".into());
+    // The OCI runtime: `hutch-oci ...` or `hutch oci ...` (src/oci/).
+    if hutch::oci::is_runtime_name(&argv0) {
+        std::process::exit(hutch::oci::main(args.collect()));
+    }
+    let mut args = args.peekable();
+    if args.peek().is_some_and(|a| a == "oci") {
+        args.next();
+        std::process::exit(hutch::oci::main(args.collect()));
+    }
     let personality = Personality::from_argv0(&argv0);
     let mut msgs = Messages {
         name: personality.name(),

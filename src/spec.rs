@@ -2,8 +2,10 @@
 //! No I/O happens here.
 
 use std::ffi::OsString;
+use std::net::IpAddr;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Which name hutch was invoked under. Defaults differ; flags do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,7 +347,7 @@ impl SeccompPolicy {
     }
 }
 
-/// Host pathname unix sockets (`--host-sockets`, `--allow-socket`; src/sockets.rs).
+/// Host pathname unix sockets (`--host-sockets`, `--allow-socket`; src/stage/sockets.rs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostSocketsSpec {
     /// Mask the host's sockets the mounts show (the default as hutch).
@@ -355,7 +357,7 @@ pub struct HostSocketsSpec {
 }
 
 /// Whether the sandbox runs without namespaces, confined by Landlock, seccomp and
-/// no_new_privs only (src/landlock_only.rs).
+/// no_new_privs only (src/stage/landlock_only.rs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LandlockOnly {
     /// Namespaces, as usual.
@@ -414,22 +416,22 @@ pub struct Spec {
     pub level_prefix: bool,
     pub landlock: LandlockSpec,
     pub seccomp_policy: SeccompPolicy,
-    /// Host pathname unix sockets: masked unless granted (src/sockets.rs).
+    /// Host pathname unix sockets: masked unless granted (src/stage/sockets.rs).
     pub host_sockets: HostSocketsSpec,
     /// `--landlock-only`, `--landlock-only-fallback`.
     pub landlock_only: LandlockOnly,
-    /// `--landlock-only-metadata allow`: no metadata supervisor (src/supervise.rs).
+    /// `--landlock-only-metadata allow`: no metadata supervisor (src/stage/supervise.rs).
     pub landlock_only_metadata_allow: bool,
     pub report: Option<ReportTo>,
     /// Resource limits and accounting (`--memory`, `--rlimit`, `--timeout`, `--stats`...).
-    pub limits: crate::limits::Limits,
-    /// `--net user`, `--publish`... (src/net.rs). Whether there is a new network
+    pub limits: Limits,
+    /// `--net user`, `--publish`... (src/stage/net.rs). Whether there is a new network
     /// namespace at all is `ns.net`.
-    pub net: crate::net::NetSpec,
-    /// `--explain`: print the plan instead of running it (src/explain.rs).
+    pub net: NetSpec,
+    /// `--explain`: print the plan instead of running it (src/front/explain.rs).
     pub explain: bool,
     /// `--profile`s, in order, with the options each became (for `--explain`).
-    pub profiles: Vec<crate::profile::Used>,
+    pub profiles: Vec<UsedProfile>,
     /// `--bind-create` sources, created on the host if missing just before the start.
     pub host_dirs: Vec<PathBuf>,
     /// Under the hutch name, hutch's own configuration directories on the host
@@ -482,8 +484,8 @@ impl Spec {
             landlock_only: LandlockOnly::Off,
             landlock_only_metadata_allow: false,
             report: None,
-            limits: crate::limits::Limits::default(),
-            net: crate::net::NetSpec::default(),
+            limits: Limits::default(),
+            net: NetSpec::default(),
             explain: false,
             profiles: Vec::new(),
             host_dirs: Vec::new(),
@@ -495,4 +497,157 @@ impl Spec {
     pub fn needs_devpts(&self) -> bool {
         self.ops.iter().any(|op| matches!(op, Op::Dev { .. }))
     }
+}
+
+// Limits (parsed and applied in src/stage/limits.rs and src/stage/cgroup.rs).
+
+/// The cpu.max period `--cpus` is expressed in, in microseconds.
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+/// `--cgroup`: what to do when no cgroup can be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupMode {
+    /// Fail, naming the cause and the fix.
+    Required,
+    /// Warn once and run without the cgroup limits (`--stats` lists them).
+    BestEffort,
+    /// Never make a cgroup.
+    Off,
+}
+
+/// The resources `--rlimit` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RlimitName {
+    As,
+    Core,
+    Cpu,
+    Data,
+    Fsize,
+    Memlock,
+    Nofile,
+    Nproc,
+    Stack,
+}
+
+/// One `--rlimit NAME=SOFT[:HARD]`; `None` is unlimited. A lone value sets both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub name: RlimitName,
+    pub soft: Option<u64>,
+    pub hard: Option<u64>,
+}
+
+/// Where `--stats`/`--stats-fd` write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsTo {
+    Stderr,
+    Fd(RawFd),
+}
+
+/// The limits part of the plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// `--memory`: memory.max, in bytes.
+    pub memory: Option<u64>,
+    /// `--memory-swap`: memory.swap.max (swap on top of `--memory`), in bytes.
+    pub memory_swap: Option<u64>,
+    /// `--cpus` as a cpu.max quota, in microseconds per `CPU_PERIOD_US`.
+    pub cpu_quota: Option<u64>,
+    /// `--pids`: pids.max.
+    pub pids: Option<u64>,
+    /// `--io-weight`: io.weight's default, 1-10000.
+    pub io_weight: Option<u16>,
+    /// `--rlimit`, one per resource (the last one given wins).
+    pub rlimits: Vec<Rlimit>,
+    /// `--timeout`: wall clock, from the start of the sandbox.
+    pub timeout: Option<Duration>,
+    pub stats: Option<StatsTo>,
+    /// `--cgroup` as given; see `Limits::cgroup_mode` (src/stage/limits.rs).
+    pub cgroup: Option<CgroupMode>,
+    /// The size bound of every tmpfs made without `--size` (`--tmpfs-size`; by default
+    /// `limits::default_tmpfs_size` under the hutch name, none under the bwrap name).
+    pub tmpfs_size: Option<u64>,
+    /// `--tmpfs-size` given (`Some(None)`: unlimited).
+    pub tmpfs_size_given: Option<Option<u64>>,
+    /// Under the hutch name without `--rlimit nproc`: `limits::DEFAULT_NPROC`, where it bounds
+    /// the sandbox alone (see `Limits::default_nproc`).
+    pub nproc_default: bool,
+}
+
+// The network (parsed and carried out in src/stage/net.rs).
+
+/// `--publish`'s protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// One `--publish`: a port on the host forwarded to a port in the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// The host address to listen on; every address when `None`.
+    pub host_addr: Option<IpAddr>,
+    pub host_port: u16,
+    pub sandbox_port: u16,
+    pub proto: Proto,
+}
+
+/// The network part of the plan. Whether a network namespace is made at all is
+/// `Namespaces::net`; `user` adds the helper (src/stage/net.rs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetSpec {
+    /// `--net user`.
+    pub user: bool,
+    /// `--net-allow-host-loopback`: the gateway address reaches the host's loopback.
+    pub allow_host_loopback: bool,
+    /// `--publish`, in order.
+    pub publish: Vec<Publish>,
+    /// `--allow-host`, `--allow-net`: a namespace of its own whose allowed traffic
+    /// hutch relays (src/stage/allow.rs).
+    pub allow_host: Vec<HostRule>,
+    pub allow_net: Vec<NetRule>,
+}
+
+impl NetSpec {
+    /// Whether `--allow-host`/`--allow-net` rules are in force.
+    pub fn filtered(&self) -> bool {
+        !self.allow_host.is_empty() || !self.allow_net.is_empty()
+    }
+}
+
+/// One `--allow-host`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRule {
+    /// Lower case, without a trailing dot, without the `*.` of a wildcard.
+    pub name: String,
+    /// `*.NAME`: every name below NAME.
+    pub wildcard: bool,
+    pub ports: Vec<u16>,
+}
+
+/// One `--allow-net`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetRule {
+    pub addr: IpAddr,
+    pub prefix: u8,
+    pub ports: Vec<u16>,
+}
+
+// Profiles (src/front/profile.rs).
+
+/// What one `--profile` (and everything it includes) became, for `--explain`
+/// (src/front/profile.rs makes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedProfile {
+    /// As given to `--profile`.
+    pub given: String,
+    /// Every file read, in order: the profile, then its includes.
+    pub files: Vec<String>,
+    /// The profile's `description`.
+    pub description: Option<String>,
+    /// The flags it expanded to.
+    pub args: Vec<OsString>,
+    /// One line for each file that others may have written (see `profile::ownership`).
+    pub warnings: Vec<String>,
 }

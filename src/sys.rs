@@ -914,7 +914,7 @@ pub fn pidfd_exited(fd: RawFd) -> bool {
 }
 
 // Seccomp user notification, for the metadata supervisor of Landlock-only mode
-// (src/supervise.rs).
+// (src/stage/supervise.rs).
 
 /// `SECCOMP_IOCTL_NOTIF_RECV` and `_SEND` (`_IOWR('!', 0..1, ...)`), and `_ID_VALID` as
 /// Linux 5.0 defined it (`_IOR('!', 2, u64)`), which later kernels still accept.
@@ -1106,4 +1106,11 @@ pub fn removexattr(path: &std::ffi::CStr, name: &std::ffi::CStr) -> io::Result<(
     // SAFETY: both NUL-terminated, alive for the call and only read.
     let ret = unsafe { libc::removexattr(path.as_ptr(), name.as_ptr()) };
     check(ret as libc::c_long).map(drop)
+}
+
+/// `ioctl(fd, TIOCSCTTY, 0)`: the terminal `fd` becomes the controlling terminal of
+/// the calling process's session (the OCI runtime's console, src/oci/runtime.rs).
+pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument and touches no memory of ours.
+    check(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } as libc::c_long).map(drop)
 }

@@ -13,28 +13,23 @@
 //!   while the command runs and while the sandbox is still being set up.
 //!
 //! Root runs happen in a private network namespace with a dead-end uplink (as in
-//! tests/net.rs, see tests/common/netns.rs), so `--net user` cannot reach a real network. The runs are serialised
+//! tests/it/net.rs, see tests/support/netns.rs), so `--net user` cannot reach a real network. The runs are serialised
 //! (one lock) so that the counts of one are not disturbed by another.
 
 // (src/fault.rs allows dead code itself without the feature.)
-mod common;
 #[cfg_attr(feature = "fault-injection", allow(dead_code))]
 #[path = "../src/fault.rs"]
 mod fault;
-#[path = "common/leaks.rs"]
-mod leaks;
-#[path = "it/util.rs"]
-mod util;
+mod support;
 
 use std::fs;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use leaks::Snapshot;
-use util::User;
+use support::leaks::{self, Snapshot};
+use support::User;
 
 /// One run at a time (see the module docs).
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -56,8 +51,8 @@ fn strerror(errno: i32) -> String {
 /// leads nowhere (root only: otherwise `f` runs in the caller's namespace, where only
 /// the network helper's own start is at stake and no packet is sent).
 fn in_private_net(f: impl FnOnce() + Send + 'static) {
-    if util::running_as_root() {
-        common::in_private_net(f)
+    if support::is_root() {
+        support::in_private_net(f)
     } else {
         f()
     }
@@ -65,8 +60,8 @@ fn in_private_net(f: impl FnOnce() + Send + 'static) {
 
 /// hutch under its own name (hardened defaults), with a tag in its environment that
 /// every process it starts inherits.
-fn hutch(user: User, tag: &str) -> util::Cmd {
-    util::Cmd::new(util::hutch_own_bin(), user).env("HUTCH_TEST_TAG", tag)
+fn hutch(user: User, tag: &str) -> support::Cmd {
+    support::hutch(user).env("HUTCH_TEST_TAG", tag)
 }
 
 /// The sandbox every step is reached in: new namespaces, binds, proc, dev, a tmpfs, a
@@ -132,7 +127,7 @@ fn reach(step: fault::Step, user: User) -> Reach {
 }
 
 /// Wait until the started process (hutch) has exited, without killing anything.
-fn exited(running: &mut util::Running) {
+fn exited(running: &mut support::Running) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !running.poll() {
         assert!(Instant::now() < deadline, "hutch did not exit");
@@ -142,13 +137,13 @@ fn exited(running: &mut util::Running) {
 
 /// What one run left, checked: nothing but (when it succeeded) the marker.
 struct Checked {
-    out: util::Out,
+    out: support::Out,
     marker: bool,
 }
 
 /// Run `cmd` (tagged with `tag`) and check that it leaves nothing on the host but what
 /// the command wrote in `out`.
-fn run_clean(cmd: util::Cmd, tag: &str, out: &Path) -> Checked {
+fn run_clean(cmd: support::Cmd, tag: &str, out: &Path) -> Checked {
     let owner = cmd.user().uid();
     let before = Snapshot::take();
     let mut running = cmd.spawn();
@@ -207,21 +202,21 @@ fn fault_injection_feature_is_enabled() {
 fn every_setup_step_fails_cleanly() {
     let _serial = serial();
     in_private_net(|| {
-        let data = util::fixture().join("data");
+        let data = support::fixture().join("data");
         let mut checked = 0;
         // Both ways the child is made: forked (with --unshare-all the network namespace is
         // made beside it, src/netns.rs), and in the monitor's memory (sys::clone_shared),
         // which the host's network allows. The steps of a new network namespace exist
         // only in the first.
         let models: [(&str, &[&str]); 2] = [("forked", &[]), ("shared", &["--share-net"])];
-        for user in util::users() {
+        for user in support::users() {
             for (model, model_args) in models {
                 for (i, step) in fault::Step::ALL.into_iter().enumerate() {
                     use fault::Step::{Loopback, NetBeside};
                     if model == "shared" && matches!(step, Loopback | NetBeside) {
                         continue;
                     }
-                    let out = util::tempdir(user);
+                    let out = support::tempdir(user);
                     let (extra, recovers) = match reach(step, user) {
                         Reach::With(extra) => (extra, false),
                         Reach::Recovers => (&[][..], true),
@@ -288,14 +283,14 @@ fn every_setup_step_fails_cleanly() {
 #[test]
 fn a_failed_network_helper_leaves_the_child_to_make_the_namespace() {
     let _serial = serial();
-    let host = format!("net:[{}]", util::own_ns("net"));
+    let host = format!("net:[{}]", support::own_ns("net"));
     let script =
         "ip -o link | awk '{print $2}'; ip -o link show lo | grep -q LOWER_UP && echo lo-up; \
                   readlink /proc/self/ns/net";
-    for user in util::users() {
-        for bin in [util::hutch_bin(), util::hutch_own_bin()] {
+    for user in support::users() {
+        for bin in [support::bwrap_path(), support::hutch_path()] {
             for fault in ["net-beside", "net-beside:EPERM"] {
-                let o = util::Cmd::new(bin, user)
+                let o = support::Cmd::new(bin, user)
                     .env("HUTCH_FAULT", fault)
                     .args(["--unshare-all", "--ro-bind", "/", "/", "--proc", "/proc"])
                     .sh(script)
@@ -315,9 +310,9 @@ fn a_failed_network_helper_leaves_the_child_to_make_the_namespace() {
 #[test]
 fn the_fault_variable() {
     let _serial = serial();
-    let user = util::unprivileged();
-    let data = util::fixture().join("data");
-    let out = util::tempdir(user);
+    let user = support::unprivileged();
+    let data = support::fixture().join("data");
+    let out = support::tempdir(user);
     let tag = leaks::tag("several");
     let c = run_clean(
         hutch(user, &tag)
@@ -347,9 +342,7 @@ fn the_fault_variable() {
     );
     c.out.ok().stdout_is("[unset]\n");
 
-    let o = util::Cmd::new(util::hutch_own_bin(), user)
-        .env("HUTCH_FAULT", "list")
-        .run();
+    let o = support::hutch(user).env("HUTCH_FAULT", "list").run();
     o.ok();
     let names: Vec<&str> = fault::Step::ALL.iter().map(|s| s.name()).collect();
     assert_eq!(o.lines(), names, "{o:?}");
@@ -364,7 +357,7 @@ fn the_fault_variable() {
             "hutch: HUTCH_FAULT: unknown errno \"EWHAT\" for exec\n",
         ),
     ] {
-        let o = util::Cmd::new(util::hutch_own_bin(), user)
+        let o = support::hutch(user)
             .env("HUTCH_FAULT", value)
             .args(["--ro-bind", "/", "/", "true"])
             .run();
@@ -376,11 +369,11 @@ fn the_fault_variable() {
 #[test]
 fn a_full_tmpfs_is_one_line() {
     let _serial = serial();
-    let big = util::tempdir(User::Current);
+    let big = support::tempdir(User::Current);
     let big = big.join("big");
     fs::write(&big, vec![b'x'; 1 << 20]).unwrap();
-    for user in util::users() {
-        let out = util::tempdir(user);
+    for user in support::users() {
+        let out = support::tempdir(user);
         let tag = leaks::tag("enospc");
         let cmd = hutch(user, &tag)
             .args(sandbox_args(out.path()))
@@ -394,7 +387,7 @@ fn a_full_tmpfs_is_one_line() {
                 "/small/big",
             ])
             .args(marker_command(&tag))
-            .fd_in(3, &util::fixture().join("data"))
+            .fd_in(3, &support::fixture().join("data"))
             .fd_in(4, &big);
         let c = run_clean(cmd, &tag, out.path());
         assert_one_line_failure(
@@ -409,14 +402,14 @@ fn a_full_tmpfs_is_one_line() {
 #[test]
 fn a_closed_descriptor_is_one_line() {
     let _serial = serial();
-    for user in util::users() {
-        let out = util::tempdir(user);
+    for user in support::users() {
+        let out = support::tempdir(user);
         let tag = leaks::tag("ebadf");
         let cmd = hutch(user, &tag)
             .args(sandbox_args(out.path()))
             .args(["--file", "9", "/etc/nine"])
             .args(marker_command(&tag))
-            .fd_in(3, &util::fixture().join("data"));
+            .fd_in(3, &support::fixture().join("data"));
         let c = run_clean(cmd, &tag, out.path());
         assert_one_line_failure(
             &c,
@@ -432,19 +425,19 @@ fn a_closed_descriptor_is_one_line() {
 fn the_network_helper_dying_is_one_line() {
     let _serial = serial();
     in_private_net(|| {
-        let bin = util::tempdir(User::Current);
+        let bin = support::tempdir(User::Current);
         let pasta = bin.join("pasta");
         fs::write(&pasta, "#!/bin/sh\nkill -9 $$\n").unwrap();
         fs::set_permissions(&pasta, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        for user in util::users() {
-            let out = util::tempdir(user);
+        for user in support::users() {
+            let out = support::tempdir(user);
             let tag = leaks::tag("pasta");
             let cmd = hutch(user, &tag)
-                .env("PATH", &format!("{}:/usr/bin:/bin", bin.s()))
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.s()))
                 .args(sandbox_args(out.path()))
                 .args(["--net", "user"])
                 .args(marker_command(&tag))
-                .fd_in(3, &util::fixture().join("data"));
+                .fd_in(3, &support::fixture().join("data"));
             let c = run_clean(cmd, &tag, out.path());
             assert_one_line_failure(&c, "--net user: pasta failed: ", "killed by signal 9");
         }
@@ -468,14 +461,14 @@ fn wait_for(tag: &str, what: &str) {
 #[test]
 fn a_killed_hutch_takes_its_sandbox_along() {
     let _serial = serial();
-    for user in util::users() {
-        let out = util::tempdir(user);
+    for user in support::users() {
+        let out = support::tempdir(user);
         let tag = leaks::tag("killed");
         let before = Snapshot::take();
         let mut running = hutch(user, &tag)
             .args(sandbox_args(out.path()))
             .args(["sh", "-c", "sleep 1000; touch /out/marker", &tag])
-            .fd_in(3, &util::fixture().join("data"))
+            .fd_in(3, &support::fixture().join("data"))
             .spawn();
         wait_for(&tag, "sleep");
         let pid = running.pid();
@@ -495,8 +488,8 @@ fn a_killed_hutch_takes_its_sandbox_along() {
 #[test]
 fn a_hutch_killed_during_setup_leaves_nothing() {
     let _serial = serial();
-    for user in util::users() {
-        let out = util::tempdir(user);
+    for user in support::users() {
+        let out = support::tempdir(user);
         let fifo = out.join("block");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
         let tag = leaks::tag("setup");
@@ -505,8 +498,8 @@ fn a_hutch_killed_during_setup_leaves_nothing() {
             .args(sandbox_args(out.path()))
             .args(["--block-fd", "4"])
             .args(marker_command(&tag))
-            .fd_in(3, &util::fixture().join("data"))
-            .redir(format!("4<>{}", util::sq(fifo.display().to_string())))
+            .fd_in(3, &support::fixture().join("data"))
+            .redir(format!("4<>{}", support::sq(fifo.display().to_string())))
             .spawn();
         // pid 1 of the sandbox and the command's process, blocked on fd 4.
         wait_for(&tag, "echo RAN");
@@ -534,18 +527,18 @@ fn a_hutch_killed_during_setup_leaves_nothing() {
 #[test]
 fn the_cgroup_of_a_killed_hutch_goes_with_the_next_run() {
     let _serial = serial();
-    if !util::running_as_root() {
+    if !support::is_root() {
         eprintln!("skipped: only root can make cgroups on this machine (not delegated)");
         return;
     }
     let user = User::Root;
-    let out = util::tempdir(user);
+    let out = support::tempdir(user);
     let tag = leaks::tag("cgroup-killed");
     let mut running = hutch(user, &tag)
         .args(sandbox_args(out.path()))
         .args(["--cgroup", "required"])
         .args(["sh", "-c", "sleep 1000", &tag])
-        .fd_in(3, &util::fixture().join("data"))
+        .fd_in(3, &support::fixture().join("data"))
         .spawn();
     wait_for(&tag, "sleep");
     let pid = running.pid();
@@ -580,7 +573,7 @@ fn the_cgroup_of_a_killed_hutch_goes_with_the_next_run() {
             .args(sandbox_args(out.path()))
             .args(["--cgroup", "required"])
             .args(marker_command(&tag2))
-            .fd_in(3, &util::fixture().join("data")),
+            .fd_in(3, &support::fixture().join("data")),
         &tag2,
         out.path(),
     );
@@ -594,28 +587,22 @@ fn the_cgroup_of_a_killed_hutch_goes_with_the_next_run() {
 #[test]
 fn the_leak_counts_see_what_is_left() {
     let _serial = serial();
-    let user = util::unprivileged();
+    let user = support::unprivileged();
     let tag = leaks::tag("probe");
     let file = format!("/tmp/hutch-probe-{}", std::process::id());
     let before = Snapshot::take();
     let kept = fs::File::open("/proc/self/status").unwrap();
-    // Not util::Cmd, which kills the process group of what it ran.
-    let mut c = Command::new("setpriv");
-    if user == User::Nobody {
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-    }
-    let status = c
-        .arg(util::hutch_bin())
+    // In the test's process group: what it leaves is not killed.
+    support::bwrap(user)
         .args(["--dev-bind", "/", "/", "sh", "-c"])
         .arg(format!(
             "touch {file}; sleep 60 </dev/null >/dev/null 2>&1 &"
         ))
         .arg(&tag)
         .env("HUTCH_TEST_TAG", &tag)
-        .current_dir("/")
-        .status()
-        .unwrap();
-    assert!(status.success());
+        .in_test_group()
+        .run()
+        .ok();
     let left = before.leaks(&tag, &[], user.uid());
     let _ = fs::remove_file(&file);
     for p in leaks::tagged_processes(&tag) {

@@ -1,7 +1,7 @@
 //! Load: many sandboxes started at once all succeed, and many started one after the
 //! other leave nothing behind: descriptors of the starting process, zombies, entries in
 //! /tmp and /dev/shm, host mounts, cgroups, processes (counted before and after, see
-//! tests/common/leaks.rs). As root (with `--cgroup required`, so that each start makes
+//! tests/support/leaks.rs). As root (with `--cgroup required`, so that each start makes
 //! and removes a cgroup) and as an unprivileged user (nobody, through `setpriv`).
 //!
 //! - `load_small` (in `cargo test`): 50 at once and 500 in a row, per user.
@@ -9,30 +9,18 @@
 //!   and `HUTCH_LOAD_SEQUENTIAL` (10000) in a row, for `HUTCH_LOAD_USERS` (`root`,
 //!   `nobody` or `both`, the default; without root, the current user). Prints figures.
 
-#[path = "common/leaks.rs"]
-mod leaks;
-#[path = "it/util.rs"]
-mod util;
+mod support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use leaks::Snapshot;
-use util::User;
+use support::leaks::{self, Snapshot};
+use support::User;
 
 /// The sandbox started: hutch's defaults and a usual root; the command does nothing.
 fn command(user: User, tag: &str) -> Command {
-    let mut c = match user {
-        User::Nobody => {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-            c.arg(util::hutch_own_bin());
-            c
-        }
-        User::Root | User::Current => Command::new(util::hutch_own_bin()),
-    };
     #[rustfmt::skip]
-    c.args([
+    let mut c = support::hutch(user).args([
         "--unshare-all",
         "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/bin", "/bin",
@@ -43,14 +31,13 @@ fn command(user: User, tag: &str) -> Command {
         "--tmpfs", "/tmp",
     ]);
     if user.is_root() {
-        c.args(["--cgroup", "required"]);
+        c = c.args(["--cgroup", "required"]);
     }
-    c.args(["/usr/bin/true", tag])
+    let mut c = c
+        .args(["/usr/bin/true", tag])
         .env("HUTCH_TEST_TAG", tag)
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .command();
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
     c
 }
 
@@ -131,7 +118,7 @@ fn load(user: User, n_parallel: usize, n_sequential: usize) {
     let who = match user {
         User::Root => "root (with --cgroup required)".to_string(),
         User::Nobody => "nobody (uid 65534, through setpriv)".to_string(),
-        User::Current => format!("the current user (uid {})", user.uid()),
+        User::Current | User::Unprivileged => format!("the current user (uid {})", user.uid()),
     };
     let tag = leaks::tag("load");
     let cgroups_before = leaks::all_hutch_cgroups();
@@ -165,7 +152,7 @@ fn load(user: User, n_parallel: usize, n_sequential: usize) {
 }
 
 fn users_from_env() -> Vec<User> {
-    if !util::running_as_root() {
+    if !support::is_root() {
         return vec![User::Current];
     }
     match std::env::var("HUTCH_LOAD_USERS").as_deref() {
@@ -188,7 +175,7 @@ fn size_from_env(name: &str, default: usize) -> usize {
 /// The CI-sized run: 50 at once and 500 in a row, per user.
 #[test]
 fn load_small() {
-    for user in util::users() {
+    for user in support::users() {
         load(user, 50, 500);
     }
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::util::*;
+use crate::support::*;
 
 // ---------------------------------------------------------------------------------------
 // Binds
@@ -127,8 +127,8 @@ fn try_binds_skip_missing_sources() {
 #[test]
 fn try_binds_only_forgive_a_missing_source() {
     // bwrap's -try tolerates ENOENT only: a source it may not look at is still an error.
-    if !running_as_root() {
-        eprintln!("skipped: needs root to make a directory the sandbox user cannot enter");
+    if !is_root() {
+        skip("needs root to make a directory the sandbox user cannot enter");
         return;
     }
     let src = fixture().join("private/x").display().to_string();
@@ -142,8 +142,8 @@ fn try_binds_only_forgive_a_missing_source() {
 
 #[test]
 fn submounts_of_a_bind_get_its_flags() {
-    if !running_as_root() {
-        eprintln!("skipped: needs root to mount on the host (the ro-bind of / test covers /proc)");
+    if !is_root() {
+        skip("needs root to mount on the host (the ro-bind of / test covers /proc)");
         return;
     }
     let d = tempdir(User::Root);
@@ -864,11 +864,7 @@ fn the_command_exit_ends_the_sandbox_even_with_background_processes() {
         for extra in [&[][..], &["--unshare-pid"][..]] {
             let o = rooted(u).args(extra).sh("sleep 100 & exit 3").run();
             o.code(3);
-            assert!(
-                o.elapsed < Duration::from_secs(5),
-                "took {:?}{o:?}",
-                o.elapsed
-            );
+            assert!(o.took < Duration::from_secs(5), "took {:?}{o:?}", o.took);
         }
     });
 }
@@ -908,7 +904,7 @@ fn sandboxed_sleep(u: User, args: &[&str], d: &TempDir) -> (Running, i32) {
     );
     let running = Cmd::new(Path::new("/bin/bash"), u)
         .args(["-c", "\"$@\" & wait", "bash"])
-        .arg(hutch_bin())
+        .arg(bwrap_path())
         .args(["--ro-bind", "/", "/", "--bind", &d.s(), &d.s()])
         .args(args)
         .args(["sh", "-c", &script])
@@ -1067,9 +1063,9 @@ fn block_fd_waits_for_data() {
             .run();
         o.ok().stdout_is("ran\n");
         assert!(
-            o.elapsed >= Duration::from_millis(450),
+            o.took >= Duration::from_millis(450),
             "did not wait: {:?}{o:?}",
-            o.elapsed
+            o.took
         );
     });
 }
@@ -1316,8 +1312,8 @@ fn cap_add_all_in_a_user_namespace() {
 
 #[test]
 fn cap_add_all_as_root_is_limited_to_the_bounding_set() {
-    if !running_as_root() {
-        eprintln!("skipped: needs real root");
+    if !is_root() {
+        skip("needs real root");
         return;
     }
     // Real root without a user namespace: ALL can only mean what the bounding set still
@@ -1506,7 +1502,7 @@ fn overlay_writes_go_to_the_upper_dir() {
         let d = tempdir(u);
         fs::create_dir(d.join("upper")).unwrap();
         fs::create_dir(d.join("work")).unwrap();
-        if running_as_root() {
+        if is_root() {
             for p in ["upper", "work"] {
                 std::os::unix::fs::chown(d.join(p), Some(u.uid()), Some(u.gid())).unwrap();
             }
@@ -1637,7 +1633,7 @@ fn no_host_visible_leftovers() {
 fn sigpipe_disposition_passes_through_and_closed_stdio_is_dev_null() {
     const SIGPIPE_BIT: u64 = 1 << (libc::SIGPIPE - 1);
     for_each_user(|u| {
-        for bin in [hutch_bin(), hutch_own_bin()] {
+        for bin in [bwrap_path(), hutch_path()] {
             for ignored in [false, true] {
                 let trap = if ignored { "trap '' PIPE; " } else { "" };
                 let o = Cmd::new(Path::new("/bin/sh"), u)
@@ -1694,7 +1690,7 @@ fn drop_in_details_under_the_hutch_name() {
             }
         }
         let alias = p.join("alias").display().to_string();
-        let h = || Cmd::new(hutch_own_bin(), u).args(["--ro-bind", "/", "/"]);
+        let h = || Cmd::new(hutch_path(), u).args(["--ro-bind", "/", "/"]);
         h().sh("echo $PWD; pwd")
             .cwd(&alias)
             .env("PWD", &alias)
@@ -1718,7 +1714,7 @@ fn drop_in_details_under_the_hutch_name() {
             .run()
             .ok()
             .stdout_is("not-leader\n");
-        Cmd::new(hutch_own_bin(), u)
+        Cmd::new(hutch_path(), u)
             .args(["--bind", "/", "/", "--tmpfs", "/tmp"])
             .args([
                 "--overlay-src",
@@ -1736,7 +1732,7 @@ fn drop_in_details_under_the_hutch_name() {
         // A source through an absolute symlink is found from the host's root, as
         // bwrap's realpath finds it (under both names).
         std::os::unix::fs::symlink(p.join("lower"), p.join("abslink")).unwrap();
-        for bin in [hutch_own_bin(), hutch_bin()] {
+        for bin in [hutch_path(), bwrap_path()] {
             Cmd::new(bin, u)
                 .args(["--ro-bind", "/", "/", "--tmpfs", "/tmp"])
                 .args(["--overlay-src", "abslink", "--tmp-overlay", "/tmp/o"])
@@ -1768,7 +1764,7 @@ fn drop_in_details_under_the_hutch_name() {
 fn version_names_hutch_and_its_version_under_both_names() {
     let expected = format!("hutch {}\n", env!("CARGO_PKG_VERSION"));
     for_each_user(|user| {
-        for prog in [hutch_bin(), hutch_own_bin()] {
+        for prog in [bwrap_path(), hutch_path()] {
             for args in [
                 &["--version"][..],
                 &["--ro-bind", "/", "/", "--version", "true"],
@@ -1797,4 +1793,28 @@ fn version_names_hutch_and_its_version_under_both_names() {
             3
         );
     }
+}
+
+/// The runner of tests/support (tests/README.md's example): stdin, the environment,
+/// setpriv's `--reset-env` and the user, as each user.
+#[test]
+fn the_test_runner_passes_stdin_env_and_user() {
+    for_each_user(|u| {
+        let o = bwrap(u)
+            .args(["--ro-bind", "/", "/"])
+            .sh("cat; echo $X; id -u")
+            .stdin("hi\n")
+            .env("X", "1")
+            .run();
+        o.ok().stdout_is(&format!("hi\n1\n{}\n", u.uid()));
+        // What is set before --reset-env is dropped; what is set after it is passed.
+        let o = u
+            .cmd("sh")
+            .args(["-c", "echo ${X-unset} ${Y-unset}"])
+            .env("X", "2")
+            .reset_env()
+            .env("Y", "3")
+            .run();
+        o.ok().stdout_is("unset 3\n");
+    });
 }

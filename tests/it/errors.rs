@@ -1,7 +1,7 @@
 //! Bad input: one line on stderr (`bwrap: ...`), exit status 1, nothing on stdout, no
 //! panic or backtrace, and nothing left behind on the host. Run as every user.
 
-use crate::util::*;
+use crate::support::*;
 
 const HOST_DIRS: &[&str] = &["/tmp", "/var/tmp", "/", "/dev/shm"];
 
@@ -12,7 +12,7 @@ fn fails_cleanly(root: &[&str], args: &[&str], message: Option<&str>) {
     let before: Vec<_> = HOST_DIRS.iter().map(|d| listing(d)).collect();
     let mounts_before = host_mounts();
     for_each_user(|u| {
-        let o = hutch(u)
+        let o = bwrap(u)
             .args(root)
             .args(args)
             .env("RUST_BACKTRACE", "1")
@@ -187,21 +187,21 @@ fn unknown_capability() {
 
 #[test]
 fn uid_without_a_user_namespace_as_root() {
-    if !running_as_root() {
-        eprintln!("skipped: only real root runs without an implied user namespace");
+    if !is_root() {
+        skip("only real root runs without an implied user namespace");
         return;
     }
     for args in [
         &["--uid", "5", "true"][..],
         &["--uid", "5", "--gid", "5", "true"][..],
     ] {
-        let o = hutch(User::Root).args(args).run();
+        let o = bwrap(User::Root).args(args).run();
         check_clean_failure(
             &o,
             Some("bwrap: Specifying --uid requires --unshare-user or --userns"),
         );
     }
-    let o = hutch(User::Root).args(["--gid", "5", "true"]).run();
+    let o = bwrap(User::Root).args(["--gid", "5", "true"]).run();
     check_clean_failure(
         &o,
         Some("bwrap: Specifying --gid requires --unshare-user or --userns"),
@@ -374,7 +374,7 @@ fn missing_values() {
 #[test]
 fn nested_args() {
     for_each_user(|u| {
-        let o = hutch(u)
+        let o = bwrap(u)
             .args(["--args", "3", "true"])
             .fd_in(3, &fixture().join("args-nested"))
             .run();
@@ -385,7 +385,7 @@ fn nested_args() {
 #[test]
 fn bad_seccomp_program() {
     for_each_user(|u| {
-        let o = hutch(u)
+        let o = bwrap(u)
             .args(["--seccomp", "3", "true"])
             .fd_in(3, &fixture().join("seccomp-bad.bpf"))
             .run();
@@ -400,13 +400,13 @@ fn bad_seccomp_program() {
 fn no_arguments_prints_the_usage_on_stderr() {
     for_each_user(|u| {
         for args in [&[][..], &["--unshare-pid"][..]] {
-            let o = hutch(u).args(args).run();
+            let o = bwrap(u).args(args).run();
             o.code(1);
             assert_eq!(o.stdout, "", "{o:?}");
             assert!(
                 o.stderr.starts_with(&format!(
                     "usage: {} [OPTIONS...] [--] COMMAND [ARGS...]\n",
-                    hutch_bin().display()
+                    bwrap_path().display()
                 )),
                 "{o:?}"
             );
@@ -418,7 +418,7 @@ fn no_arguments_prints_the_usage_on_stderr() {
 #[test]
 fn the_hutch_name_prefixes_messages_with_hutch() {
     for_each_user(|u| {
-        let o = Cmd::new(hutch_own_bin(), u).args(["--frob", "true"]).run();
+        let o = Cmd::new(hutch_path(), u).args(["--frob", "true"]).run();
         o.code(1).stderr_is("hutch: Unknown option --frob\n");
     });
 }

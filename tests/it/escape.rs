@@ -42,44 +42,45 @@
 //! | mount or create through a destination that is a symlink out of the new root | `it::escape::symlinked_destinations_stay_in_the_new_root` |
 //! | overwrite the hutch binary through /proc/1/exe, /proc/PPID/exe (runc CVE-2019-5736) | `it::escape::the_hutch_binary_cannot_be_overwritten_through_proc_exe` |
 //! | use an inherited or leaked descriptor (runc CVE-2024-21626) | `it::escape::no_descriptor_leads_out` |
-//! | (inherited fds closed unless `--keep-fd`) | `harden::inherited_descriptors_are_closed_unless_named` |
+//! | (inherited fds closed unless `--keep-fd`) | `it::harden::inherited_descriptors_are_closed_unless_named` |
 //! | TIOCSTI / TIOCLINUX into the controlling terminal (CVE-2017-5226, CVE-2019-10063) | `it::escape::terminal_injection_is_refused` |
-//! | (TIOCSTI on a pty of one's own) | `harden::tiocsti_is_denied_by_the_default_policy` |
+//! | (TIOCSTI on a pty of one's own) | `it::harden::tiocsti_is_denied_by_the_default_policy` |
 //! | see host processes, ptrace or signal them | `it::escape::host_processes_are_invisible_and_unreachable` |
 //! | (pid namespace contents) | `it::core::proc_in_a_pid_namespace_shows_only_the_sandbox` |
-//! | (signals, abstract sockets; Landlock scoping) | `harden::signals_do_not_leave_the_sandbox`, `harden::abstract_unix_sockets_outside_are_unreachable` |
-//! | change a host process's priority, CPU affinity, limits or I/O priority by pid (hutch's default pid namespace) | `harden::host_processes_cannot_be_changed_by_pid` |
-//! | (a thread's own id still works) | `harden::threads_still_set_their_own_affinity_and_priority` |
-//! | renice or ionice the caller's process group or user | `harden::priority_by_process_group_or_user_is_refused` |
-//! | (the pid namespace in `--report` and `--explain`) | `harden::report_and_explain_show_the_default_pid_namespace` |
-//! | read or ptrace hutch's pid 1 (`/proc/1/mem`, `environ`, `exe`, `fd`) | `harden::pid_1_cannot_be_read_or_ptraced`, `it::escape::no_descriptor_leads_out`, `it::escape::the_hutch_binary_cannot_be_overwritten_through_proc_exe` |
-//! | TIOCSETD (a new line discipline) on a terminal | `harden::tiocsetd_is_denied_by_the_default_policy` |
-//! | modify_ldt | `harden::modify_ldt_is_denied` |
-//! | execute a memfd where the Landlock rules forbid executing a writable place | `harden::memfd_execution_is_refused_where_writable_places_may_not_execute` |
+//! | (signals, abstract sockets; Landlock scoping) | `it::harden::signals_do_not_leave_the_sandbox`, `it::harden::abstract_unix_sockets_outside_are_unreachable` |
+//! | change a host process's priority, CPU affinity, limits or I/O priority by pid (hutch's default pid namespace) | `it::harden::host_processes_cannot_be_changed_by_pid` |
+//! | (a thread's own id still works) | `it::harden::threads_still_set_their_own_affinity_and_priority` |
+//! | renice or ionice the caller's process group or user | `it::harden::priority_by_process_group_or_user_is_refused` |
+//! | (the pid namespace in `--report` and `--explain`) | `it::harden::report_and_explain_show_the_default_pid_namespace` |
+//! | read or ptrace hutch's pid 1 (`/proc/1/mem`, `environ`, `exe`, `fd`) | `it::harden::pid_1_cannot_be_read_or_ptraced`, `it::escape::no_descriptor_leads_out`, `it::escape::the_hutch_binary_cannot_be_overwritten_through_proc_exe` |
+//! | TIOCSETD (a new line discipline) on a terminal | `it::harden::tiocsetd_is_denied_by_the_default_policy` |
+//! | modify_ldt | `it::harden::modify_ldt_is_denied` |
+//! | execute a memfd where the Landlock rules forbid executing a writable place | `it::harden::memfd_execution_is_refused_where_writable_places_may_not_execute` |
 //! | gain privileges through a setuid binary | `it::escape::setuid_binaries_grant_nothing` |
 //! | (no_new_privs) | `it::core::no_new_privs_is_set` |
 //! | create a user namespace when disabled | `it::escape::new_user_namespaces_stay_disabled` |
-//! | (`unshare -U`, `clone(CLONE_NEWUSER)` under the policy) | `harden::no_new_user_namespaces` |
+//! | (`unshare -U`, `clone(CLONE_NEWUSER)` under the policy) | `it::harden::no_new_user_namespaces` |
 //! | change the host's hostname | `it::escape::the_hosts_hostname_cannot_change` |
 //! | (a hostname inside a new UTS namespace) | `it::core::hostname_in_a_new_uts_namespace` |
 //! | bind a privileged port without the capability | `it::escape::privileged_ports_need_the_capability` |
 //! | weaken hutch's seccomp filter with one's own | `it::escape::an_allow_all_seccomp_filter_does_not_weaken_hutchs` |
-//! | (keyctl, bpf refused; kill action) | `harden::keyctl_and_bpf_are_denied`, `harden::seccomp_kill_action_kills` |
-//! | write outside the Landlock rules, create in the sandbox's root | `harden::explicit_rules_deny_a_write_the_mount_allows`, `harden::sandbox_root_is_list_only_under_landlock` |
-//! | in Landlock-only mode, chmod, chown, touch or setxattr a file beneath a read-only rule, directly or through a symlink from a writable place | `landlock_only::metadata_changes_only_beneath_write_rules` |
-//! | (a Landlock-only hutch inside another: the enclosing supervisor) | `landlock_only::nested_landlock_only_names_the_enclosing_supervisor` |
-//! | connect to a TCP port not allowed | `harden::tcp_connect_is_limited_to_allowed_ports` |
-//! | with `--allow-host`/`--allow-net`: reach a name, an address or a port not allowed, over TCP or UDP, from a client that ignores proxies (the same attempts succeed with the network shared) | `net_allow::only_allowed_names_and_addresses_are_reached`, `net_allow::wildcards_port_rules_udp_and_ipv6` |
-//! | (DNS rebinding: an allowed name that resolves to the host's loopback; it works once `--allow-net` allows the address) | `net_allow::rebinding_is_refused_and_cname_chains_are_followed` |
-//! | outlive the process that started the sandbox | `harden::sandbox_dies_with_its_parent_by_default`, `it::core::die_with_parent_kills_the_sandbox_when_the_parent_dies` |
+//! | (keyctl, bpf refused; kill action) | `it::harden::keyctl_and_bpf_are_denied`, `it::harden::seccomp_kill_action_kills` |
+//! | write outside the Landlock rules, create in the sandbox's root | `it::harden::explicit_rules_deny_a_write_the_mount_allows`, `it::harden::sandbox_root_is_list_only_under_landlock` |
+//! | in Landlock-only mode, chmod, chown, touch or setxattr a file beneath a read-only rule, directly or through a symlink from a writable place | `it::landlock_only::metadata_changes_only_beneath_write_rules` |
+//! | (a Landlock-only hutch inside another: the enclosing supervisor) | `it::landlock_only::nested_landlock_only_names_the_enclosing_supervisor` |
+//! | connect to a TCP port not allowed | `it::harden::tcp_connect_is_limited_to_allowed_ports` |
+//! | with `--allow-host`/`--allow-net`: reach a name, an address or a port not allowed, over TCP or UDP, from a client that ignores proxies (the same attempts succeed with the network shared) | `it::net_allow::only_allowed_names_and_addresses_are_reached`, `it::net_allow::wildcards_port_rules_udp_and_ipv6` |
+//! | (DNS rebinding: an allowed name that resolves to the host's loopback; it works once `--allow-net` allows the address) | `it::net_allow::rebinding_is_refused_and_cname_chains_are_followed` |
+//! | outlive the process that started the sandbox | `it::harden::sandbox_dies_with_its_parent_by_default`, `it::core::die_with_parent_kills_the_sandbox_when_the_parent_dies` |
 //! | leave files or mounts on the host | `it::core::no_host_visible_leftovers` |
 //! | reach host services through pathname sockets (session bus, ssh-agent, docker-like, datagram) | `it::escape::host_unix_sockets_are_unreachable_unless_granted` |
-//! | (the same through the `build` profile; the `desktop` profile's grants) | `profiles::build_profile_cannot_reach_a_session_bus`, `profiles::desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers` |
+//! | (the same through the `build` profile; the `desktop` profile's grants) | `it::profiles::build_profile_cannot_reach_a_session_bus`, `it::profiles::desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers` |
 //! | fill the host's memory through /tmp, /dev/shm, a `--tmp-overlay` | `it::escape::tmpfs_writes_stop_at_the_bound` |
 //! | (the default bound: min(RAM/4, 4 GiB) per tmpfs) | `it::escape::the_default_tmpfs_bound_is_a_quarter_of_ram_at_most_4g` |
 //! | fork (or start threads) past the process bound | `it::escape::processes_stop_at_the_process_bound` |
+//! | (the default bound in a sandbox without /proc) | `it::escape::the_process_bound_holds_without_proc` |
 //! | weaken the next sandbox: write hutch's own configuration through `--bind ~ ~` | `it::escape::hutchs_configuration_is_read_only_inside` |
-//! | (a profile another user may write) | `profiles::profiles_others_may_write_are_refused_or_warned_about` |
+//! | (a profile another user may write) | `it::profiles::profiles_others_may_write_are_refused_or_warned_about` |
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -88,7 +89,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::util::*;
+use crate::support::*;
 
 /// The name the binary is invoked under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +105,8 @@ const BOTH: [Name; 2] = [Name::Hutch, Name::Bwrap];
 /// The binary under `name`.
 fn bin(name: Name) -> &'static Path {
     match name {
-        Name::Hutch => hutch_own_bin(),
-        Name::Bwrap => hutch_bin(),
+        Name::Hutch => hutch_path(),
+        Name::Bwrap => bwrap_path(),
     }
 }
 
@@ -231,7 +232,7 @@ fn host_secret(u: User) -> TempDir {
 fn read_only_binds_refuse_writes_and_so_do_their_submounts() {
     // Real root can mount on the host: a tmpfs below the bound directory.
     let root_dir = tempdir(User::Root);
-    let _m = running_as_root().then(|| HostMount::tmpfs(&root_dir.join("mnt")));
+    let _m = is_root().then(|| HostMount::tmpfs(&root_dir.join("mnt")));
     for_each_user(|u| {
         let own;
         let d = if u.is_root() {
@@ -395,8 +396,8 @@ fn proc_links_do_not_lead_to_the_host() {
                 .run();
             o.ok();
             refused(&o, &["pproot", "ppcwd", "ppls"]);
-            let comm = hutch_own_bin().file_name().unwrap().to_string_lossy();
-            let bcomm = hutch_bin().file_name().unwrap().to_string_lossy();
+            let comm = hutch_path().file_name().unwrap().to_string_lossy();
+            let bcomm = bwrap_path().file_name().unwrap().to_string_lossy();
             assert!(
                 o.stdout.contains(&*comm) || o.stdout.contains(&*bcomm),
                 "the parent is hutch's monitor{o:?}"
@@ -667,9 +668,9 @@ fn symlinked_destinations_stay_in_the_new_root() {
 fn own_copy(u: User) -> (TempDir, PathBuf) {
     let d = tempdir(u);
     let bin = d.join("hutch");
-    fs::copy(hutch_own_bin(), &bin).unwrap();
+    fs::copy(hutch_path(), &bin).unwrap();
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-    if running_as_root() {
+    if is_root() {
         std::os::unix::fs::chown(&bin, Some(u.uid()), Some(u.gid())).unwrap();
     }
     symlink("hutch", d.join("bwrap")).unwrap();
@@ -1092,8 +1093,8 @@ fn setuid_root_program() -> &'static Path {
 /// root the question does not arise.
 #[test]
 fn setuid_binaries_grant_nothing() {
-    if !running_as_root() {
-        eprintln!("skipped: only root can make the setuid-root binary this test needs");
+    if !is_root() {
+        skip("only root can make the setuid-root binary this test needs");
         return;
     }
     let bin = setuid_root_program();
@@ -1408,7 +1409,7 @@ fn host_unix_sockets_are_unreachable_unless_granted() {
         allowed(&hutch_as_bwrap, &["inner"]);
         // bubblewrap itself: the same results as hutch under its name.
         if bwrap {
-            let mut c = system_bwrap_cmd(u);
+            let mut c = system_bwrap(u);
             if u.is_root() {
                 c = c.args(ROOT_IN_USERNS);
             }
@@ -1593,13 +1594,34 @@ print('threads', n)
     });
 }
 
+/// The default process bound does not depend on what the sandbox mounts: it was once
+/// decided after the pivot, from the sandbox's /proc, and without one it was not set.
+#[test]
+fn the_process_bound_holds_without_proc() {
+    let body = "import resource\nprint('nproc', resource.getrlimit(resource.RLIMIT_NPROC)[0])\n";
+    for_each_user(|u| {
+        let o = py(small(Name::Hutch, u), body).run();
+        o.ok();
+        // Without the protection: bwrap's defaults, the caller's own limit.
+        let without = py(small(Name::Bwrap, u), body).run();
+        without.ok();
+        if u.is_root() {
+            // The kernel does not bound uid 0 with RLIMIT_NPROC: no default for root.
+            assert_eq!(result(&o, "nproc"), result(&without, "nproc"), "{o:?}");
+        } else {
+            assert_eq!(result(&o, "nproc"), "4096", "{o:?}");
+            assert_ne!(result(&without, "nproc"), "4096", "{without:?}");
+        }
+    });
+}
+
 /// A home for `u` with `rel` (hutch's configuration, relative to it) made, if given.
 fn home_with(u: User, rel: Option<&str>) -> TempDir {
     let home = tempdir(u);
     if let Some(rel) = rel {
         let d = home.join(rel).join("profiles");
         fs::create_dir_all(&d).unwrap();
-        if running_as_root() && !u.is_root() {
+        if is_root() && !u.is_root() {
             let owner = format!("{}:{}", u.uid(), u.gid());
             let st = Command::new("chown")
                 .args(["-R", &owner])
@@ -1636,7 +1658,7 @@ attempt('home', lambda: write(sys.argv[2] + '/x'))
             let run = |name: Name, dest: &str| {
                 let mut c = system(name, u)
                     .args(["--bind", &home.s(), dest])
-                    .env("HOME", &home.s());
+                    .env("HOME", home.s());
                 c = if xdg {
                     c.env("XDG_CONFIG_HOME", &conf)
                 } else {

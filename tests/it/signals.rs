@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::util::*;
+use crate::support::*;
 
 /// Sandboxes get this long; waits for a file this long.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -69,7 +69,7 @@ fn sigterm_reaches_the_command_under_the_hutch_name() {
             let script = trap_script(dir.path());
             extra.extend(["--stats", "sh", "-c", &script]);
             let o = signal_when_ready(
-                sandbox(hutch_own_bin(), user, &dir, &extra),
+                sandbox(hutch_path(), user, &dir, &extra),
                 &dir,
                 Signal::SIGTERM,
             );
@@ -97,7 +97,7 @@ fn sigterm_reaches_the_command_as_bwrap_with_forward_signals() {
                 let script = trap_script(dir.path());
                 extra.extend(["sh", "-c", &script]);
                 let o = signal_when_ready(
-                    sandbox(hutch_bin(), user, &dir, &extra),
+                    sandbox(bwrap_path(), user, &dir, &extra),
                     &dir,
                     Signal::SIGTERM,
                 );
@@ -128,7 +128,7 @@ fn a_command_killed_by_a_forwarded_signal_gives_128_plus_it() {
                     dir.s()
                 );
                 extra.extend(["--stats", "sh", "-c", &script]);
-                let o = signal_when_ready(sandbox(hutch_own_bin(), user, &dir, &extra), &dir, sig);
+                let o = signal_when_ready(sandbox(hutch_path(), user, &dir, &extra), &dir, sig);
                 o.code(128 + sig as i32);
                 o.stderr_has(&format!("\"exit_status\": {},", 128 + sig as i32));
             }
@@ -144,7 +144,7 @@ fn the_cgroup_goes_after_a_forwarded_sigterm() {
         let script = trap_script(dir.path());
         let extra = ["--pids", "1000", "--stats", "sh", "-c", &script];
         let o = signal_when_ready(
-            sandbox(hutch_own_bin(), user, &dir, &extra),
+            sandbox(hutch_path(), user, &dir, &extra),
             &dir,
             Signal::SIGTERM,
         );
@@ -173,7 +173,7 @@ fn group_alive(pgid: i32) -> bool {
 /// `--die-with-parent`.
 #[test]
 fn sigterm_as_bwrap_does_what_bwrap_does() {
-    let mut progs = vec![hutch_bin().to_path_buf()];
+    let mut progs = vec![bwrap_path().to_path_buf()];
     if Path::new(SYSTEM_BWRAP).exists() {
         progs.push(PathBuf::from(SYSTEM_BWRAP));
     } else if std::env::var_os("CI").is_some() {
@@ -296,7 +296,7 @@ print(" ".join(c.decode() for c in counts), os.waitstatus_to_exitcode(st))
             .map(String::from),
         );
     }
-    argv.push(hutch_own_bin().display().to_string());
+    argv.push(hutch_path().display().to_string());
     argv.extend(["--ro-bind", "/", "/"].map(String::from));
     argv.extend(hutch_args.iter().map(|s| s.to_string()));
     let o = Cmd::new(Path::new("/usr/bin/python3"), User::Root)
@@ -381,7 +381,7 @@ print(os.waitstatus_to_exitcode(st))
                     .map(String::from),
                 );
             }
-            argv.push(hutch_own_bin().display().to_string());
+            argv.push(hutch_path().display().to_string());
             argv.extend(["--ro-bind", "/", "/", "--bind", &d, &d].map(String::from));
             argv.extend(pidns.iter().map(|s| s.to_string()));
             argv.extend(["sh", "-c", &script].map(String::from));

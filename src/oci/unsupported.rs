@@ -1,0 +1,401 @@
+//! Every field of config.json that hutch does not support is an error naming its JSON
+//! path; none is silently ignored. [`check`] walks the parsed [`Spec`];
+//! [`check_json`] also refuses the fields the parser (oci-spec) does not know and would
+//! drop.
+//!
+//! Supported (mapped by config.rs, runtime.rs and the modules beside this one):
+//! `ociVersion` 1.x; `root` (`path`, `readonly`); `mounts` of type bind (or with the
+//! `bind`/`rbind` option), proc, tmpfs, devpts (at /dev/pts, hutch's own), mqueue, sysfs,
+//! cgroup and cgroup2, with the options below; `process` (`terminal`, `consoleSize`,
+//! `user.uid`/`gid`/`umask`/`additionalGids`, `args`, `env`, `cwd`, `capabilities`,
+//! `rlimits`, `noNewPrivileges`, `oomScoreAdj`, `apparmorProfile` and `selinuxLabel`
+//! when empty or "unconfined"); `hostname`; `hooks` (see hooks.rs); `annotations`;
+//! `linux` (`uidMappings`, `gidMappings`, `sysctl` (namespaced ones only, each with its
+//! namespace in `namespaces`, as runc allows them), `resources` (see resources.rs),
+//! `cgroupsPath`, `namespaces` (new or joined by path, not time), `devices`, `seccomp`
+//! (see seccomp.rs), `rootfsPropagation` private/rprivate/slave/rslave, `maskedPaths`,
+//! `readonlyPaths`).
+//!
+//! Mount options: `ro`, `rw`, `bind`, `rbind` (hutch's binds are recursive), `dev` on a
+//! bind; `nosuid` and `nodev` (hutch mounts everything so); `exec`, `noexec` (proc and
+//! devpts are mounted noexec; on binds and tmpfs it is not applied yet); the propagation
+//! `private`, `rprivate`, `slave`, `rslave` (hutch's mounts are slaves of the host's:
+//! nothing propagates out); the access-time options (`atime`, `noatime`, `relatime`,
+//! `norelatime`, `strictatime`, `nostrictatime`, `diratime`, `nodiratime`: accepted, not
+//! applied, they only change access-time updates); on tmpfs `mode=`, `size=` and
+//! `tmpcopyup` (podman's `--read-only` tmpfs: accepted, not applied yet: the tmpfs
+//! starts empty); on devpts `newinstance`, `ptmxmode=0666`, `mode=0620`/`620`, `gid=5`
+//! (hutch's devpts). Anything else is refused, e.g. `suid`, `shared`, `idmap`, `uid=`.
+
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+
+use crate::error::{Error, Result};
+
+fn refuse(path: &str, why: impl std::fmt::Display) -> Error {
+    Error::msg(format!("{path}: {why}"))
+}
+
+const NOT_SUPPORTED: &str = "not supported by hutch";
+
+/// Refuse every field of `spec` hutch does not support, naming its JSON path.
+pub fn check(spec: &Spec) -> Result<()> {
+    let v = spec.version();
+    if !(v == "1" || v.starts_with("1.")) {
+        return Err(refuse(
+            "ociVersion",
+            format!("{v:?} (hutch implements the OCI runtime spec 1.x)"),
+        ));
+    }
+    if spec.root().is_none() {
+        return Err(refuse("root", "missing"));
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        mount(i, m)?;
+    }
+    if let Some(p) = spec.process() {
+        if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+            return Err(refuse("process.args", "missing or empty"));
+        }
+        if !p.cwd().is_absolute() {
+            return Err(refuse(
+                "process.cwd",
+                format!("{} is not an absolute path", p.cwd().display()),
+            ));
+        }
+        let u = p.user();
+        if u.username().as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(refuse("process.user.username", "Windows only"));
+        }
+        if p.command_line().as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(refuse("process.commandLine", "Windows only"));
+        }
+        let set = |s: &Option<String>| {
+            s.as_ref()
+                .is_some_and(|s| !s.is_empty() && s != "unconfined")
+        };
+        if set(p.apparmor_profile()) {
+            return Err(refuse(
+                "process.apparmorProfile",
+                "AppArmor profiles are not supported by hutch",
+            ));
+        }
+        if set(p.selinux_label()) {
+            return Err(refuse(
+                "process.selinuxLabel",
+                "SELinux labels are not supported by hutch",
+            ));
+        }
+        if p.io_priority().is_some() {
+            return Err(refuse("process.ioPriority", NOT_SUPPORTED));
+        }
+        if p.scheduler().is_some() {
+            return Err(refuse("process.scheduler", NOT_SUPPORTED));
+        }
+        if p.exec_cpu_affinity().is_some() {
+            return Err(refuse("process.execCPUAffinity", NOT_SUPPORTED));
+        }
+    } else {
+        return Err(refuse("process", "missing"));
+    }
+    if spec.domainname().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(refuse("domainname", NOT_SUPPORTED));
+    }
+    if let Some(h) = spec.hooks() {
+        super::hooks::check(h)?;
+    }
+    if spec.solaris().is_some() {
+        return Err(refuse("solaris", "not a Linux container"));
+    }
+    if spec.windows().is_some() {
+        return Err(refuse("windows", "not a Linux container"));
+    }
+    if spec.vm().is_some() {
+        return Err(refuse("vm", "hutch runs no virtual machines"));
+    }
+    if spec.zos().is_some() {
+        return Err(refuse("zos", "not a Linux container"));
+    }
+    if let Some(l) = spec.linux() {
+        if let Some(r) = l.resources() {
+            super::resources::limits(r)?;
+        }
+        for (i, ns) in l.namespaces().iter().flatten().enumerate() {
+            if ns.typ() == LinuxNamespaceType::Time {
+                return Err(refuse(
+                    &format!("linux.namespaces[{i}]"),
+                    "time namespaces are not supported by hutch",
+                ));
+            }
+        }
+        let has_ns = |t: LinuxNamespaceType| l.namespaces().iter().flatten().any(|n| n.typ() == t);
+        let mut keys: Vec<&String> = l.sysctl().iter().flatten().map(|(k, _)| k).collect();
+        keys.sort();
+        for k in keys {
+            sysctl(k, &has_ns)?;
+        }
+        for (name, paths) in [
+            ("maskedPaths", l.masked_paths()),
+            ("readonlyPaths", l.readonly_paths()),
+        ] {
+            for (i, p) in paths.iter().flatten().enumerate() {
+                if !p.starts_with('/') {
+                    return Err(refuse(
+                        &format!("linux.{name}[{i}]"),
+                        format!("{p} is not an absolute path"),
+                    ));
+                }
+            }
+        }
+        for (i, d) in l.devices().iter().flatten().enumerate() {
+            if !d.path().is_absolute() {
+                return Err(refuse(
+                    &format!("linux.devices[{i}].path"),
+                    format!("{} is not an absolute path", d.path().display()),
+                ));
+            }
+        }
+        if let Some(s) = l.seccomp() {
+            super::seccomp::compile(s)?;
+        }
+        match l.rootfs_propagation().as_deref() {
+            None | Some("") | Some("private") | Some("rprivate") | Some("slave")
+            | Some("rslave") => {}
+            Some(p) => {
+                return Err(refuse(
+                    "linux.rootfsPropagation",
+                    format!(
+                        "{p:?} is not supported (hutch's mounts are slaves of the host's: \
+                         private, rprivate, slave and rslave are accepted)"
+                    ),
+                ))
+            }
+        }
+        if l.mount_label().as_ref().is_some_and(|s| !s.is_empty()) {
+            return Err(refuse(
+                "linux.mountLabel",
+                "SELinux labels are not supported by hutch",
+            ));
+        }
+        if l.intel_rdt().is_some() {
+            return Err(refuse("linux.intelRdt", NOT_SUPPORTED));
+        }
+        if l.memory_policy().is_some() {
+            return Err(refuse("linux.memoryPolicy", NOT_SUPPORTED));
+        }
+        if l.personality().is_some() {
+            return Err(refuse("linux.personality", NOT_SUPPORTED));
+        }
+        if l.time_offsets().as_ref().is_some_and(|m| !m.is_empty()) {
+            return Err(refuse("linux.timeOffsets", NOT_SUPPORTED));
+        }
+        if l.net_devices().as_ref().is_some_and(|m| !m.is_empty()) {
+            return Err(refuse("linux.netDevices", NOT_SUPPORTED));
+        }
+    }
+    Ok(())
+}
+
+/// The sysctls a container may set: those of a namespace it has (new or joined), as
+/// runc allows them; any other would change the host's kernel.
+fn sysctl(key: &str, has_ns: &dyn Fn(LinuxNamespaceType) -> bool) -> Result<()> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let field = format!("linux.sysctl.{key}");
+    let needs = if IPC.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some((LinuxNamespaceType::Ipc, "an ipc"))
+    } else if key.starts_with("net.") {
+        Some((LinuxNamespaceType::Network, "a network"))
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some((LinuxNamespaceType::Uts, "a uts"))
+    } else {
+        None
+    };
+    match needs {
+        Some((t, _)) if has_ns(t) => Ok(()),
+        Some((_, name)) => Err(refuse(
+            &field,
+            format!("needs {name} namespace (new or joined) in linux.namespaces"),
+        )),
+        None => Err(refuse(
+            &field,
+            "not a namespaced sysctl: setting it would change the host's kernel",
+        )),
+    }
+}
+
+/// The mount types hutch makes.
+const TYPES: &[&str] = &[
+    "bind", "proc", "tmpfs", "devpts", "mqueue", "sysfs", "cgroup", "cgroup2",
+];
+
+/// Options accepted on every mount (see the module's documentation).
+const ANY: &[&str] = &[
+    "ro",
+    "rw",
+    "nosuid",
+    "nodev",
+    "exec",
+    "noexec",
+    "private",
+    "rprivate",
+    "slave",
+    "rslave",
+    "atime",
+    "noatime",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "diratime",
+    "nodiratime",
+];
+
+fn mount(i: usize, m: &Mount) -> Result<()> {
+    let field = format!("mounts[{i}]");
+    let dest = m.destination();
+    if !dest.is_absolute() {
+        return Err(refuse(
+            &format!("{field}.destination"),
+            format!("{} is not an absolute path", dest.display()),
+        ));
+    }
+    if m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+        return Err(refuse(
+            &format!("{field}.uidMappings"),
+            "idmapped mounts are not supported by hutch",
+        ));
+    }
+    let options: Vec<&str> = m.options().iter().flatten().map(String::as_str).collect();
+    let bind =
+        m.typ().as_deref() == Some("bind") || options.iter().any(|o| *o == "bind" || *o == "rbind");
+    let typ = if bind {
+        "bind"
+    } else {
+        m.typ().as_deref().unwrap_or("")
+    };
+    if !TYPES.contains(&typ) {
+        return Err(refuse(
+            &format!("{field}.type"),
+            format!(
+                "{typ:?} on {} is not supported (hutch mounts {})",
+                dest.display(),
+                TYPES.join(", ")
+            ),
+        ));
+    }
+    if typ == "devpts" && dest != Path::new("/dev/pts") {
+        return Err(refuse(
+            &format!("{field}.destination"),
+            format!(
+                "devpts on {} (hutch mounts its own devpts on /dev/pts only)",
+                dest.display()
+            ),
+        ));
+    }
+    for (j, o) in options.iter().enumerate() {
+        let ok = ANY.contains(o)
+            || match typ {
+                "bind" => matches!(*o, "bind" | "rbind" | "dev"),
+                "tmpfs" => {
+                    *o == "tmpcopyup"
+                        || o.strip_prefix("mode=")
+                            .is_some_and(|v| u32::from_str_radix(v, 8).is_ok())
+                        || o.strip_prefix("size=").is_some_and(|v| !v.is_empty())
+                }
+                "devpts" => matches!(
+                    *o,
+                    "newinstance"
+                        | "ptmxmode=0666"
+                        | "ptmxmode=666"
+                        | "mode=0620"
+                        | "mode=620"
+                        | "gid=5"
+                ),
+                _ => false,
+            };
+        if !ok {
+            return Err(refuse(
+                &format!("{field}.options[{j}]"),
+                format!(
+                    "{o:?} on the {typ} mount on {} is not supported by hutch",
+                    dest.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// [`check`], and the fields of `config_json` the parser does not know (a newer spec's,
+/// or a misspelt one): each is refused by its path rather than dropped.
+pub fn check_json(config_json: &str) -> Result<Spec> {
+    let raw: serde_json::Value =
+        serde_json::from_str(config_json).map_err(|e| Error::msg(format!("config.json: {e}")))?;
+    let spec: Spec =
+        serde_json::from_value(raw.clone()).map_err(|e| Error::msg(format!("config.json: {e}")))?;
+    let known = serde_json::to_value(&spec).map_err(|e| Error::msg(format!("config.json: {e}")))?;
+    unknown("", &raw, &known)?;
+    check(&spec)?;
+    Ok(spec)
+}
+
+/// The first key of `raw` that `known` (the parsed spec written back) lacks.
+fn unknown(path: &str, raw: &serde_json::Value, known: &serde_json::Value) -> Result<()> {
+    use serde_json::Value;
+    match (raw, known) {
+        (Value::Object(r), Value::Object(k)) => {
+            for (key, v) in r {
+                let p = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match k.get(key) {
+                    Some(kv) => unknown(&p, v, kv)?,
+                    // Absent and written back as absent: null, or a default (false, an
+                    // empty list or object) the writer skips.
+                    None if is_empty(v) => {}
+                    None => {
+                        return Err(refuse(
+                            &p,
+                            "an unknown field (not in the OCI runtime spec hutch implements)",
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(r), Value::Array(k)) => {
+            for (i, (rv, kv)) in r.iter().zip(k).enumerate() {
+                unknown(&format!("{path}[{i}]"), rv, kv)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn is_empty(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::String(s) => s.is_empty(),
+        Value::Number(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,742 @@
+//! hutch as an OCI runtime, driven directly (issue 18): `hutch oci create/start/state/
+//! kill/delete/exec` on hand-made bundles (a busybox-static rootfs), as root and as
+//! nobody (whose bundle has a user namespace mapping it to 0). podman against the same
+//! binary is tests/oci_podman.rs.
+//!
+//! The test process is a child subreaper: `create` exits and leaves the container's
+//! process to its nearest subreaper, which then reaps it for its exit status (conmon
+//! plays that part under podman).
+
+mod support;
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::{Out, User};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn busybox() -> Option<PathBuf> {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+fn subreaper() {
+    nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
+}
+
+/// A bundle: `rootfs` (busybox-static and its applets, /etc/passwd, a masked directory
+/// with a file) and `config.json`, owned by `user`, with a `--root` directory beside it.
+struct Bundle {
+    dir: support::TempDir,
+    user: User,
+    config: Value,
+}
+
+impl Bundle {
+    fn new(user: User, args: &[&str]) -> Option<Bundle> {
+        let Some(bb) = busybox() else {
+            support::skip("no busybox (apt-get install busybox-static)");
+            return None;
+        };
+        let dir = support::tempdir_mode("oci", 0o755);
+        let rootfs = dir.path().join("bundle/rootfs");
+        for d in [
+            "bin", "etc", "proc", "sys", "dev", "tmp", "secret", "work", "mnt",
+        ] {
+            fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        fs::copy(&bb, rootfs.join("bin/busybox")).unwrap();
+        for a in [
+            "sh", "cat", "echo", "id", "ls", "sleep", "hostname", "touch", "grep", "tty", "true",
+        ] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
+        }
+        fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+        )
+        .unwrap();
+        fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
+        fs::write(rootfs.join("secret/key"), "hidden\n").unwrap();
+        fs::write(rootfs.join("etc/noexec"), "not a program\n").unwrap();
+        support::chmod(&rootfs.join("tmp"), 0o1777);
+        fs::create_dir(dir.path().join("state")).unwrap();
+        let caps = json!([
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FOWNER",
+            "CAP_KILL",
+            "CAP_SETGID",
+            "CAP_SETUID",
+            "CAP_SETPCAP",
+            "CAP_NET_BIND_SERVICE"
+        ]);
+        let mut namespaces = vec![
+            json!({"type": "pid"}),
+            json!({"type": "network"}),
+            json!({"type": "ipc"}),
+            json!({"type": "uts"}),
+            json!({"type": "mount"}),
+        ];
+        let mut linux = json!({
+            "maskedPaths": ["/proc/timer_list", "/secret", "/proc/nonexistent"],
+            "readonlyPaths": ["/proc/sys", "/proc/sysrq-trigger"],
+        });
+        if user != User::Root {
+            let (uid, gid) = user.ids();
+            namespaces.push(json!({"type": "user"}));
+            linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
+            linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+        }
+        linux["namespaces"] = json!(namespaces);
+        let config = json!({
+            "ociVersion": "1.0.2",
+            "process": {
+                "terminal": false,
+                "user": {"uid": 0, "gid": 0},
+                "args": args,
+                "env": ["PATH=/bin", "FOO=bar baz"],
+                "cwd": "/work",
+                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1000, "soft": 900}],
+                "noNewPrivileges": true,
+            },
+            "root": {"path": "rootfs", "readonly": false},
+            "hostname": "ocibox",
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                 "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+                {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                 "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+                {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+                 "options": ["nosuid", "noexec", "nodev", "ro"]},
+                {"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": ["mode=700"]},
+            ],
+            "linux": linux,
+        });
+        let b = Bundle { dir, user, config };
+        Some(b)
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn write(&self) {
+        fs::write(
+            self.bundle().join("config.json"),
+            serde_json::to_string_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+        support::chown_r(self.dir.path(), self.user);
+    }
+
+    /// `hutch oci --root STATE ARGS...` as the bundle's user.
+    fn oci(&self, args: &[&str]) -> Command {
+        let mut c = self.user.cmd(support::hutch_path()).command();
+        c.arg("oci").arg("--root").arg(self.state_dir()).args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        support::output(&mut self.oci(args), LIMIT)
+    }
+
+    /// `create`, the container's stdout and stderr (and create's) into files. Returns
+    /// create's exit status and its stderr.
+    fn create(&self, id: &str) -> (i32, String) {
+        self.write();
+        let out = self.dir.path().join(format!("{id}.out"));
+        let err = self.dir.path().join(format!("{id}.err"));
+        let pid_file = self.dir.path().join(format!("{id}.pid"));
+        let mut c = self.oci(&["create", "--bundle"]);
+        c.arg(self.bundle())
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .arg(id)
+            .stdout(fs::File::create(&out).unwrap())
+            .stderr(fs::File::create(&err).unwrap());
+        support::chmod(&out, 0o666);
+        support::chmod(&err, 0o666);
+        let mut child = support::spawn_retry(&mut c);
+        let status = support::wait_status(&mut child, LIMIT).expect("create timed out");
+        (
+            support::status_code(status),
+            fs::read_to_string(&err).unwrap_or_default(),
+        )
+    }
+
+    fn pid(&self, id: &str) -> i32 {
+        fs::read_to_string(self.dir.path().join(format!("{id}.pid")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    fn output_of(&self, id: &str) -> String {
+        fs::read_to_string(self.dir.path().join(format!("{id}.out"))).unwrap_or_default()
+    }
+
+    fn state(&self, id: &str) -> Value {
+        let out = self.run(&["state", id]);
+        out.ok();
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+    }
+}
+
+/// The exit status of the container's process, reaped as its subreaper.
+fn reap(pid: i32) -> i32 {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        match waitpid(
+            nix::unistd::Pid::from_raw(pid),
+            Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+        ) {
+            Ok(WaitStatus::Exited(_, c)) => return c,
+            Ok(WaitStatus::Signaled(_, s, _)) => return 128 + s as i32,
+            Ok(_) => {}
+            Err(e) => panic!("waitpid {pid}: {e}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "container {pid} still running: {}",
+            fs::read_to_string(format!("/proc/{pid}/status"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with("Sig") || l.starts_with("Shd") || l.starts_with("State"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// create, start, reap: (exit status, output).
+fn run_container(b: &Bundle, id: &str) -> (i32, String) {
+    let (code, err) = b.create(id);
+    assert_eq!(code, 0, "create: {err}");
+    b.run(&["start", id]).ok();
+    let status = reap(b.pid(id));
+    b.run(&["delete", id]).ok();
+    (status, b.output_of(id))
+}
+
+#[test]
+fn lifecycle_create_start_state_delete() {
+    subreaper();
+    for user in support::users() {
+        let Some(b) = Bundle::new(user, &["sh", "-c", "echo started; exit 3"]) else {
+            return;
+        };
+        let (code, err) = b.create("life");
+        assert_eq!(code, 0, "{user:?}: {err}");
+        let st = b.state("life");
+        assert_eq!(st["status"], "created", "{user:?}: {st}");
+        assert_eq!(st["id"], "life");
+        assert_eq!(st["pid"].as_i64(), Some(b.pid("life") as i64));
+        assert!(
+            st["annotations"]["org.hutch.hardening"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("on;")),
+            "{st}"
+        );
+        // Nothing ran yet.
+        assert_eq!(b.output_of("life"), "");
+        // A second create of the same id fails, and leaves the first alone.
+        let (code, err) = b.create("life");
+        assert_eq!(code, 1);
+        assert!(err.contains("already exists"), "{err}");
+        b.run(&["start", "life"]).ok();
+        assert_eq!(reap(b.pid("life")), 3, "{user:?}");
+        assert_eq!(b.output_of("life"), "started\n");
+        assert_eq!(b.state("life")["status"], "stopped");
+        let again = b.run(&["start", "life"]);
+        assert_eq!(again.code, 1, "{again:?}");
+        b.run(&["delete", "life"]).ok();
+        let gone = b.run(&["state", "life"]);
+        assert_eq!(gone.code, 1);
+        assert!(gone.stderr.contains("does not exist"), "{gone:?}");
+        assert_eq!(fs::read_dir(b.state_dir()).unwrap().count(), 0);
+    }
+}
+
+#[test]
+fn process_env_cwd_hostname_rlimits_user() {
+    subreaper();
+    for user in support::users() {
+        let script = "echo \"$FOO\"; pwd; hostname; cat /proc/self/limits | grep 'open files'; id -u; id -G; grep NoNewPrivs /proc/self/status";
+        let Some(mut b) = Bundle::new(user, &["sh", "-c", script]) else {
+            return;
+        };
+        if user == User::Root {
+            b.config["process"]["user"] =
+                json!({"uid": 1000, "gid": 1001, "additionalGids": [5, 6]});
+        }
+        let (code, out) = run_container(&b, "env");
+        assert_eq!(code, 0, "{out}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "bar baz");
+        assert_eq!(lines[1], "/work");
+        assert_eq!(lines[2], "ocibox");
+        assert!(
+            lines[3].split_whitespace().collect::<Vec<_>>()[3..5] == ["900", "1000"],
+            "{out}"
+        );
+        if user == User::Root {
+            assert_eq!(lines[4], "1000");
+            assert_eq!(lines[5], "1001 5 6");
+        } else {
+            assert_eq!(lines[4], "0");
+        }
+        assert_eq!(lines[6].split_whitespace().last(), Some("1"), "{out}");
+    }
+}
+
+#[test]
+fn readonly_root_masked_and_readonly_paths() {
+    subreaper();
+    for user in support::users() {
+        let script = "touch /x 2>/dev/null && echo root-writable; touch /tmp/y 2>/dev/null || echo tmp-readonly; \
+            ls /secret | wc -l; cat /proc/timer_list | wc -c; \
+            echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo sys-writable; \
+            touch /mnt/z && echo mnt-ok";
+        let Some(mut b) = Bundle::new(user, &["sh", "-c", script]) else {
+            return;
+        };
+        b.config["root"]["readonly"] = json!(true);
+        let (code, out) = run_container(&b, "ro");
+        assert_eq!(code, 0, "{out}");
+        assert!(!out.contains("root-writable"), "{user:?}: {out}");
+        assert!(out.contains("tmp-readonly"), "{out}");
+        assert!(!out.contains("sys-writable"), "{out}");
+        let nums: Vec<&str> = out
+            .lines()
+            .filter(|l| l.trim().parse::<u64>().is_ok())
+            .collect();
+        assert_eq!(
+            nums.iter().map(|n| n.trim()).collect::<Vec<_>>(),
+            ["0", "0"],
+            "{out}"
+        );
+        assert!(out.contains("mnt-ok"), "{out}");
+        // The same bundle without the protections: the attacks succeed.
+        let script = "touch /x && echo root-writable; cat /secret/key";
+        let Some(mut b) = Bundle::new(user, &["sh", "-c", script]) else {
+            return;
+        };
+        b.config["linux"]["maskedPaths"] = json!([]);
+        let (_, out) = run_container(&b, "rw");
+        assert!(out.contains("root-writable"), "{out}");
+        assert!(out.contains("hidden"), "{out}");
+    }
+}
+
+#[test]
+fn hardening_on_by_default_and_off_by_annotation() {
+    subreaper();
+    for user in support::users() {
+        let script = "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status";
+        let Some(mut b) = Bundle::new(user, &["sh", "-c", script]) else {
+            return;
+        };
+        b.config["process"]["noNewPrivileges"] = json!(false);
+        let (code, out) = run_container(&b, "hard");
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("Seccomp:\t2"), "{user:?}: {out}");
+        b.config["annotations"] = json!({"org.hutch.hardening": "off"});
+        let (code, err) = b.create("soft");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(b.state("soft")["annotations"]["org.hutch.hardening"], "off");
+        b.run(&["start", "soft"]).ok();
+        assert_eq!(reap(b.pid("soft")), 0);
+        let out = b.output_of("soft");
+        assert!(out.contains("Seccomp:\t0"), "{out}");
+        assert!(out.contains("NoNewPrivs:\t0"), "{out}");
+        b.run(&["delete", "soft"]).ok();
+        b.config["annotations"] = json!({"org.hutch.hardening": "maybe"});
+        let (code, err) = b.create("bad");
+        assert_eq!(code, 1);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("org.hutch.hardening=maybe"), "{err}");
+    }
+}
+
+#[test]
+fn command_not_found_or_not_executable_fails_create() {
+    for user in support::users() {
+        for (args, want) in [
+            (vec!["nosuchprogram"], "executable file not found"),
+            (vec!["/bin/nosuch"], "no such file or directory"),
+            (vec!["/etc/noexec"], "permission denied"),
+        ] {
+            let Some(b) = Bundle::new(user, &args) else {
+                return;
+            };
+            let (code, err) = b.create("bad");
+            assert_eq!(code, 1, "{user:?} {args:?}");
+            assert!(err.contains(want), "{user:?} {args:?}: {err}");
+            assert_eq!(b.run(&["state", "bad"]).code, 1, "state left behind");
+        }
+    }
+}
+
+#[test]
+fn kill_by_name_and_number_and_delete() {
+    subreaper();
+    for user in support::users() {
+        let Some(b) = Bundle::new(user, &["sleep", "1000"]) else {
+            return;
+        };
+        let (code, err) = b.create("k");
+        assert_eq!(code, 0, "{err}");
+        b.run(&["start", "k"]).ok();
+        assert_eq!(b.state("k")["status"], "running");
+        let busy = b.run(&["delete", "k"]);
+        assert_eq!(busy.code, 1, "{busy:?}");
+        assert!(busy.stderr.contains("not stopped"), "{busy:?}");
+        let bad = b.run(&["kill", "k", "SIGNOPE"]);
+        assert_eq!(bad.code, 1);
+        assert_eq!(bad.stderr.lines().count(), 1, "{bad:?}");
+        b.run(&["kill", "k", "KILL"]).ok();
+        assert_eq!(reap(b.pid("k")), 137);
+        assert_eq!(b.run(&["kill", "k", "9"]).code, 1);
+        b.run(&["delete", "k"]).ok();
+        // By number, and delete --force of a running container.
+        let (code, err) = b.create("k2");
+        assert_eq!(code, 0, "{err}");
+        b.run(&["start", "k2"]).ok();
+        // (pid 1 of its namespace: only SIGKILL and SIGSTOP reach it without a handler.)
+        b.run(&["kill", "k2", "9"]).ok();
+        assert_eq!(reap(b.pid("k2")), 137);
+        let (code, err) = b.create("k3");
+        assert_eq!(code, 0, "{err}");
+        b.run(&["start", "k3"]).ok();
+        b.run(&["delete", "--force", "k3"]).ok();
+        assert_eq!(reap(b.pid("k3")), 137);
+        assert_eq!(b.run(&["state", "k3"]).code, 1);
+        b.run(&["delete", "k2"]).ok();
+    }
+}
+
+#[test]
+fn exec_into_a_running_container() {
+    subreaper();
+    for user in support::users() {
+        let Some(b) = Bundle::new(user, &["sleep", "1000"]) else {
+            return;
+        };
+        let (code, err) = b.create("ex");
+        assert_eq!(code, 0, "{err}");
+        b.run(&["start", "ex"]).ok();
+        let process = b.dir.path().join("process.json");
+        fs::write(
+            &process,
+            json!({"user": {"uid": 0, "gid": 0}, "args": ["sh", "-c",
+                "echo $FOO; hostname; cat /proc/1/cmdline; echo; exit 5"],
+                "env": ["PATH=/bin", "FOO=exec"], "cwd": "/tmp"})
+            .to_string(),
+        )
+        .unwrap();
+        support::chmod(&process, 0o644);
+        let out = b.run(&["exec", "--process", process.to_str().unwrap(), "ex"]);
+        assert_eq!(out.code, 5, "{user:?}: {out:?}");
+        assert_eq!(out.stdout, "exec\nocibox\nsleep\u{0}1000\u{0}\n", "{out:?}");
+        // Detached: the pid file names a process in the container's pid namespace.
+        fs::write(
+            &process,
+            json!({"user": {"uid": 0, "gid": 0}, "args": ["sleep", "999"], "cwd": "/"}).to_string(),
+        )
+        .unwrap();
+        let pid_file = b.dir.path().join("exec.pid");
+        let mut c = b.oci(&["exec", "--detach", "--pid-file"]);
+        c.arg(&pid_file)
+            .args(["--process", process.to_str().unwrap(), "ex"]);
+        support::output(&mut c, LIMIT).ok();
+        let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+        let ns = |p: i32| fs::read_link(format!("/proc/{p}/ns/pid")).unwrap();
+        assert_eq!(ns(pid), ns(b.pid("ex")));
+        let missing = b.run(&["exec", "--process", process.to_str().unwrap(), "nope"]);
+        assert_eq!(missing.code, 1);
+        // The detached process was left to us, the subreaper (conmon under podman), as
+        // its parent exited: ours to reap, before its pid 1 can finish exiting.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        assert_eq!(reap(pid), 137);
+        b.run(&["delete", "--force", "ex"]).ok();
+        assert_eq!(reap(b.pid("ex")), 137);
+    }
+}
+
+/// Receive the pty master sent over the console socket.
+fn receive_console(listener: &std::os::unix::net::UnixListener) -> OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let (stream, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // The descriptor was just received: nothing else owns it.
+            return hutch::sys::own_fd(fds[0]);
+        }
+    }
+    panic!("no descriptor received on the console socket");
+}
+
+#[test]
+fn console_socket_gives_a_terminal() {
+    subreaper();
+    for user in support::users() {
+        let script = "tty; test -t 0 && test -t 1 && test -t 2 && echo tty-ok; test -c /dev/console && echo console-ok";
+        let Some(mut b) = Bundle::new(user, &["sh", "-c", script]) else {
+            return;
+        };
+        b.config["process"]["terminal"] = json!(true);
+        let sock = b.dir.path().join("console.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        support::chmod(&sock, 0o777);
+        let reader = std::thread::spawn(move || {
+            let master = receive_console(&listener);
+            let mut f = fs::File::from(master);
+            let mut out = Vec::new();
+            // Ends with EIO once the last slave descriptor is closed.
+            let _ = f.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        });
+        b.write();
+        let pid_file = b.dir.path().join("tty.pid");
+        let mut c = b.oci(&["create", "--bundle"]);
+        c.arg(b.bundle())
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .arg("--console-socket")
+            .arg(&sock)
+            .arg("tty")
+            .stdout(Stdio::null());
+        support::output(&mut c, LIMIT).ok();
+        b.run(&["start", "tty"]).ok();
+        let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+        assert_eq!(reap(pid), 0);
+        let out = reader.join().unwrap();
+        assert!(out.contains("/dev/pts/0"), "{user:?}: {out:?}");
+        assert!(out.contains("tty-ok"), "{out:?}");
+        assert!(out.contains("console-ok"), "{out:?}");
+        b.run(&["delete", "tty"]).ok();
+        // terminal: true without a console socket: one clear line.
+        let (code, err) = b.create("nosock");
+        assert_eq!(code, 1);
+        assert!(err.contains("--console-socket"), "{err}");
+    }
+}
+
+#[test]
+fn version_features_and_bad_input() {
+    let hutch = support::hutch_path();
+    let dir = support::tempdir_mode("oci-name", 0o755);
+    let named = dir.path().join("hutch-oci");
+    std::os::unix::fs::symlink(hutch, &named).unwrap();
+    // Under the runtime's name, and as `hutch oci`.
+    for mut c in [Command::new(&named), Command::new(hutch)] {
+        if c.get_program() == hutch.as_os_str() {
+            c.arg("oci");
+        }
+        let out = support::output(c.arg("--version"), LIMIT);
+        out.ok();
+        assert!(
+            out.stdout.lines().any(|l| l.starts_with("spec: 1.")),
+            "{out:?}"
+        );
+    }
+    let out = support::output(Command::new(hutch).args(["oci", "features"]), LIMIT);
+    out.ok();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(v["linux"]["namespaces"].as_array().unwrap().len() >= 6);
+    for args in [
+        vec!["--systemd-cgroup", "state", "x"],
+        vec!["frobnicate"],
+        vec!["--log-format", "xml", "state", "x"],
+        vec!["create", "--bundle"],
+        vec!["state", "../etc"],
+        vec!["kill", "nosuch", "TERM"],
+    ] {
+        let mut c = Command::new(&named);
+        c.arg("--root").arg(dir.path()).args(&args);
+        let out = support::output(&mut c, LIMIT);
+        assert_eq!(out.code, 1, "{args:?}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {out:?}");
+    }
+    // --log with json: the error is also a JSON line there.
+    let log = dir.path().join("log.json");
+    let mut c = Command::new(&named);
+    c.arg("--root")
+        .arg(dir.path())
+        .arg("--log")
+        .arg(&log)
+        .args(["--log-format=json", "state", "nosuch"]);
+    assert_eq!(support::output(&mut c, LIMIT).code, 1);
+    let line: Value = serde_json::from_str(fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert_eq!(line["level"], "error");
+    assert!(line["msg"].as_str().unwrap().contains("does not exist"));
+}
+
+#[test]
+fn hooks_create_runtime_poststart_poststop() {
+    subreaper();
+    for user in support::users() {
+        let Some(mut b) = Bundle::new(user, &["true"]) else {
+            return;
+        };
+        let dir = b.dir.path().to_path_buf();
+        let hook = |name: &str| {
+            json!({"path": "/bin/sh",
+                   "args": ["sh", "-c", format!("cat > {}/{name}", dir.display())]})
+        };
+        b.config["hooks"] = json!({
+            "createRuntime": [hook("createRuntime")],
+            "poststart": [hook("poststart")],
+            "poststop": [hook("poststop")],
+        });
+        let (code, err) = b.create("h");
+        assert_eq!(code, 0, "{user:?}: {err}");
+        let created: Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("createRuntime")).unwrap()).unwrap();
+        assert_eq!(created["id"], "h");
+        assert_eq!(created["pid"].as_i64(), Some(b.pid("h") as i64));
+        assert!(!dir.join("poststart").exists());
+        b.run(&["start", "h"]).ok();
+        let started: Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("poststart")).unwrap()).unwrap();
+        assert_eq!(started["status"], "running");
+        assert_eq!(reap(b.pid("h")), 0);
+        b.run(&["delete", "h"]).ok();
+        let stopped: Value =
+            serde_json::from_str(&fs::read_to_string(dir.join("poststop")).unwrap()).unwrap();
+        assert_eq!(stopped["status"], "stopped");
+        // A failing createRuntime hook fails create, and leaves nothing behind.
+        b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
+        let (code, err) = b.create("hf");
+        assert_eq!(code, 1, "{err}");
+        assert_eq!(b.run(&["state", "hf"]).code, 1);
+    }
+}
+
+#[test]
+fn pause_and_resume_through_the_cgroup_freezer() {
+    subreaper();
+    if !support::is_root() {
+        return support::skip("pause needs a cgroup the runtime can make (root)");
+    }
+    let Some(mut b) = Bundle::new(User::Root, &["sleep", "1000"]) else {
+        return;
+    };
+    let cgroup = format!("/hutch-oci-test-{}", std::process::id());
+    b.config["linux"]["cgroupsPath"] = json!(cgroup);
+    let (code, err) = b.create("p");
+    if code != 0 && err.contains("cgroup") {
+        return support::skip(&format!(
+            "no cgroup v2 hierarchy to make {cgroup} in: {err}"
+        ));
+    }
+    assert_eq!(code, 0, "{err}");
+    b.run(&["start", "p"]).ok();
+    let paused = b.run(&["pause", "p"]);
+    if paused.code != 0 && paused.stderr.contains("no cgroup of its own") {
+        b.run(&["delete", "--force", "p"]).ok();
+        reap(b.pid("p"));
+        return support::skip("no cgroup v2 hierarchy: nothing to freeze");
+    }
+    paused.ok();
+    let deadline = Instant::now() + LIMIT;
+    while b.state("p")["status"] != "paused" {
+        assert!(Instant::now() < deadline, "never paused");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    b.run(&["resume", "p"]).ok();
+    assert_eq!(b.state("p")["status"], "running");
+    b.run(&["delete", "--force", "p"]).ok();
+    assert_eq!(reap(b.pid("p")), 137);
+    // The cgroup went with the container.
+    let v2 = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .map(|l| l.split(' ').nth(4).unwrap().to_string())
+        .unwrap();
+    assert!(!Path::new(&v2).join(&cgroup[1..]).exists());
+}
+
+#[test]
+fn namespaces_joined_by_path_and_id_ranges() {
+    subreaper();
+    if !support::is_root() {
+        return support::skip(
+            "joining another container's namespaces and mapping ranges need root",
+        );
+    }
+    let Some(a) = Bundle::new(User::Root, &["sleep", "1000"]) else {
+        return;
+    };
+    let (code, err) = a.create("a");
+    assert_eq!(code, 0, "{err}");
+    let apid = a.pid("a");
+    // B joins A's network and uts namespaces by path, and maps a range of ids.
+    let Some(mut b) = Bundle::new(
+        User::Root,
+        &[
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/net; hostname; id -u; cat /proc/self/uid_map",
+        ],
+    ) else {
+        return;
+    };
+    b.config["hostname"] = json!(null);
+    b.config["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "ipc"}, {"type": "mount"}, {"type": "user"},
+        {"type": "network", "path": format!("/proc/{apid}/ns/net")},
+        {"type": "uts", "path": format!("/proc/{apid}/ns/uts")},
+    ]);
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 300000, "size": 65536}]);
+    // The rootfs is owned by host root, unmapped there: world-readable is enough.
+    let (code, out) = run_container(&b, "b");
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let a_net = fs::read_link(format!("/proc/{apid}/ns/net")).unwrap();
+    assert_eq!(lines[0], a_net.to_str().unwrap(), "{out}");
+    assert_eq!(lines[1], "ocibox", "{out}");
+    assert_eq!(lines[2], "0");
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["0", "300000", "65536"]
+    );
+    a.run(&["delete", "--force", "a"]).ok();
+    assert_eq!(reap(apid), 137);
+}
