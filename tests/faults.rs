@@ -528,7 +528,7 @@ fn a_hutch_killed_during_setup_leaves_nothing() {
 fn the_cgroup_of_a_killed_hutch_goes_with_the_next_run() {
     let _serial = serial();
     if !support::is_root() {
-        eprintln!("skipped: only root can make cgroups on this machine (not delegated)");
+        support::skip("only root can make cgroups on this machine (not delegated)");
         return;
     }
     let user = User::Root;

@@ -142,8 +142,14 @@ fn stats_line(stderr: &str) -> &str {
         .unwrap_or_else(|| panic!("no stats in {stderr}"))
 }
 
+/// Whether python3 is there for the tests that use it; false after saying why they skip
+/// (in CI a failure: .ci/run installs it).
 fn have_python() -> bool {
-    Path::new(PYTHON).exists()
+    let ok = Path::new(PYTHON).exists();
+    if !ok {
+        support::skip(&format!("no {PYTHON}"));
+    }
+    ok
 }
 
 /// The cgroup v2 mount point, if any.
@@ -166,6 +172,16 @@ fn own_cgroup_dir() -> Option<PathBuf> {
         .lines()
         .find_map(|l| l.strip_prefix("0::").map(str::to_string))?;
     Some(mount.join(rel.trim_start_matches('/')))
+}
+
+/// For a test that needs [`root_can_make_cgroups`]: false after saying why it skips
+/// (in CI, run as root, a failure).
+fn can_make_cgroups_or_skip() -> bool {
+    let ok = root_can_make_cgroups();
+    if !ok {
+        support::skip("only root can make cgroups here, below its own cgroup v2 directory");
+    }
+    ok
 }
 
 /// Root may make cgroups below its own (this machine: the root of /sys/fs/cgroup/unified).
@@ -549,7 +565,7 @@ fn controller_available(name: &str) -> bool {
 
 #[test]
 fn cgroup_is_made_joined_and_removed() {
-    if !root_can_make_cgroups() {
+    if !can_make_cgroups_or_skip() {
         return;
     }
     let mut args = sandbox(&["--cgroup", "required", "--stats"]);
@@ -582,7 +598,7 @@ fn cgroup_is_made_joined_and_removed() {
 
 #[test]
 fn cgroup_kills_what_the_command_left_running() {
-    if !root_can_make_cgroups() {
+    if !can_make_cgroups_or_skip() {
         return;
     }
     // No pid namespace: without a cgroup the background sleep outlives the sandbox...
@@ -620,7 +636,7 @@ fn cgroup_kills_what_the_command_left_running() {
 
 #[test]
 fn cgroup_timeout_kills_the_whole_cgroup() {
-    if !root_can_make_cgroups() {
+    if !can_make_cgroups_or_skip() {
         return;
     }
     let (a, b) = (marker(), marker());
@@ -722,7 +738,7 @@ fn cgroup_without_clone3_moves_hutch_in_and_out() {
     // Where clone3 is missing (before Linux 5.7, or hidden by a container's seccomp
     // filter) hutch steps into the sandbox's cgroup for the clone and back out. An
     // outer sandbox whose filter fails clone3 with ENOSYS stands in for such a host.
-    if !root_can_make_cgroups() {
+    if !can_make_cgroups_or_skip() {
         return;
     }
     // ld [nr]; jeq 435 (clone3) ? errno(ENOSYS) : allow

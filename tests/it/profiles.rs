@@ -618,7 +618,7 @@ fn explain_lists_the_mounts_in_order_and_runs_nothing() {
 #[test]
 fn an_unreachable_source_names_the_uid() {
     if !is_root() {
-        eprintln!("skipped: needs root to make a directory another user cannot enter");
+        support::skip("needs root to make a directory another user cannot enter");
         return;
     }
     let s = Scratch::new(User::Root);
