@@ -32,6 +32,7 @@ pub fn usage(prog: &str) -> String {
             .join(" ");
         out.push_str(&format!("    {left:<28} {}\n", f.help));
     }
+    out.push_str(&crate::oci::cli::pointer(prog));
     out
 }
 

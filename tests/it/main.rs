@@ -22,6 +22,7 @@
 //! - `join`: joining a running sandbox (`--userns`, `--pidns`).
 //! - `flatpak`: Flatpak and GNOME's thumbnailer driving hutch as `bwrap`.
 //! - `fuzz_regressions`: the kept fuzz inputs, replayed.
+//! - `oci_cli`: the `hutch oci` command line: its help, and bad command lines.
 
 mod core;
 mod differential;
@@ -34,6 +35,7 @@ mod join;
 mod landlock_only;
 mod limits;
 mod net;
+mod oci_cli;
 mod profiles;
 mod signals;
 #[path = "../support/mod.rs"]
