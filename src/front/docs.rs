@@ -910,6 +910,74 @@ fn man_page_lists_every_flag() {
 }
 
 #[test]
+fn clap_accepts_the_oci_table() {
+    oci_command(oci::NAME).debug_assert();
+    command()
+        .disable_help_subcommand(true)
+        .subcommand(oci_command("oci"))
+        .debug_assert();
+}
+
+/// Every command and option of the OCI runtime's table is in its man page and in the
+/// completions (of `hutch oci` and of `hutch-oci`), and the refused ones only in the
+/// man page's NOT SUPPORTED.
+#[test]
+fn oci_man_page_and_completions_list_the_table() {
+    let man = oci_man_page().replace("\\-", "-");
+    let scripts: Vec<(String, String)> = [Shell::Bash, Shell::Zsh, Shell::Fish]
+        .into_iter()
+        .flat_map(|sh| {
+            [
+                (format!("hutch {sh}"), completion(sh)),
+                (format!("hutch-oci {sh}"), oci_completion(sh)),
+            ]
+        })
+        .collect();
+    // As each script spells an option: `--root` (bash, zsh) or `-l root` (fish).
+    let has_opt = |script: &str, name: &str| {
+        let long = format!("--{name}");
+        script
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+            .any(|w| w == long)
+            || script.contains(&format!("-l {name} "))
+    };
+    for (opts, command) in
+        std::iter::once((oci::GLOBAL, None)).chain(oci::supported().map(|c| (c.opts, Some(c.name))))
+    {
+        if let Some(c) = command {
+            assert!(
+                man.contains(&format!(".SS {c}\n")),
+                "{c} is missing from the man page"
+            );
+            for (which, script) in &scripts {
+                assert!(script.contains(c), "{c} is missing from {which}");
+            }
+        }
+        for o in opts {
+            let name = o.name;
+            // In bold: `--root`, or `exec --cwd` under NOT SUPPORTED.
+            assert!(
+                man.contains(&format!("--{name}\\fR")),
+                "--{name} is missing from the man page"
+            );
+            for (which, script) in &scripts {
+                if o.refused.is_none() {
+                    assert!(has_opt(script, name), "--{name} is missing from {which}");
+                } else {
+                    assert!(
+                        !has_opt(script, name),
+                        "{which} offers the refused --{name}"
+                    );
+                }
+            }
+        }
+    }
+    for c in oci::COMMANDS.iter().filter(|c| c.refused.is_some()) {
+        assert!(man.contains(&format!("\\fB{}\\fR", c.name)), "{}", c.name);
+    }
+}
+
+#[test]
 fn zsh_options_take_separate_words() {
     let zsh = completion(Shell::Zsh);
     // hutch's own options (repeatable, `'*--bind...`); those of `hutch oci` take
@@ -942,26 +1010,28 @@ fn man_page_renders_without_warnings() {
     // The page as generated rather than the committed file, which docs_are_fresh
     // may be rewriting concurrently (and which it compares with this content).
     let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("hutch.1");
-    std::fs::write(&page, man_page()).unwrap();
-    // MANWIDTH=80 man -l --warnings man/hutch.1
-    let out = std::process::Command::new("man")
-        .args(["-l", "--warnings"])
-        .arg(&page)
-        .env("MANWIDTH", "80")
-        .output()
-        .unwrap();
-    let warnings = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && warnings.is_empty(),
-        "man -l --warnings man/hutch.1:\n{warnings}"
-    );
-    // A stub `man` (as on minimized Ubuntu images) would pass the check above.
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("EXIT STATUS"),
-        "man rendered no page:\n{text}"
-    );
+    for (name, content) in [("hutch.1", man_page()), ("hutch-oci.1", oci_man_page())] {
+        let page = dir.path().join(name);
+        std::fs::write(&page, content).unwrap();
+        // MANWIDTH=80 man -l --warnings man/hutch.1
+        let out = std::process::Command::new("man")
+            .args(["-l", "--warnings"])
+            .arg(&page)
+            .env("MANWIDTH", "80")
+            .output()
+            .unwrap();
+        let warnings = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && warnings.is_empty(),
+            "man -l --warnings man/{name}:\n{warnings}"
+        );
+        // A stub `man` (as on minimized Ubuntu images) would pass the check above.
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("EXIT STATUS"),
+            "man rendered no page:\n{text}"
+        );
+    }
 }
 
 /// The relative link targets of a Markdown text, outside code blocks and code spans.
