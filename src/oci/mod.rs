@@ -1,8 +1,10 @@
 //! hutch as an OCI runtime (`hutch oci COMMAND`, or the binary under the name `hutch-oci`):
 //! the commands podman, conmon and containerd call (issue 18).
 //!
-//! config.rs maps a bundle onto hutch's Spec, runtime.rs runs it (create, start, kill,
-//! delete, exec), state.rs keeps what is known of each container under `--root`.
+//! cli.rs defines the command line (the parser, its help and, through docs.rs, the man
+//! page and completions); `run` below acts on each command. config.rs maps a bundle onto
+//! hutch's Spec, runtime.rs runs it (create, start, kill, delete, exec), state.rs keeps
+//! what is known of each container under `--root`.
 
 pub mod cli;
 pub mod config;
