@@ -16,6 +16,36 @@ _hutch() {
             ",$1")
                 cmd="hutch"
                 ;;
+            hutch,oci)
+                cmd="hutch__subcmd__oci"
+                ;;
+            hutch__subcmd__oci,create)
+                cmd="hutch__subcmd__oci__subcmd__create"
+                ;;
+            hutch__subcmd__oci,delete)
+                cmd="hutch__subcmd__oci__subcmd__delete"
+                ;;
+            hutch__subcmd__oci,exec)
+                cmd="hutch__subcmd__oci__subcmd__exec"
+                ;;
+            hutch__subcmd__oci,features)
+                cmd="hutch__subcmd__oci__subcmd__features"
+                ;;
+            hutch__subcmd__oci,kill)
+                cmd="hutch__subcmd__oci__subcmd__kill"
+                ;;
+            hutch__subcmd__oci,pause)
+                cmd="hutch__subcmd__oci__subcmd__pause"
+                ;;
+            hutch__subcmd__oci,resume)
+                cmd="hutch__subcmd__oci__subcmd__resume"
+                ;;
+            hutch__subcmd__oci,start)
+                cmd="hutch__subcmd__oci__subcmd__start"
+                ;;
+            hutch__subcmd__oci,state)
+                cmd="hutch__subcmd__oci__subcmd__state"
+                ;;
             *)
                 ;;
         esac
@@ -23,7 +53,7 @@ _hutch() {
 
     case "${cmd}" in
         hutch)
-            opts="--help --version --args --argv0 --level-prefix --profile --explain --unshare-all --share-net --unshare-user --unshare-user-try --unshare-ipc --unshare-pid --share-pid --unshare-net --unshare-uts --unshare-cgroup --unshare-cgroup-try --userns --userns2 --disable-userns --assert-userns-disabled --pidns --uid --gid --hostname --net --net-allow-host-loopback --publish --allow-host --allow-net --chdir --clearenv --setenv --unsetenv --lock-file --sync-fd --bind --bind-try --bind-create --dev-bind --dev-bind-try --ro-bind --ro-bind-try --bind-fd --ro-bind-fd --remount-ro --overlay-src --overlay --tmp-overlay --ro-overlay --exec-label --file-label --proc --dev --tmpfs --mqueue --dir --file --bind-data --ro-bind-data --symlink --seccomp --add-seccomp-fd --block-fd --userns-block-fd --info-fd --json-status-fd --new-session --die-with-parent --as-pid-1 --forward-signals --cap-add --cap-drop --perms --size --tmpfs-size --chmod --landlock --landlock-read --landlock-write --landlock-exec --landlock-connect --landlock-bind --landlock-scope --landlock-strict --landlock-only --landlock-only-fallback --host-sockets --allow-socket --landlock-only-metadata --seccomp-policy --seccomp-action --report --report-fd --keep-fd --inherit-fds --memory --memory-swap --cpus --pids --io-weight --rlimit --timeout --stats --stats-fd --cgroup"
+            opts="--help --version --args --argv0 --level-prefix --profile --explain --unshare-all --share-net --unshare-user --unshare-user-try --unshare-ipc --unshare-pid --share-pid --unshare-net --unshare-uts --unshare-cgroup --unshare-cgroup-try --userns --userns2 --disable-userns --assert-userns-disabled --pidns --uid --gid --hostname --net --net-allow-host-loopback --publish --allow-host --allow-net --chdir --clearenv --setenv --unsetenv --lock-file --sync-fd --bind --bind-try --bind-create --dev-bind --dev-bind-try --ro-bind --ro-bind-try --bind-fd --ro-bind-fd --remount-ro --overlay-src --overlay --tmp-overlay --ro-overlay --exec-label --file-label --proc --dev --tmpfs --mqueue --dir --file --bind-data --ro-bind-data --symlink --seccomp --add-seccomp-fd --block-fd --userns-block-fd --info-fd --json-status-fd --new-session --die-with-parent --as-pid-1 --forward-signals --cap-add --cap-drop --perms --size --tmpfs-size --chmod --landlock --landlock-read --landlock-write --landlock-exec --landlock-connect --landlock-bind --landlock-scope --landlock-strict --landlock-only --landlock-only-fallback --host-sockets --allow-socket --landlock-only-metadata --seccomp-policy --seccomp-action --report --report-fd --keep-fd --inherit-fds --memory --memory-swap --cpus --pids --io-weight --rlimit --timeout --stats --stats-fd --cgroup oci"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -341,6 +371,198 @@ _hutch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hutch__subcmd__oci)
+            opts="-v -h --root --log --log-format --debug --version --help create start state kill delete exec pause resume features"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hutch__subcmd__oci__subcmd__create)
+            opts="-b -h --bundle --pid-file --console-socket --preserve-fds --no-pivot --no-new-keyring --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pid-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --console-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --preserve-fds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hutch__subcmd__oci__subcmd__delete)
+            opts="-f -h --force --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hutch__subcmd__oci__subcmd__exec)
+            opts="-p -d -t -h --process --detach --pid-file --tty --console-socket --preserve-fds --no-new-privs --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --process)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pid-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --console-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --preserve-fds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hutch__subcmd__oci__subcmd__features)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hutch__subcmd__oci__subcmd__kill)
+            opts="-a -h --all --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hutch__subcmd__oci__subcmd__pause)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hutch__subcmd__oci__subcmd__resume)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hutch__subcmd__oci__subcmd__start)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hutch__subcmd__oci__subcmd__state)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

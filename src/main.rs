@@ -38,12 +38,13 @@ pub(crate) fn run() -> ! {
     if hutch::oci::is_runtime_name(&argv0) {
         std::process::exit(hutch::oci::main(args.collect()));
     }
+    let personality = Personality::from_argv0(&argv0);
+    // Under the bwrap name, `oci` is a command to run, as bwrap has it.
     let mut args = args.peekable();
-    if args.peek().is_some_and(|a| a == "oci") {
+    if matches!(personality, Personality::Hutch) && args.peek().is_some_and(|a| a == "oci") {
         args.next();
         std::process::exit(hutch::oci::main(args.collect()));
     }
-    let personality = Personality::from_argv0(&argv0);
     let mut msgs = Messages {
         name: personality.name(),
         level_prefix: false,

@@ -32,6 +32,13 @@ pub fn usage(prog: &str) -> String {
             .join(" ");
         out.push_str(&format!("    {left:<28} {}\n", f.help));
     }
+    // `hutch oci`: not under the bwrap name, where `oci` is a command to run.
+    if matches!(
+        Personality::from_argv0(OsStr::new(prog)),
+        Personality::Hutch
+    ) {
+        out.push_str(&crate::oci::cli::pointer(prog));
+    }
     out
 }
 

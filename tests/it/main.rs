@@ -23,6 +23,7 @@
 //! - `join`: joining a running sandbox (`--userns`, `--pidns`).
 //! - `flatpak`: Flatpak and GNOME's thumbnailer driving hutch as `bwrap`.
 //! - `fuzz_regressions`: the kept fuzz inputs, replayed.
+//! - `oci_cli`: the `hutch oci` command line: its help, and bad command lines.
 
 mod core;
 mod differential;
@@ -36,6 +37,7 @@ mod landlock_only;
 mod limits;
 mod net;
 mod net_allow;
+mod oci_cli;
 mod profiles;
 mod signals;
 #[path = "../support/mod.rs"]
