@@ -187,8 +187,8 @@ fn cgroup2_root() -> Option<PathBuf> {
 
 /// The container's cgroups: `linux.cgroupsPath` under the cgroup v2 hierarchy, with
 /// `linux.resources` applied (src/oci/resources.rs); on a hybrid host whose v2
-/// hierarchy has not the controllers, the pids and memory limits go to their v1
-/// hierarchies (returned second). `None` where there is no path, or (without limits)
+/// hierarchy has not the controllers, the pids and memory limits and the CPU shares go
+/// to their v1 hierarchies (returned second). `None` where there is no path, or (without limits)
 /// where it cannot be made (rootless).
 fn make_cgroup(
     oci: &oci_spec::runtime::Spec,
@@ -199,13 +199,15 @@ fn make_cgroup(
         Some(r) => Some(super::resources::limits(r)?),
         None => None,
     };
-    let has_limits = limits.as_ref().is_some_and(|l| {
-        l.memory.is_some()
-            || l.pids.is_some()
-            || l.cpu_quota.is_some()
-            || l.io_weight.is_some()
-            || l.memory_swap.is_some()
-    });
+    let shares = resources.as_ref().and_then(super::resources::cpu_shares);
+    let has_limits = shares.is_some()
+        || limits.as_ref().is_some_and(|l| {
+            l.memory.is_some()
+                || l.pids.is_some()
+                || l.cpu_quota.is_some()
+                || l.io_weight.is_some()
+                || l.memory_swap.is_some()
+        });
     let Some(rel) = c.cgroups_path.as_ref() else {
         if has_limits {
             return Err(Error::msg(
@@ -242,9 +244,13 @@ fn make_cgroup(
     let mut v1 = Vec::new();
     if let (Some(r), Some(l)) = (&resources, &limits) {
         if let Err(e) = super::apply_resources(&dir, r) {
-            // Only pids and memory limits, and only on v1 hierarchies of their own.
+            // Only pids and memory limits and CPU shares, and only on v1 hierarchies of
+            // their own.
             let v1_only = l.cpu_quota.is_none() && l.io_weight.is_none();
             let mut files = Vec::new();
+            if let Some(n) = shares {
+                files.push(("cpu", "cpu.shares", n.to_string()));
+            }
             if let Some(n) = l.pids {
                 files.push(("pids", "pids.max", n.to_string()));
             }
