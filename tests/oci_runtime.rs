@@ -848,7 +848,7 @@ impl Drop for TestCgroup {
 /// fails naming the controller. As root, and as nobody in a cgroup delegated to it
 /// (where v2 has the cpu controller: tests/vm/run 6.12).
 #[test]
-fn cpu_shares_land_in_the_cpu_weight() {
+fn oci_cgroup_cpu_shares_land_in_the_cpu_weight() {
     subreaper();
     if !support::is_root() {
         return support::skip("the cgroups of this test are made by root");
@@ -938,7 +938,7 @@ fn cpu_shares_land_in_the_cpu_weight() {
 /// where crun is installed). On a hybrid host (this machine) the mount is the host's
 /// tree, read-only. As root, and as nobody in a cgroup delegated to it.
 #[test]
-fn cgroup_namespace_shows_the_container_cgroup_alone() {
+fn oci_cgroup_namespace_shows_the_container_alone() {
     subreaper();
     if !support::is_root() {
         return support::skip("the cgroups of this test are made by root");
@@ -948,7 +948,7 @@ fn cgroup_namespace_shows_the_container_cgroup_alone() {
     };
     let v2_host = mount == Path::new("/sys/fs/cgroup");
     let script = "cat /proc/self/cgroup | grep '^0::'; \
-                  for d in /sys/fs/cgroup/*/; do echo \"dir $d\"; done; \
+                  for d in /sys/fs/cgroup/*/; do test -d \"$d\" && echo \"dir $d\"; done; \
                   if test -e /sys/fs/cgroup/cgroup.procs; then echo procs; fi";
     let mut seen = Vec::new();
     for user in support::users() {
