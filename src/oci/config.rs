@@ -26,7 +26,8 @@ pub enum Step {
     /// `sysfs` (read-only unless `rw`); a read-only bind of the host's /sys where the
     /// kernel refuses a new one (a user namespace without its own network namespace).
     Sysfs { dest: PathBuf, read_only: bool },
-    /// `cgroup`/`cgroup2`: the host's /sys/fs/cgroup, read-only.
+    /// `cgroup`/`cgroup2`, read-only: a new cgroup2 in a cgroup namespace on a v2 host,
+    /// else the host's /sys/fs/cgroup (src/oci/runtime.rs, `cgroup_mount`).
     Cgroup { dest: PathBuf },
     /// `linux.maskedPaths`: /dev/null over a file, an empty read-only tmpfs over a
     /// directory; nothing where the path does not exist.

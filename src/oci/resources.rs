@@ -1,7 +1,8 @@
 //! `linux.resources` onto hutch's cgroup settings ([`Limits`]: memory.max,
 //! memory.swap.max, cpu.max, pids.max, io.weight, as `--memory`, `--memory-swap`,
-//! `--cpus`, `--pids` and `--io-weight` set them), and [`apply`], which writes them into
-//! the container's cgroup v2 directory. Anything else is refused with the field's path:
+//! `--cpus`, `--pids` and `--io-weight` set them; and [`cpu_shares`], cpu.weight, which
+//! hutch's own command line does not set), and [`apply`], which writes them into the
+//! container's cgroup v2 directory. Anything else is refused with the field's path:
 //!
 //! - `memory.limit` → memory.max; `memory.swap` (memory and swap together, as OCI and
 //!   cgroup v1 count it) → memory.swap.max = swap − limit; −1 is unlimited, 0 unset;
@@ -9,9 +10,11 @@
 //!   `reservation`, `kernel`, `kernelTCP`, `swappiness`, `disableOOMKiller: true`,
 //!   `useHierarchy: true`;
 //! - `cpu.quota`/`cpu.period` → cpu.max, the quota scaled to hutch's 100 ms period (the
-//!   same share of a CPU; −1 or 0 is unlimited). Refused: `shares` (hutch sets no CPU
-//!   weight), `cpus` and `mems` (cpusets), `realtimeRuntime`/`realtimePeriod`, `idle`,
-//!   `burst`;
+//!   same share of a CPU; −1 or 0 is unlimited). `cpu.shares` (cgroup v1's weight,
+//!   clamped to the kernel's 2-262144; 0 is unset, as Docker uses it) → cpu.weight
+//!   (1-10000), converted linearly as crun and runc 1.1 do ([`shares_to_weight`]: 1024,
+//!   v1's default, gives 39). Refused: `cpus` and `mems` (cpusets),
+//!   `realtimeRuntime`/`realtimePeriod`, `idle`, `burst`;
 //! - `pids.limit` → pids.max (−1 or 0: unlimited);
 //! - `blockIO.weight` (10-1000) → io.weight (1-10000), converted as runc and crun do.
 //!   Refused: `leafWeight`, `weightDevice`, the `throttle*` lists;
@@ -88,11 +91,6 @@ pub fn limits(r: &LinuxResources) -> Result<Limits> {
     }
     if let Some(c) = r.cpu() {
         let unsupported = [
-            (
-                "cpu.shares",
-                c.shares().is_some(),
-                "hutch sets no CPU weight",
-            ),
             (
                 "cpu.cpus",
                 c.cpus().as_ref().is_some_and(|s| !s.is_empty()),
@@ -233,6 +231,31 @@ pub fn limits(r: &LinuxResources) -> Result<Limits> {
     Ok(l)
 }
 
+/// cgroup v1's cpu.shares range: the kernel's MIN_SHARES and MAX_SHARES.
+pub const SHARES_MIN: u64 = 2;
+pub const SHARES_MAX: u64 = 1 << 18;
+
+/// `linux.resources.cpu.shares`, clamped to the kernel's range (as v1's cpu.shares
+/// clamps what is written to it); `None` when unset or 0 (Docker's "no value", which
+/// crun and runc skip too). cgroup v2 takes it as [`shares_to_weight`].
+pub fn cpu_shares(r: &LinuxResources) -> Option<u64> {
+    r.cpu()
+        .as_ref()?
+        .shares()
+        .filter(|s| *s != 0)
+        .map(|s| s.clamp(SHARES_MIN, SHARES_MAX))
+}
+
+/// cgroup v2's cpu.weight (1-10000) for v1's cpu.shares (2-262144), linearly, as crun
+/// (`convert_shares_to_weight`) and runc 1.1 (`ConvertCPUSharesToCgroupV2Value`) convert
+/// it: 1 + (shares − 2) × 9999 / 262142, shares clamped first. (runc 1.3 and later, and
+/// recent crun, moved to a curve through 1024 → 100; Debian 12's crun 1.8 and runc 1.1
+/// are linear.)
+pub fn shares_to_weight(shares: u64) -> u64 {
+    let s = shares.clamp(SHARES_MIN, SHARES_MAX);
+    1 + (s - SHARES_MIN) * 9999 / (SHARES_MAX - SHARES_MIN)
+}
+
 /// The device cgroup rules: a deny-all first, then allow rules only.
 fn devices(rules: &[LinuxDeviceCgroup]) -> Result<()> {
     let deny_all = |d: &LinuxDeviceCgroup| {
@@ -261,8 +284,9 @@ fn devices(rules: &[LinuxDeviceCgroup]) -> Result<()> {
     Ok(())
 }
 
-/// The cgroup v2 files for `l`, as hutch's own cgroup code writes them (src/cgroup.rs).
-fn files(l: &Limits) -> Vec<(&'static str, &'static str, String)> {
+/// The cgroup v2 files for `l` and `shares`, as hutch's own cgroup code writes them
+/// (src/stage/cgroup.rs); cpu.weight is the runtime's own.
+fn files(l: &Limits, shares: Option<u64>) -> Vec<(&'static str, &'static str, String)> {
     let mut out = Vec::new();
     if let Some(m) = l.memory {
         out.push(("memory", "memory.max", m.to_string()));
@@ -272,6 +296,9 @@ fn files(l: &Limits) -> Vec<(&'static str, &'static str, String)> {
     }
     if let Some(q) = l.cpu_quota {
         out.push(("cpu", "cpu.max", format!("{q} {CPU_PERIOD_US}")));
+    }
+    if let Some(s) = shares {
+        out.push(("cpu", "cpu.weight", shares_to_weight(s).to_string()));
     }
     if let Some(p) = l.pids {
         out.push(("pids", "pids.max", p.to_string()));
@@ -325,7 +352,7 @@ fn enable(dir: &Path, controller: &str) -> Result<()> {
 /// caller): the controllers enabled above it, then the limit files written.
 pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
     let l = limits(r)?;
-    for (controller, file, value) in files(&l) {
+    for (controller, file, value) in files(&l, cpu_shares(r)) {
         enable(dir, controller)?;
         let path = dir.join(file);
         std::fs::write(&path, &value).map_err(|e| {
@@ -400,6 +427,47 @@ mod tests {
         );
     }
 
+    /// crun's and runc 1.1's linear conversion, at the ends of both ranges and between.
+    #[test]
+    fn shares_to_weight_as_crun() {
+        for (shares, weight) in [
+            (0, 1),
+            (1, 1),
+            (2, 1),
+            (3, 1),
+            (28, 1),
+            (29, 2),
+            (1024, 39),
+            (2048, 79),
+            (262_142, 9999),
+            (262_143, 9999),
+            (262_144, 10000),
+            (262_145, 10000),
+            (u64::MAX, 10000),
+        ] {
+            assert_eq!(shares_to_weight(shares), weight, "{shares}");
+        }
+        // Monotonic, and onto the whole of 1-10000's ends.
+        let w: Vec<u64> = (SHARES_MIN..=SHARES_MAX)
+            .step_by(997)
+            .map(shares_to_weight)
+            .collect();
+        assert!(w.windows(2).all(|p| p[0] <= p[1]));
+        let shares = |json: &str| cpu_shares(&parse(json));
+        assert_eq!(shares(r#"{"cpu": {"shares": 1024}}"#), Some(1024));
+        assert_eq!(shares(r#"{"cpu": {"shares": 1}}"#), Some(2));
+        assert_eq!(shares(r#"{"cpu": {"shares": 300000}}"#), Some(262_144));
+        // 0 is unset (Docker's "no value"), as is no cpu at all.
+        assert_eq!(shares(r#"{"cpu": {"shares": 0}}"#), None);
+        assert_eq!(shares(r#"{"cpu": {"quota": 1000}}"#), None);
+        assert_eq!(shares("{}"), None);
+        // Accepted beside the rest, and no cgroup limit of hutch's own.
+        assert_eq!(
+            limits(&parse(r#"{"cpu": {"shares": 1024}}"#)).unwrap(),
+            Limits::default()
+        );
+    }
+
     #[test]
     fn default_device_rules_pass() {
         // runc spec, crun spec, podman.
@@ -454,10 +522,6 @@ mod tests {
             (
                 r#"{"memory": {"limit": 200, "swap": 100}}"#,
                 "linux.resources.memory.swap: 100 is below memory.limit 200",
-            ),
-            (
-                r#"{"cpu": {"shares": 1024}}"#,
-                "linux.resources.cpu.shares: hutch sets no CPU weight",
             ),
             (
                 r#"{"cpu": {"cpus": "0-1"}}"#,
@@ -563,7 +627,8 @@ mod tests {
         std::fs::write(dir.join("cgroup.controllers"), "").unwrap();
         let r = parse(
             r#"{"memory": {"limit": 1048576, "swap": 2097152}, "pids": {"limit": 16},
-            "cpu": {"quota": 20000, "period": 50000}, "blockIO": {"weight": 100}}"#,
+            "cpu": {"quota": 20000, "period": 50000, "shares": 1024},
+            "blockIO": {"weight": 100}}"#,
         );
         apply(&dir, &r).unwrap();
         let read = |p: &Path| std::fs::read_to_string(p).unwrap();
@@ -571,6 +636,7 @@ mod tests {
         assert_eq!(read(&dir.join("memory.swap.max")), "1048576");
         assert_eq!(read(&dir.join("pids.max")), "16");
         assert_eq!(read(&dir.join("cpu.max")), "40000 100000");
+        assert_eq!(read(&dir.join("cpu.weight")), "39");
         assert_eq!(read(&dir.join("io.weight")), "default 910");
         // A fake file keeps the last write: the last controller enabled.
         assert_eq!(read(&top.join("cgroup.subtree_control")), "+io");
@@ -584,10 +650,21 @@ mod tests {
             e.contains("the cgroup controller pids is not available"),
             "{e}"
         );
-        // Refusals come before any write.
+        // The weight needs the cpu controller, as cpu.max does.
         let e = apply(&dir, &parse(r#"{"cpu": {"shares": 2}}"#))
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("linux.resources.cpu.shares"), "{e}");
+        assert!(
+            e.contains("the cgroup controller cpu is not available"),
+            "{e}"
+        );
+        // Refusals come before any write.
+        std::fs::remove_file(dir.join("cpu.weight")).unwrap();
+        std::fs::write(top.join("cgroup.controllers"), "cpu memory").unwrap();
+        let e = apply(&dir, &parse(r#"{"cpu": {"shares": 2, "idle": 1}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("linux.resources.cpu.idle"), "{e}");
+        assert!(!dir.join("cpu.weight").exists());
     }
 }

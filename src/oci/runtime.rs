@@ -187,8 +187,8 @@ fn cgroup2_root() -> Option<PathBuf> {
 
 /// The container's cgroups: `linux.cgroupsPath` under the cgroup v2 hierarchy, with
 /// `linux.resources` applied (src/oci/resources.rs); on a hybrid host whose v2
-/// hierarchy has not the controllers, the pids and memory limits go to their v1
-/// hierarchies (returned second). `None` where there is no path, or (without limits)
+/// hierarchy has not the controllers, the pids and memory limits and the CPU shares go
+/// to their v1 hierarchies (returned second). `None` where there is no path, or (without limits)
 /// where it cannot be made (rootless).
 fn make_cgroup(
     oci: &oci_spec::runtime::Spec,
@@ -199,13 +199,15 @@ fn make_cgroup(
         Some(r) => Some(super::resources::limits(r)?),
         None => None,
     };
-    let has_limits = limits.as_ref().is_some_and(|l| {
-        l.memory.is_some()
-            || l.pids.is_some()
-            || l.cpu_quota.is_some()
-            || l.io_weight.is_some()
-            || l.memory_swap.is_some()
-    });
+    let shares = resources.as_ref().and_then(super::resources::cpu_shares);
+    let has_limits = shares.is_some()
+        || limits.as_ref().is_some_and(|l| {
+            l.memory.is_some()
+                || l.pids.is_some()
+                || l.cpu_quota.is_some()
+                || l.io_weight.is_some()
+                || l.memory_swap.is_some()
+        });
     let Some(rel) = c.cgroups_path.as_ref() else {
         if has_limits {
             return Err(Error::msg(
@@ -242,9 +244,13 @@ fn make_cgroup(
     let mut v1 = Vec::new();
     if let (Some(r), Some(l)) = (&resources, &limits) {
         if let Err(e) = super::apply_resources(&dir, r) {
-            // Only pids and memory limits, and only on v1 hierarchies of their own.
+            // Only pids and memory limits and CPU shares, and only on v1 hierarchies of
+            // their own.
             let v1_only = l.cpu_quota.is_none() && l.io_weight.is_none();
             let mut files = Vec::new();
+            if let Some(n) = shares {
+                files.push(("cpu", "cpu.shares", n.to_string()));
+            }
             if let Some(n) = l.pids {
                 files.push(("pids", "pids.max", n.to_string()));
             }
@@ -354,7 +360,9 @@ fn create_in(
                 fail_child(&pid_w, e);
             }
         }
-        let pid = match sys::clone_fork(c.clone_flags) {
+        // A new cgroup namespace is entered by the child once it is in its cgroup
+        // (after "go"), so that the namespace's root is the container's cgroup.
+        let pid = match sys::clone_fork(c.clone_flags & !libc::CLONE_NEWCGROUP) {
             Ok(pid) => pid,
             Err(e) if intermediate => fail_child(&pid_w, Error::io("clone", e)),
             Err(e) => return Err(Error::io("clone", e)),
@@ -506,6 +514,10 @@ fn container_child(
             nix::unistd::setresuid(u, u, u).ctx(|| "Can't switch to uid 0".into())?;
         }
     }
+    if c.clone_flags & libc::CLONE_NEWCGROUP != 0 {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .ctx(|| "Can't make the cgroup namespace".into())?;
+    }
     let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     build_root(c)?;
     let slave = match stream {
@@ -613,6 +625,10 @@ fn build_root(c: &Container) -> Result<()> {
         || c.join
             .iter()
             .any(|(k, _)| k.contains(nix::sched::CloneFlags::CLONE_NEWPID));
+    let in_cgroupns = c.clone_flags & libc::CLONE_NEWCGROUP != 0
+        || c.join
+            .iter()
+            .any(|(k, _)| k.contains(nix::sched::CloneFlags::CLONE_NEWCGROUP));
     let mut root = Root::prepare(None)?;
     let mut next_op = 0;
     for step in &c.steps {
@@ -624,8 +640,7 @@ fn build_root(c: &Container) -> Result<()> {
             Step::Sysfs { dest, read_only } => sysfs(&mut root, dest, *read_only)?,
             Step::Cgroup { dest } => {
                 if root.find(dest, true).is_ok() {
-                    rbind(&root, Path::new("/oldroot/sys/fs/cgroup"), dest, true)
-                        .ctx(|| format!("Can't bind the cgroups on {}", dest.display()))?;
+                    cgroup_mount(&root, dest, in_cgroupns)?;
                 }
             }
             Step::Mask(dest) => {
@@ -707,6 +722,41 @@ fn rbind(root: &Root, from: &Path, dest: &Path, read_only: bool) -> std::io::Res
     }
     sys::mount_setattr_fd(tree.as_fd(), attrs, true)?;
     sys::move_mount_fd(tree.as_fd(), target.as_fd())
+}
+
+/// `cgroup`/`cgroup2` on `dest`, read-only. In a cgroup namespace on a cgroup v2 host
+/// (cgroup2 on /sys/fs/cgroup), a new cgroup2 mount, which shows the namespace's root
+/// (the container's cgroup) and what is below it, as crun mounts it; else, or where the
+/// kernel refuses one, the host's /sys/fs/cgroup (its whole tree).
+fn cgroup_mount(root: &Root, dest: &Path, in_cgroupns: bool) -> Result<()> {
+    let host = Path::new("/oldroot/sys/fs/cgroup");
+    let v2 = nix::sys::statfs::statfs(host)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    if in_cgroupns && v2 {
+        let fd = root.find(dest, true).ctx(|| dest.display().to_string())?;
+        let flags = nix::mount::MsFlags::MS_NOSUID
+            | nix::mount::MsFlags::MS_NODEV
+            | nix::mount::MsFlags::MS_NOEXEC
+            | nix::mount::MsFlags::MS_RDONLY;
+        let target = fd_path(fd.as_raw_fd());
+        match nix::mount::mount(
+            Some("cgroup2"),
+            &target,
+            Some("cgroup2"),
+            flags,
+            None::<&str>,
+        ) {
+            Ok(()) => return Ok(()),
+            Err(nix::errno::Errno::EPERM) => {}
+            Err(e) => {
+                return Err(Error::io(
+                    format!("Can't mount cgroup2 on {}", dest.display()),
+                    e.into(),
+                ))
+            }
+        }
+    }
+    rbind(root, host, dest, true).ctx(|| format!("Can't bind the cgroups on {}", dest.display()))
 }
 
 /// A new sysfs on `dest`, or the host's read-only where the kernel refuses one.

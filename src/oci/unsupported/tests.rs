@@ -188,8 +188,8 @@ fn each_unsupported_field_is_named() {
         ),
         (
             "/linux/resources/cpu",
-            json!({"shares": 512}),
-            "linux.resources.cpu.shares: ",
+            json!({"shares": 512, "cpus": "0-1"}),
+            "linux.resources.cpu.cpus: ",
         ),
         (
             "/linux/resources/hugepageLimits",
