@@ -96,6 +96,16 @@ pub fn check(spec: &Spec) -> Result<()> {
         if p.exec_cpu_affinity().is_some() {
             return Err(refuse("process.execCPUAffinity", NOT_SUPPORTED));
         }
+        if let Some(b) = p.console_size() {
+            for (what, n) in [("height", b.height()), ("width", b.width())] {
+                if n > u64::from(u16::MAX) {
+                    return Err(refuse(
+                        &format!("process.consoleSize.{what}"),
+                        format!("{n} is out of range"),
+                    ));
+                }
+            }
+        }
     } else {
         return Err(refuse("process", "missing"));
     }
@@ -154,6 +164,20 @@ pub fn check(spec: &Spec) -> Result<()> {
                     &format!("linux.devices[{i}].path"),
                     format!("{} is not an absolute path", d.path().display()),
                 ));
+            }
+            if d.typ() == oci_spec::runtime::LinuxDeviceType::A {
+                return Err(refuse(
+                    &format!("linux.devices[{i}].type"),
+                    "\"a\" is not a device type (b, c, u or p)",
+                ));
+            }
+            for (what, n) in [("major", d.major()), ("minor", d.minor())] {
+                if n < 0 {
+                    return Err(refuse(
+                        &format!("linux.devices[{i}].{what}"),
+                        format!("{n} is not a device number"),
+                    ));
+                }
             }
         }
         if let Some(s) = l.seccomp() {
@@ -238,28 +262,6 @@ const TYPES: &[&str] = &[
     "bind", "proc", "tmpfs", "devpts", "mqueue", "sysfs", "cgroup", "cgroup2",
 ];
 
-/// Options accepted on every mount (see the module's documentation).
-const ANY: &[&str] = &[
-    "ro",
-    "rw",
-    "nosuid",
-    "nodev",
-    "exec",
-    "noexec",
-    "private",
-    "rprivate",
-    "slave",
-    "rslave",
-    "atime",
-    "noatime",
-    "relatime",
-    "norelatime",
-    "strictatime",
-    "nostrictatime",
-    "diratime",
-    "nodiratime",
-];
-
 fn mount(i: usize, m: &Mount) -> Result<()> {
     let field = format!("mounts[{i}]");
     let dest = m.destination();
@@ -302,36 +304,15 @@ fn mount(i: usize, m: &Mount) -> Result<()> {
             ),
         ));
     }
-    for (j, o) in options.iter().enumerate() {
-        let ok = ANY.contains(o)
-            || match typ {
-                "bind" => matches!(*o, "bind" | "rbind" | "dev"),
-                "tmpfs" => {
-                    *o == "tmpcopyup"
-                        || o.strip_prefix("mode=")
-                            .is_some_and(|v| u32::from_str_radix(v, 8).is_ok())
-                        || o.strip_prefix("size=").is_some_and(|v| !v.is_empty())
-                }
-                "devpts" => matches!(
-                    *o,
-                    "newinstance"
-                        | "ptmxmode=0666"
-                        | "ptmxmode=666"
-                        | "mode=0620"
-                        | "mode=620"
-                        | "gid=5"
-                ),
-                _ => false,
-            };
-        if !ok {
-            return Err(refuse(
-                &format!("{field}.options[{j}]"),
-                format!(
-                    "{o:?} on the {typ} mount on {} is not supported by hutch",
-                    dest.display()
-                ),
-            ));
-        }
+    if let Err((j, why)) = super::config::mount_options(typ, dest, &options) {
+        return Err(refuse(
+            &format!("{field}.options[{j}]"),
+            format!(
+                "{:?} on the {typ} mount on {}: {why}",
+                options[j],
+                dest.display()
+            ),
+        ));
     }
     Ok(())
 }
