@@ -226,6 +226,10 @@ pub fn mount_options(
         }
     }
     o.flat = saw_bind && !saw_rbind;
+    if typ == "mqueue" {
+        // hutch mounts everything nosuid; its mqueue is mounted without flags.
+        o.top.set |= crate::sys::MOUNT_ATTR_NOSUID;
+    }
     if o.ro && matches!(typ, "proc" | "mqueue" | "devpts") {
         o.top.set |= MOUNT_ATTR_RDONLY;
     }
@@ -861,7 +865,7 @@ mod tests {
         );
         assert_eq!(
             o.top.set,
-            MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV | MOUNT_ATTR_RDONLY
+            MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
         );
         for (typ, bad) in [
             ("bind", "suid"),

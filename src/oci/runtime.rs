@@ -701,15 +701,28 @@ fn build_root(c: &Container) -> Result<()> {
                     .find(dest, true)
                     .ctx(|| format!("{what}: {}", dest.display()))?;
                 for (a, recursive) in [(tree, true), (top, false)] {
-                    if !a.is_empty() {
-                        sys::mount_setattr_full(
-                            fd.as_fd(),
-                            a.set,
-                            a.clear,
-                            a.propagation,
-                            recursive,
-                        )
-                        .ctx(|| format!("{what}: Can't apply the options on {}", dest.display()))?;
+                    if a.is_empty() {
+                        continue;
+                    }
+                    let r = sys::mount_setattr_full(
+                        fd.as_fd(),
+                        a.set,
+                        a.clear,
+                        a.propagation,
+                        recursive,
+                    );
+                    if let Err(e) = r {
+                        let hint = if in_userns && e.raw_os_error() == Some(libc::EPERM) {
+                            " (in a user namespace the kernel keeps the flags of a host's \
+                             mount, access times included, as they are)"
+                        } else {
+                            ""
+                        };
+                        return Err(Error::msg(format!(
+                            "{what}: Can't apply the options on {}: {}{hint}",
+                            dest.display(),
+                            crate::error::strerror(&e)
+                        )));
                     }
                 }
             }
