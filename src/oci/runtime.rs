@@ -916,10 +916,23 @@ fn device(root: &mut Root, d: &config::Device, in_userns: bool, in_pid_ns: bool)
             )
         };
         match make() {
+            // Already there (in the image): kept if it is the device asked for.
             Err(nix::errno::Errno::EEXIST) => {
-                nix::unistd::unlinkat(&dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir)
-                    .ctx(ctx)?;
-                make().ctx(ctx)?;
+                let st =
+                    nix::sys::stat::fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                        .ctx(ctx)?;
+                if st.st_mode & libc::S_IFMT != d.kind
+                    || (d.kind != libc::S_IFIFO && st.st_rdev != rdev)
+                {
+                    return Err(Error::msg(format!(
+                        "linux.devices: {} exists in the container and is not the {} {}:{} \
+                         asked for",
+                        path.display(),
+                        type_name(d.kind),
+                        d.major,
+                        d.minor
+                    )));
+                }
             }
             r => r.ctx(ctx)?,
         }
