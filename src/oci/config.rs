@@ -129,6 +129,9 @@ pub fn mount_options(
         MOUNT_ATTR_ATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME,
         MOUNT_ATTR_NOEXEC, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME, MOUNT_ATTR_STRICTATIME,
     };
+    // mount_setattr's propagation values, mount(2)'s MS_PRIVATE and MS_SLAVE.
+    const MS_PRIVATE: u64 = 1 << 18;
+    const MS_SLAVE: u64 = 1 << 19;
     const NOATIME: u8 = 1;
     const RELATIME: u8 = 2;
     const STRICTATIME: u8 = 4;
@@ -164,10 +167,10 @@ pub fn mount_options(
                 return refuse(&format!("hutch mounts {typ} noexec"))
             }
             "exec" => o.top.set &= !MOUNT_ATTR_NOEXEC,
-            "private" => o.top.propagation = libc::MS_PRIVATE as u64,
-            "rprivate" => o.tree.propagation = libc::MS_PRIVATE as u64,
-            "slave" => o.top.propagation = libc::MS_SLAVE as u64,
-            "rslave" => o.tree.propagation = libc::MS_SLAVE as u64,
+            "private" => o.top.propagation = MS_PRIVATE,
+            "rprivate" => o.tree.propagation = MS_PRIVATE,
+            "slave" => o.top.propagation = MS_SLAVE,
+            "rslave" => o.tree.propagation = MS_SLAVE,
             "bind" if bind => saw_bind = true,
             "rbind" if bind => saw_rbind = true,
             "atime" => atime &= !NOATIME,
@@ -817,10 +820,10 @@ mod tests {
         );
         assert!(!o.flat && !o.ro && !o.dev);
         assert_eq!(o.top.set, MOUNT_ATTR_NOEXEC);
-        assert_eq!(o.tree.propagation, libc::MS_PRIVATE as u64);
+        assert_eq!(o.tree.propagation, 1 << 18); // MS_PRIVATE
         let o = opts("bind", "/v", &["bind", "ro", "private", "rnoexec", "dev"]);
         assert!(o.flat && o.ro && o.dev);
-        assert_eq!(o.top.propagation, libc::MS_PRIVATE as u64);
+        assert_eq!(o.top.propagation, 1 << 18);
         assert_eq!(o.tree.set, MOUNT_ATTR_NOEXEC);
         // Later options win; exec undoes noexec.
         assert!(opts("bind", "/v", &["rbind", "noexec", "exec"])
