@@ -1000,6 +1000,39 @@ fn console_size_and_devpts_group() {
         assert_eq!(code, 0, "{user:?}: {out}");
         // Without gid=, the pty is the group of its opener (the container's root).
         assert_eq!(out, "33 101\n0\n", "{user:?}");
+        // exec with a console of its own size.
+        let Some(long) = Bundle::new(user, &["sleep", "1000"]) else {
+            return;
+        };
+        let (code, err) = long.create("long");
+        assert_eq!(code, 0, "{err}");
+        long.run(&["start", "long"]).ok();
+        let process = long.dir.path().join("process.json");
+        fs::write(
+            &process,
+            json!({"user": {"uid": 0, "gid": 0}, "args": ["stty", "size"], "env": ["PATH=/bin"],
+                   "cwd": "/", "terminal": true, "consoleSize": {"height": 12, "width": 34}})
+            .to_string(),
+        )
+        .unwrap();
+        support::chmod(&process, 0o644);
+        let sock = long.dir.path().join("exec.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        support::chmod(&sock, 0o777);
+        let reader = std::thread::spawn(move || {
+            let mut f = fs::File::from(receive_console(&listener));
+            let mut out = Vec::new();
+            let _ = f.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        });
+        let mut c = long.oci(&["exec", "--tty", "--console-socket"]);
+        c.arg(&sock)
+            .args(["--process", process.to_str().unwrap(), "long"]);
+        let out = support::output(&mut c, LIMIT);
+        assert_eq!(out.code, 0, "{user:?}: {out:?}");
+        assert_eq!(reader.join().unwrap().replace("\r\n", "\n"), "12 34\n");
+        long.run(&["delete", "--force", "long"]).ok();
+        assert_eq!(reap(long.pid("long")), 137);
         // gid=5 (runc's and podman's devpts): applied where the group is mapped.
         b.config["mounts"][2]["options"] = json!([
             "nosuid",
@@ -1117,6 +1150,48 @@ fn devices_made_as_root_bound_in_a_user_namespace() {
                 assert_eq!(code, 1, "{err}");
                 assert!(err.contains("/dev/net/tun on the host is a character device 10:200, not the character device 1:3"), "{err}");
             }
+        }
+    }
+}
+
+#[test]
+fn refused_mount_options_name_the_option() {
+    for user in support::users() {
+        for (mount, want) in [
+            (
+                json!({"destination": "/v", "type": "bind", "source": "/tmp", "options": ["rbind", "suid"]}),
+                "mounts[6].options[1]: \"suid\" on the bind mount on /v: hutch mounts everything nosuid",
+            ),
+            (
+                json!({"destination": "/v", "type": "bind", "source": "/tmp", "options": ["rbind", "rshared"]}),
+                "mounts[6].options[1]: \"rshared\" on the bind mount on /v: not supported by hutch",
+            ),
+            (
+                json!({"destination": "/v", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"]}),
+                "mounts[6].options[1]: \"idmap\"",
+            ),
+            (
+                json!({"destination": "/v", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "uid=1000"]}),
+                "mounts[6].options[1]: \"uid=1000\" on the tmpfs mount on /v: not supported by hutch",
+            ),
+            (
+                json!({"destination": "/v", "type": "tmpfs", "source": "tmpfs", "options": ["dev"]}),
+                "mounts[6].options[0]: \"dev\" on the tmpfs mount on /v: hutch mounts tmpfs nodev",
+            ),
+            (
+                json!({"destination": "/v", "type": "proc", "source": "proc", "options": ["exec"]}),
+                "mounts[6].options[0]: \"exec\" on the proc mount on /v: hutch mounts proc noexec",
+            ),
+        ] {
+            let Some(mut b) = Bundle::new(user, &["true"]) else {
+                return;
+            };
+            b.config["mounts"].as_array_mut().unwrap().push(mount);
+            let (code, err) = b.create("refused");
+            assert_eq!(code, 1, "{user:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains(want), "{user:?}: {err}");
+            assert_eq!(b.run(&["state", "refused"]).code, 1, "state left behind");
         }
     }
 }

@@ -697,9 +697,12 @@ fn build_root(c: &Container) -> Result<()> {
                 tree,
                 what,
             } => {
-                let fd = root
-                    .find(dest, true)
-                    .ctx(|| format!("{what}: {}", dest.display()))?;
+                let fd = match root.find(dest, true) {
+                    Ok(fd) => fd,
+                    // No mount there: the cgroups where the root has no such directory.
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+                    Err(e) => return Err(Error::io(format!("{what}: {}", dest.display()), e)),
+                };
                 for (a, recursive) in [(tree, true), (top, false)] {
                     if a.is_empty() {
                         continue;
