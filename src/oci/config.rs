@@ -141,7 +141,6 @@ pub fn mount_options(
     let mut o = MountOpts::default();
     let (mut saw_bind, mut saw_rbind) = (false, false);
     let mut atime = 0u8;
-    let mut atime_given = false;
     let octal = |v: &str| u32::from_str_radix(v, 8).ok().filter(|m| *m <= 0o7777);
     for (j, opt) in options.iter().enumerate() {
         let refuse = |why: &str| Err((j, why.to_string()));
@@ -209,11 +208,10 @@ pub fn mount_options(
                 }
             }
         }
-        if opt.contains("atime") {
-            atime_given = true;
-        }
     }
-    if atime_given && atime != 0 {
+    // Only clearing options (or none): the mount keeps its access times (mount(2) makes
+    // a new mount relatime, and a remount keeps them).
+    if atime != 0 {
         // As mount(2) makes it of the flags: strictatime over noatime over relatime.
         let mode = if atime & STRICTATIME != 0 {
             MOUNT_ATTR_STRICTATIME
