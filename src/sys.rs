@@ -1114,3 +1114,54 @@ pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
     // SAFETY: TIOCSCTTY takes an integer argument and touches no memory of ours.
     check(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } as libc::c_long).map(drop)
 }
+
+/// `ioctl(fd, TIOCSWINSZ)`: the terminal's window size, in rows and columns (the OCI
+/// runtime's `process.consoleSize`).
+pub fn set_window_size(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a `struct winsize`, which `ws` is and outlives the call.
+    check(unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws as *const libc::winsize) } as libc::c_long)
+        .map(drop)
+}
+
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+pub const MOUNT_ATTR_ATIME: u64 = 0x70;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+
+/// `mount_setattr(2)` on the mount `fd` refers to, with attributes set and cleared and
+/// a propagation type (`MS_PRIVATE`, `MS_SLAVE`, or 0 to keep it).
+pub fn mount_setattr_full(
+    fd: BorrowedFd<'_>,
+    set: u64,
+    clear: u64,
+    propagation: u64,
+    recursive: bool,
+) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation,
+        userns_fd: 0,
+    };
+    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
+    let empty = c"";
+    // SAFETY: as in `mount_setattr_fd`: a valid `struct mount_attr` alive for the call.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+    .map(drop)
+}

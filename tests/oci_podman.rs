@@ -465,6 +465,57 @@ fn volumes(c: &mut Case) {
     ));
 }
 
+/// Mount options as podman passes them: `-v DIR:/data:ro,noexec` (executing from it
+/// fails with EACCES), `--tmpfs` with noexec, size and mode, `--tmpfs /etc` (tmpcopyup:
+/// the image's files are in it), `--device /dev/net/tun` (made as root, bound rootless).
+/// (nosuid and nodev are left out of the comparison: hutch's binds always have them, as
+/// its sandboxes' do, where crun follows the options.)
+fn mount_options(c: &mut Case) {
+    let host = support::tempdir_mode("volume", 0o755);
+    let bb = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .unwrap();
+    fs::copy(bb, host.path().join("true")).unwrap();
+    support::chmod(&host.path().join("true"), 0o755);
+    support::chown_r(host.path(), c.env.user());
+    let data = format!("{}:/data:ro,noexec", host.path().display());
+    let tun = Path::new("/dev/net/tun").exists();
+    let mut args = vec![
+        "-v",
+        &data,
+        "--tmpfs",
+        "/t:noexec,size=1m,mode=1770",
+        "--tmpfs",
+        "/etc:size=1m",
+    ];
+    if tun {
+        args.extend(["--device", "/dev/net/tun"]);
+    }
+    let script = "/data/true; echo data=$?; cat /etc/passwd | wc -l; stat -c %a /t; \
+        stat -c '%F %t:%T' /dev/net/tun 2>/dev/null; \
+        awk '$2 == \"/data\" || $2 == \"/t\" || $2 == \"/etc\" { n = split($4, o, \",\"); s = \"\"; \
+        for (i = 1; i <= n; i++) if (o[i] ~ /^(ro|rw|noexec|size=.*|mode=.*)$/) s = s \" \" o[i]; \
+        print $2, $3 s }' /proc/mounts | sort";
+    args.extend([IMAGE, "sh", "-c", script]);
+    let out = c.run(&args);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.starts_with("data=126\n"), "{out:?}");
+    assert!(out.stdout.contains("\n1770\n"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("/t tmpfs rw noexec size=1024k mode=1770"),
+        "{out:?}"
+    );
+    if tun {
+        assert!(
+            out.stdout.contains("character special file a:c8"),
+            "{out:?}"
+        );
+    }
+    c.see(out.stdout);
+}
+
 /// `--network none`: loopback only.
 fn network_none(c: &mut Case) {
     let out = c.run(&[
@@ -818,6 +869,7 @@ cases!(
     env_and_user,
     read_only,
     volumes,
+    mount_options,
     network_none,
     console,
     exec,

@@ -58,6 +58,7 @@ impl Bundle {
         fs::copy(&bb, rootfs.join("bin/busybox")).unwrap();
         for a in [
             "sh", "cat", "echo", "id", "ls", "sleep", "hostname", "touch", "grep", "tty", "true",
+            "stat", "stty", "readlink", "wc",
         ] {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
         }
@@ -1015,4 +1016,458 @@ fn oci_cgroup_namespace_shows_the_container_alone() {
     );
     assert_eq!(out.code, 0, "crun: {out:?}");
     assert_eq!(out.stdout, seen[0], "crun, then hutch");
+}
+
+/// The line of `/proc/self/mountinfo` output (as printed by the container) whose mount
+/// point is `dest`: its per-mount options and its super options.
+fn mountinfo<'a>(out: &'a str, dest: &str) -> Option<(&'a str, &'a str)> {
+    out.lines().rev().find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        let sep = f.iter().position(|x| *x == "-")?;
+        (f.len() > sep + 3 && f.get(4) == Some(&dest)).then(|| (f[5], f[sep + 3]))
+    })
+}
+
+fn has_opt(opts: &str, o: &str) -> bool {
+    opts.split(',').any(|x| x == o)
+}
+
+/// A host directory for the container's binds: an executable (busybox, as `true`).
+fn volume() -> support::TempDir {
+    let dir = support::tempdir_mode("oci-vol", 0o755);
+    fs::copy(busybox().unwrap(), dir.path().join("true")).unwrap();
+    support::chmod(&dir.path().join("true"), 0o755);
+    dir
+}
+
+/// A tmpfs mounted (by root, on the host) on `path`, unmounted when dropped.
+struct HostMount(PathBuf);
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn mount_options_are_applied() {
+    subreaper();
+    for user in support::users() {
+        let vol = volume();
+        // A submount in the volume: a bind without rbind leaves it out (root only: an
+        // unprivileged user cannot mount on the host).
+        let sub = vol.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        let _sub_mount = support::is_root().then(|| {
+            nix::mount::mount(
+                Some("tmpfs"),
+                &sub,
+                Some("tmpfs"),
+                nix::mount::MsFlags::empty(),
+                Some("mode=755"),
+            )
+            .unwrap();
+            fs::write(sub.join("in-submount"), "x").unwrap();
+            HostMount(sub.clone())
+        });
+        let script = "/exec/true && echo exec-ok; /noexec/true; echo noexec=$?; \
+            /rnoexec/true; echo rnoexec=$?; ls /rbind/sub; echo listed; stat -c %a /dev; \
+            touch /mq/x 2>/dev/null || echo mq-readonly; cat /proc/self/mountinfo";
+        let Some(mut b) = Bundle::new(user, &["sh", "-c", script]) else {
+            return;
+        };
+        let src = vol.path().to_str().unwrap();
+        let mounts = b.config["mounts"].as_array_mut().unwrap();
+        // podman's /dev options.
+        mounts[1]["options"] = json!(["nosuid", "noexec", "strictatime", "mode=711", "size=1024k"]);
+        for m in [
+            json!({"destination": "/exec", "type": "bind", "source": src, "options": ["rbind", "ro"]}),
+            json!({"destination": "/noexec", "type": "bind", "source": src, "options": ["rbind", "ro", "noexec", "rprivate"]}),
+            json!({"destination": "/rnoexec", "type": "bind", "source": src, "options": ["rbind", "ro", "rnoexec", "private"]}),
+            json!({"destination": "/rbind", "type": "bind", "source": src, "options": ["rbind", "ro"]}),
+            json!({"destination": "/mq", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev", "ro"]}),
+            json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["noatime", "nodiratime", "noexec", "size=1m"]}),
+        ] {
+            mounts.push(m);
+        }
+        let (code, out) = run_container(&b, "opts");
+        assert_eq!(code, 0, "{user:?}: {out}");
+        // Executing from a noexec mount fails with EACCES (126), from the same
+        // directory without it works.
+        assert!(out.contains("exec-ok"), "{user:?}: {out}");
+        assert!(out.contains("noexec=126"), "{user:?}: {out}");
+        assert!(out.contains("rnoexec=126"), "{user:?}: {out}");
+        assert!(out.contains("mq-readonly"), "{out}");
+        let info = |dest| mountinfo(&out, dest).unwrap_or_else(|| panic!("{dest}: {out}"));
+        let (per, sup) = info("/dev");
+        assert!(
+            has_opt(per, "noexec") && has_opt(per, "nosuid"),
+            "/dev {per}"
+        );
+        // strictatime shows as neither relatime nor noatime.
+        assert!(!per.contains("atime"), "/dev {per}");
+        assert!(has_opt(sup, "size=1024k"), "/dev {sup}");
+        assert!(out.contains("\n711\n"), "/dev's mode: {out}");
+        assert!(has_opt(info("/exec").0, "ro") && !has_opt(info("/exec").0, "noexec"));
+        let (per, _) = info("/noexec");
+        assert!(has_opt(per, "noexec"), "{per}");
+        let (per, _) = info("/mq");
+        for o in ["ro", "nosuid", "nodev", "noexec"] {
+            assert!(has_opt(per, o), "/mq {o}: {per}");
+        }
+        let (per, sup) = info("/tmp");
+        for o in ["noatime", "nodiratime", "noexec"] {
+            assert!(has_opt(per, o), "/tmp {o}: {per}");
+        }
+        assert!(has_opt(sup, "size=1024k"), "/tmp {sup}");
+        // rprivate and private: no master (the default binds are slaves of the host's).
+        let line = |dest: &str| {
+            out.lines()
+                .find(|l| l.split(' ').nth(4) == Some(dest))
+                .unwrap()
+                .to_string()
+        };
+        assert!(!line("/noexec").contains("master:"), "{}", line("/noexec"));
+        assert!(
+            !line("/rnoexec").contains("master:"),
+            "{}",
+            line("/rnoexec")
+        );
+        if support::is_root() {
+            assert!(out.contains("in-submount\nlisted"), "{out}");
+        }
+        if user != User::Root {
+            // Access times of a host's mount, in a user namespace: the kernel refuses
+            // to change them, and so does hutch, by name.
+            let Some(mut b) = Bundle::new(user, &["true"]) else {
+                return;
+            };
+            use nix::sys::statvfs::{statvfs, FsFlags};
+            let host = statvfs(vol.path()).unwrap().flags();
+            let other = if host.contains(FsFlags::ST_NOATIME) {
+                "relatime"
+            } else {
+                "noatime"
+            };
+            b.config["mounts"].as_array_mut().unwrap().push(
+                json!({"destination": "/v", "type": "bind", "source": src, "options": ["rbind", other]}),
+            );
+            let (code, err) = b.create("atime");
+            assert_eq!(code, 1, "{err}");
+            let want = format!("mounts[6] (rbind,{other}): Can't apply the options on /v: Operation not permitted (in a user namespace");
+            assert!(err.contains(&want), "{err}");
+        }
+        // `bind` without `rbind`: the submount is left out.
+        let Some(mut b) = Bundle::new(user, &["sh", "-c", "ls /bind/sub; echo listed"]) else {
+            return;
+        };
+        b.config["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/bind", "type": "bind", "source": src, "options": ["bind", "ro"]}),
+        );
+        if user == User::Root {
+            let (code, out) = run_container(&b, "flat");
+            assert_eq!(code, 0, "{out}");
+            assert_eq!(out, "listed\n", "{out}");
+        } else if support::is_root() {
+            // In a user namespace the kernel refuses to reveal what the submount covers
+            // (EINVAL), for crun as well.
+            let (code, err) = b.create("flat");
+            assert_eq!(code, 1, "{err}");
+            assert!(err.contains("Can't bind mount"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_images_files() {
+    subreaper();
+    for user in support::users() {
+        let script = "ls -ln /opt | grep -v ^total; cat /opt/sub/f; readlink /opt/link; \
+            stat -c '%a' /opt/sub; touch /opt/new && echo writable; \
+            grep ' /opt ' /proc/self/mountinfo | grep -c tmpfs";
+        let Some(mut b) = Bundle::new(user, &["sh", "-c", script]) else {
+            return;
+        };
+        let opt = b.bundle().join("rootfs/opt");
+        fs::create_dir_all(opt.join("sub")).unwrap();
+        fs::write(opt.join("sub/f"), "from the image\n").unwrap();
+        fs::write(opt.join("exe"), "#!/bin/sh\n").unwrap();
+        support::chmod(&opt.join("exe"), 0o751);
+        support::chmod(&opt.join("sub"), 0o700);
+        std::os::unix::fs::symlink("sub/f", opt.join("link")).unwrap();
+        // podman's --read-only: a read-only root, a tmpfs with tmpcopyup.
+        b.config["root"]["readonly"] = json!(true);
+        b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/opt",
+            "type": "tmpfs", "source": "tmpfs", "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]}));
+        let (code, out) = run_container(&b, "copy");
+        assert_eq!(code, 0, "{user:?}: {out}");
+        let lines: Vec<&str> = out.lines().collect();
+        let fields = |i: usize| lines[i].split_whitespace().collect::<Vec<_>>();
+        assert_eq!(fields(0)[0], "-rwxr-x--x", "{out}");
+        assert_eq!(fields(0)[2..4], ["0", "0"], "{out}");
+        assert!(
+            fields(1)[0].starts_with('l') && fields(1).last() == Some(&"sub/f"),
+            "{out}"
+        );
+        assert_eq!(fields(2)[0], "drwx------", "{out}");
+        assert_eq!(
+            lines[3..],
+            ["from the image", "sub/f", "700", "writable", "1"],
+            "{out}"
+        );
+        // Without tmpcopyup the tmpfs starts empty.
+        let m = b.config["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .last_mut()
+            .unwrap();
+        m["options"] = json!(["rw", "rprivate", "nosuid", "nodev"]);
+        let Some(mut empty) = Bundle::new(user, &["sh", "-c", "ls -A /opt | wc -l"]) else {
+            return;
+        };
+        empty.config["mounts"] = b.config["mounts"].clone();
+        fs::create_dir_all(empty.bundle().join("rootfs/opt/sub")).unwrap();
+        let (code, out) = run_container(&empty, "nocopy");
+        assert_eq!((code, out.trim()), (0, "0"), "{out}");
+    }
+}
+
+/// create with a console socket, start, reap: what the console showed.
+fn run_on_console(b: &Bundle, id: &str) -> (i32, String) {
+    let sock = b.dir.path().join(format!("{id}.sock"));
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    support::chmod(&sock, 0o777);
+    let reader = std::thread::spawn(move || {
+        let master = receive_console(&listener);
+        let mut f = fs::File::from(master);
+        let mut out = Vec::new();
+        let _ = f.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    });
+    b.write();
+    let pid_file = b.dir.path().join(format!("{id}.pid"));
+    let mut c = b.oci(&["create", "--bundle"]);
+    c.arg(b.bundle())
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .arg("--console-socket")
+        .arg(&sock)
+        .arg(id)
+        .stdout(Stdio::null());
+    support::output(&mut c, LIMIT).ok();
+    b.run(&["start", id]).ok();
+    let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let code = reap(pid);
+    let out = reader.join().unwrap();
+    b.run(&["delete", id]).ok();
+    (code, out.replace("\r\n", "\n"))
+}
+
+#[test]
+fn console_size_and_devpts_group() {
+    subreaper();
+    for user in support::users() {
+        let Some(mut b) = Bundle::new(user, &["sh", "-c", "stty size; stat -c %g $(tty)"]) else {
+            return;
+        };
+        b.config["process"]["terminal"] = json!(true);
+        b.config["process"]["consoleSize"] = json!({"height": 33, "width": 101});
+        let (code, out) = run_on_console(&b, "size");
+        assert_eq!(code, 0, "{user:?}: {out}");
+        // Without gid=, the pty is the group of its opener (the container's root).
+        assert_eq!(out, "33 101\n0\n", "{user:?}");
+        // exec with a console of its own size.
+        let Some(long) = Bundle::new(user, &["sleep", "1000"]) else {
+            return;
+        };
+        let (code, err) = long.create("long");
+        assert_eq!(code, 0, "{err}");
+        long.run(&["start", "long"]).ok();
+        let process = long.dir.path().join("process.json");
+        fs::write(
+            &process,
+            json!({"user": {"uid": 0, "gid": 0}, "args": ["stty", "size"], "env": ["PATH=/bin"],
+                   "cwd": "/", "terminal": true, "consoleSize": {"height": 12, "width": 34}})
+            .to_string(),
+        )
+        .unwrap();
+        support::chmod(&process, 0o644);
+        let sock = long.dir.path().join("exec.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        support::chmod(&sock, 0o777);
+        let reader = std::thread::spawn(move || {
+            let mut f = fs::File::from(receive_console(&listener));
+            let mut out = Vec::new();
+            let _ = f.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        });
+        let mut c = long.oci(&["exec", "--tty", "--console-socket"]);
+        c.arg(&sock)
+            .args(["--process", process.to_str().unwrap(), "long"]);
+        let out = support::output(&mut c, LIMIT);
+        assert_eq!(out.code, 0, "{user:?}: {out:?}");
+        assert_eq!(reader.join().unwrap().replace("\r\n", "\n"), "12 34\n");
+        long.run(&["delete", "--force", "long"]).ok();
+        assert_eq!(reap(long.pid("long")), 137);
+        // gid=5 (runc's and podman's devpts): applied where the group is mapped.
+        b.config["mounts"][2]["options"] = json!([
+            "nosuid",
+            "noexec",
+            "newinstance",
+            "ptmxmode=0666",
+            "mode=0620",
+            "gid=5"
+        ]);
+        if user == User::Root {
+            let (code, out) = run_on_console(&b, "gid");
+            assert_eq!(code, 0, "{out}");
+            assert_eq!(out, "33 101\n5\n");
+        } else {
+            // Not mapped: refused, as crun fails (podman leaves gid= out then).
+            b.config["process"]["terminal"] = json!(false);
+            let (code, err) = b.create("gid");
+            assert_eq!(code, 1, "{err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains("gid=5: group 5 is not mapped"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn ambient_capabilities_the_kernel_refuses_are_left_out() {
+    subreaper();
+    for user in support::users() {
+        let Some(mut b) = Bundle::new(
+            user,
+            &["sh", "-c", "grep -E '^Cap(Inh|Amb)' /proc/self/status"],
+        ) else {
+            return;
+        };
+        // As `crun spec` makes them: ambient capabilities not in the inheritable set.
+        let caps = &mut b.config["process"]["capabilities"];
+        caps["ambient"] = json!(["CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+        caps["inheritable"] = json!(["CAP_KILL"]);
+        let (code, out) = run_container(&b, "amb");
+        assert_eq!(code, 0, "{user:?}: {out}");
+        // CAP_KILL (5) raised; CAP_NET_BIND_SERVICE left out, as crun leaves it.
+        assert_eq!(
+            out, "CapInh:\t0000000000000020\nCapAmb:\t0000000000000020\n",
+            "{user:?}"
+        );
+    }
+}
+
+#[test]
+fn devices_made_as_root_bound_in_a_user_namespace() {
+    subreaper();
+    let tun = Path::new("/dev/net/tun");
+    for user in support::users() {
+        let script =
+            "stat -c '%n %F %t:%T %a %u %g' /dev/hutch-null /dev/hutch-fifo /dev/net/tun 2>&1; \
+            echo x > /dev/hutch-null && echo null-writable";
+        let Some(mut b) = Bundle::new(user, &["sh", "-c", script]) else {
+            return;
+        };
+        let mut devices = vec![
+            json!({"path": "/dev/hutch-fifo", "type": "p", "major": 0, "minor": 0, "fileMode": 0o600, "uid": 0, "gid": 0}),
+        ];
+        if user == User::Root {
+            // Not on the host: made with mknod, with the mode and owner asked for.
+            devices.push(json!({"path": "/dev/hutch-null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o640, "uid": 12, "gid": 34}));
+        }
+        if tun.exists() {
+            devices.push(json!({"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200, "fileMode": 0o666}));
+        }
+        b.config["linux"]["devices"] = json!(devices);
+        let (code, out) = run_container(&b, "dev");
+        assert_eq!(code, 0, "{user:?}: {out}");
+        assert!(
+            out.contains("/dev/hutch-fifo fifo 0:0 600 0 0"),
+            "{user:?}: {out}"
+        );
+        if user == User::Root {
+            assert!(
+                out.contains("/dev/hutch-null character special file 1:3 640 12 34"),
+                "{out}"
+            );
+            assert!(out.contains("null-writable"), "{out}");
+        }
+        if tun.exists() {
+            use std::os::unix::fs::MetadataExt;
+            let host = fs::metadata(tun).unwrap();
+            // Made as asked (root), or the host's node bound (its own mode).
+            let mode = if user == User::Root {
+                0o666
+            } else {
+                host.mode() & 0o7777
+            };
+            assert!(
+                out.contains(&format!(
+                    "/dev/net/tun character special file a:c8 {mode:o} "
+                )),
+                "{user:?}: {out}"
+            );
+        }
+        if user != User::Root {
+            // In a user namespace a node that is not on the host cannot be made...
+            b.config["linux"]["devices"] =
+                json!([{"path": "/dev/hutch-null", "type": "c", "major": 1, "minor": 3}]);
+            let (code, err) = b.create("nodev");
+            assert_eq!(code, 1, "{err}");
+            assert!(
+                err.contains("/dev/hutch-null does not exist on the host"),
+                "{err}"
+            );
+            // ...and the host's must be the device asked for.
+            if tun.exists() {
+                b.config["linux"]["devices"] =
+                    json!([{"path": "/dev/net/tun", "type": "c", "major": 1, "minor": 3}]);
+                let (code, err) = b.create("wrong");
+                assert_eq!(code, 1, "{err}");
+                assert!(err.contains("/dev/net/tun on the host is a character device 10:200, not the character device 1:3"), "{err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn refused_mount_options_name_the_option() {
+    for user in support::users() {
+        for (mount, want) in [
+            (
+                json!({"destination": "/v", "type": "bind", "source": "/tmp", "options": ["rbind", "suid"]}),
+                "mounts[6].options[1]: \"suid\" on the bind mount on /v: hutch mounts everything nosuid",
+            ),
+            (
+                json!({"destination": "/v", "type": "bind", "source": "/tmp", "options": ["rbind", "rshared"]}),
+                "mounts[6].options[1]: \"rshared\" on the bind mount on /v: not supported by hutch",
+            ),
+            (
+                json!({"destination": "/v", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"]}),
+                "mounts[6].options[1]: \"idmap\"",
+            ),
+            (
+                json!({"destination": "/v", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "uid=1000"]}),
+                "mounts[6].options[1]: \"uid=1000\" on the tmpfs mount on /v: not supported by hutch",
+            ),
+            (
+                json!({"destination": "/v", "type": "tmpfs", "source": "tmpfs", "options": ["dev"]}),
+                "mounts[6].options[0]: \"dev\" on the tmpfs mount on /v: hutch mounts tmpfs nodev",
+            ),
+            (
+                json!({"destination": "/v", "type": "proc", "source": "proc", "options": ["exec"]}),
+                "mounts[6].options[0]: \"exec\" on the proc mount on /v: hutch mounts proc noexec",
+            ),
+        ] {
+            let Some(mut b) = Bundle::new(user, &["true"]) else {
+                return;
+            };
+            b.config["mounts"].as_array_mut().unwrap().push(mount);
+            let (code, err) = b.create("refused");
+            assert_eq!(code, 1, "{user:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.contains(want), "{user:?}: {err}");
+            assert_eq!(b.run(&["state", "refused"]).code, 1, "state left behind");
+        }
+    }
 }

@@ -25,17 +25,217 @@ pub enum Step {
     Op(Op),
     /// `sysfs` (read-only unless `rw`); a read-only bind of the host's /sys where the
     /// kernel refuses a new one (a user namespace without its own network namespace).
-    Sysfs { dest: PathBuf, read_only: bool },
+    Sysfs {
+        dest: PathBuf,
+        read_only: bool,
+    },
     /// `cgroup`/`cgroup2`, read-only: a new cgroup2 in a cgroup namespace on a v2 host,
     /// else the host's /sys/fs/cgroup (src/oci/runtime.rs, `cgroup_mount`).
-    Cgroup { dest: PathBuf },
+    Cgroup {
+        dest: PathBuf,
+    },
     /// `linux.maskedPaths`: /dev/null over a file, an empty read-only tmpfs over a
     /// directory; nothing where the path does not exist.
     Mask(PathBuf),
     /// `linux.readonlyPaths`: a read-only bind onto itself, where the path exists.
     ReadOnly(PathBuf),
-    /// `linux.devices` beyond the standard ones: the host's node, bound.
-    Device(PathBuf),
+    /// `linux.devices` beyond the standard ones: made with mknod where the runtime is
+    /// real root without a user namespace (as runc and crun do), else the host's node,
+    /// bound (it must be the device asked for).
+    Device(Device),
+    /// A mount's options applied after it (`mount_setattr`): on the mount itself, then
+    /// on every mount of its tree (the `r` options). `what` names the mount in errors.
+    Attrs {
+        dest: PathBuf,
+        top: Attrs,
+        tree: Attrs,
+        what: String,
+    },
+    /// `bind` without `rbind`: the source's mount alone, without its submounts.
+    BindFlat {
+        src: PathBuf,
+        dest: PathBuf,
+        kind: BindKind,
+    },
+    /// `tmpcopyup`: before the tmpfs on `dest`, keep what is there; after it, copy that
+    /// into the tmpfs (owners, modes, symlinks, special files), as crun does.
+    CopyUpFrom(PathBuf),
+    CopyUpInto(PathBuf),
+    /// The size bound of the tmpfs hutch's /dev is made with (its `size=`).
+    TmpfsSize(Option<u64>),
+    /// devpts options other than hutch's (`gid=`, `mode=`, `ptmxmode=`): hutch's
+    /// devpts, remounted with them.
+    Devpts {
+        dest: PathBuf,
+        data: String,
+    },
+}
+
+/// A device node of `linux.devices`.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub path: PathBuf,
+    /// `S_IFCHR`, `S_IFBLK` or `S_IFIFO`.
+    pub kind: u32,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// `mount_setattr(2)` attributes: set, cleared, and a propagation type (`MS_PRIVATE`,
+/// `MS_SLAVE`, or 0 to keep it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attrs {
+    pub set: u64,
+    pub clear: u64,
+    pub propagation: u64,
+}
+
+impl Attrs {
+    pub fn is_empty(&self) -> bool {
+        *self == Attrs::default()
+    }
+}
+
+/// What a mount's options ask for; [`mount_options`] refuses any option it cannot say.
+#[derive(Debug, Clone, Default)]
+pub struct MountOpts {
+    pub ro: bool,
+    /// A bind with devices allowed (`dev`).
+    pub dev: bool,
+    /// `bind` without `rbind`.
+    pub flat: bool,
+    /// On the mount itself, and on every mount of its tree.
+    pub top: Attrs,
+    pub tree: Attrs,
+    /// tmpfs `mode=` and `size=`; devpts `mode=`.
+    pub mode: Option<u32>,
+    pub size: Option<u64>,
+    pub tmpcopyup: bool,
+    /// devpts `gid=` and `ptmxmode=`.
+    pub gid: Option<u32>,
+    pub ptmxmode: Option<u32>,
+}
+
+/// The options of a mount of `typ` (`bind` for any bind), each to be applied: the
+/// index and the reason of the first one hutch cannot apply.
+pub fn mount_options(
+    typ: &str,
+    dest: &Path,
+    options: &[&str],
+) -> std::result::Result<MountOpts, (usize, String)> {
+    use crate::sys::{
+        MOUNT_ATTR_ATIME, MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME,
+        MOUNT_ATTR_NOEXEC, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME, MOUNT_ATTR_STRICTATIME,
+    };
+    // mount_setattr's propagation values, mount(2)'s MS_PRIVATE and MS_SLAVE.
+    const MS_PRIVATE: u64 = 1 << 18;
+    const MS_SLAVE: u64 = 1 << 19;
+    const NOATIME: u8 = 1;
+    const RELATIME: u8 = 2;
+    const STRICTATIME: u8 = 4;
+    const NODIRATIME: u8 = 8;
+    let bind = typ == "bind";
+    let dev_fs = typ == "tmpfs" && dest == Path::new("/dev");
+    let mut o = MountOpts::default();
+    let (mut saw_bind, mut saw_rbind) = (false, false);
+    let mut atime = 0u8;
+    let octal = |v: &str| u32::from_str_radix(v, 8).ok().filter(|m| *m <= 0o7777);
+    for (j, opt) in options.iter().enumerate() {
+        let refuse = |why: &str| Err((j, why.to_string()));
+        match *opt {
+            "defaults" => {}
+            "ro" => o.ro = true,
+            "rw" if typ == "cgroup" || typ == "cgroup2" => {
+                return refuse("hutch binds the host's cgroups read-only")
+            }
+            "rw" => o.ro = false,
+            "rro" if bind => o.ro = true,
+            "nosuid" | "rnosuid" => {}
+            "suid" | "rsuid" => return refuse("hutch mounts everything nosuid"),
+            "nodev" | "rnodev" if bind => o.dev = false,
+            "nodev" => o.top.set |= MOUNT_ATTR_NODEV,
+            "rnodev" => o.tree.set |= MOUNT_ATTR_NODEV,
+            "dev" if bind => o.dev = true,
+            "dev" if typ == "devpts" => {}
+            "dev" => return refuse(&format!("hutch mounts {typ} nodev")),
+            "noexec" => o.top.set |= MOUNT_ATTR_NOEXEC,
+            "rnoexec" => o.tree.set |= MOUNT_ATTR_NOEXEC,
+            "exec" if matches!(typ, "proc" | "sysfs" | "devpts") => {
+                return refuse(&format!("hutch mounts {typ} noexec"))
+            }
+            "exec" => o.top.set &= !MOUNT_ATTR_NOEXEC,
+            "private" => o.top.propagation = MS_PRIVATE,
+            "rprivate" => o.tree.propagation = MS_PRIVATE,
+            "slave" => o.top.propagation = MS_SLAVE,
+            "rslave" => o.tree.propagation = MS_SLAVE,
+            "bind" if bind => saw_bind = true,
+            "rbind" if bind => saw_rbind = true,
+            "atime" => atime &= !NOATIME,
+            "noatime" => atime |= NOATIME,
+            "relatime" => atime |= RELATIME,
+            "norelatime" => atime &= !RELATIME,
+            "strictatime" => atime |= STRICTATIME,
+            "nostrictatime" => atime &= !STRICTATIME,
+            "diratime" => atime &= !NODIRATIME,
+            "nodiratime" => atime |= NODIRATIME,
+            "tmpcopyup" if typ == "tmpfs" && !dev_fs => o.tmpcopyup = true,
+            "tmpcopyup" if dev_fs => {
+                return refuse("hutch's /dev holds its own nodes, not the image's")
+            }
+            "newinstance" if typ == "devpts" => {}
+            _ => {
+                let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
+                match (typ, key) {
+                    ("tmpfs", "mode") | ("devpts", "mode") => match octal(value) {
+                        Some(m) => o.mode = Some(m),
+                        None => return refuse("not an octal mode"),
+                    },
+                    ("tmpfs", "size") => match parse_size(value) {
+                        Ok(n) => o.size = Some(n),
+                        Err(_) => return refuse("not a size"),
+                    },
+                    ("devpts", "ptmxmode") => match octal(value) {
+                        Some(m) => o.ptmxmode = Some(m),
+                        None => return refuse("not an octal mode"),
+                    },
+                    ("devpts", "gid") => match value.parse::<u32>() {
+                        Ok(g) => o.gid = Some(g),
+                        Err(_) => return refuse("not a group id"),
+                    },
+                    _ => return refuse("not supported by hutch"),
+                }
+            }
+        }
+    }
+    // Only clearing options (or none): the mount keeps its access times (mount(2) makes
+    // a new mount relatime, and a remount keeps them).
+    if atime != 0 {
+        // As mount(2) makes it of the flags: strictatime over noatime over relatime.
+        let mode = if atime & STRICTATIME != 0 {
+            MOUNT_ATTR_STRICTATIME
+        } else if atime & NOATIME != 0 {
+            MOUNT_ATTR_NOATIME
+        } else {
+            MOUNT_ATTR_RELATIME
+        };
+        o.top.clear |= MOUNT_ATTR_ATIME | MOUNT_ATTR_NODIRATIME;
+        o.top.set |= mode;
+        if atime & NODIRATIME != 0 {
+            o.top.set |= MOUNT_ATTR_NODIRATIME;
+        }
+    }
+    o.flat = saw_bind && !saw_rbind;
+    if typ == "mqueue" {
+        // hutch mounts everything nosuid; its mqueue is mounted without flags.
+        o.top.set |= crate::sys::MOUNT_ATTR_NOSUID;
+    }
+    if o.ro && matches!(typ, "proc" | "mqueue" | "devpts") {
+        o.top.set |= MOUNT_ATTR_RDONLY;
+    }
+    Ok(o)
 }
 
 /// Capability sets, as hutch's capability type.
@@ -62,6 +262,8 @@ pub struct Proc {
     pub rlimits: Vec<(nix::sys::resource::Resource, u64, u64)>,
     pub no_new_privs: bool,
     pub terminal: bool,
+    /// `consoleSize`: rows and columns.
+    pub console_size: Option<(u16, u16)>,
     pub oom_score_adj: Option<i32>,
 }
 
@@ -165,6 +367,17 @@ pub fn process(p: &Process) -> Result<Proc> {
         )));
     }
     let user = p.user();
+    let console_size = match p.console_size() {
+        Some(b) => {
+            let dim = |n: u64, what: &str| {
+                u16::try_from(n).map_err(|_| {
+                    Error::msg(format!("process.consoleSize.{what}: {n} is out of range"))
+                })
+            };
+            Some((dim(b.height(), "height")?, dim(b.width(), "width")?))
+        }
+        None => None,
+    };
     Ok(Proc {
         args,
         env,
@@ -182,6 +395,7 @@ pub fn process(p: &Process) -> Result<Proc> {
             .collect(),
         no_new_privs: p.no_new_privileges().unwrap_or(false),
         terminal: p.terminal().unwrap_or(false),
+        console_size,
         oom_score_adj: p.oom_score_adj(),
     })
 }
@@ -322,7 +536,7 @@ pub fn container(bundle: &Path, oci: &OciSpec) -> Result<Container> {
     })];
     let mut landlock_ops = Vec::new();
     let mut dev_done = false;
-    for m in oci.mounts().iter().flatten() {
+    for (i, m) in oci.mounts().iter().flatten().enumerate() {
         let dest = m.destination().clone();
         if !dest.is_absolute() {
             return Err(Error::msg(format!(
@@ -331,11 +545,28 @@ pub fn container(bundle: &Path, oci: &OciSpec) -> Result<Container> {
             )));
         }
         let options: Vec<&str> = m.options().iter().flatten().map(String::as_str).collect();
-        let ro = options.contains(&"ro");
         let typ = m.typ().as_deref().unwrap_or("");
         let is_bind = typ == "bind" || options.iter().any(|o| *o == "bind" || *o == "rbind");
+        let kind = if is_bind { "bind" } else { typ };
+        let o = mount_options(kind, &dest, &options).map_err(|(j, why)| {
+            Error::msg(format!(
+                "mounts[{i}].options[{j}]: {:?} on the {kind} mount on {}: {why}",
+                options[j],
+                dest.display()
+            ))
+        })?;
+        let attrs = |steps: &mut Vec<Step>| {
+            if !o.top.is_empty() || !o.tree.is_empty() {
+                steps.push(Step::Attrs {
+                    dest: dest.clone(),
+                    top: o.top,
+                    tree: o.tree,
+                    what: format!("mounts[{i}] ({})", options.join(",")),
+                });
+            }
+        };
         let remount_ro = |steps: &mut Vec<Step>| {
-            if ro {
+            if o.ro {
                 steps.push(Step::Op(Op::RemountRo { dest: dest.clone() }));
             }
         };
@@ -348,55 +579,94 @@ pub fn container(bundle: &Path, oci: &OciSpec) -> Result<Container> {
             } else {
                 bundle.join(src)
             };
-            let kind = if ro {
+            let kind = if o.ro {
                 BindKind::ReadOnly
-            } else if options.contains(&"dev") {
+            } else if o.dev {
                 BindKind::Dev
             } else {
                 BindKind::ReadWrite
             };
-            steps.push(Step::Op(Op::Bind {
-                src,
-                dest,
+            let op = Op::Bind {
+                src: src.clone(),
+                dest: dest.clone(),
                 kind,
                 allow_missing: false,
-            }));
+            };
+            if o.flat {
+                if dest == Path::new("/") {
+                    return Err(Error::msg(format!(
+                        "mounts[{i}]: a bind without rbind on / is not supported"
+                    )));
+                }
+                landlock_ops.push(op);
+                steps.push(Step::BindFlat {
+                    src,
+                    dest: dest.clone(),
+                    kind,
+                });
+            } else {
+                steps.push(Step::Op(op));
+            }
+            attrs(&mut steps);
             continue;
         }
         match typ {
-            "proc" => steps.push(Step::Op(Op::Proc { dest })),
+            "proc" => steps.push(Step::Op(Op::Proc { dest: dest.clone() })),
             "tmpfs" if dest == Path::new("/dev") => {
                 // hutch's /dev: a tmpfs with the standard nodes, devpts and shm.
-                steps.push(Step::Op(Op::Dev { dest }));
+                steps.push(Step::TmpfsSize(o.size));
+                steps.push(Step::Op(Op::Dev { dest: dest.clone() }));
+                steps.push(Step::TmpfsSize(None));
+                if let Some(perms) = o.mode.filter(|m| *m != 0o755) {
+                    steps.push(Step::Op(Op::Chmod {
+                        perms,
+                        path: dest.clone(),
+                    }));
+                }
+                remount_ro(&mut steps);
                 dev_done = true;
             }
             "tmpfs" => {
-                let mut perms = None;
-                let mut size = None;
-                for o in &options {
-                    if let Some(mode) = o.strip_prefix("mode=") {
-                        perms = Some(u32::from_str_radix(mode, 8).map_err(|_| {
-                            Error::msg(format!("mounts: tmpfs on {}: {o}", dest.display()))
-                        })?);
-                    } else if let Some(s) = o.strip_prefix("size=") {
-                        size = Some(parse_size(s)?);
-                    }
+                if o.tmpcopyup {
+                    steps.push(Step::CopyUpFrom(dest.clone()));
                 }
                 steps.push(Step::Op(Op::Tmpfs {
                     dest: dest.clone(),
-                    perms,
-                    size,
+                    // The kernel's default, as runc and crun leave it.
+                    perms: Some(o.mode.unwrap_or(0o1777)),
+                    size: o.size,
                 }));
+                if o.tmpcopyup {
+                    steps.push(Step::CopyUpInto(dest.clone()));
+                }
                 remount_ro(&mut steps);
             }
-            "devpts" if dev_done && dest == Path::new("/dev/pts") => {}
+            "devpts" if dev_done && dest == Path::new("/dev/pts") => {
+                // hutch's devpts: newinstance,ptmxmode=0666,mode=620.
+                let mut data = Vec::new();
+                if let Some(g) = o.gid {
+                    data.push(format!("gid={g}"));
+                }
+                if o.gid.is_some() || o.mode.is_some_and(|m| m != 0o620) {
+                    data.push(format!("mode={:o}", o.mode.unwrap_or(0o620)));
+                }
+                if let Some(m) = o.ptmxmode.filter(|m| *m != 0o666) {
+                    data.push(format!("ptmxmode={m:o}"));
+                }
+                if !data.is_empty() {
+                    steps.push(Step::Devpts {
+                        dest: dest.clone(),
+                        data: data.join(","),
+                    });
+                }
+            }
             "devpts" => {
                 return Err(Error::msg(format!(
                     "mounts: devpts on {} is only supported at /dev/pts with a tmpfs on /dev",
                     dest.display()
                 )))
             }
-            "mqueue" => steps.push(Step::Op(Op::Mqueue { dest })),
+            "mqueue" => steps.push(Step::Op(Op::Mqueue { dest: dest.clone() })),
             "sysfs" => {
                 landlock_ops.push(Op::Bind {
                     src: "/sys".into(),
@@ -405,11 +675,11 @@ pub fn container(bundle: &Path, oci: &OciSpec) -> Result<Container> {
                     allow_missing: false,
                 });
                 steps.push(Step::Sysfs {
-                    dest,
-                    read_only: ro || !options.contains(&"rw"),
+                    dest: dest.clone(),
+                    read_only: o.ro || !options.contains(&"rw"),
                 });
             }
-            "cgroup" | "cgroup2" => steps.push(Step::Cgroup { dest }),
+            "cgroup" | "cgroup2" => steps.push(Step::Cgroup { dest: dest.clone() }),
             other => {
                 return Err(Error::msg(format!(
                     "mounts: type {other:?} on {} is not supported",
@@ -417,6 +687,7 @@ pub fn container(bundle: &Path, oci: &OciSpec) -> Result<Container> {
                 )))
             }
         }
+        attrs(&mut steps);
     }
     const STANDARD: [&str; 6] = [
         "/dev/null",
@@ -426,11 +697,38 @@ pub fn container(bundle: &Path, oci: &OciSpec) -> Result<Container> {
         "/dev/urandom",
         "/dev/tty",
     ];
-    for d in linux.devices().iter().flatten() {
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
         let p = d.path().clone();
-        if !(dev_done && STANDARD.iter().any(|s| Path::new(s) == p)) {
-            steps.push(Step::Device(p));
+        if dev_done && STANDARD.iter().any(|s| Path::new(s) == p) {
+            continue;
         }
+        use oci_spec::runtime::LinuxDeviceType as T;
+        let kind = match d.typ() {
+            T::C | T::U => libc::S_IFCHR,
+            T::B => libc::S_IFBLK,
+            T::P => libc::S_IFIFO,
+            T::A => {
+                return Err(Error::msg(format!(
+                    "linux.devices[{i}].type: \"a\" is not a device type (b, c, u or p)"
+                )))
+            }
+        };
+        let num = |n: i64, what: &str| {
+            u64::try_from(n).map_err(|_| {
+                Error::msg(format!(
+                    "linux.devices[{i}].{what}: {n} is not a device number"
+                ))
+            })
+        };
+        steps.push(Step::Device(Device {
+            path: p,
+            kind,
+            major: num(d.major(), "major")?,
+            minor: num(d.minor(), "minor")?,
+            mode: d.file_mode().unwrap_or(0o666) & 0o7777,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        }));
     }
     for p in linux.masked_paths().iter().flatten() {
         steps.push(Step::Mask(p.into()));
@@ -507,6 +805,87 @@ pub fn container(bundle: &Path, oci: &OciSpec) -> Result<Container> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_options_become_attributes() {
+        use crate::sys::*;
+        let opts = |typ: &str, dest: &str, o: &[&str]| {
+            mount_options(typ, Path::new(dest), o).unwrap_or_else(|e| panic!("{o:?}: {e:?}"))
+        };
+        let o = opts(
+            "bind",
+            "/v",
+            &["rbind", "rprivate", "nosuid", "noexec", "nodev"],
+        );
+        assert!(!o.flat && !o.ro && !o.dev);
+        assert_eq!(o.top.set, MOUNT_ATTR_NOEXEC);
+        assert_eq!(o.tree.propagation, 1 << 18); // MS_PRIVATE
+        let o = opts("bind", "/v", &["bind", "ro", "private", "rnoexec", "dev"]);
+        assert!(o.flat && o.ro && o.dev);
+        assert_eq!(o.top.propagation, 1 << 18);
+        assert_eq!(o.tree.set, MOUNT_ATTR_NOEXEC);
+        // Later options win; exec undoes noexec.
+        assert!(opts("bind", "/v", &["rbind", "noexec", "exec"])
+            .top
+            .is_empty());
+        assert!(!opts("bind", "/v", &["ro", "rw"]).ro);
+        // Access times as mount(2) makes them: strictatime over noatime over relatime.
+        let atime = |o: &[&str]| opts("tmpfs", "/t", o).top;
+        assert_eq!(
+            atime(&["noatime", "strictatime"]).set,
+            MOUNT_ATTR_STRICTATIME
+        );
+        assert_eq!(
+            atime(&["noatime", "nodiratime"]).set,
+            MOUNT_ATTR_NOATIME | MOUNT_ATTR_NODIRATIME
+        );
+        assert_eq!(atime(&["relatime"]).set, MOUNT_ATTR_RELATIME);
+        assert_eq!(
+            atime(&["relatime"]).clear,
+            MOUNT_ATTR_ATIME | MOUNT_ATTR_NODIRATIME
+        );
+        // Only clearing options: the mount keeps its access times.
+        assert!(atime(&["atime", "norelatime"]).is_empty());
+        let o = opts("tmpfs", "/t", &["mode=1777", "size=1m", "tmpcopyup"]);
+        assert_eq!(
+            (o.mode, o.size, o.tmpcopyup),
+            (Some(0o1777), Some(1 << 20), true)
+        );
+        let o = opts(
+            "devpts",
+            "/dev/pts",
+            &["newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        );
+        assert_eq!(
+            (o.gid, o.mode, o.ptmxmode),
+            (Some(5), Some(0o620), Some(0o666))
+        );
+        let o = opts(
+            "mqueue",
+            "/dev/mqueue",
+            &["nosuid", "noexec", "nodev", "ro"],
+        );
+        assert_eq!(
+            o.top.set,
+            MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+        );
+        for (typ, bad) in [
+            ("bind", "suid"),
+            ("bind", "idmap"),
+            ("bind", "rro=1"),
+            ("bind", "shared"),
+            ("tmpfs", "rro"),
+            ("tmpfs", "uid=0"),
+            ("proc", "exec"),
+            ("sysfs", "dev"),
+            ("devpts", "gid=x"),
+        ] {
+            assert!(
+                mount_options(typ, Path::new("/m"), &["nosuid", bad]).is_err_and(|(j, _)| j == 1),
+                "{typ} {bad}"
+            );
+        }
+    }
 
     #[test]
     fn sizes() {

@@ -74,7 +74,7 @@ fn features() -> String {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": state::OCI_VERSION,
         "hooks": ["createRuntime", "poststart", "poststop"],
-        "mountOptions": ["ro", "rw", "bind", "rbind", "nosuid", "nodev", "noexec", "mode", "size"],
+        "mountOptions": ["defaults", "ro", "rro", "rw", "bind", "rbind", "nosuid", "rnosuid", "nodev", "rnodev", "dev", "exec", "noexec", "rnoexec", "private", "rprivate", "slave", "rslave", "atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime", "diratime", "nodiratime", "mode", "size", "tmpcopyup", "newinstance", "ptmxmode", "gid"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": crate::caps::supported().iter().map(|c| c.to_string()).collect::<std::collections::BTreeSet<_>>(),

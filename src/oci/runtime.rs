@@ -107,11 +107,20 @@ fn console_socket(socket: Option<&Path>) -> Result<std::os::unix::net::UnixStrea
 /// In the process, inside its root: a pseudo-terminal from the container's own devpts
 /// (so that `tty` names it there), whose master goes to the console socket
 /// (SCM_RIGHTS); the slave is returned, for stdio and controlling terminal. With
-/// `console`, it is also bound on /dev/console.
-fn console(stream: std::os::unix::net::UnixStream, console: bool) -> Result<OwnedFd> {
+/// `console`, it is also bound on /dev/console; `size` is its (rows, columns).
+fn console(
+    stream: std::os::unix::net::UnixStream,
+    console: bool,
+    size: Option<(u16, u16)>,
+) -> Result<OwnedFd> {
     use nix::fcntl::OFlag;
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .ctx(|| "Can't open /dev/ptmx".into())?;
+    // process.consoleSize, as crun sets it: before the process can read it.
+    if let Some((rows, cols)) = size {
+        sys::set_window_size(master.as_raw_fd(), rows, cols)
+            .ctx(|| format!("process.consoleSize {rows}x{cols}: TIOCSWINSZ"))?;
+    }
     nix::pty::grantpt(&master).ctx(|| "grantpt".into())?;
     nix::pty::unlockpt(&master).ctx(|| "unlockpt".into())?;
     let name = nix::pty::ptsname_r(&master).ctx(|| "ptsname".into())?;
@@ -521,7 +530,7 @@ fn container_child(
     let umask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     build_root(c)?;
     let slave = match stream {
-        Some(s) => Some(console(s, true)?),
+        Some(s) => Some(console(s, true, c.process.console_size)?),
         None => None,
     };
     session(slave)?;
@@ -621,6 +630,16 @@ fn build_root(c: &Container) -> Result<()> {
         })
         .collect();
     let sources = crate::mounts::resolve_sources(&ops)?;
+    // The sources of the binds without rbind, resolved on the host as hutch's ops are.
+    let mut flat_sources = Vec::new();
+    for step in &c.steps {
+        if let Step::BindFlat { src, .. } = step {
+            flat_sources.push(
+                std::fs::canonicalize(src)
+                    .ctx(|| format!("Can't find source path {}", src.display()))?,
+            );
+        }
+    }
     let in_pid_ns = c.clone_flags & libc::CLONE_NEWPID != 0
         || c.join
             .iter()
@@ -629,8 +648,14 @@ fn build_root(c: &Container) -> Result<()> {
         || c.join
             .iter()
             .any(|(k, _)| k.contains(nix::sched::CloneFlags::CLONE_NEWCGROUP));
+    let in_userns = c.clone_flags & libc::CLONE_NEWUSER != 0
+        || c.join
+            .iter()
+            .any(|(k, _)| k.contains(nix::sched::CloneFlags::CLONE_NEWUSER));
     let mut root = Root::prepare(None)?;
     let mut next_op = 0;
+    let mut next_flat = 0;
+    let mut copy_from: Option<OwnedFd> = None;
     for step in &c.steps {
         match step {
             Step::Op(op) => {
@@ -680,28 +705,322 @@ fn build_root(c: &Container) -> Result<()> {
                         .ctx(|| format!("readonlyPaths {}", dest.display()))?;
                 }
             }
-            Step::Device(path) => {
-                let host = Path::new("/oldroot").join(path.strip_prefix("/").unwrap_or(path));
-                if !host.exists() {
-                    return Err(Error::msg(format!(
-                        "linux.devices: {} does not exist on the host (hutch binds devices, it does not make them)",
-                        path.display()
-                    )));
+            Step::Device(d) => device(&mut root, d, in_userns, in_pid_ns)?,
+            Step::Attrs {
+                dest,
+                top,
+                tree,
+                what,
+            } => {
+                let fd = match root.find(dest, true) {
+                    Ok(fd) => fd,
+                    // No mount there: the cgroups where the root has no such directory.
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+                    Err(e) => return Err(Error::io(format!("{what}: {}", dest.display()), e)),
+                };
+                for (a, recursive) in [(tree, true), (top, false)] {
+                    if a.is_empty() {
+                        continue;
+                    }
+                    let r = sys::mount_setattr_full(
+                        fd.as_fd(),
+                        a.set,
+                        a.clear,
+                        a.propagation,
+                        recursive,
+                    );
+                    if let Err(e) = r {
+                        let hint = if in_userns && e.raw_os_error() == Some(libc::EPERM) {
+                            " (in a user namespace the kernel keeps the flags of a host's \
+                             mount, access times included, as they are)"
+                        } else {
+                            ""
+                        };
+                        return Err(Error::msg(format!(
+                            "{what}: Can't apply the options on {}: {}{hint}",
+                            dest.display(),
+                            crate::error::strerror(&e)
+                        )));
+                    }
                 }
-                root.apply(
-                    &crate::spec::Op::Bind {
-                        src: path.clone(),
-                        dest: path.clone(),
-                        kind: crate::spec::BindKind::Dev,
-                        allow_missing: false,
-                    },
-                    Some(path),
-                    in_pid_ns,
-                )?;
             }
+            Step::BindFlat { src, dest, kind } => {
+                let from = Path::new("/oldroot").join(
+                    flat_sources[next_flat]
+                        .strip_prefix("/")
+                        .unwrap_or(&flat_sources[next_flat]),
+                );
+                next_flat += 1;
+                bind_flat(&root, &from, dest, *kind).ctx_err(|| {
+                    format!("Can't bind mount {} on {}", src.display(), dest.display())
+                })?;
+            }
+            Step::CopyUpFrom(dest) => {
+                copy_from = root.find(dest, true).ok().and_then(|fd| {
+                    nix::fcntl::open(
+                        &fd_path(fd.as_raw_fd()),
+                        nix::fcntl::OFlag::O_RDONLY
+                            | nix::fcntl::OFlag::O_DIRECTORY
+                            | nix::fcntl::OFlag::O_CLOEXEC,
+                        nix::sys::stat::Mode::empty(),
+                    )
+                    .ok()
+                });
+            }
+            Step::CopyUpInto(dest) => {
+                let Some(from) = copy_from.take() else {
+                    continue;
+                };
+                let into = root
+                    .find(dest, true)
+                    .ctx(|| format!("tmpcopyup: {}", dest.display()))?;
+                copy_tree(&fd_path(from.as_raw_fd()), &fd_path(into.as_raw_fd()), dest)?;
+            }
+            Step::TmpfsSize(size) => root.set_tmpfs_size(*size),
+            Step::Devpts { dest, data } => devpts(&root, dest, data)?,
         }
     }
     root.finish()
+}
+
+/// A bind of `from` (seen from the base) on `dest` without its submounts (`bind`
+/// without `rbind`).
+fn bind_flat(root: &Root, from: &Path, dest: &Path, kind: crate::spec::BindKind) -> Result<()> {
+    use crate::spec::BindKind;
+    let target = root.bind_target(from, dest)?;
+    let tree = sys::open_tree(
+        libc::AT_FDCWD,
+        from,
+        sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC,
+    )
+    .ctx(|| from.display().to_string())?;
+    let attrs = match kind {
+        BindKind::ReadOnly => {
+            sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV
+        }
+        BindKind::ReadWrite => sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        BindKind::Dev => sys::MOUNT_ATTR_NOSUID,
+    };
+    sys::mount_setattr_fd(tree.as_fd(), attrs, false).ctx(|| "mount_setattr".into())?;
+    sys::move_mount_fd(tree.as_fd(), target.as_fd()).ctx(|| "move_mount".into())
+}
+
+/// `tmpcopyup`: what was under the tmpfs (`from`, seen from the base) copied into it
+/// (`into`), with owners and modes, as crun does; `dest` names it in errors.
+fn copy_tree(from: &Path, into: &Path, dest: &Path) -> Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+    let entries = std::fs::read_dir(from).ctx(|| format!("tmpcopyup: {}", dest.display()))?;
+    for entry in entries {
+        let entry = entry.ctx(|| format!("tmpcopyup: {}", dest.display()))?;
+        let name = entry.file_name();
+        let (src, dst, inside) = (from.join(&name), into.join(&name), dest.join(&name));
+        let ctx = || format!("tmpcopyup: {}", inside.display());
+        let md = std::fs::symlink_metadata(&src).ctx(ctx)?;
+        let ft = md.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&dst).ctx(ctx)?;
+            copy_tree(&src, &dst, &inside)?;
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(&src).ctx(ctx)?;
+            std::os::unix::fs::symlink(target, &dst).ctx(ctx)?;
+        } else if ft.is_file() {
+            let mut r = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&src)
+                .ctx(ctx)?;
+            let mut w = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&dst)
+                .ctx(ctx)?;
+            std::io::copy(&mut r, &mut w).ctx(ctx)?;
+        } else if ft.is_fifo() || ft.is_socket() || ft.is_char_device() || ft.is_block_device() {
+            nix::sys::stat::mknod(
+                &dst,
+                nix::sys::stat::SFlag::from_bits_truncate(md.mode() & libc::S_IFMT),
+                nix::sys::stat::Mode::from_bits_truncate(md.mode() & 0o7777),
+                md.rdev(),
+            )
+            .ctx(ctx)?;
+        }
+        std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid())).ctx(ctx)?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))
+                .ctx(ctx)?;
+        }
+    }
+    Ok(())
+}
+
+/// hutch's devpts on `dest`, remounted with the bundle's `gid=`/`mode=`/`ptmxmode=`.
+fn devpts(root: &Root, dest: &Path, data: &str) -> Result<()> {
+    let gid = data
+        .split(',')
+        .find_map(|o| o.strip_prefix("gid="))
+        .and_then(|g| g.parse::<u32>().ok());
+    if let Some(g) = gid {
+        // The kernel takes only a group of the mounting user namespace (EINVAL else).
+        let map = std::fs::read_to_string("/oldroot/proc/self/gid_map").unwrap_or_default();
+        let mapped = map.lines().any(|l| {
+            let n: Vec<u64> = l
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            n.len() == 3 && (n[0]..n[0] + n[2]).contains(&u64::from(g))
+        });
+        if !mapped {
+            return Err(Error::msg(format!(
+                "mounts: devpts option gid={g}: group {g} is not mapped in the container's \
+                 user namespace (crun fails the same way; podman and `crun spec --rootless` \
+                 leave gid= out then)"
+            )));
+        }
+    }
+    let fd = root
+        .find(dest, true)
+        .ctx(|| format!("devpts {}", dest.display()))?;
+    nix::mount::mount(
+        None::<&str>,
+        &fd_path(fd.as_raw_fd()),
+        None::<&str>,
+        nix::mount::MsFlags::MS_REMOUNT
+            | nix::mount::MsFlags::MS_NOSUID
+            | nix::mount::MsFlags::MS_NOEXEC,
+        Some(data),
+    )
+    .ctx(|| format!("mounts: devpts on {} with {data}", dest.display()))
+}
+
+fn type_name(kind: u32) -> &'static str {
+    match kind {
+        libc::S_IFCHR => "character device",
+        libc::S_IFBLK => "block device",
+        libc::S_IFIFO => "fifo",
+        libc::S_IFDIR => "directory",
+        libc::S_IFREG => "regular file",
+        _ => "special file",
+    }
+}
+
+/// A node of `linux.devices`: made with mknod (with the mode and owner asked for) as
+/// real root without a user namespace, or a fifo, as runc and crun do; else the host's
+/// node, bound, which must be the device asked for.
+fn device(root: &mut Root, d: &config::Device, in_userns: bool, in_pid_ns: bool) -> Result<()> {
+    use nix::sys::stat::{makedev, Mode, SFlag};
+    let path = &d.path;
+    let rdev = makedev(d.major, d.minor);
+    if !in_userns || d.kind == libc::S_IFIFO {
+        let ctx = || format!("linux.devices: Can't make {}", path.display());
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        root.apply(
+            &crate::spec::Op::Dir {
+                dest: parent.to_path_buf(),
+                perms: None,
+            },
+            None,
+            false,
+        )?;
+        let dir = root.find(parent, true).ctx(ctx)?;
+        let name = path.file_name().ok_or_else(|| Error::msg(ctx()))?;
+        let make = || {
+            nix::sys::stat::mknodat(
+                dir.as_fd(),
+                name,
+                SFlag::from_bits_truncate(d.kind),
+                Mode::from_bits_truncate(d.mode),
+                rdev,
+            )
+        };
+        match make() {
+            // Already there (in the image): kept if it is the device asked for.
+            Err(nix::errno::Errno::EEXIST) => {
+                let st =
+                    nix::sys::stat::fstatat(&dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                        .ctx(ctx)?;
+                if st.st_mode & libc::S_IFMT != d.kind
+                    || (d.kind != libc::S_IFIFO && st.st_rdev != rdev)
+                {
+                    return Err(Error::msg(format!(
+                        "linux.devices: {} exists in the container and is not the {} {}:{} \
+                         asked for",
+                        path.display(),
+                        type_name(d.kind),
+                        d.major,
+                        d.minor
+                    )));
+                }
+            }
+            r => r.ctx(ctx)?,
+        }
+        nix::unistd::fchownat(
+            &dir,
+            name,
+            Some(nix::unistd::Uid::from_raw(d.uid)),
+            Some(nix::unistd::Gid::from_raw(d.gid)),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .ctx(ctx)?;
+        let node = root.find(path, false).ctx(ctx)?;
+        nix::sys::stat::fchmodat(
+            nix::fcntl::AT_FDCWD,
+            &fd_path(node.as_raw_fd()),
+            Mode::from_bits_truncate(d.mode),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .ctx(ctx)?;
+        if d.kind != libc::S_IFIFO {
+            // hutch's /dev is nodev: the node, bound on itself, is a mount that is not.
+            let tree = sys::open_tree(
+                libc::AT_FDCWD,
+                &fd_path(node.as_raw_fd()),
+                sys::OPEN_TREE_CLONE | sys::OPEN_TREE_CLOEXEC,
+            )
+            .ctx(ctx)?;
+            sys::mount_setattr_full(
+                tree.as_fd(),
+                sys::MOUNT_ATTR_NOSUID,
+                sys::MOUNT_ATTR_NODEV,
+                0,
+                false,
+            )
+            .ctx(ctx)?;
+            sys::move_mount_fd(tree.as_fd(), node.as_fd()).ctx(ctx)?;
+        }
+        return Ok(());
+    }
+    let host = Path::new("/oldroot").join(path.strip_prefix("/").unwrap_or(path));
+    let st = nix::sys::stat::stat(&host).map_err(|_| {
+        Error::msg(format!(
+            "linux.devices: {} does not exist on the host (in a user namespace hutch binds \
+             the host's node, as crun does: it cannot make one)",
+            path.display()
+        ))
+    })?;
+    if st.st_mode & libc::S_IFMT != d.kind || st.st_rdev != rdev {
+        return Err(Error::msg(format!(
+            "linux.devices: {} on the host is a {} {}:{}, not the {} {}:{} asked for (in a \
+             user namespace hutch binds the host's node)",
+            path.display(),
+            type_name(st.st_mode & libc::S_IFMT),
+            nix::sys::stat::major(st.st_rdev),
+            nix::sys::stat::minor(st.st_rdev),
+            type_name(d.kind),
+            d.major,
+            d.minor
+        )));
+    }
+    root.apply(
+        &crate::spec::Op::Bind {
+            src: path.clone(),
+            dest: path.clone(),
+            kind: crate::spec::BindKind::Dev,
+            allow_missing: false,
+        },
+        Some(path),
+        in_pid_ns,
+    )
 }
 
 fn fd_path(fd: RawFd) -> PathBuf {
@@ -854,8 +1173,18 @@ fn identity(p: &Proc, in_userns: bool) -> Result<()> {
     sys::capset(mask(effective), mask(permitted), mask(inheritable))
         .ctx(|| "Can't set capabilities".into())?;
     for cap in ambient {
-        sys::ambient_raise(cap.index() as u32)
-            .ctx(|| format!("Can't raise ambient capability {cap}"))?;
+        match sys::ambient_raise(cap.index() as u32) {
+            Ok(()) => {}
+            // As crun: an ambient capability the kernel refuses (one not both permitted
+            // and inheritable, as `crun spec` and `runc spec` ask) is left out.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EINVAL)) => {}
+            Err(e) => {
+                return Err(Error::io(
+                    format!("Can't raise ambient capability {cap}"),
+                    e,
+                ))
+            }
+        }
     }
     Ok(())
 }
@@ -1220,7 +1549,7 @@ fn exec_child(
     s: &Saved,
 ) -> Result<std::convert::Infallible> {
     let slave = match stream {
-        Some(st) => Some(console(st, false)?),
+        Some(st) => Some(console(st, false, p.console_size)?),
         None => None,
     };
     session(slave)?;

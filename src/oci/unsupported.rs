@@ -16,16 +16,30 @@
 //! (see seccomp.rs), `rootfsPropagation` private/rprivate/slave/rslave, `maskedPaths`,
 //! `readonlyPaths`).
 //!
-//! Mount options: `ro`, `rw`, `bind`, `rbind` (hutch's binds are recursive), `dev` on a
-//! bind; `nosuid` and `nodev` (hutch mounts everything so); `exec`, `noexec` (proc and
-//! devpts are mounted noexec; on binds and tmpfs it is not applied yet); the propagation
-//! `private`, `rprivate`, `slave`, `rslave` (hutch's mounts are slaves of the host's:
-//! nothing propagates out); the access-time options (`atime`, `noatime`, `relatime`,
-//! `norelatime`, `strictatime`, `nostrictatime`, `diratime`, `nodiratime`: accepted, not
-//! applied, they only change access-time updates); on tmpfs `mode=`, `size=` and
-//! `tmpcopyup` (podman's `--read-only` tmpfs: accepted, not applied yet: the tmpfs
-//! starts empty); on devpts `newinstance`, `ptmxmode=0666`, `mode=0620`/`620`, `gid=5`
-//! (hutch's devpts). Anything else is refused, e.g. `suid`, `shared`, `idmap`, `uid=`.
+//! Mount options (parsed by `config::mount_options`, each applied): `defaults`; `ro`
+//! (recursive on binds, as `rro`), `rw` (the default); `bind` (the source's mount alone:
+//! `open_tree` without AT_RECURSIVE) and `rbind`; `nosuid`/`rnosuid` (hutch mounts
+//! everything nosuid); `nodev`/`rnodev` and, on binds, `dev` (devices allowed); `noexec`
+//! on the mount and `rnoexec` on its whole tree, `exec` (the default; refused on proc,
+//! sysfs and devpts, which hutch mounts noexec); propagation `private`, `rprivate`,
+//! `slave`, `rslave` (hutch's binds are otherwise slaves of the host's mounts: nothing
+//! propagates out); access times `atime`, `noatime`, `relatime`, `norelatime`,
+//! `strictatime`, `nostrictatime`, `diratime`, `nodiratime`, combined as mount(2)
+//! combines them (all `mount_setattr` after the mount; in a user namespace the kernel
+//! refuses to change those of a host's mount, and the error says so); tmpfs `mode=`
+//! (1777 by default, the kernel's), `size=`, `tmpcopyup` (the directory's contents
+//! copied into the tmpfs, as crun does; not on /dev); on /dev (hutch's own) `mode=` and
+//! `size=`; devpts `newinstance`, `gid=`, `mode=`, `ptmxmode=` (hutch's devpts,
+//! remounted with them; a `gid=` not mapped in the container's user namespace is an
+//! error, as the kernel and crun make it). Anything else is refused with its index, e.g.
+//! `suid`, `shared`, `unbindable`, `idmap`, `ridmap`, `rexec`, tmpfs `uid=`, proc
+//! `hidepid=`, `rw` on cgroup (hutch binds the host's cgroups read-only).
+//!
+//! `linux.devices`: made with mknod (type, major, minor, `fileMode`, `uid`, `gid`) where
+//! the runtime is real root without a user namespace, and bound on themselves so that
+//! hutch's nodev /dev lets them open; in a user namespace the host's node is bound, as
+//! crun does, and must be the device asked for (its own mode and owner stay); fifos are
+//! always made. Type `a` is refused.
 
 use std::path::Path;
 
@@ -96,6 +110,16 @@ pub fn check(spec: &Spec) -> Result<()> {
         if p.exec_cpu_affinity().is_some() {
             return Err(refuse("process.execCPUAffinity", NOT_SUPPORTED));
         }
+        if let Some(b) = p.console_size() {
+            for (what, n) in [("height", b.height()), ("width", b.width())] {
+                if n > u64::from(u16::MAX) {
+                    return Err(refuse(
+                        &format!("process.consoleSize.{what}"),
+                        format!("{n} is out of range"),
+                    ));
+                }
+            }
+        }
     } else {
         return Err(refuse("process", "missing"));
     }
@@ -154,6 +178,20 @@ pub fn check(spec: &Spec) -> Result<()> {
                     &format!("linux.devices[{i}].path"),
                     format!("{} is not an absolute path", d.path().display()),
                 ));
+            }
+            if d.typ() == oci_spec::runtime::LinuxDeviceType::A {
+                return Err(refuse(
+                    &format!("linux.devices[{i}].type"),
+                    "\"a\" is not a device type (b, c, u or p)",
+                ));
+            }
+            for (what, n) in [("major", d.major()), ("minor", d.minor())] {
+                if n < 0 {
+                    return Err(refuse(
+                        &format!("linux.devices[{i}].{what}"),
+                        format!("{n} is not a device number"),
+                    ));
+                }
             }
         }
         if let Some(s) = l.seccomp() {
@@ -238,28 +276,6 @@ const TYPES: &[&str] = &[
     "bind", "proc", "tmpfs", "devpts", "mqueue", "sysfs", "cgroup", "cgroup2",
 ];
 
-/// Options accepted on every mount (see the module's documentation).
-const ANY: &[&str] = &[
-    "ro",
-    "rw",
-    "nosuid",
-    "nodev",
-    "exec",
-    "noexec",
-    "private",
-    "rprivate",
-    "slave",
-    "rslave",
-    "atime",
-    "noatime",
-    "relatime",
-    "norelatime",
-    "strictatime",
-    "nostrictatime",
-    "diratime",
-    "nodiratime",
-];
-
 fn mount(i: usize, m: &Mount) -> Result<()> {
     let field = format!("mounts[{i}]");
     let dest = m.destination();
@@ -302,36 +318,15 @@ fn mount(i: usize, m: &Mount) -> Result<()> {
             ),
         ));
     }
-    for (j, o) in options.iter().enumerate() {
-        let ok = ANY.contains(o)
-            || match typ {
-                "bind" => matches!(*o, "bind" | "rbind" | "dev"),
-                "tmpfs" => {
-                    *o == "tmpcopyup"
-                        || o.strip_prefix("mode=")
-                            .is_some_and(|v| u32::from_str_radix(v, 8).is_ok())
-                        || o.strip_prefix("size=").is_some_and(|v| !v.is_empty())
-                }
-                "devpts" => matches!(
-                    *o,
-                    "newinstance"
-                        | "ptmxmode=0666"
-                        | "ptmxmode=666"
-                        | "mode=0620"
-                        | "mode=620"
-                        | "gid=5"
-                ),
-                _ => false,
-            };
-        if !ok {
-            return Err(refuse(
-                &format!("{field}.options[{j}]"),
-                format!(
-                    "{o:?} on the {typ} mount on {} is not supported by hutch",
-                    dest.display()
-                ),
-            ));
-        }
+    if let Err((j, why)) = super::config::mount_options(typ, dest, &options) {
+        return Err(refuse(
+            &format!("{field}.options[{j}]"),
+            format!(
+                "{:?} on the {typ} mount on {}: {why}",
+                options[j],
+                dest.display()
+            ),
+        ));
     }
     Ok(())
 }

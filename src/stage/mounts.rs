@@ -489,6 +489,22 @@ impl Root {
         Ok(path)
     }
 
+    /// The mount point for a bind of `src` (a path seen from the base) on `dest`: a
+    /// directory, or a file where `src` is not one, made where missing. For the OCI
+    /// runtime's non-recursive binds (src/oci/runtime.rs), which mount on it themselves.
+    pub fn bind_target(&self, src: &Path, dest: &Path) -> Result<OwnedFd> {
+        if std::fs::metadata(src).is_ok_and(|m| m.is_dir()) {
+            self.ensure_dir(dest, 0o755, parent_mode(0))
+        } else {
+            self.ensure_file(dest, 0o444, parent_mode(0))
+        }
+    }
+
+    /// `--tmpfs-size` from here on (the OCI runtime's /dev takes its `size=` so).
+    pub fn set_tmpfs_size(&mut self, size: Option<u64>) {
+        self.tmpfs_size = size;
+    }
+
     /// An `O_PATH` descriptor of `dest` in the new root (`follow`: a final symlink
     /// is followed, inside the new root), for src/stage/sockets.rs.
     pub fn find(&self, dest: &Path, follow: bool) -> io::Result<OwnedFd> {

@@ -271,8 +271,78 @@ fn each_unsupported_field_is_named() {
         ),
         (
             "/mounts/3",
-            json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["newinstance", "gid=7"]}),
-            "mounts[3].options[1]: \"gid=7\"",
+            json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["newinstance", "gid=tty"]}),
+            "mounts[3].options[1]: \"gid=tty\" on the devpts mount on /dev/pts: not a group id",
+        ),
+        (
+            "/mounts/3",
+            json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["newinstance", "max=10"]}),
+            "mounts[3].options[1]: \"max=10\" on the devpts mount on /dev/pts: not supported",
+        ),
+        (
+            "/mounts/3",
+            json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["exec"]}),
+            "mounts[3].options[0]: \"exec\" on the devpts mount on /dev/pts: hutch mounts devpts noexec",
+        ),
+        (
+            "/mounts/0",
+            json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["exec"]}),
+            "mounts[0].options[0]: \"exec\" on the proc mount on /proc: hutch mounts proc noexec",
+        ),
+        (
+            "/mounts/1",
+            json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}),
+            "mounts[1].options[0]: \"tmpcopyup\" on the tmpfs mount on /dev: hutch's /dev",
+        ),
+        (
+            "/mounts/10",
+            json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": ["dev"]}),
+            "mounts[10].options[0]: \"dev\" on the tmpfs mount on /mnt: hutch mounts tmpfs nodev",
+        ),
+        (
+            "/mounts/10",
+            json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": ["size=lots"]}),
+            "mounts[10].options[0]: \"size=lots\" on the tmpfs mount on /mnt: not a size",
+        ),
+        (
+            "/mounts/10",
+            json!({"destination": "/mnt", "type": "mqueue", "source": "mqueue", "options": ["tmpcopyup"]}),
+            "mounts[10].options[0]: \"tmpcopyup\" on the mqueue mount",
+        ),
+        (
+            "/mounts/10",
+            json!({"destination": "/mnt", "type": "bind", "source": "/x", "options": ["rbind", "ridmap"]}),
+            "mounts[10].options[1]: \"ridmap\"",
+        ),
+        (
+            "/mounts/10",
+            json!({"destination": "/mnt", "type": "bind", "source": "/x", "options": ["rbind", "unbindable"]}),
+            "mounts[10].options[1]: \"unbindable\"",
+        ),
+        (
+            "/mounts/10",
+            json!({"destination": "/mnt", "type": "bind", "source": "/x", "options": ["rbind", "rexec"]}),
+            "mounts[10].options[1]: \"rexec\"",
+        ),
+        (
+            "/mounts/9",
+            json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["rw"]}),
+            "mounts[9].options[0]: \"rw\" on the cgroup mount on /sys/fs/cgroup: hutch binds the host's cgroups read-only",
+        ),
+        (
+            "/linux/devices",
+            json!([{"path": "/dev/x", "type": "a", "major": 1, "minor": 3}]),
+            "linux.devices[0].type: ",
+        ),
+        (
+            "/linux/devices",
+            json!([{"path": "/dev/x", "type": "c", "major": -1, "minor": 3}]),
+            "linux.devices[0].major: -1 is not a device number",
+        ),
+        (
+            "/process/consoleSize",
+            json!({"height": 70000, "width": 80}),
+            "process.consoleSize.height: 70000 is out of range",
         ),
         (
             "/mounts/10",
