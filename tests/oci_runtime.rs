@@ -40,6 +40,9 @@ struct Bundle {
     config: Value,
     /// A cgroup.procs the runtime's commands are moved into first (by root).
     born_in: Option<PathBuf>,
+    /// Run the runtime in a mount namespace of its own whose mounts are all shared (by
+    /// root), as systemd leaves a host's: hutch's are then slaves of them.
+    shared_root: bool,
 }
 
 impl Bundle {
@@ -133,6 +136,7 @@ impl Bundle {
             user,
             config,
             born_in: None,
+            shared_root: false,
         };
         Some(b)
     }
@@ -157,6 +161,18 @@ impl Bundle {
     /// `hutch oci --root STATE ARGS...` as the bundle's user.
     fn oci(&self, args: &[&str]) -> Command {
         let mut cmd = self.user.cmd(support::hutch_path());
+        if self.shared_root {
+            cmd = cmd.wrap([
+                "unshare",
+                "-m",
+                "--propagation",
+                "unchanged",
+                "sh",
+                "-c",
+                "mount --make-rshared / && exec \"$@\"",
+                "sh",
+            ]);
+        }
         if let Some(procs) = &self.born_in {
             cmd = cmd.wrap([
                 "sh".as_ref(),
@@ -1175,6 +1191,31 @@ fn mount_options_are_applied() {
             assert_eq!(code, 1, "{err}");
             assert!(err.contains("Can't bind mount"), "{err}");
         }
+    }
+}
+
+/// `linux.rootfsPropagation` private or rprivate: no mount of the container is a slave
+/// of the host's (no `master:` tag in mountinfo), even where the host's mounts are all
+/// shared, as systemd leaves them; a shared root is refused by name.
+#[test]
+fn rootfs_propagation_private_cuts_the_mounts_off_the_host() {
+    subreaper();
+    for user in support::users() {
+        let Some(mut b) = Bundle::new(user, &["sh", "-c", "grep -c master: /proc/self/mountinfo"])
+        else {
+            return;
+        };
+        // This host's mounts are private (no systemd): share them first.
+        b.shared_root = true;
+        for p in ["private", "rprivate"] {
+            b.config["linux"]["rootfsPropagation"] = json!(p);
+            let (code, out) = run_container(&b, p);
+            assert_eq!((code, out.trim()), (1, "0"), "{user:?} {p}: {out}");
+        }
+        b.config["linux"]["rootfsPropagation"] = json!("shared");
+        let (code, err) = b.create("shared");
+        assert_eq!(code, 1, "{user:?}: {err}");
+        assert!(err.contains("linux.rootfsPropagation"), "{user:?}: {err}");
     }
 }
 

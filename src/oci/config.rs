@@ -285,6 +285,9 @@ pub struct Container {
     pub hardening: bool,
     pub cgroups_path: Option<PathBuf>,
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// `linux.rootfsPropagation` private or rprivate: the root's mounts stop being
+    /// slaves of the host's (hutch's default, as `slave`/`rslave` or none ask).
+    pub rootfs_private: bool,
 }
 
 pub fn load(bundle: &Path) -> Result<OciSpec> {
@@ -799,6 +802,10 @@ pub fn container(bundle: &Path, oci: &OciSpec) -> Result<Container> {
         hardening,
         cgroups_path: linux.cgroups_path().clone(),
         annotations,
+        rootfs_private: matches!(
+            linux.rootfs_propagation().as_deref(),
+            Some("private" | "rprivate")
+        ),
     })
 }
 

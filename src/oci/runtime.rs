@@ -780,7 +780,20 @@ fn build_root(c: &Container) -> Result<()> {
             Step::Devpts { dest, data } => devpts(&root, dest, data)?,
         }
     }
-    root.finish()
+    root.finish()?;
+    // Every mount below the new root is a slave of the host's (src/stage/mounts.rs);
+    // `linux.rootfsPropagation` private/rprivate cuts them off from the host's events.
+    if c.rootfs_private {
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .ctx(|| "linux.rootfsPropagation: make / private".into())?;
+    }
+    Ok(())
 }
 
 /// A bind of `from` (seen from the base) on `dest` without its submounts (`bind`

@@ -22,8 +22,8 @@
 //! everything nosuid); `nodev`/`rnodev` and, on binds, `dev` (devices allowed); `noexec`
 //! on the mount and `rnoexec` on its whole tree, `exec` (the default; refused on proc,
 //! sysfs and devpts, which hutch mounts noexec); propagation `private`, `rprivate`,
-//! `slave`, `rslave` (hutch's binds are otherwise slaves of the host's mounts: nothing
-//! propagates out); access times `atime`, `noatime`, `relatime`, `norelatime`,
+//! `slave`, `rslave` (the container's mounts are copies that get no mount events from
+//! the host either way; docs/oci.md lists it); access times `atime`, `noatime`, `relatime`, `norelatime`,
 //! `strictatime`, `nostrictatime`, `diratime`, `nodiratime`, combined as mount(2)
 //! combines them (all `mount_setattr` after the mount; in a user namespace the kernel
 //! refuses to change those of a host's mount, and the error says so); tmpfs `mode=`
@@ -204,7 +204,7 @@ pub fn check(spec: &Spec) -> Result<()> {
                 return Err(refuse(
                     "linux.rootfsPropagation",
                     format!(
-                        "{p:?} is not supported (hutch's mounts are slaves of the host's: \
+                        "{p:?} is not supported (nothing propagates out of hutch's mounts: \
                          private, rprivate, slave and rslave are accepted)"
                     ),
                 ))

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const TIMEOUT: Duration = Duration::from_secs(60);
+/// Generous: under TCG (tests/vm/run) pip alone takes most of a minute.
+const TIMEOUT: Duration = Duration::from_secs(240);
 const PY: &str = "/usr/bin/python3";
 const USERS: [User; 2] = [User::Root, User::Nobody];
 /// A refusal must come well before any timeout (the probe's is 10 s).
