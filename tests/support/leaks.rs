@@ -55,8 +55,12 @@ pub fn open_fds() -> usize {
         .unwrap_or(0)
 }
 
-/// Every process in state Z, as "PID (COMM) parent PPID".
+/// Every process in state Z whose parent is this test process, as "PID (COMM) parent
+/// PPID". [`Snapshot::take`] makes the test process a child subreaper, so whatever a
+/// run leaves (a process of the sandbox, a network helper) is reparented here, never
+/// to pid 1: a zombie elsewhere on the machine (another program's) is not the runs'.
 fn zombies() -> BTreeSet<(i32, String)> {
+    let me = std::process::id().to_string();
     let mut out = BTreeSet::new();
     for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
@@ -73,7 +77,9 @@ fn zombies() -> BTreeSet<(i32, String)> {
         let mut rest = stat[close + 1..].split_whitespace();
         if rest.next() == Some("Z") {
             let ppid = rest.next().unwrap_or("?");
-            out.insert((pid, format!("{pid} ({comm}) parent {ppid}")));
+            if ppid == me {
+                out.insert((pid, format!("{pid} ({comm}) parent {ppid}")));
+            }
         }
     }
     out
@@ -167,6 +173,8 @@ fn settle<T>(patience: Duration, mut f: impl FnMut() -> Vec<T>) -> Vec<T> {
 
 impl Snapshot {
     pub fn take() -> Snapshot {
+        // Orphans of the runs come to us, where `zombies` looks for them.
+        nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
         // The test directory (support::base) exists before the first count.
         let _ = util::base();
         Snapshot {
