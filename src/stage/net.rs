@@ -558,6 +558,13 @@ pub struct Helper {
     _relay: Option<crate::allow::Relay>,
 }
 
+impl Helper {
+    /// The relay of `--allow-host`/`--allow-net`, if that is what carries the traffic.
+    pub fn relay(&self) -> Option<&crate::allow::Relay> {
+        self._relay.as_ref()
+    }
+}
+
 /// The running helper process. Dropping it kills it and waits for it.
 pub struct Process {
     child: Child,
