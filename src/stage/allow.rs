@@ -59,6 +59,9 @@
 //!   and the relay's own check of every connection (a name's port, a reset
 //!   otherwise). A swapped address meets those, and is only not counted when the
 //!   route refuses it.
+//! - Only calls made in the sandbox's network namespace are judged (the caller's
+//!   /proc/PID/ns/net, looked at before refusing): below, a nested sandbox's own
+//!   namespace has other synthetic addresses and rules.
 //! - Not watched, so refused by the route (or the relay) but not counted:
 //!   `sendmsg`/`sendmmsg` (their address is in a `msghdr` in memory, which BPF cannot
 //!   read, so watching them would stop every sendmsg, unix sockets included: see
@@ -791,6 +794,8 @@ struct State {
     policy: Policy,
     /// The ports the relay listens on in the sandbox (TCP and UDP, every address).
     relay_ports: Vec<u16>,
+    /// The sandbox's network namespace (device, inode), if /proc told.
+    netns: Option<(u64, u64)>,
     upstream: SocketAddr,
     names: Mutex<(HashMap<String, u32>, Vec<Entry>)>,
 }
@@ -983,6 +988,13 @@ impl State {
     }
 }
 
+/// The network namespace of process (or thread) `pid`: (device, inode).
+fn netns_of(pid: libc::pid_t) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
 fn is_synthetic(ip: IpAddr) -> bool {
     in_prefix(ip, IpAddr::V4(SYNTH4), SYNTH4_LEN) || in_prefix(ip, IpAddr::V6(SYNTH6), SYNTH6_LEN)
 }
@@ -1009,9 +1021,9 @@ pub struct Relay {
     _state: Arc<State>,
 }
 
-/// Monitor side: receive the sockets the child bound (until its "end"), start the
-/// relay. An error when the child ended before.
-pub fn start(policy: &Policy, sock: OwnedFd) -> Result<Relay> {
+/// Monitor side: receive the sockets the child (`pid`) bound (until its "end"), start
+/// the relay. An error when the child ended before.
+pub fn start(policy: &Policy, sock: OwnedFd, pid: libc::pid_t) -> Result<Relay> {
     if let Ok(mut d) = DENIED.lock() {
         d.get_or_insert_with(Denials::default);
     }
@@ -1031,6 +1043,8 @@ pub fn start(policy: &Policy, sock: OwnedFd) -> Result<Relay> {
     let state = Arc::new(State {
         policy: policy.clone(),
         relay_ports: policy.ports(),
+        // The child is there, in its network namespace, until the gate opens.
+        netns: netns_of(pid),
         upstream: upstream(),
         names: Mutex::new((HashMap::new(), Vec::new())),
     });
@@ -1205,6 +1219,12 @@ fn watch_answer(
     let Some(host) = st.verdict(dst.ip().to_canonical(), dst.port()) else {
         return Answer::Continue;
     };
+    // The rules speak of the sandbox's network namespace: a call made in another
+    // (a nested sandbox's, whose hutch could not add its own watch) is not ours to
+    // judge.
+    if st.netns.is_none() || netns_of(n.pid as i32) != st.netns {
+        return Answer::Continue;
+    }
     let Some((stream, proto)) = socket_proto(n.pid as i32, n.args[0] as i32) else {
         return Answer::Continue;
     };

@@ -597,7 +597,7 @@ impl Drop for Process {
 pub fn attach(net: &NetSpec, pid: libc::pid_t, gate: &Gate) -> Result<Option<Helper>> {
     gate.close_child_end();
     if let Some(sock) = gate.relay_monitor.take() {
-        return crate::allow::start(&crate::allow::Policy::of(net), sock).map(|r| {
+        return crate::allow::start(&crate::allow::Policy::of(net), sock, pid).map(|r| {
             Some(Helper {
                 _process: None,
                 _relay: Some(r),
