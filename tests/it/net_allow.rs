@@ -804,6 +804,95 @@ fn refusals_fail_fast_and_are_counted() {
     });
 }
 
+/// A sandbox with rules inside another (whose watch holds the one listener a filter
+/// chain may have): it runs as without the watch, and the outer watch does not judge
+/// calls made in the inner network namespace (its addresses are not the outer's).
+#[test]
+fn nested_below_another_watch() {
+    in_netns(|| {
+        if !watched() {
+            support::skip("no connection watch before Linux 5.6");
+            return;
+        }
+        let fx = Fixtures::start();
+        let specs = [
+            "tcp,192.0.2.11,80",
+            "tcp,192.0.2.10,80",
+            "tcp,192.0.2.11,8080",
+        ];
+        let inner = bin_dir().join("hutch").display().to_string();
+        let mut cmd: Vec<String> = [
+            &inner,
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            // The outer sandbox's /etc/resolv.conf cannot be bound over again.
+            "--tmpfs",
+            "/etc",
+            "--allow-net",
+            "192.0.2.11:80",
+            "--stats",
+            "--report",
+            "--",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        cmd.extend(probe_cmd(&specs));
+        let bin = bin_dir().display().to_string();
+        for user in USERS {
+            let o = fx.run_as(
+                "bwrap",
+                user,
+                &[
+                    "--ro-bind",
+                    &bin,
+                    &bin,
+                    "--allow-net",
+                    "192.0.2.11:80",
+                    "--stats",
+                ],
+                &refs(&cmd),
+            );
+            o.ok();
+            let ctx = format!("{user:?}: {o:#?}");
+            assert_eq!(
+                probed(&o, specs[0]).0,
+                "host=192.0.2.11 local=192.0.2.11",
+                "{ctx}"
+            );
+            assert_eq!(
+                probed(&o, specs[1]).0,
+                format!("error {}", libc::EACCES),
+                "{ctx}"
+            );
+            assert_eq!(
+                probed(&o, specs[2]).0,
+                format!("error {}", libc::ECONNREFUSED),
+                "{ctx}"
+            );
+            assert!(
+                o.stderr.contains(r#""connect_watch": "enclosing"}}"#),
+                "{ctx}"
+            );
+            // Neither the inner relay nor the outer watch refused anything.
+            let stats: Vec<&str> = o
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("{\"wall_time_s\""))
+                .collect();
+            assert_eq!(stats.len(), 2, "{ctx}");
+            for l in stats {
+                assert!(l.ends_with("\"net_denied\": []}"), "{ctx}");
+            }
+        }
+    });
+}
+
 #[test]
 fn git_and_pip_over_https() {
     in_netns(|| {
