@@ -745,7 +745,7 @@ pub fn report_policy(mut text: String, net: &crate::spec::NetSpec) -> String {
         ", \"network\": {{\"mode\": \"allow\", \"allow_host\": {}, \"allow_net\": {}, \"dns\": \"{DNS_ADDR}\", \"synthetic\": [\"{SYNTH4}/{SYNTH4_LEN}\", \"{SYNTH6}/{SYNTH6_LEN}\"], \"connect_watch\": {}}}}}\n",
         crate::json::list(&hosts),
         crate::json::list(&nets),
-        crate::json::string(&WATCH.lock().map(|w| *w).unwrap_or("unsupported")),
+        crate::json::string(WATCH.lock().map(|w| *w).unwrap_or("unsupported")),
     ));
     text
 }
@@ -1895,6 +1895,89 @@ mod tests {
         assert_eq!(synth_addr(5, true).to_string(), "fd68:7574:6368::7");
         assert_eq!(synth_index("fd68:7574:6368::7".parse().unwrap()), Some(5));
         assert_eq!(synth_index("198.20.0.1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn watch_filter_is_a_program() {
+        assert_eq!(watch_filter().len(), 11 * 8);
+        crate::seccomp::Program::from_bytes(watch_filter()).unwrap();
+    }
+
+    #[test]
+    fn watch_verdicts() {
+        let policy = Policy {
+            hosts: vec![
+                parse_host("www.example.org:80,443").unwrap(),
+                parse_host("*.wild.org:8080").unwrap(),
+            ],
+            nets: vec![parse_net("192.0.2.0/24:22").unwrap()],
+        };
+        let st = State {
+            relay_ports: policy.ports(),
+            policy,
+            netns: None,
+            upstream: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53),
+            names: Mutex::new((HashMap::new(), Vec::new())),
+        };
+        let www = st.synthetic("www.example.org", false).unwrap();
+        let wild = st.synthetic("a.wild.org", true).unwrap();
+        let v = |ip: IpAddr, port| st.verdict(ip, port);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let name = |s: &str| Some(s.to_string());
+        assert_eq!(v(www, 443), None);
+        assert_eq!(v(www, 8080), name("www.example.org"));
+        assert_eq!(v(www, 25), name("www.example.org"));
+        assert_eq!(v(wild, 8080), None);
+        assert_eq!(v(wild, 80), name("a.wild.org"));
+        // A synthetic address no name has (yet).
+        assert_eq!(v(ip("198.18.0.9"), 80), name("198.18.0.9"));
+        assert_eq!(v(ip("198.18.0.0"), 80), name("198.18.0.0"));
+        assert_eq!(v(ip("192.0.2.7"), 22), None);
+        assert_eq!(v(ip("192.0.2.7"), 80), name("192.0.2.7"));
+        // The sandbox's loopback: its own, except on the relay's ports.
+        assert_eq!(v(ip("127.0.0.1"), 9999), None);
+        assert_eq!(v(ip("127.0.0.1"), 80), name("127.0.0.1"));
+        assert_eq!(v(ip("::1"), 8080), name("::1"));
+        assert_eq!(v(ip("0.0.0.0"), 22), name("0.0.0.0"));
+        assert_eq!(v(ip("1.2.3.4"), 443), name("1.2.3.4"));
+        assert_eq!(v(ip("2001:db8::1"), 443), name("2001:db8::1"));
+    }
+
+    #[test]
+    fn watched_addresses_are_read_from_the_caller() {
+        let notif = |nr, args: [u64; 6]| crate::sys::SeccompNotif {
+            pid: std::process::id(),
+            nr: nr as i32,
+            args,
+            ..Default::default()
+        };
+        // struct sockaddr_in for 192.0.2.1:443, and sockaddr_in6 for [2001:db8::5]:80.
+        let mut v4 = [0u8; 16];
+        v4[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        v4[2..4].copy_from_slice(&443u16.to_be_bytes());
+        v4[4..8].copy_from_slice(&[192, 0, 2, 1]);
+        let mut v6 = [0u8; 28];
+        v6[..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+        v6[2..4].copy_from_slice(&80u16.to_be_bytes());
+        v6[8..24].copy_from_slice(&"2001:db8::5".parse::<Ipv6Addr>().unwrap().octets());
+        let p4 = v4.as_ptr() as u64;
+        let p6 = v6.as_ptr() as u64;
+        let connect = native(CONNECT);
+        let sendto = native(SENDTO);
+        assert_eq!(
+            watched_addr(&notif(connect, [3, p4, 16, 0, 0, 0])),
+            Some((false, "192.0.2.1:443".parse().unwrap()))
+        );
+        assert_eq!(
+            watched_addr(&notif(sendto, [3, 0, 0, 0, p6, 28])),
+            Some((true, "[2001:db8::5]:80".parse().unwrap()))
+        );
+        // Too short for its family, NULL, another family: not judged.
+        assert_eq!(watched_addr(&notif(connect, [3, p4, 8, 0, 0, 0])), None);
+        assert_eq!(watched_addr(&notif(connect, [3, 0, 16, 0, 0, 0])), None);
+        v4[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+        let p4 = v4.as_ptr() as u64;
+        assert_eq!(watched_addr(&notif(connect, [3, p4, 16, 0, 0, 0])), None);
     }
 
     #[test]
