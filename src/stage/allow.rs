@@ -35,9 +35,9 @@
 //! EACCES at `connect` (or `sendto`), counted (host, port, protocol, count) for
 //! `--stats` and the `--report` tail, by the connection watch:
 //!
-//! - A seccomp filter, installed in the command just before exec (after the
-//!   report's checks, like Landlock-only mode's metadata supervisor, whose
-//!   machinery it shares: src/stage/supervise.rs), sends `connect` and `sendto`
+//! - A seccomp filter, installed in the command shortly before exec (before the
+//!   report, which says whether it is in force; like Landlock-only mode's metadata
+//!   supervisor, whose machinery it shares: src/stage/supervise.rs), sends `connect` and `sendto`
 //!   with an address (the filter tests sendto's address argument for NULL: sends on
 //!   connected sockets are never stopped) to a thread of the monitor.
 //! - It reads the address from the caller's memory (`process_vm_readv`, then
@@ -49,7 +49,10 @@
 //!   would reset the connection), then EACCES; anything else → EACCES. Each EACCES
 //!   is counted, with the protocol of the socket (TCP, UDP..., read from a duplicate
 //!   of it: `pidfd_getfd`, Linux 5.6; a `sendto` with an address on a TCP socket,
-//!   which the kernel ignores unless MSG_FASTOPEN, continues).
+//!   which the kernel ignores unless MSG_FASTOPEN, continues). What it cannot tell
+//!   (memory it cannot read, a socket it cannot see) continues. A `connect` of a UDP
+//!   socket sends nothing, but is where a connected flow is refused: counted too
+//!   (so is glibc's sorting connect, with the service's port, to a refused address).
 //! - SECCOMP_USER_NOTIF_FLAG_CONTINUE lets the kernel perform the call, reading the
 //!   address again: a thread of the command may change it in between. Unlike the
 //!   metadata supervisor, which never continues, that gains nothing here: the watch
