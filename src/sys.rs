@@ -914,7 +914,8 @@ pub fn pidfd_exited(fd: RawFd) -> bool {
 }
 
 // Seccomp user notification, for the metadata supervisor of Landlock-only mode
-// (src/stage/supervise.rs).
+// (src/stage/supervise.rs) and the connection watch of --allow-host/--allow-net
+// (src/stage/allow.rs).
 
 /// `SECCOMP_IOCTL_NOTIF_RECV` and `_SEND` (`_IOWR('!', 0..1, ...)`), and `_ID_VALID` as
 /// Linux 5.0 defined it (`_IOR('!', 2, u64)`), which later kernels still accept.
@@ -1011,6 +1012,22 @@ pub fn seccomp_notif_send(
     val: i64,
     errno: i32,
 ) -> io::Result<()> {
+    notif_respond(listener, id, val, errno, 0)
+}
+
+/// `SECCOMP_IOCTL_NOTIF_SEND` with SECCOMP_USER_NOTIF_FLAG_CONTINUE (Linux 5.5): the
+/// kernel performs the call as if it had not been stopped.
+pub fn seccomp_notif_continue(listener: BorrowedFd<'_>, id: u64) -> io::Result<()> {
+    notif_respond(listener, id, 0, 0, 1)
+}
+
+fn notif_respond(
+    listener: BorrowedFd<'_>,
+    id: u64,
+    val: i64,
+    errno: i32,
+    flags: u32,
+) -> io::Result<()> {
     #[repr(C)]
     struct Resp {
         id: u64,
@@ -1022,7 +1039,7 @@ pub fn seccomp_notif_send(
         id,
         val,
         error: -errno,
-        flags: 0,
+        flags,
     };
     // SAFETY: `resp` is the kernel's `struct seccomp_notif_resp`, alive for the call.
     let ret = unsafe {
@@ -1047,6 +1064,48 @@ pub fn seccomp_notif_id_valid(listener: BorrowedFd<'_>, id: u64) -> bool {
             &mut id as *mut u64,
         ) == 0
     }
+}
+
+/// `pidfd_getfd(2)` (Linux 5.6): a duplicate of the fd `fd` of the process `pidfd`
+/// stands for (close-on-exec), with the access of ptrace.
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_getfd takes three integers and touches no memory of ours.
+    let new = check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_getfd,
+            pidfd.as_raw_fd(),
+            fd,
+            0 as libc::c_uint,
+        )
+    })?;
+    // SAFETY: a new fd returned by the kernel, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new as RawFd) })
+}
+
+/// Whether the kernel has `pidfd_getfd(2)` (Linux 5.6; then also
+/// SECCOMP_USER_NOTIF_FLAG_CONTINUE, 5.5): an invalid pidfd gets EBADF, not ENOSYS.
+pub fn pidfd_getfd_available() -> bool {
+    // SAFETY: three integers; with fd -1 the kernel fails before touching anything.
+    let ret = unsafe { libc::syscall(libc::SYS_pidfd_getfd, -1, 0, 0 as libc::c_uint) };
+    ret < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+}
+
+/// `getsockopt(2)` of an int option (SO_TYPE, SO_PROTOCOL...).
+pub fn getsockopt_int(fd: BorrowedFd<'_>, level: libc::c_int, opt: libc::c_int) -> io::Result<i32> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` and `len` are an int and its size, alive for the call, which
+    // writes at most `len` bytes into `v`.
+    let ret = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            opt,
+            &mut v as *mut libc::c_int as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    check(ret as libc::c_long).map(|_| v)
 }
 
 /// `process_vm_readv(2)`: read another process's memory at `addr` into `buf`;

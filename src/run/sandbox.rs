@@ -159,10 +159,11 @@ fn monitor(
         true => Some(crate::netns::Beside::new()?),
         false => None,
     };
-    // Landlock-only mode's metadata supervisor: the command sends its listener here.
-    let meta_sock = match meta_rules {
-        Some(_) => Some(seqpacket_pair()?),
-        None => None,
+    // Landlock-only mode's metadata supervisor, or the connection watch of
+    // --allow-host/--allow-net: the command sends its listener here.
+    let meta_sock = match meta_rules.is_some() || spec.net.filtered() {
+        true => Some(seqpacket_pair()?),
+        false => None,
     };
     let meta_theirs = meta_sock.as_ref().map(|(_, t)| t.as_raw_fd());
     fault::hit(Step::Clone)?;
@@ -250,11 +251,19 @@ fn monitor(
         handles.net_gate.open()?;
     }
 
-    // The metadata supervisor: a thread of ours answers the command's calls.
-    if let (Some((ours, theirs)), Some(rules)) = (meta_sock, meta_rules) {
+    // The metadata supervisor, or the connection watch: a thread of ours answers
+    // the command's calls.
+    if let Some((ours, theirs)) = meta_sock {
         drop(theirs);
         if let Some(listener) = crate::supervise::receive(&ours) {
-            crate::supervise::spawn(listener, rules);
+            match (
+                meta_rules,
+                net.as_ref().ok().and_then(|h| h.as_ref()?.relay()),
+            ) {
+                (Some(rules), _) => crate::supervise::spawn(listener, rules),
+                (None, Some(relay)) => relay.watch(listener),
+                (None, None) => {}
+            }
         }
     }
     // Wait: for the exec (or the child's error), then for the sandbox to end.
@@ -587,10 +596,17 @@ fn child(
     }
     // The command from here on: die with the monitor, no_new_privs, --block-fd.
     command_prelude(spec)?;
-    // 7b. Landlock-only mode's metadata supervisor: its filter, whose listener goes to
-    // the monitor (src/stage/supervise.rs). Before the report, which says whether it is in force.
+    // 7b. Landlock-only mode's metadata supervisor (src/stage/supervise.rs), or the
+    // connection watch of --allow-host/--allow-net (src/stage/allow.rs): its filter,
+    // whose listener goes to the monitor. Before the report, which says whether it is in force.
     let metadata = match meta_sock {
-        Some(sock) => crate::supervise::install(sock)?,
+        Some(sock) if matches!(plan.metadata, Metadata::Supervised { .. }) => {
+            crate::supervise::install(sock)?
+        }
+        Some(sock) => {
+            crate::allow::watch_install(sock)?;
+            plan.metadata.status()
+        }
         None => plan.metadata.status(),
     };
     // 8. --report: what is in force, written while nothing is filtered yet.

@@ -31,10 +31,50 @@
 //! `*.example.org` matches every name below example.org (at any depth), not
 //! example.org itself.
 //!
-//! Refusals: a name not allowed does not resolve (NXDOMAIN); an address outside the
-//! rules gets EACCES; a port without a listener ECONNREFUSED; a connection on an
-//! allowed port to a name or address allowed only on other ports is accepted and
-//! reset at once. Every refusal is counted (host, port, count) for `--stats`.
+//! Refusals: a name not allowed does not resolve (NXDOMAIN); every other refusal is
+//! EACCES at `connect` (or `sendto`), counted (host, port, protocol, count) for
+//! `--stats` and the `--report` tail, by the connection watch:
+//!
+//! - A seccomp filter, installed in the command shortly before exec (before the
+//!   report, which says whether it is in force; like Landlock-only mode's metadata
+//!   supervisor, whose machinery it shares: src/stage/supervise.rs), sends `connect` and `sendto`
+//!   with an address (the filter tests sendto's address argument for NULL: sends on
+//!   connected sockets are never stopped) to a thread of the monitor.
+//! - It reads the address from the caller's memory (`process_vm_readv`, then
+//!   SECCOMP_IOCTL_NOTIF_ID_VALID) and answers: not IPv4 or IPv6, port 0 (no
+//!   traffic: glibc's getaddrinfo connects UDP sockets to sort its results) →
+//!   continue; a synthetic address → continue if the port is allowed for the name it
+//!   stands for, else EACCES; an address `--allow-net` allows on that port →
+//!   continue; loopback → continue unless the port is one of the relay's (which
+//!   would reset the connection), then EACCES; anything else → EACCES. Each EACCES
+//!   is counted, with the protocol of the socket (TCP, UDP..., read from a duplicate
+//!   of it: `pidfd_getfd`, Linux 5.6; a `sendto` with an address on a TCP socket,
+//!   which the kernel ignores unless MSG_FASTOPEN, continues). What it cannot tell
+//!   (memory it cannot read, a socket it cannot see) continues. A `connect` of a UDP
+//!   socket sends nothing, but is where a connected flow is refused: counted too
+//!   (so is glibc's sorting connect, with the service's port, to a refused address).
+//! - SECCOMP_USER_NOTIF_FLAG_CONTINUE lets the kernel perform the call, reading the
+//!   address again: a thread of the command may change it in between. Unlike the
+//!   metadata supervisor, which never continues, that gains nothing here: the watch
+//!   only makes the refusal earlier, clearer and counted. What is enforced is
+//!   enforced by the kernel and the relay as before: the routes (`prohibit` for any
+//!   address outside the rules: EACCES), the relay's listeners (only allowed ports)
+//!   and the relay's own check of every connection (a name's port, a reset
+//!   otherwise). A swapped address meets those, and is only not counted when the
+//!   route refuses it.
+//! - Only calls made in the sandbox's network namespace are judged (the caller's
+//!   /proc/PID/ns/net, looked at before refusing): below, a nested sandbox's own
+//!   namespace has other synthetic addresses and rules.
+//! - Not watched, so refused by the route (or the relay) but not counted:
+//!   `sendmsg`/`sendmmsg` (their address is in a `msghdr` in memory, which BPF cannot
+//!   read, so watching them would stop every sendmsg, unix sockets included: see
+//!   docs/network.md for the cost), io_uring, and foreign-architecture calls (i386,
+//!   x32). Without user notification with CONTINUE and `pidfd_getfd` (before Linux
+//!   5.6), or below another hutch's filter that has a listener (EBUSY: one per
+//!   filter chain), there is no watch: an address outside the rules gets EACCES from
+//!   the route, uncounted; a port without a listener ECONNREFUSED; a name or address
+//!   on a port only another rule allows is accepted and reset (counted by the
+//!   relay). `--report` says which (`network.connect_watch`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{IoSlice, IoSliceMut, Read, Write};
@@ -599,22 +639,30 @@ struct Denials {
 
 static DENIED: Mutex<Option<Denials>> = Mutex::new(None);
 
+/// At most this many different refused names, and (host, port, protocol), are
+/// listed: the command chooses them, and the monitor's memory is not its to fill.
+/// The others are counted together, as host `*` (and port 0).
+const MAX_DENIED: usize = 4096;
+
 fn deny_conn(host: String, port: u16, proto: &'static str) {
     if let Ok(mut d) = DENIED.lock() {
-        *d.get_or_insert_with(Denials::default)
-            .conns
-            .entry((host, port.to_string(), proto))
-            .or_insert(0) += 1;
+        let conns = &mut d.get_or_insert_with(Denials::default).conns;
+        let mut key = (host, port.to_string(), proto);
+        if conns.len() >= MAX_DENIED && !conns.contains_key(&key) {
+            key = ("*".to_string(), "0".to_string(), proto);
+        }
+        *conns.entry(key).or_insert(0) += 1;
     }
 }
 
 fn deny_name(name: &str, qtype: u16, why: &'static str) {
     if let Ok(mut d) = DENIED.lock() {
-        let e = d
-            .get_or_insert_with(Denials::default)
-            .names
-            .entry(name.to_string())
-            .or_insert(([0; 3], why));
+        let names = &mut d.get_or_insert_with(Denials::default).names;
+        let name = match names.len() >= MAX_DENIED && !names.contains_key(name) {
+            true => "*",
+            false => name,
+        };
+        let e = names.entry(name.to_string()).or_insert(([0; 3], why));
         let i = match qtype {
             TYPE_A => 0,
             TYPE_AAAA => 1,
@@ -687,7 +735,9 @@ fn rule_texts(net: &crate::spec::NetSpec) -> (Vec<String>, Vec<String>) {
     (hosts, nets)
 }
 
-/// `--report`: the rules in force, added to the report's object as `"network"`.
+/// `--report`: the rules in force, added to the report's object as `"network"`, and
+/// whether the connection watch is (`connect_watch`: `supervised`, `enclosing` or
+/// `unsupported`).
 pub fn report_policy(mut text: String, net: &crate::spec::NetSpec) -> String {
     if !net.filtered() {
         return text;
@@ -695,9 +745,10 @@ pub fn report_policy(mut text: String, net: &crate::spec::NetSpec) -> String {
     let (hosts, nets) = rule_texts(net);
     text.truncate(text.trim_end().len() - 1);
     text.push_str(&format!(
-        ", \"network\": {{\"mode\": \"allow\", \"allow_host\": {}, \"allow_net\": {}, \"dns\": \"{DNS_ADDR}\", \"synthetic\": [\"{SYNTH4}/{SYNTH4_LEN}\", \"{SYNTH6}/{SYNTH6_LEN}\"]}}}}\n",
+        ", \"network\": {{\"mode\": \"allow\", \"allow_host\": {}, \"allow_net\": {}, \"dns\": \"{DNS_ADDR}\", \"synthetic\": [\"{SYNTH4}/{SYNTH4_LEN}\", \"{SYNTH6}/{SYNTH6_LEN}\"], \"connect_watch\": {}}}}}\n",
         crate::json::list(&hosts),
         crate::json::list(&nets),
+        crate::json::string(WATCH.lock().map(|w| *w).unwrap_or("unsupported")),
     ));
     text
 }
@@ -744,6 +795,10 @@ struct Entry {
 
 struct State {
     policy: Policy,
+    /// The ports the relay listens on in the sandbox (TCP and UDP, every address).
+    relay_ports: Vec<u16>,
+    /// The sandbox's network namespace (device, inode), if /proc told.
+    netns: Option<(u64, u64)>,
     upstream: SocketAddr,
     names: Mutex<(HashMap<String, u32>, Vec<Entry>)>,
 }
@@ -901,6 +956,52 @@ impl State {
     }
 }
 
+impl State {
+    /// The connection watch's verdict on `dst`:`port` (`dst` canonical), dialled in
+    /// the sandbox: `None` when the route and the relay let it through (or it is
+    /// the sandbox's own loopback), else the host to count it against.
+    fn verdict(&self, dst: IpAddr, port: u16) -> Option<String> {
+        if is_synthetic(dst) {
+            let name = synth_index(dst).and_then(|i| {
+                let names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+                names.1.get(i as usize).map(|e| e.name.clone())
+            });
+            return match name {
+                Some(n)
+                    if self
+                        .policy
+                        .host_ports(&n)
+                        .is_some_and(|p| p.contains(&port)) =>
+                {
+                    None
+                }
+                Some(n) => Some(n),
+                None => Some(dst.to_string()),
+            };
+        }
+        if self.policy.net_allows(dst, port) {
+            return None;
+        }
+        if dst.is_loopback() || dst.is_unspecified() {
+            // The relay's listeners hold these ports on every address: it would
+            // accept and reset the connection.
+            return self.relay_ports.contains(&port).then(|| dst.to_string());
+        }
+        Some(dst.to_string())
+    }
+}
+
+/// The network namespace of process (or thread) `pid`: (device, inode).
+fn netns_of(pid: libc::pid_t) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(format!("/proc/{pid}/ns/net")).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+fn is_synthetic(ip: IpAddr) -> bool {
+    in_prefix(ip, IpAddr::V4(SYNTH4), SYNTH4_LEN) || in_prefix(ip, IpAddr::V6(SYNTH6), SYNTH6_LEN)
+}
+
 /// The first nameserver of the host's /etc/resolv.conf (127.0.0.1 without one).
 fn upstream() -> SocketAddr {
     let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -923,9 +1024,9 @@ pub struct Relay {
     _state: Arc<State>,
 }
 
-/// Monitor side: receive the sockets the child bound (until its "end"), start the
-/// relay. An error when the child ended before.
-pub fn start(policy: &Policy, sock: OwnedFd) -> Result<Relay> {
+/// Monitor side: receive the sockets the child (`pid`) bound (until its "end"), start
+/// the relay. An error when the child ended before.
+pub fn start(policy: &Policy, sock: OwnedFd, pid: libc::pid_t) -> Result<Relay> {
     if let Ok(mut d) = DENIED.lock() {
         d.get_or_insert_with(Denials::default);
     }
@@ -944,6 +1045,9 @@ pub fn start(policy: &Policy, sock: OwnedFd) -> Result<Relay> {
     }
     let state = Arc::new(State {
         policy: policy.clone(),
+        relay_ports: policy.ports(),
+        // The child is there, in its network namespace, until the gate opens.
+        netns: netns_of(pid),
         upstream: upstream(),
         names: Mutex::new((HashMap::new(), Vec::new())),
     });
@@ -959,6 +1063,185 @@ pub fn start(policy: &Policy, sock: OwnedFd) -> Result<Relay> {
         spawned.ctx(|| "--allow-host/--allow-net: starting the relay".into())?;
     }
     Ok(Relay { _state: state })
+}
+
+impl Relay {
+    /// Start the connection watch on `listener`, the command's (see the top of
+    /// this file). Its thread ends with the monitor; should it fail to start, the
+    /// watched calls fail with ENOSYS (nothing gets through that would not).
+    pub fn watch(&self, listener: OwnedFd) {
+        let st = self._state.clone();
+        let _ = std::thread::Builder::new()
+            .name("hutch-watch".into())
+            .spawn(move || {
+                crate::supervise::serve_calls(&listener, |n, l| watch_answer(&st, n, l))
+            });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The connection watch (see the top of this file)
+
+/// The watched calls `(x86_64, aarch64)`.
+const CONNECT: (u32, u32) = (42, 203);
+const SENDTO: (u32, u32) = (44, 206);
+
+fn native(call: (u32, u32)) -> u32 {
+    if crate::supervise::NATIVE == 0 {
+        call.0
+    } else {
+        call.1
+    }
+}
+
+/// The filter: `connect`, and `sendto` with an address, to the listener; the rest,
+/// and foreign architectures (i386, x32), allowed.
+pub fn watch_filter() -> Vec<u8> {
+    use crate::supervise::{ins, AUDIT_ARCH};
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const RET_K: u16 = 0x06;
+    const ALLOW: u32 = 0x7fff_0000;
+    const NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
+    // struct seccomp_data: nr at 0, arch at 4, args from 16 (8 bytes each, the low
+    // half first on these little-endian architectures).
+    const ADDR_LO: u32 = 16 + 4 * 8;
+    [
+        /* 0 */ ins(LD_W_ABS, 0, 0, 4),
+        /* 1 */ ins(JEQ_K, 0, 8, AUDIT_ARCH), // else 10
+        /* 2 */ ins(LD_W_ABS, 0, 0, 0),
+        /* 3 */ ins(JEQ_K, 5, 0, native(CONNECT)), // 9
+        /* 4 */ ins(JEQ_K, 0, 5, native(SENDTO)), // else 10
+        /* 5 */ ins(LD_W_ABS, 0, 0, ADDR_LO),
+        /* 6 */ ins(JEQ_K, 0, 2, 0), // else 9
+        /* 7 */ ins(LD_W_ABS, 0, 0, ADDR_LO + 4),
+        /* 8 */ ins(JEQ_K, 1, 0, 0), // 10, else 9
+        /* 9 */ ins(RET_K, 0, 0, NOTIFY),
+        /* 10 */ ins(RET_K, 0, 0, ALLOW),
+    ]
+    .concat()
+}
+
+/// What `--report` says of the watch (`network.connect_watch`), set in the command
+/// by [`watch_install`] before the report is written there.
+static WATCH: Mutex<&str> = Mutex::new("unsupported");
+
+/// In the command, shortly before exec (after no_new_privs): install the watch's
+/// filter and send its listener to the monitor over `sock`. Where the kernel cannot
+/// (before 5.6) or a listener is in force above (EBUSY), nothing is installed and
+/// the sandbox runs as without the watch; only an error after the filter is in
+/// (the listener not sent) fails it.
+pub fn watch_install(sock: std::os::fd::RawFd) -> Result<()> {
+    let status = if !crate::supervise::available() || !crate::sys::pidfd_getfd_available() {
+        "unsupported"
+    } else {
+        match crate::supervise::install_program(sock, &watch_filter())? {
+            true => "supervised",
+            false => "enclosing",
+        }
+    };
+    if let Ok(mut w) = WATCH.lock() {
+        *w = status;
+    }
+    Ok(())
+}
+
+/// The address a watched call dials, read from the caller: (is `sendto`, address).
+fn watched_addr(n: &crate::sys::SeccompNotif) -> Option<(bool, SocketAddr)> {
+    let sendto = n.nr as u32 == native(SENDTO);
+    let (addr, len) = match sendto {
+        true => (n.args[4], n.args[5]),
+        false => (n.args[1], n.args[2]),
+    };
+    // Enough for sockaddr_in6; socklen_t is 32 bits.
+    let len = (len as u32 as usize).min(28);
+    if addr == 0 || len < 2 {
+        return None;
+    }
+    let b = crate::supervise::read_bytes(n.pid as i32, addr, len).ok()?;
+    let port = |b: &[u8]| u16::from_be_bytes([b[2], b[3]]);
+    let sa = match i32::from(u16::from_ne_bytes([b[0], b[1]])) {
+        libc::AF_INET if len >= 16 => {
+            let ip = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
+            SocketAddr::new(IpAddr::V4(ip), port(&b))
+        }
+        libc::AF_INET6 if len >= 24 => {
+            let ip: [u8; 16] = b[8..24].try_into().ok()?;
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), port(&b))
+        }
+        _ => return None,
+    };
+    Some((sendto, sa))
+}
+
+/// The protocol of the caller's socket `fd` (a duplicate of it, `pidfd_getfd`):
+/// (is a stream, name for the count).
+fn socket_proto(pid: i32, fd: i32) -> Option<(bool, &'static str)> {
+    let pidfd = crate::sys::pidfd_open(pid)
+        .or_else(|e| {
+            // A thread other than the leader (pidfd_open takes those from 6.9).
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|_| e)?;
+            let tgid = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|t| t.trim().parse().ok())
+                .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ESRCH))?;
+            crate::sys::pidfd_open(tgid)
+        })
+        .ok()?;
+    use std::os::fd::AsFd;
+    let sock = crate::sys::pidfd_getfd(pidfd.as_fd(), fd).ok()?;
+    let int = |opt| crate::sys::getsockopt_int(sock.as_fd(), libc::SOL_SOCKET, opt).ok();
+    let stream = int(libc::SO_TYPE)? == libc::SOCK_STREAM;
+    let name = match int(libc::SO_PROTOCOL)? {
+        libc::IPPROTO_TCP => "tcp",
+        libc::IPPROTO_UDP => "udp",
+        libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6 => "icmp",
+        libc::IPPROTO_SCTP => "sctp",
+        libc::IPPROTO_UDPLITE => "udplite",
+        libc::IPPROTO_MPTCP => "mptcp",
+        _ => "raw",
+    };
+    Some((stream, name))
+}
+
+/// The watch's answer to one `connect` or `sendto` (see the top of this file).
+/// Anything it cannot tell continues: the route and the relay still decide.
+fn watch_answer(
+    st: &State,
+    n: &crate::sys::SeccompNotif,
+    listener: std::os::fd::BorrowedFd<'_>,
+) -> crate::supervise::Answer {
+    use crate::supervise::Answer;
+    let Some((sendto, dst)) = watched_addr(n) else {
+        return Answer::Continue;
+    };
+    if dst.port() == 0 {
+        return Answer::Continue;
+    }
+    let Some(host) = st.verdict(dst.ip().to_canonical(), dst.port()) else {
+        return Answer::Continue;
+    };
+    // The rules speak of the sandbox's network namespace: a call made in another
+    // (a nested sandbox's, whose hutch could not add its own watch) is not ours to
+    // judge.
+    if st.netns.is_none() || netns_of(n.pid as i32) != st.netns {
+        return Answer::Continue;
+    }
+    let Some((stream, proto)) = socket_proto(n.pid as i32, n.args[0] as i32) else {
+        return Answer::Continue;
+    };
+    // A connected TCP socket ignores sendto's address (unless MSG_FASTOPEN, which
+    // connects to it).
+    if sendto && stream && n.args[3] as u32 as i32 & libc::MSG_FASTOPEN == 0 {
+        return Answer::Continue;
+    }
+    // What was read is the caller's (its pid was not reused meanwhile).
+    if !crate::sys::seccomp_notif_id_valid(listener, n.id) {
+        return Answer::Continue;
+    }
+    deny_conn(host, dst.port(), proto);
+    Answer::Errno(libc::EACCES)
 }
 
 /// After a failed accept or receive (out of descriptors, say): not a busy loop.
@@ -1615,6 +1898,89 @@ mod tests {
         assert_eq!(synth_addr(5, true).to_string(), "fd68:7574:6368::7");
         assert_eq!(synth_index("fd68:7574:6368::7".parse().unwrap()), Some(5));
         assert_eq!(synth_index("198.20.0.1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn watch_filter_is_a_program() {
+        assert_eq!(watch_filter().len(), 11 * 8);
+        crate::seccomp::Program::from_bytes(watch_filter()).unwrap();
+    }
+
+    #[test]
+    fn watch_verdicts() {
+        let policy = Policy {
+            hosts: vec![
+                parse_host("www.example.org:80,443").unwrap(),
+                parse_host("*.wild.org:8080").unwrap(),
+            ],
+            nets: vec![parse_net("192.0.2.0/24:22").unwrap()],
+        };
+        let st = State {
+            relay_ports: policy.ports(),
+            policy,
+            netns: None,
+            upstream: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53),
+            names: Mutex::new((HashMap::new(), Vec::new())),
+        };
+        let www = st.synthetic("www.example.org", false).unwrap();
+        let wild = st.synthetic("a.wild.org", true).unwrap();
+        let v = |ip: IpAddr, port| st.verdict(ip, port);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let name = |s: &str| Some(s.to_string());
+        assert_eq!(v(www, 443), None);
+        assert_eq!(v(www, 8080), name("www.example.org"));
+        assert_eq!(v(www, 25), name("www.example.org"));
+        assert_eq!(v(wild, 8080), None);
+        assert_eq!(v(wild, 80), name("a.wild.org"));
+        // A synthetic address no name has (yet).
+        assert_eq!(v(ip("198.18.0.9"), 80), name("198.18.0.9"));
+        assert_eq!(v(ip("198.18.0.0"), 80), name("198.18.0.0"));
+        assert_eq!(v(ip("192.0.2.7"), 22), None);
+        assert_eq!(v(ip("192.0.2.7"), 80), name("192.0.2.7"));
+        // The sandbox's loopback: its own, except on the relay's ports.
+        assert_eq!(v(ip("127.0.0.1"), 9999), None);
+        assert_eq!(v(ip("127.0.0.1"), 80), name("127.0.0.1"));
+        assert_eq!(v(ip("::1"), 8080), name("::1"));
+        assert_eq!(v(ip("0.0.0.0"), 22), name("0.0.0.0"));
+        assert_eq!(v(ip("1.2.3.4"), 443), name("1.2.3.4"));
+        assert_eq!(v(ip("2001:db8::1"), 443), name("2001:db8::1"));
+    }
+
+    #[test]
+    fn watched_addresses_are_read_from_the_caller() {
+        let notif = |nr, args: [u64; 6]| crate::sys::SeccompNotif {
+            pid: std::process::id(),
+            nr: nr as i32,
+            args,
+            ..Default::default()
+        };
+        // struct sockaddr_in for 192.0.2.1:443, and sockaddr_in6 for [2001:db8::5]:80.
+        let mut v4 = [0u8; 16];
+        v4[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        v4[2..4].copy_from_slice(&443u16.to_be_bytes());
+        v4[4..8].copy_from_slice(&[192, 0, 2, 1]);
+        let mut v6 = [0u8; 28];
+        v6[..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+        v6[2..4].copy_from_slice(&80u16.to_be_bytes());
+        v6[8..24].copy_from_slice(&"2001:db8::5".parse::<Ipv6Addr>().unwrap().octets());
+        let p4 = v4.as_ptr() as u64;
+        let p6 = v6.as_ptr() as u64;
+        let connect = native(CONNECT);
+        let sendto = native(SENDTO);
+        assert_eq!(
+            watched_addr(&notif(connect, [3, p4, 16, 0, 0, 0])),
+            Some((false, "192.0.2.1:443".parse().unwrap()))
+        );
+        assert_eq!(
+            watched_addr(&notif(sendto, [3, 0, 0, 0, p6, 28])),
+            Some((true, "[2001:db8::5]:80".parse().unwrap()))
+        );
+        // Too short for its family, NULL, another family: not judged.
+        assert_eq!(watched_addr(&notif(connect, [3, p4, 8, 0, 0, 0])), None);
+        assert_eq!(watched_addr(&notif(connect, [3, 0, 16, 0, 0, 0])), None);
+        v4[..2].copy_from_slice(&(libc::AF_UNIX as u16).to_ne_bytes());
+        let p4 = v4.as_ptr() as u64;
+        assert_eq!(watched_addr(&notif(connect, [3, p4, 16, 0, 0, 0])), None);
     }
 
     #[test]

@@ -558,6 +558,13 @@ pub struct Helper {
     _relay: Option<crate::allow::Relay>,
 }
 
+impl Helper {
+    /// The relay of `--allow-host`/`--allow-net`, if that is what carries the traffic.
+    pub fn relay(&self) -> Option<&crate::allow::Relay> {
+        self._relay.as_ref()
+    }
+}
+
 /// The running helper process. Dropping it kills it and waits for it.
 pub struct Process {
     child: Child,
@@ -590,7 +597,7 @@ impl Drop for Process {
 pub fn attach(net: &NetSpec, pid: libc::pid_t, gate: &Gate) -> Result<Option<Helper>> {
     gate.close_child_end();
     if let Some(sock) = gate.relay_monitor.take() {
-        return crate::allow::start(&crate::allow::Policy::of(net), sock).map(|r| {
+        return crate::allow::start(&crate::allow::Policy::of(net), sock, pid).map(|r| {
             Some(Helper {
                 _process: None,
                 _relay: Some(r),

@@ -24,6 +24,10 @@
 //! differ), as the default policy does, and gives x32 calls ENOSYS. The calls
 //! setxattrat, removexattrat (6.13) and file_setattr (6.17), which no C library
 //! uses yet, get ENOSYS.
+//!
+//! The machinery (`install_program`: the listener sent to the monitor; `receive`;
+//! `serve_calls`; `read_bytes`) also serves the connection watch of
+//! `--allow-host`/`--allow-net` (src/stage/allow.rs), which has a filter of its own.
 
 use std::ffi::{CString, OsString};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -65,19 +69,21 @@ pub const CALLS: &[(&str, Option<i64>, Option<i64>)] = &[
 #[rustfmt::skip]
 pub const NOSYS: &[(&str, i64)] = &[("setxattrat", 463), ("removexattrat", 466), ("file_setattr", 469)];
 
+/// The running architecture: 0 x86_64, 1 aarch64 (the column of the call tables).
 #[cfg(target_arch = "x86_64")]
-const NATIVE: usize = 0;
+pub const NATIVE: usize = 0;
 #[cfg(target_arch = "aarch64")]
-const NATIVE: usize = 1;
+pub const NATIVE: usize = 1;
+/// Its AUDIT_ARCH_* value, as `seccomp_data.arch` says it.
 #[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH: u32 = 0xc000_003e;
+pub const AUDIT_ARCH: u32 = 0xc000_003e;
 #[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH: u32 = 0xc000_00b7;
+pub const AUDIT_ARCH: u32 = 0xc000_00b7;
 // Elsewhere there is no supervisor (see `available`).
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-const NATIVE: usize = 0;
+pub const NATIVE: usize = 0;
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-const AUDIT_ARCH: u32 = 0;
+pub const AUDIT_ARCH: u32 = 0;
 
 /// The call's name on the running architecture.
 fn name_of(nr: i32) -> Option<&'static str> {
@@ -93,7 +99,8 @@ pub fn available() -> bool {
         && crate::sys::seccomp_notif_sizes().is_some()
 }
 
-fn ins(code: u16, jt: u8, jf: u8, k: u32) -> [u8; 8] {
+/// One classic BPF instruction (`struct sock_filter`).
+pub fn ins(code: u16, jt: u8, jf: u8, k: u32) -> [u8; 8] {
     let mut b = [0u8; 8];
     b[..2].copy_from_slice(&code.to_ne_bytes());
     b[2] = jt;
@@ -141,9 +148,23 @@ pub fn filter() -> Vec<u8> {
 /// already watches (one listener per filter chain); its rules still hold, ours
 /// are not added: `enclosing`.
 pub fn install(sock: RawFd) -> Result<&'static str> {
-    let listener = match crate::sys::seccomp_install_listener(&filter()) {
+    match install_program(sock, &filter()) {
+        Ok(true) => Ok("supervised"),
+        Ok(false) => Ok("enclosing"),
+        Err(e) => Err(e),
+    }
+}
+
+/// Install `program` (SECCOMP_FILTER_FLAG_NEW_LISTENER) and send its listener to the
+/// monitor over `sock` (SCM_RIGHTS): `true`. `false` on EBUSY, nothing installed: a
+/// filter above already has a listener (one per filter chain). Shared with the
+/// connection watch of `--allow-host` (src/stage/allow.rs). Once the filter is in,
+/// its calls fail with ENOSYS unless the listener reaches the monitor: a failure to
+/// send it is an error.
+pub fn install_program(sock: RawFd, program: &[u8]) -> Result<bool> {
+    let listener = match crate::sys::seccomp_install_listener(program) {
         Ok(fd) => fd,
-        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Ok("enclosing"),
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Ok(false),
         Err(e) => return Err(Error::io("seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER)", e)),
     };
     let fds = [listener.as_raw_fd()];
@@ -151,7 +172,7 @@ pub fn install(sock: RawFd) -> Result<&'static str> {
     let iov = [std::io::IoSlice::new(b"L")];
     nix::sys::socket::sendmsg::<()>(sock, &iov, &cmsg, nix::sys::socket::MsgFlags::empty(), None)
         .map_err(|e| Error::io("sending the seccomp listener", e.into()))?;
-    Ok("supervised")
+    Ok(true)
 }
 
 /// In the monitor: the listener, once the command has sent it (`None` if the
@@ -228,6 +249,36 @@ pub fn spawn(listener: OwnedFd, rules: Rules) {
 fn serve(listener: OwnedFd, rules: Rules) {
     // This thread acts for the command: no capability the command lacks.
     let ok = crate::sys::capset(rules.caps, rules.caps, 0).is_ok();
+    serve_calls(&listener, |n, listener| {
+        let result = if ok {
+            handle(n, listener, &rules)
+        } else {
+            Err(libc::EPERM)
+        };
+        match result {
+            Ok(()) => Answer::Value(0),
+            Err(errno) => Answer::Errno(errno),
+        }
+    })
+}
+
+/// What a notified call gets.
+pub enum Answer {
+    /// It returns this value (done by the supervisor).
+    Value(i64),
+    /// It fails with this errno.
+    Errno(Errno),
+    /// The kernel performs it (SECCOMP_USER_NOTIF_FLAG_CONTINUE, Linux 5.5): only
+    /// where nothing depends on what was checked (see src/stage/allow.rs).
+    Continue,
+}
+
+/// Answer every call notified on `listener` with `answer`, until the listener fails.
+/// Shared with the connection watch of `--allow-host` (src/stage/allow.rs).
+pub fn serve_calls(
+    listener: &OwnedFd,
+    mut answer: impl FnMut(&crate::sys::SeccompNotif, BorrowedFd<'_>) -> Answer,
+) {
     let size = crate::sys::seccomp_notif_sizes().map_or(80, |s| s.0);
     loop {
         let n = match crate::sys::seccomp_notif_recv(listener.as_fd(), size) {
@@ -235,19 +286,17 @@ fn serve(listener: OwnedFd, rules: Rules) {
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::ENOENT)) => continue,
             Err(_) => return,
         };
-        let result = if ok {
-            handle(&n, listener.as_fd(), &rules)
-        } else {
-            Err(libc::EPERM)
-        };
-        let _ = match result {
-            Ok(()) => crate::sys::seccomp_notif_send(listener.as_fd(), n.id, 0, 0),
-            Err(errno) => crate::sys::seccomp_notif_send(listener.as_fd(), n.id, -1, errno),
+        let l = listener.as_fd();
+        // A failed answer: the caller is gone, or was interrupted (it calls again).
+        let _ = match answer(&n, l) {
+            Answer::Value(v) => crate::sys::seccomp_notif_send(l, n.id, v, 0),
+            Answer::Errno(errno) => crate::sys::seccomp_notif_send(l, n.id, -1, errno),
+            Answer::Continue => crate::sys::seccomp_notif_continue(l, n.id),
         };
     }
 }
 
-type Errno = i32;
+pub type Errno = i32;
 
 fn errno(e: impl Into<std::io::Error>) -> Errno {
     e.into().raw_os_error().unwrap_or(libc::EPERM)
@@ -309,7 +358,8 @@ fn read_str(
     Err(too_long)
 }
 
-fn read_bytes(pid: i32, addr: u64, len: usize) -> std::result::Result<Vec<u8>, Errno> {
+/// `len` bytes of the caller's memory at `addr`.
+pub fn read_bytes(pid: i32, addr: u64, len: usize) -> std::result::Result<Vec<u8>, Errno> {
     let mut buf = vec![0u8; len];
     if len == 0 {
         return Ok(buf);

@@ -39,6 +39,37 @@ fn ipv6() -> bool {
     Path::new("/proc/sys/net/ipv6").exists()
 }
 
+/// Whether hutch's connection watch can be in force (src/stage/allow.rs): seccomp user
+/// notification with CONTINUE and pidfd_getfd, Linux 5.6. Then every refusal is EACCES
+/// at connect/sendto, and counted; before, the route refuses other addresses
+/// (uncounted) and the relay resets a name on a port only another rule allows.
+fn watched() -> bool {
+    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut n = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (n.next().unwrap_or(0), n.next().unwrap_or(0)) >= (5, 6)
+}
+
+/// What `--report` says of the watch (`network.connect_watch`).
+fn watch_status() -> &'static str {
+    match watched() {
+        true => "supervised",
+        false => "unsupported",
+    }
+}
+
+/// The errno of a connection to a name or address on a port that no rule allows for
+/// it, where `listener`: another rule's port (the relay listens there).
+fn wrong_port(listener: bool) -> String {
+    let e = match (watched(), listener) {
+        (true, _) => libc::EACCES,
+        (false, true) => libc::ECONNRESET,
+        (false, false) => libc::ECONNREFUSED,
+    };
+    format!("error {e}")
+}
+
 const ZONE: &str = r#"{
   "www.allowed.test": [["A", "192.0.2.10", 60], ["AAAA", "2001:db8::10", 60]],
   "other.test": [["A", "192.0.2.10", 60]],
@@ -364,18 +395,10 @@ fn only_allowed_names_and_addresses_are_reached() {
                 assert_eq!(r(specs[2]).0, "gaierror", "{ctx}");
                 assert_eq!(r(specs[3]).0, format!("error {}", libc::EACCES), "{ctx}");
                 assert_eq!(r(specs[4]).0, format!("error {}", libc::EACCES), "{ctx}");
-                // The sandbox's loopback on an allowed port reaches the relay, which
-                // resets it; a port without a rule has no listener.
-                assert_eq!(
-                    r(specs[5]).0,
-                    format!("error {}", libc::ECONNRESET),
-                    "{ctx}"
-                );
-                assert_eq!(
-                    r(specs[6]).0,
-                    format!("error {}", libc::ECONNREFUSED),
-                    "{ctx}"
-                );
+                // The sandbox's loopback on an allowed port (the relay's: it would
+                // reset it); the allowed name on a port without a rule.
+                assert_eq!(r(specs[5]).0, wrong_port(true), "{ctx}");
+                assert_eq!(r(specs[6]).0, wrong_port(false), "{ctx}");
                 for s in &specs[2..] {
                     assert!(r(s).1 < FAST, "{s} took {}: {ctx}", r(s).1);
                 }
@@ -386,6 +409,13 @@ fn only_allowed_names_and_addresses_are_reached() {
                 );
                 assert!(
                     d.contains(r#"{"host": "127.0.0.1", "port": 80, "proto": "tcp", "count": 1}"#),
+                    "{ctx}"
+                );
+                assert_eq!(
+                    d.contains(
+                        r#"{"host": "www.allowed.test", "port": 8080, "proto": "tcp", "count": 1}"#
+                    ),
+                    watched(),
                     "{ctx}"
                 );
             }
@@ -413,6 +443,11 @@ fn only_allowed_names_and_addresses_are_reached() {
             // --report: the rules before the command runs, the refusals at the end.
             assert!(
                 o.stderr.contains(r#""network": {"mode": "allow", "allow_host": ["www.allowed.test:80,443"], "allow_net": [], "dns": "127.0.0.53""#),
+                "{user:?}: {o:#?}"
+            );
+            assert!(
+                o.stderr
+                    .contains(&format!(r#""connect_watch": "{}"}}}}"#, watch_status())),
                 "{user:?}: {o:#?}"
             );
             assert!(
@@ -583,17 +618,10 @@ fn wildcards_port_rules_udp_and_ipv6() {
             );
             // *.wild.test is not wild.test.
             assert_eq!(r("tcp,wild.test,8080"), "gaierror", "{ctx}");
-            // An allowed name on a port another rule allows: accepted and reset.
-            assert_eq!(
-                r("tcp,a.wild.test,443"),
-                format!("error {}", libc::ECONNRESET),
-                "{ctx}"
-            );
-            assert_eq!(
-                r("tcp,www.allowed.test,80"),
-                format!("error {}", libc::ECONNRESET),
-                "{ctx}"
-            );
+            // An allowed name on a port another rule allows: refused (before Linux 5.6,
+            // accepted and reset).
+            assert_eq!(r("tcp,a.wild.test,443"), wrong_port(true), "{ctx}");
+            assert_eq!(r("tcp,www.allowed.test,80"), wrong_port(true), "{ctx}");
             assert_eq!(r("udp,www.allowed.test,5300"), "echo ping", "{ctx}");
             // --allow-net: the address on its port, not on another.
             assert_eq!(
@@ -601,11 +629,7 @@ fn wildcards_port_rules_udp_and_ipv6() {
                 "host=192.0.2.11 local=192.0.2.11",
                 "{ctx}"
             );
-            assert_eq!(
-                r("tcp,192.0.2.11,8080"),
-                format!("error {}", libc::ECONNRESET),
-                "{ctx}"
-            );
+            assert_eq!(r("tcp,192.0.2.11,8080"), wrong_port(true), "{ctx}");
             assert_eq!(
                 r("tcp,192.0.2.10,8080"),
                 format!("error {}", libc::EACCES),
@@ -654,6 +678,217 @@ fn wildcards_port_rules_udp_and_ipv6() {
                     "host=www.allowed.test local=2001:db8::10\n",
                     "{user:?}"
                 );
+            }
+        }
+    });
+}
+
+/// Python that tries each `how,host,port` (how: connect, a TCP connection; sendto and
+/// sendmsg, a UDP datagram with the address, then the echo) and prints
+/// `how,host,port RESULT SECONDS` (`connected`, the echo, or `error ERRNO`).
+const SEND_PROBE: &str = r#"
+import socket, sys, time
+for spec in sys.argv[1:]:
+    how, host, port = spec.split(',')
+    ty = socket.SOCK_STREAM if how == 'connect' else socket.SOCK_DGRAM
+    t = time.monotonic()
+    try:
+        addr = socket.getaddrinfo(host, int(port), socket.AF_INET, ty)[0][4]
+        s = socket.socket(socket.AF_INET, ty)
+        s.settimeout(10)
+        if how == 'connect':
+            s.connect(addr)
+            r = 'connected'
+        elif how == 'sendto':
+            s.sendto(b'ping', addr)
+            r = s.recv(100).decode()
+        else:
+            s.sendmsg([b'ping'], [], 0, addr)
+            r = s.recv(100).decode()
+    except OSError as e:
+        r = f'error {e.errno}'
+    print(spec, r, f'{time.monotonic() - t:.2f}', flush=True)
+"#;
+
+#[test]
+fn refusals_fail_fast_and_are_counted() {
+    in_netns(|| {
+        let fx = Fixtures::start();
+        // (spec, tries, result with the watch): a raw address, the allowed name on a
+        // port without a rule and on a port another rule listens on (8080, of
+        // --allow-net), a datagram to a raw address and to the name's wrong port.
+        let eacces = format!("error {}", libc::EACCES);
+        let cases = [
+            ("connect,www.allowed.test,80", 1, "connected"),
+            ("sendto,www.allowed.test,5300", 1, "echo ping"),
+            ("connect,192.0.2.10,443", 2, eacces.as_str()),
+            ("connect,www.allowed.test,443", 2, eacces.as_str()),
+            ("connect,www.allowed.test,8080", 2, eacces.as_str()),
+            ("sendto,192.0.2.10,5300", 2, eacces.as_str()),
+            ("sendto,www.allowed.test,8080", 1, eacces.as_str()),
+            // sendmsg is not watched: the route refuses it, uncounted.
+            ("sendmsg,192.0.2.12,5300", 1, eacces.as_str()),
+        ];
+        let mut args = vec![PY.to_string(), "-c".into(), SEND_PROBE.into()];
+        for (spec, tries, _) in &cases {
+            args.extend(std::iter::repeat_n(spec.to_string(), *tries));
+        }
+        for user in USERS {
+            for name in ["hutch", "bwrap"] {
+                let o = fx.run_as(
+                    name,
+                    user,
+                    &[
+                        "--allow-host",
+                        "www.allowed.test:80,5300",
+                        "--allow-net",
+                        "192.0.2.11:8080",
+                        "--stats",
+                        "--report",
+                    ],
+                    &refs(&args),
+                );
+                o.ok();
+                let ctx = format!("{user:?} {name}: {o:#?}");
+                for (spec, tries, want) in &cases {
+                    let got: Vec<&str> = o
+                        .stdout
+                        .lines()
+                        .filter_map(|l| l.strip_prefix(&format!("{spec} ")))
+                        .collect();
+                    assert_eq!(got.len(), *tries, "{spec}: {ctx}");
+                    // Without the watch, the relay takes the datagram and drops it.
+                    if *spec == "sendto,www.allowed.test,8080" && !watched() {
+                        continue;
+                    }
+                    for l in got {
+                        let (r, secs) = l.rsplit_once(' ').unwrap();
+                        let want = match *spec {
+                            "connect,www.allowed.test,443" => wrong_port(false),
+                            "connect,www.allowed.test,8080" => wrong_port(true),
+                            _ => want.to_string(),
+                        };
+                        assert_eq!(r, want, "{spec}: {ctx}");
+                        assert!(
+                            secs.parse::<f64>().unwrap() < FAST,
+                            "{spec} took {secs}: {ctx}"
+                        );
+                    }
+                }
+                assert!(
+                    o.stderr
+                        .contains(&format!(r#""connect_watch": "{}"}}}}"#, watch_status())),
+                    "{ctx}"
+                );
+                if !watched() {
+                    continue;
+                }
+                let want = [
+                    r#"{"host": "192.0.2.10", "port": 443, "proto": "tcp", "count": 2}"#,
+                    r#"{"host": "192.0.2.10", "port": 5300, "proto": "udp", "count": 2}"#,
+                    r#"{"host": "www.allowed.test", "port": 443, "proto": "tcp", "count": 2}"#,
+                    r#"{"host": "www.allowed.test", "port": 8080, "proto": "tcp", "count": 2}"#,
+                    r#"{"host": "www.allowed.test", "port": 8080, "proto": "udp", "count": 1}"#,
+                ];
+                let stats = denied(&o);
+                let tail = o
+                    .stderr
+                    .lines()
+                    .last()
+                    .and_then(|l| l.strip_prefix("{\"net_denied\": "))
+                    .unwrap_or_else(|| panic!("no --report tail: {ctx}"));
+                for d in [stats, tail] {
+                    assert_eq!(d, format!("[{}]}}", want.join(", ")), "{ctx}");
+                }
+            }
+        }
+    });
+}
+
+/// A sandbox with rules inside another (whose watch holds the one listener a filter
+/// chain may have): it runs as without the watch, and the outer watch does not judge
+/// calls made in the inner network namespace (its addresses are not the outer's).
+#[test]
+fn nested_below_another_watch() {
+    in_netns(|| {
+        if !watched() {
+            support::skip("no connection watch before Linux 5.6");
+            return;
+        }
+        let fx = Fixtures::start();
+        let specs = [
+            "tcp,192.0.2.11,80",
+            "tcp,192.0.2.10,80",
+            "tcp,192.0.2.11,8080",
+        ];
+        let inner = bin_dir().join("hutch").display().to_string();
+        let mut cmd: Vec<String> = [
+            &inner,
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            // The outer sandbox's /etc/resolv.conf cannot be bound over again.
+            "--tmpfs",
+            "/etc",
+            "--allow-net",
+            "192.0.2.11:80",
+            "--stats",
+            "--report",
+            "--",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        cmd.extend(probe_cmd(&specs));
+        let bin = bin_dir().display().to_string();
+        for user in USERS {
+            let o = fx.run_as(
+                "bwrap",
+                user,
+                &[
+                    "--ro-bind",
+                    &bin,
+                    &bin,
+                    "--allow-net",
+                    "192.0.2.11:80",
+                    "--stats",
+                ],
+                &refs(&cmd),
+            );
+            o.ok();
+            let ctx = format!("{user:?}: {o:#?}");
+            assert_eq!(
+                probed(&o, specs[0]).0,
+                "host=192.0.2.11 local=192.0.2.11",
+                "{ctx}"
+            );
+            assert_eq!(
+                probed(&o, specs[1]).0,
+                format!("error {}", libc::EACCES),
+                "{ctx}"
+            );
+            assert_eq!(
+                probed(&o, specs[2]).0,
+                format!("error {}", libc::ECONNREFUSED),
+                "{ctx}"
+            );
+            assert!(
+                o.stderr.contains(r#""connect_watch": "enclosing"}}"#),
+                "{ctx}"
+            );
+            // Neither the inner relay nor the outer watch refused anything.
+            let stats: Vec<&str> = o
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("{\"wall_time_s\""))
+                .collect();
+            assert_eq!(stats.len(), 2, "{ctx}");
+            for l in stats {
+                assert!(l.ends_with("\"net_denied\": []}"), "{ctx}");
             }
         }
     });
