@@ -343,9 +343,18 @@ pub fn place_resolv_conf(
 ) -> Result<()> {
     if let Some(op) = resolv_conf_op(net, ops)? {
         root.apply(&op, Some(Path::new("")), in_pid_ns)
-            .map_err(|e| Error::msg(format!("--net user: {e} ({RESOLV_HINT})")))?;
+            .map_err(|e| Error::msg(format!("{}: {e} ({RESOLV_HINT})", mode_flag(net))))?;
     }
     Ok(())
+}
+
+/// The option that asked for a generated /etc/resolv.conf, for messages.
+fn mode_flag(net: &NetSpec) -> &'static str {
+    match (net.user, net.allow_host.is_empty()) {
+        (true, _) => "--net user",
+        (false, false) => "--allow-host",
+        (false, true) => "--allow-net",
+    }
 }
 
 /// The content of the sandbox's /etc/resolv.conf.
@@ -390,7 +399,8 @@ pub fn resolv_conf_op(net: &NetSpec, ops: &[Op]) -> Result<Option<Op>> {
         if let Ok(link) = sys::openat2(root.as_fd(), target, nofollow, 0, resolve) {
             if let Ok(to) = nix::fcntl::readlinkat(&link, "") {
                 return Err(Error::msg(format!(
-                    "--net user: /etc/resolv.conf is a symlink to {}, which does not exist in the sandbox ({RESOLV_HINT})",
+                    "{}: /etc/resolv.conf is a symlink to {}, which does not exist in the sandbox ({RESOLV_HINT})",
+                    mode_flag(net),
                     Path::new(&to).display()
                 )));
             }
