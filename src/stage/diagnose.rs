@@ -182,14 +182,17 @@ impl Host {
         if !self.in_user_ns() {
             return None;
         }
-        let filter = if self.seccomp_filtered() {
-            ", whose seccomp filter"
-        } else {
-            ", which"
+        // A Landlock domain refuses every mount, with no trace in /proc to tell; a
+        // seccomp filter shows in /proc/self/status.
+        let why = match (what == "mounting", self.seccomp_filtered()) {
+            (true, true) => ", whose seccomp filter or Landlock rules forbid it",
+            (true, false) => ", whose Landlock rules or capabilities forbid it",
+            (false, true) => ", whose seccomp filter forbids it",
+            (false, false) => ", which forbids it",
         };
         Some(format!(
             "{what} is not permitted here: hutch runs inside another sandbox (in a user \
-             namespace){filter} forbids it"
+             namespace){why}"
         ))
     }
 
@@ -512,6 +515,19 @@ mod tests {
         assert_eq!(
             m,
             format!("Creating new namespace failed: Operation not permitted: creating namespaces is not permitted here: hutch runs inside another sandbox (in a user namespace), whose seccomp filter forbids it{OFFER_LANDLOCK_ONLY}")
+        );
+        // A mount refused there: Landlock forbids mounts too (hutch's own sandbox with
+        // --seccomp-policy none still refuses them unless --landlock off).
+        let m = setup_failed(Error::io("Failed to make / slave", eperm()), &h, true).to_string();
+        assert_eq!(
+            m,
+            format!("Failed to make / slave: Operation not permitted: mounting is not permitted here: hutch runs inside another sandbox (in a user namespace), whose seccomp filter or Landlock rules forbid it{OFFER_LANDLOCK_ONLY}")
+        );
+        let (_d, h) = fake(&nested, 1000);
+        let m = setup_failed(Error::io("Failed to make / slave", eperm()), &h, true).to_string();
+        assert!(
+            m.contains("(in a user namespace), whose Landlock rules or capabilities forbid it"),
+            "{m}"
         );
         // The initial user namespace is not nested.
         let (_d, h) = fake(&[("/proc/self/uid_map", "0 0 4294967295\n")], 1000);
