@@ -41,7 +41,10 @@ struct Bundle {
     /// A cgroup.procs the runtime's commands are moved into first (by root).
     born_in: Option<PathBuf>,
     /// Run the runtime in a mount namespace of its own whose mounts are all shared (by
-    /// root), as systemd leaves a host's: hutch's are then slaves of them.
+    /// root), as systemd leaves a host's: hutch's are then slaves of them, until the
+    /// command exits and that namespace ends (on a host whose mounts are private, the
+    /// container's then lose their master: a host's mount events are tested by
+    /// `host_mounts_made_after_create_show_in_the_binds_unless_private`).
     shared_root: bool,
 }
 
@@ -1196,7 +1199,10 @@ fn mount_options_are_applied() {
 
 /// `linux.rootfsPropagation` private or rprivate: no mount of the container is a slave
 /// of the host's (no `master:` tag in mountinfo), even where the host's mounts are all
-/// shared, as systemd leaves them; a shared root is refused by name.
+/// shared, as systemd leaves them; a shared root is refused by name. (Where the host's
+/// own mounts are private, the wrapper's namespace ends with `create` and takes the
+/// masters with it: `host_mounts_made_after_create_show_in_the_binds_unless_private`
+/// checks the same against a host's shared mount, and that the default differs.)
 #[test]
 fn rootfs_propagation_private_cuts_the_mounts_off_the_host() {
     subreaper();
@@ -1216,6 +1222,147 @@ fn rootfs_propagation_private_cuts_the_mounts_off_the_host() {
         let (code, err) = b.create("shared");
         assert_eq!(code, 1, "{user:?}: {err}");
         assert!(err.contains("linux.rootfsPropagation"), "{user:?}: {err}");
+    }
+}
+
+/// Mount propagation, as runc and crun do it: by default (and with `slave`/`rslave`,
+/// for the root or the mount) a bound host directory stays a slave of the host's mount,
+/// so a mount the host makes below it after `create` (a USB drive under /media,
+/// Kubernetes' `HostToContainer`) shows inside; `private`/`rprivate` cut that off.
+/// The volume is a shared mount on the host, as systemd leaves them (root only: the
+/// test mounts on the host). Compared with crun where it is installed.
+#[test]
+fn host_mounts_made_after_create_show_in_the_binds_unless_private() {
+    subreaper();
+    if !support::is_root() {
+        return support::skip("the host's mounts need root");
+    }
+    // (case, linux.rootfsPropagation, the bind's options, whether it propagates)
+    let cases: &[(&str, Option<&str>, &[&str], bool)] = &[
+        ("default", None, &["rbind"], true),
+        ("flat", None, &["bind"], true),
+        ("rslave", None, &["rbind", "rslave"], true),
+        ("slave", None, &["bind", "slave"], true),
+        ("rootslave", Some("slave"), &["rbind"], true),
+        ("rootrslave", Some("rslave"), &["rbind"], true),
+        ("rootprivate", Some("private"), &["rbind"], false),
+        ("rootrprivate", Some("rprivate"), &["rbind"], false),
+        ("rprivate", None, &["rbind", "rprivate"], false),
+        ("private", None, &["bind", "private"], false),
+    ];
+    let script = "cat /vol/sub/marker 2>/dev/null || echo none; \
+        grep -c ' /vol[ /].*master:' /proc/self/mountinfo || true";
+    // crun refuses a hybrid cgroup v1/v2 host (this machine).
+    let v2_host = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+    let crun = support::on_path("crun") && v2_host;
+    if !crun {
+        eprintln!("not compared: crun is not installed, or /sys/fs/cgroup is not cgroup v2");
+    }
+    for user in support::users() {
+        for &(case, root, opts, propagates) in cases {
+            let runtimes: &[Option<&str>] = if crun && user == User::Root {
+                &[None, Some("crun")]
+            } else {
+                &[None]
+            };
+            for &runtime in runtimes {
+                let vol = volume();
+                let sub = vol.path().join("sub");
+                fs::create_dir(&sub).unwrap();
+                // The volume: a shared mount of its own.
+                nix::mount::mount(
+                    Some(vol.path()),
+                    vol.path(),
+                    None::<&str>,
+                    nix::mount::MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .unwrap();
+                let _vol_mount = HostMount(vol.path().to_path_buf());
+                nix::mount::mount(
+                    None::<&str>,
+                    vol.path(),
+                    None::<&str>,
+                    nix::mount::MsFlags::MS_SHARED,
+                    None::<&str>,
+                )
+                .unwrap();
+                let Some(mut b) = Bundle::new(user, &["sh", "-c", script]) else {
+                    return;
+                };
+                if let Some(p) = root {
+                    b.config["linux"]["rootfsPropagation"] = json!(p);
+                }
+                b.config["mounts"].as_array_mut().unwrap().push(json!({
+                    "destination": "/vol", "type": "bind",
+                    "source": vol.path().to_str().unwrap(), "options": opts}));
+                let id = format!("prop-{case}");
+                let what = format!("{user:?} {case} {}", runtime.unwrap_or("hutch"));
+                let rt_cmd = |args: &[&str]| {
+                    let mut c = match runtime {
+                        None => b.oci(args),
+                        Some(rt) => {
+                            let mut c = Command::new(rt);
+                            c.arg("--root").arg(b.state_dir()).args(args);
+                            c
+                        }
+                    };
+                    c.stdin(Stdio::null());
+                    c
+                };
+                let (code, err) = match runtime {
+                    None => b.create(&id),
+                    Some(_) => {
+                        // As Bundle::create does, the container's output into a file.
+                        b.write();
+                        let err = b.dir.path().join(format!("{id}.err"));
+                        let mut c = rt_cmd(&["create", "--bundle"]);
+                        c.arg(b.bundle())
+                            .arg("--pid-file")
+                            .arg(b.dir.path().join(format!("{id}.pid")))
+                            .arg(&id)
+                            .stdout(
+                                fs::File::create(b.dir.path().join(format!("{id}.out"))).unwrap(),
+                            )
+                            .stderr(fs::File::create(&err).unwrap());
+                        let mut child = support::spawn_retry(&mut c);
+                        let status =
+                            support::wait_status(&mut child, LIMIT).expect("create timed out");
+                        (
+                            support::status_code(status),
+                            fs::read_to_string(&err).unwrap_or_default(),
+                        )
+                    }
+                };
+                assert_eq!(code, 0, "{what}: create: {err}");
+                // After create, before the container looks: a mount below the volume.
+                nix::mount::mount(
+                    Some("tmpfs"),
+                    &sub,
+                    Some("tmpfs"),
+                    nix::mount::MsFlags::empty(),
+                    Some("mode=755"),
+                )
+                .unwrap();
+                let _sub_mount = HostMount(sub.clone());
+                fs::write(sub.join("marker"), "propagated\n").unwrap();
+                let pid = b.pid(&id);
+                support::output(&mut rt_cmd(&["start", &id]), LIMIT).ok();
+                let status = reap(pid);
+                support::output(&mut rt_cmd(&["delete", &id]), LIMIT).ok();
+                let out = b.output_of(&id);
+                assert_eq!(status, 0, "{what}: {out}");
+                if propagates {
+                    assert!(
+                        out.starts_with("propagated\n") && !out.ends_with("\n0\n"),
+                        "{what}: {out}"
+                    );
+                } else {
+                    assert_eq!(out, "none\n0\n", "{what}");
+                }
+            }
+        }
     }
 }
 

@@ -21,9 +21,10 @@
 //! `open_tree` without AT_RECURSIVE) and `rbind`; `nosuid`/`rnosuid` (hutch mounts
 //! everything nosuid); `nodev`/`rnodev` and, on binds, `dev` (devices allowed); `noexec`
 //! on the mount and `rnoexec` on its whole tree, `exec` (the default; refused on proc,
-//! sysfs and devpts, which hutch mounts noexec); propagation `private`, `rprivate`,
-//! `slave`, `rslave` (the container's mounts are copies that get no mount events from
-//! the host either way; docs/oci.md lists it); access times `atime`, `noatime`, `relatime`, `norelatime`,
+//! sysfs and devpts, which hutch mounts noexec); propagation `private`, `rprivate`
+//! (cut off from the host's mount events), `slave`, `rslave` (the default, as runc's:
+//! a bind is a slave of the host's mount, and gets the mounts made below it later; see
+//! docs/oci.md); access times `atime`, `noatime`, `relatime`, `norelatime`,
 //! `strictatime`, `nostrictatime`, `diratime`, `nodiratime`, combined as mount(2)
 //! combines them (all `mount_setattr` after the mount; in a user namespace the kernel
 //! refuses to change those of a host's mount, and the error says so); tmpfs `mode=`
