@@ -172,27 +172,7 @@ struct MountAttr {
 
 /// `mount_setattr(2)` on the mount `fd` refers to (AT_EMPTY_PATH), optionally recursive.
 pub fn mount_setattr_fd(fd: BorrowedFd<'_>, set: u64, recursive: bool) -> io::Result<()> {
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
-    let empty = c"";
-    // SAFETY: `attr` is a properly laid out `struct mount_attr` (version 0, 32 bytes)
-    // that lives for the duration of the call; the size argument matches it.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    })
-    .map(drop)
+    mount_setattr_full(fd, set, 0, 0, recursive)
 }
 
 #[repr(C)]
@@ -287,6 +267,52 @@ pub fn own_fd(fd: RawFd) -> OwnedFd {
     // SAFETY: the descriptor was inherited from our caller, named by the user for
     // hutch to consume, and no other owner exists in this single-threaded process.
     unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Send `data` on the unix socket `sock`, with the descriptor `fd` attached
+/// (SCM_RIGHTS) if there is one. MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE.
+pub fn send_fd(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let fds = fd.map(|f| [f]);
+    let cmsgs: Vec<ControlMessage> = fds
+        .as_ref()
+        .map(|f| ControlMessage::ScmRights(f))
+        .into_iter()
+        .collect();
+    sendmsg::<()>(
+        sock,
+        &[io::IoSlice::new(data)],
+        &cmsgs,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )?;
+    Ok(())
+}
+
+/// Receive one message sent by [`send_fd`] into `buf`: its length (0 at end-of-file)
+/// and the first descriptor attached, close-on-exec (any others are closed).
+pub fn recv_fd(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    loop {
+        let mut iov = [io::IoSliceMut::new(buf)];
+        let msg = match recvmsg::<()>(sock, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => other?,
+        };
+        let mut fd = None;
+        for c in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                for f in fds {
+                    // Received just now: ours alone.
+                    let owned = own_fd(f);
+                    fd.get_or_insert(owned);
+                }
+            }
+        }
+        return Ok((msg.bytes, fd));
+    }
 }
 
 /// `ioctl(SIOCSIFFLAGS)`/`SIOCSIFADDR` to bring `lo` up with 127.0.0.1/8.
@@ -1211,7 +1237,8 @@ pub fn mount_setattr_full(
     };
     let flags = libc::AT_EMPTY_PATH as u32 | if recursive { AT_RECURSIVE } else { 0 };
     let empty = c"";
-    // SAFETY: as in `mount_setattr_fd`: a valid `struct mount_attr` alive for the call.
+    // SAFETY: `attr` is a properly laid out `struct mount_attr` (version 0, 32 bytes)
+    // that lives for the duration of the call; the size argument matches it.
     check(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,

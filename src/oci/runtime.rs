@@ -130,14 +130,10 @@ fn console(
         nix::sys::stat::Mode::empty(),
     )
     .ctx(|| format!("Can't open {name}"))?;
-    let fds = [master.as_raw_fd()];
-    let iov = [std::io::IoSlice::new(name.as_bytes())];
-    nix::sys::socket::sendmsg::<()>(
+    crate::sys::send_fd(
         stream.as_raw_fd(),
-        &iov,
-        &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
+        name.as_bytes(),
+        Some(master.as_raw_fd()),
     )
     .ctx(|| "Can't send the console to --console-socket".into())?;
     if console {

@@ -433,10 +433,11 @@ pub fn child_setup(policy: &Policy, sock: OwnedFd) -> Result<()> {
         }
     }
     for (label, fd) in &socks {
-        send_fd(&sock, label.as_bytes(), Some(fd.as_raw_fd()))
+        crate::sys::send_fd(sock.as_raw_fd(), label.as_bytes(), Some(fd.as_raw_fd()))
             .map_err(|e| fail("handing the sockets to the monitor", e))?;
     }
-    send_fd(&sock, b"end", None).map_err(|e| fail("handing the sockets to the monitor", e))?;
+    crate::sys::send_fd(sock.as_raw_fd(), b"end", None)
+        .map_err(|e| fail("handing the sockets to the monitor", e))?;
     Ok(())
 }
 
@@ -480,53 +481,10 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<OwnedFd> {
     Ok(fd)
 }
 
-fn send_fd(sock: &OwnedFd, label: &[u8], fd: Option<i32>) -> std::io::Result<()> {
-    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-    let fds = fd.map(|f| [f]);
-    let cmsgs: Vec<ControlMessage> = fds
-        .as_ref()
-        .map(|f| vec![ControlMessage::ScmRights(f)])
-        .unwrap_or_default();
-    sendmsg::<()>(
-        sock.as_raw_fd(),
-        &[IoSlice::new(label)],
-        &cmsgs,
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )?;
-    Ok(())
-}
-
+/// One message of the child's hand-over: a label and its socket, or `None` at the end.
 fn recv_fd(sock: &OwnedFd) -> std::io::Result<Option<(String, Option<OwnedFd>)>> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let mut buf = [0u8; 128];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let (n, fd) = loop {
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        match recvmsg::<()>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-            Ok(msg) => {
-                let mut fd = None;
-                for c in msg.cmsgs()? {
-                    if let ControlMessageOwned::ScmRights(fds) = c {
-                        for f in fds {
-                            let owned = crate::sys::own_fd(f);
-                            if fd.is_none() {
-                                fd = Some(owned);
-                            }
-                        }
-                    }
-                }
-                break (msg.bytes, fd);
-            }
-        }
-    };
+    let (n, fd) = crate::sys::recv_fd(sock.as_raw_fd(), &mut buf)?;
     if n == 0 {
         return Ok(None);
     }
@@ -1021,7 +979,8 @@ fn upstream() -> SocketAddr {
 
 /// The relay, running in threads of the monitor; they end with it.
 pub struct Relay {
-    _state: Arc<State>,
+    /// What the relay threads share; the connection watch reads it too.
+    state: Arc<State>,
 }
 
 /// Monitor side: receive the sockets the child (`pid`) bound (until its "end"), start
@@ -1062,7 +1021,7 @@ pub fn start(policy: &Policy, sock: OwnedFd, pid: libc::pid_t) -> Result<Relay> 
         };
         spawned.ctx(|| "--allow-host/--allow-net: starting the relay".into())?;
     }
-    Ok(Relay { _state: state })
+    Ok(Relay { state })
 }
 
 impl Relay {
@@ -1070,7 +1029,7 @@ impl Relay {
     /// this file). Its thread ends with the monitor; should it fail to start, the
     /// watched calls fail with ENOSYS (nothing gets through that would not).
     pub fn watch(&self, listener: OwnedFd) {
-        let st = self._state.clone();
+        let st = self.state.clone();
         let _ = std::thread::Builder::new()
             .name("hutch-watch".into())
             .spawn(move || {
@@ -1097,12 +1056,7 @@ fn native(call: (u32, u32)) -> u32 {
 /// The filter: `connect`, and `sendto` with an address, to the listener; the rest,
 /// and foreign architectures (i386, x32), allowed.
 pub fn watch_filter() -> Vec<u8> {
-    use crate::supervise::{ins, AUDIT_ARCH};
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const RET_K: u16 = 0x06;
-    const ALLOW: u32 = 0x7fff_0000;
-    const NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
+    use crate::supervise::{ins, ALLOW, AUDIT_ARCH, JEQ_K, LD_W_ABS, NOTIFY, RET_K};
     // struct seccomp_data: nr at 0, arch at 4, args from 16 (8 bytes each, the low
     // half first on these little-endian architectures).
     const ADDR_LO: u32 = 16 + 4 * 8;

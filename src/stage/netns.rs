@@ -30,7 +30,6 @@
 use crate::error::{Context, Result};
 use crate::fault::{self, Step};
 use crate::sys;
-use std::io::IoSlice;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -81,7 +80,6 @@ impl Beside {
 /// The helper's work; any error means "let the child do it".
 fn make(child: libc::pid_t, sock: &OwnedFd) -> Result<()> {
     use nix::sched::{setns, unshare, CloneFlags};
-    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     fault::hit(Step::NetBeside)?;
     let userns = nix::fcntl::open(
         Path::new(&format!("/proc/{child}/ns/user")),
@@ -99,15 +97,7 @@ fn make(child: libc::pid_t, sock: &OwnedFd) -> Result<()> {
         nix::sys::stat::Mode::empty(),
     )
     .ctx(|| "open netns".into())?;
-    let fds = [net.as_raw_fd()];
-    sendmsg::<()>(
-        sock.as_raw_fd(),
-        &[IoSlice::new(b"n")],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )
-    .ctx(|| "sendmsg".into())?;
+    sys::send_fd(sock.as_raw_fd(), b"n", Some(net.as_raw_fd())).ctx(|| "sendmsg".into())?;
     Ok(())
 }
 
@@ -129,24 +119,5 @@ pub fn enter(sock: OwnedFd) -> Result<()> {
 
 /// The namespace fd, or `None` at end-of-file (the helper failed).
 fn receive(sock: &OwnedFd) -> Option<OwnedFd> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let mut buf = [0u8; 1];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = loop {
-        match recvmsg::<()>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            other => break other.ok()?,
-        }
-    };
-    let mut cmsgs = msg.cmsgs().ok()?;
-    cmsgs.find_map(|c| match c {
-        ControlMessageOwned::ScmRights(fds) if fds.len() == 1 => Some(sys::own_fd(fds[0])),
-        _ => None,
-    })
+    sys::recv_fd(sock.as_raw_fd(), &mut [0u8; 1]).ok()?.1
 }

@@ -99,6 +99,14 @@ pub fn available() -> bool {
         && crate::sys::seccomp_notif_sizes().is_some()
 }
 
+// The classic BPF the filters here and in allow.rs use: load a word of `struct
+// seccomp_data`, compare it, return.
+pub const LD_W_ABS: u16 = 0x20;
+pub const JEQ_K: u16 = 0x15;
+pub const RET_K: u16 = 0x06;
+pub const ALLOW: u32 = 0x7fff_0000;
+pub const NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
+
 /// One classic BPF instruction (`struct sock_filter`).
 pub fn ins(code: u16, jt: u8, jf: u8, k: u32) -> [u8; 8] {
     let mut b = [0u8; 8];
@@ -111,13 +119,8 @@ pub fn ins(code: u16, jt: u8, jf: u8, k: u32) -> [u8; 8] {
 
 /// The filter: the metadata calls to the listener, the rest allowed.
 pub fn filter() -> Vec<u8> {
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
     const JGE_K: u16 = 0x35;
-    const RET_K: u16 = 0x06;
-    const ALLOW: u32 = 0x7fff_0000;
     const KILL_PROCESS: u32 = 0x8000_0000;
-    const NOTIFY: u32 = libc::SECCOMP_RET_USER_NOTIF;
     const ENOSYS: u32 = 0x0005_0000 | libc::ENOSYS as u32;
     let mut p = vec![
         ins(LD_W_ABS, 0, 0, 4),
@@ -167,37 +170,15 @@ pub fn install_program(sock: RawFd, program: &[u8]) -> Result<bool> {
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Ok(false),
         Err(e) => return Err(Error::io("seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER)", e)),
     };
-    let fds = [listener.as_raw_fd()];
-    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
-    let iov = [std::io::IoSlice::new(b"L")];
-    nix::sys::socket::sendmsg::<()>(sock, &iov, &cmsg, nix::sys::socket::MsgFlags::empty(), None)
-        .map_err(|e| Error::io("sending the seccomp listener", e.into()))?;
+    crate::sys::send_fd(sock, b"L", Some(listener.as_raw_fd()))
+        .map_err(|e| Error::io("sending the seccomp listener", e))?;
     Ok(true)
 }
 
 /// In the monitor: the listener, once the command has sent it (`None` if the
 /// setup failed before, or an enclosing supervisor watches).
 pub fn receive(sock: &OwnedFd) -> Option<OwnedFd> {
-    let mut byte = [0u8; 1];
-    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let msg = loop {
-        match nix::sys::socket::recvmsg::<()>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            other => break other.ok()?,
-        }
-    };
-    for c in msg.cmsgs().ok()? {
-        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
-            return fds.first().map(|fd| crate::sys::own_fd(*fd));
-        }
-    }
-    None
+    crate::sys::recv_fd(sock.as_raw_fd(), &mut [0u8; 1]).ok()?.1
 }
 
 /// What the supervisor allows: the Landlock path rules (real paths), and the
