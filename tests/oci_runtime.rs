@@ -506,25 +506,9 @@ fn exec_into_a_running_container() {
 
 /// Receive the pty master sent over the console socket.
 fn receive_console(listener: &std::os::unix::net::UnixListener) -> OwnedFd {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let (stream, _) = listener.accept().unwrap();
-    let mut buf = [0u8; 256];
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(
-        stream.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // The descriptor was just received: nothing else owns it.
-            return hutch::sys::own_fd(fds[0]);
-        }
-    }
-    panic!("no descriptor received on the console socket");
+    let (_, fd) = hutch::sys::recv_fd(stream.as_raw_fd(), &mut [0u8; 256]).unwrap();
+    fd.expect("no descriptor received on the console socket")
 }
 
 #[test]
@@ -536,36 +520,11 @@ fn console_socket_gives_a_terminal() {
             return;
         };
         b.config["process"]["terminal"] = json!(true);
-        let sock = b.dir.path().join("console.sock");
-        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        support::chmod(&sock, 0o777);
-        let reader = std::thread::spawn(move || {
-            let master = receive_console(&listener);
-            let mut f = fs::File::from(master);
-            let mut out = Vec::new();
-            // Ends with EIO once the last slave descriptor is closed.
-            let _ = f.read_to_end(&mut out);
-            String::from_utf8_lossy(&out).into_owned()
-        });
-        b.write();
-        let pid_file = b.dir.path().join("tty.pid");
-        let mut c = b.oci(&["create", "--bundle"]);
-        c.arg(b.bundle())
-            .arg("--pid-file")
-            .arg(&pid_file)
-            .arg("--console-socket")
-            .arg(&sock)
-            .arg("tty")
-            .stdout(Stdio::null());
-        support::output(&mut c, LIMIT).ok();
-        b.run(&["start", "tty"]).ok();
-        let pid: i32 = fs::read_to_string(&pid_file).unwrap().parse().unwrap();
-        assert_eq!(reap(pid), 0);
-        let out = reader.join().unwrap();
+        let (code, out) = run_on_console(&b, "tty");
+        assert_eq!(code, 0, "{user:?}: {out:?}");
         assert!(out.contains("/dev/pts/0"), "{user:?}: {out:?}");
         assert!(out.contains("tty-ok"), "{out:?}");
         assert!(out.contains("console-ok"), "{out:?}");
-        b.run(&["delete", "tty"]).ok();
         // terminal: true without a console socket: one clear line.
         let (code, err) = b.create("nosock");
         assert_eq!(code, 1);
@@ -1410,6 +1369,7 @@ fn run_on_console(b: &Bundle, id: &str) -> (i32, String) {
         let master = receive_console(&listener);
         let mut f = fs::File::from(master);
         let mut out = Vec::new();
+        // Ends with EIO once the last slave descriptor is closed.
         let _ = f.read_to_end(&mut out);
         String::from_utf8_lossy(&out).into_owned()
     });
