@@ -444,14 +444,16 @@ fn the_network_helper_dying_is_one_line() {
     });
 }
 
-/// Wait until a process carrying `tag` runs `what` (in its command line).
-fn wait_for(tag: &str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !leaks::tagged_processes(tag)
-        .iter()
-        .any(|p| p.contains(what))
-    {
-        assert!(Instant::now() < deadline, "{what} never started");
+/// Wait until the sandbox's command runs: a process carrying `tag` whose command line
+/// starts with `command` (hutch's own command line holds it too, further on: waiting
+/// for any mention would kill hutch before it made anything).
+fn wait_for_command(tag: &str, command: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !leaks::tagged_processes(tag).iter().any(|p| {
+        p.split_once(": ")
+            .is_some_and(|(_, c)| c.starts_with(command))
+    }) {
+        assert!(Instant::now() < deadline, "{command} never started");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -470,11 +472,11 @@ fn a_killed_hutch_takes_its_sandbox_along() {
             .args(["sh", "-c", "sleep 1000; touch /out/marker", &tag])
             .fd_in(3, &support::fixture().join("data"))
             .spawn();
-        wait_for(&tag, "sleep");
+        wait_for_command(&tag, "sh -c sleep 1000");
         let pid = running.pid();
         running.kill_leader();
         exited(&mut running);
-        let mut leaks = before.leaks(&tag, &[pid], user.uid());
+        let mut leaks = before.leaks_after_kill(&tag, &[pid], user.uid());
         let o = running.wait();
         leaks.fds = before.new_fds();
         assert_eq!(o.signal, Some(9), "{o:?}");
@@ -483,8 +485,9 @@ fn a_killed_hutch_takes_its_sandbox_along() {
     }
 }
 
-/// hutch killed with SIGKILL while the sandbox is still being set up (the command
-/// waits at `--block-fd`, just before exec): it never runs, nothing is left.
+/// hutch killed with SIGKILL while the sandbox is still being set up (it exists, as
+/// `--info-fd` says, but the command waits at `--block-fd`, before exec): the command
+/// never runs, nothing is left.
 #[test]
 fn a_hutch_killed_during_setup_leaves_nothing() {
     let _serial = serial();
@@ -492,27 +495,36 @@ fn a_hutch_killed_during_setup_leaves_nothing() {
         let out = support::tempdir(user);
         let fifo = out.join("block");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+        let info = out.join("info");
         let tag = leaks::tag("setup");
         let before = Snapshot::take();
         let mut running = hutch(user, &tag)
             .args(sandbox_args(out.path()))
-            .args(["--block-fd", "4"])
+            .args(["--block-fd", "4", "--info-fd", "5"])
             .args(marker_command(&tag))
             .fd_in(3, &support::fixture().join("data"))
             .redir(format!("4<>{}", support::sq(fifo.display().to_string())))
+            .fd_out(5, &info)
             .spawn();
-        // pid 1 of the sandbox and the command's process, blocked on fd 4.
-        wait_for(&tag, "echo RAN");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !fs::read_to_string(&info).is_ok_and(|s| s.contains("child-pid")) {
+            assert!(!running.poll(), "hutch ended before it was killed");
+            assert!(Instant::now() < deadline, "no --info-fd");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let pid = running.pid();
         running.kill_leader();
         exited(&mut running);
-        // Were anything still alive, this would release it.
+        // The sandbox dies as soon as its pid 1 has handled the parent-death signal,
+        // a moment after hutch: the command, released in that moment, could still
+        // run. The counts wait for that; then, were anything still alive, this would
+        // release it.
+        let mut leaks = before.leaks_after_kill(&tag, &[pid], user.uid());
         let _ = fs::OpenOptions::new()
             .write(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(&fifo)
             .and_then(|mut f| std::io::Write::write_all(&mut f, b"go"));
-        let mut leaks = before.leaks(&tag, &[pid], user.uid());
         let o = running.wait();
         leaks.fds = before.new_fds();
         assert!(leaks.is_empty(), "{user:?}: left behind: {leaks:?}{o:?}");
@@ -534,22 +546,25 @@ fn the_cgroup_of_a_killed_hutch_goes_with_the_next_run() {
     let user = User::Root;
     let out = support::tempdir(user);
     let tag = leaks::tag("cgroup-killed");
+    let before = Snapshot::take();
     let mut running = hutch(user, &tag)
         .args(sandbox_args(out.path()))
         .args(["--cgroup", "required"])
         .args(["sh", "-c", "sleep 1000", &tag])
         .fd_in(3, &support::fixture().join("data"))
         .spawn();
-    wait_for(&tag, "sleep");
+    wait_for_command(&tag, "sh -c sleep 1000");
     let pid = running.pid();
     running.kill_leader();
     exited(&mut running);
-    // The sandbox dies with hutch; its cgroup stays, empty.
+    // The sandbox dies with hutch (what came to the test process is reaped); its
+    // cgroup stays, empty.
+    let left = before.leaks_after_kill(&tag, &[], user.uid());
+    assert!(
+        left.processes.is_empty() && left.zombies.is_empty(),
+        "the sandbox outlived hutch: {left:?}"
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !leaks::tagged_processes(&tag).is_empty() {
-        assert!(Instant::now() < deadline, "the sandbox outlived hutch");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     // Its cgroup empties as the last processes are reaped. (Another hutch on the
     // machine that makes a cgroup may have removed it already.)
     for dir in leaks::cgroups_of(&[pid]) {
@@ -607,10 +622,11 @@ fn the_leak_counts_see_what_is_left() {
     let _ = fs::remove_file(&file);
     for p in leaks::tagged_processes(&tag) {
         let pid: i32 = p.split(':').next().unwrap().parse().unwrap();
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        let pid = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        // An orphan, it came to the test process (the subreaper): reaped now, it is
+        // not a zombie that the next test's counts would see.
+        let _ = nix::sys::wait::waitpid(pid, None);
     }
     drop(kept);
     assert_eq!(left.fds, 1, "{left:?}");

@@ -55,13 +55,13 @@ pub fn open_fds() -> usize {
         .unwrap_or(0)
 }
 
-/// Every process in state Z whose parent is this test process, as "PID (COMM) parent
-/// PPID". [`Snapshot::take`] makes the test process a child subreaper, so whatever a
+/// Every process whose parent is this test process, as (pid, state, "PID (COMM) parent
+/// PPID"). [`Snapshot::take`] makes the test process a child subreaper, so whatever a
 /// run leaves (a process of the sandbox, a network helper) is reparented here, never
 /// to pid 1: a zombie elsewhere on the machine (another program's) is not the runs'.
-fn zombies() -> BTreeSet<(i32, String)> {
+fn children() -> Vec<(i32, char, String)> {
     let me = std::process::id().to_string();
-    let mut out = BTreeSet::new();
+    let mut out = Vec::new();
     for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
             continue;
@@ -75,14 +75,21 @@ fn zombies() -> BTreeSet<(i32, String)> {
         };
         let comm = &stat[stat.find('(').map_or(0, |i| i + 1)..close];
         let mut rest = stat[close + 1..].split_whitespace();
-        if rest.next() == Some("Z") {
-            let ppid = rest.next().unwrap_or("?");
-            if ppid == me {
-                out.insert((pid, format!("{pid} ({comm}) parent {ppid}")));
-            }
+        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        if rest.next() == Some(me.as_str()) {
+            out.push((pid, state, format!("{pid} ({comm}) parent {me}")));
         }
     }
     out
+}
+
+/// The children of this test process in state Z (see [`children`]).
+fn zombies() -> BTreeSet<(i32, String)> {
+    children()
+        .into_iter()
+        .filter(|(_, state, _)| *state == 'Z')
+        .map(|(pid, _, s)| (pid, s))
+        .collect()
 }
 
 fn zombie_pids() -> BTreeSet<i32> {
@@ -232,6 +239,31 @@ impl Snapshot {
 }
 
 impl Snapshot {
+    /// What is left after the hutch processes `pids` were killed with SIGKILL (and
+    /// reaped): their children were orphaned to this process, the subreaper (on a
+    /// host: to init or the session's subreaper), and must die at once
+    /// (`--die-with-parent`). Their zombies are reaped here, they are not a leak; a
+    /// child of ours still alive after the patience is, listed with the processes.
+    pub fn leaks_after_kill(&self, tag: &str, pids: &[i32], owner: u32) -> Leaks {
+        let alive = settle(Duration::from_secs(3), || {
+            let mut alive = Vec::new();
+            for (pid, state, s) in children() {
+                if self.zombies.contains(&pid) || pids.contains(&pid) {
+                    continue;
+                }
+                if state == 'Z' {
+                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                } else {
+                    alive.push(format!("orphan {s}"));
+                }
+            }
+            alive
+        });
+        let mut leaks = self.leaks(tag, pids, owner);
+        leaks.processes.extend(alive);
+        leaks
+    }
+
     /// Descriptors the test process has now but had not before.
     pub fn new_fds(&self) -> isize {
         open_fds() as isize - self.fds as isize
