@@ -1186,6 +1186,79 @@ pub fn setxattr(
     check(ret as libc::c_long).map(drop)
 }
 
+/// The extended attribute names of the file open as `fd` (`flistxattr(2)`); none
+/// where the file system has no extended attributes.
+pub fn flistxattr(fd: BorrowedFd<'_>) -> io::Result<Vec<std::ffi::CString>> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: `buf` is writable for its length, alive for the call.
+        let ret = unsafe {
+            libc::flistxattr(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr() as *mut libc::c_char,
+                buf.len(),
+            )
+        };
+        match check(ret as libc::c_long) {
+            Ok(n) => {
+                buf.truncate(n as usize);
+                break;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ERANGE) => buf.resize(buf.len() * 4, 0),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(buf
+        .split(|b| *b == 0)
+        .filter(|n| !n.is_empty())
+        .filter_map(|n| std::ffi::CString::new(n).ok())
+        .collect())
+}
+
+/// The value of the extended attribute `name` of the file open as `fd` (`fgetxattr(2)`).
+pub fn fgetxattr(fd: BorrowedFd<'_>, name: &std::ffi::CStr) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        // SAFETY: `name` is NUL-terminated and `buf` writable for its length, both
+        // alive for the call.
+        let ret = unsafe {
+            libc::fgetxattr(
+                fd.as_raw_fd(),
+                name.as_ptr(),
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+            )
+        };
+        match check(ret as libc::c_long) {
+            Ok(n) => {
+                buf.truncate(n as usize);
+                return Ok(buf);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ERANGE) && buf.len() < 1 << 20 => {
+                buf.resize(buf.len() * 4, 0)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `fsetxattr(2)`: set the extended attribute `name` of the file open as `fd`.
+pub fn fsetxattr(fd: BorrowedFd<'_>, name: &std::ffi::CStr, value: &[u8]) -> io::Result<()> {
+    // SAFETY: `name` is NUL-terminated, `value` valid for its length, both alive
+    // for the call and only read.
+    let ret = unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr() as *const libc::c_void,
+            value.len(),
+            0,
+        )
+    };
+    check(ret as libc::c_long).map(drop)
+}
+
 /// `removexattr(2)`.
 pub fn removexattr(path: &std::ffi::CStr, name: &std::ffi::CStr) -> io::Result<()> {
     // SAFETY: both NUL-terminated, alive for the call and only read.

@@ -1343,6 +1343,32 @@ fn tmpcopyup_fills_the_tmpfs_with_the_images_files() {
             ["from the image", "sub/f", "700", "writable", "1"],
             "{out}"
         );
+        // Extended attributes come along, those a tmpfs takes: `user.` since Linux 6.6
+        // (asked of /dev/shm, a tmpfs), else the copy goes on without them.
+        let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+        xattr(&opt.join("sub/f"), "user.hutch", Some(&hex("file")));
+        xattr(&opt.join("sub"), "user.hutch", Some(&hex("dir")));
+        let probe = tempfile::Builder::new()
+            .prefix("hutch-test-xattr-")
+            .tempfile_in("/dev/shm")
+            .unwrap();
+        let takes_user = xattr(probe.path(), "user.hutch", Some(&hex("probe"))) == hex("probe");
+        let (code, err) = b.create("xattrs");
+        assert_eq!(code, 0, "{user:?}: {err}");
+        let copy = PathBuf::from(format!("/proc/{}/root/opt", b.pid("xattrs")));
+        let seen = [
+            xattr(&copy.join("sub/f"), "user.hutch", None),
+            xattr(&copy.join("sub"), "user.hutch", None),
+        ];
+        b.run(&["delete", "--force", "xattrs"]).ok();
+        let want = match takes_user {
+            true => [hex("file"), hex("dir")],
+            false => [String::new(), String::new()],
+        };
+        assert_eq!(
+            seen, want,
+            "{user:?}: user.hutch on the copies (tmpfs takes it: {takes_user})"
+        );
         // Without tmpcopyup the tmpfs starts empty.
         let m = b.config["mounts"]
             .as_array_mut()
@@ -1358,6 +1384,24 @@ fn tmpcopyup_fills_the_tmpfs_with_the_images_files() {
         let (code, out) = run_container(&empty, "nocopy");
         assert_eq!((code, out.trim()), (0, "0"), "{out}");
     }
+}
+
+/// The extended attribute `name` of `path` in hex, after setting it to `set` (hex),
+/// through python3 (the tests hold no unsafe code): "" when the file system refuses
+/// it or it is not there.
+fn xattr(path: &Path, name: &str, set: Option<&str>) -> String {
+    let script = "import os, sys\n\
+        p, n = sys.argv[1], sys.argv[2]\n\
+        try:\n    \
+            if len(sys.argv) > 3: os.setxattr(p, n, bytes.fromhex(sys.argv[3]))\n    \
+            print(os.getxattr(p, n).hex(), end='')\n\
+        except OSError as e:\n    \
+            if e.errno not in (95, 61): raise\n";
+    let mut c = Command::new("python3");
+    c.args(["-c", script]).arg(path).arg(name).args(set);
+    let o = support::output(&mut c, LIMIT);
+    assert_eq!(o.code, 0, "{path:?}: {}", o.stderr);
+    o.stdout
 }
 
 /// create with a console socket, start, reap: what the console showed.

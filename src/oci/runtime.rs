@@ -13,7 +13,7 @@
 
 use std::ffi::CString;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -815,7 +815,8 @@ fn bind_flat(root: &Root, from: &Path, dest: &Path, kind: crate::spec::BindKind)
 }
 
 /// `tmpcopyup`: what was under the tmpfs (`from`, seen from the base) copied into it
-/// (`into`), with owners and modes, as crun does; `dest` names it in errors.
+/// (`into`), with owners, modes and extended attributes, as crun does; `dest` names it
+/// in errors.
 fn copy_tree(from: &Path, into: &Path, dest: &Path) -> Result<()> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
     let entries = std::fs::read_dir(from).ctx(|| format!("tmpcopyup: {}", dest.display()))?;
@@ -826,18 +827,25 @@ fn copy_tree(from: &Path, into: &Path, dest: &Path) -> Result<()> {
         let ctx = || format!("tmpcopyup: {}", inside.display());
         let md = std::fs::symlink_metadata(&src).ctx(ctx)?;
         let ft = md.file_type();
+        let open = |p: &Path, dir: bool| {
+            let flags = libc::O_NOFOLLOW | if dir { libc::O_DIRECTORY } else { 0 };
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(flags)
+                .open(p)
+        };
+        // Files and directories, as crun: the source and the copy, for their
+        // extended attributes.
+        let mut pair = None;
         if ft.is_dir() {
             std::fs::create_dir(&dst).ctx(ctx)?;
             copy_tree(&src, &dst, &inside)?;
+            pair = Some((open(&src, true).ctx(ctx)?, open(&dst, true).ctx(ctx)?));
         } else if ft.is_symlink() {
             let target = std::fs::read_link(&src).ctx(ctx)?;
             std::os::unix::fs::symlink(target, &dst).ctx(ctx)?;
         } else if ft.is_file() {
-            let mut r = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&src)
-                .ctx(ctx)?;
+            let mut r = open(&src, false).ctx(ctx)?;
             let mut w = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -845,6 +853,7 @@ fn copy_tree(from: &Path, into: &Path, dest: &Path) -> Result<()> {
                 .open(&dst)
                 .ctx(ctx)?;
             std::io::copy(&mut r, &mut w).ctx(ctx)?;
+            pair = Some((r, w));
         } else if ft.is_fifo() || ft.is_socket() || ft.is_char_device() || ft.is_block_device() {
             nix::sys::stat::mknod(
                 &dst,
@@ -855,9 +864,28 @@ fn copy_tree(from: &Path, into: &Path, dest: &Path) -> Result<()> {
             .ctx(ctx)?;
         }
         std::os::unix::fs::lchown(&dst, Some(md.uid()), Some(md.gid())).ctx(ctx)?;
+        // After the owner, whose change would clear a file capability.
+        if let Some((r, w)) = &pair {
+            copy_xattrs(r.as_fd(), w.as_fd()).ctx(ctx)?;
+        }
         if !ft.is_symlink() {
             std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))
                 .ctx(ctx)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every extended attribute of `from` set on `to`, but those the tmpfs does not take
+/// (EOPNOTSUPP, EINVAL: `user.` before Linux 6.6, `security.selinux` without
+/// SELinux), which crun skips too.
+fn copy_xattrs(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> std::io::Result<()> {
+    for name in sys::flistxattr(from)? {
+        let value = sys::fgetxattr(from, &name)?;
+        let r = sys::fsetxattr(to, &name, &value);
+        match r {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL)) => {}
+            r => r?,
         }
     }
     Ok(())
