@@ -993,12 +993,14 @@ fn host_processes_are_invisible_and_unreachable() {
         let sleeper = HostSleeper::start(u, &tag);
         let pid = sleeper.pid();
         // Wait until it runs sleep (not setpriv any more).
-        for _ in 0..200 {
-            if fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.starts_with("sleep"))
-            {
-                break;
-            }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.starts_with("sleep"))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{u:?}: sleep never ran"
+            );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let body = format!(
