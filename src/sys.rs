@@ -1186,30 +1186,42 @@ pub fn setxattr(
     check(ret as libc::c_long).map(drop)
 }
 
+/// What a call that fills a buffer returns, with the buffer grown while it says
+/// ERANGE (too small), up to 16 MiB.
+fn fill_growing(mut call: impl FnMut(&mut [u8]) -> libc::ssize_t) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        match check(call(&mut buf) as libc::c_long) {
+            Ok(n) => {
+                buf.truncate(n as usize);
+                return Ok(buf);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ERANGE) && buf.len() < 1 << 24 => {
+                buf.resize(buf.len() * 4, 0)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// The extended attribute names of the file open as `fd` (`flistxattr(2)`); none
 /// where the file system has no extended attributes.
 pub fn flistxattr(fd: BorrowedFd<'_>) -> io::Result<Vec<std::ffi::CString>> {
-    let mut buf = vec![0u8; 1024];
-    loop {
+    let list = fill_growing(|buf| {
         // SAFETY: `buf` is writable for its length, alive for the call.
-        let ret = unsafe {
+        unsafe {
             libc::flistxattr(
                 fd.as_raw_fd(),
                 buf.as_mut_ptr() as *mut libc::c_char,
                 buf.len(),
             )
-        };
-        match check(ret as libc::c_long) {
-            Ok(n) => {
-                buf.truncate(n as usize);
-                break;
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ERANGE) => buf.resize(buf.len() * 4, 0),
-            Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
         }
-    }
-    Ok(buf
+    });
+    let list = match list {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(Vec::new()),
+        r => r?,
+    };
+    Ok(list
         .split(|b| *b == 0)
         .filter(|n| !n.is_empty())
         .filter_map(|n| std::ffi::CString::new(n).ok())
@@ -1218,29 +1230,18 @@ pub fn flistxattr(fd: BorrowedFd<'_>) -> io::Result<Vec<std::ffi::CString>> {
 
 /// The value of the extended attribute `name` of the file open as `fd` (`fgetxattr(2)`).
 pub fn fgetxattr(fd: BorrowedFd<'_>, name: &std::ffi::CStr) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; 256];
-    loop {
+    fill_growing(|buf| {
         // SAFETY: `name` is NUL-terminated and `buf` writable for its length, both
         // alive for the call.
-        let ret = unsafe {
+        unsafe {
             libc::fgetxattr(
                 fd.as_raw_fd(),
                 name.as_ptr(),
                 buf.as_mut_ptr() as *mut libc::c_void,
                 buf.len(),
             )
-        };
-        match check(ret as libc::c_long) {
-            Ok(n) => {
-                buf.truncate(n as usize);
-                return Ok(buf);
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ERANGE) && buf.len() < 1 << 20 => {
-                buf.resize(buf.len() * 4, 0)
-            }
-            Err(e) => return Err(e),
         }
-    }
+    })
 }
 
 /// `fsetxattr(2)`: set the extended attribute `name` of the file open as `fd`.
