@@ -745,7 +745,7 @@ fn build_root(
             .map_err(|e| crate::diagnose::in_op(spec, op, e))?;
     }
     // --net user: an internal last op, /etc/resolv.conf naming the helper's DNS forwarder.
-    crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root, in_pid_ns)?;
+    crate::net::place_resolv_conf(&spec.net, &spec.ops, &mut root)?;
     // Under the hutch name: hutch's own configuration read-only, after every op.
     root.protect_config(&config)?;
     // Last, over everything the ops made: the host's sockets that are still in view.

@@ -489,6 +489,36 @@ impl Root {
         Ok(path)
     }
 
+    /// `--bind-data`/`--ro-bind-data`: what `fd` holds in a file of the base, bound on
+    /// `dest`. The file is unlinked once bound, as bwrap does, unless `keep` (hutch's
+    /// own generated files): a nested sandbox can then mount over the bind, which the
+    /// kernel refuses on an unlinked file (ENOENT). Either way the file lives on the
+    /// base, which the sandbox leaves behind with its mount namespace.
+    pub fn bind_data(
+        &mut self,
+        fd: RawFd,
+        dest: &Path,
+        perms: Option<u32>,
+        read_only: bool,
+        keep: bool,
+    ) -> Result<()> {
+        let perms = perms.unwrap_or(0o600);
+        let tmp = self
+            .data_file(fd, perms)
+            .ctx(|| format!("Can't write data to file {}", dest.display()))?;
+        let dest_fd = self.ensure_file(dest, 0o444, parent_mode(perms))?;
+        let mut attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+        if read_only {
+            attrs |= sys::MOUNT_ATTR_RDONLY;
+        }
+        self.bind(&tmp, dest_fd.as_fd(), attrs)
+            .ctx(|| format!("Can't bind mount {}", dest.display()))?;
+        if !keep {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        Ok(())
+    }
+
     /// The mount point for a bind of `src` (a path seen from the base) on `dest`: a
     /// directory, or a file where `src` is not one, made where missing. For the OCI
     /// runtime's non-recursive binds (src/oci/runtime.rs), which mount on it themselves.
@@ -710,21 +740,7 @@ impl Root {
                 dest,
                 perms,
                 read_only,
-            } => {
-                let perms = perms.unwrap_or(0o600);
-                let tmp = self
-                    .data_file(*fd, perms)
-                    .ctx(|| format!("Can't write data to file {}", dest.display()))?;
-                let dest_fd = self.ensure_file(dest, 0o444, parent_mode(perms))?;
-                let mut attrs = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
-                if *read_only {
-                    attrs |= sys::MOUNT_ATTR_RDONLY;
-                }
-                self.bind(&tmp, dest_fd.as_fd(), attrs)
-                    .ctx(|| format!("Can't bind mount {}", dest.display()))?;
-                let _ = std::fs::remove_file(&tmp);
-                Ok(())
-            }
+            } => self.bind_data(*fd, dest, *perms, *read_only, false),
             Op::Symlink { target, dest } => {
                 let (parent, name) = self.parent(dest, parent_mode(0))?;
                 match nix::unistd::symlinkat(target.as_os_str(), parent.as_fd(), name.as_os_str()) {

@@ -335,14 +335,16 @@ const RESOLV_HINT: &str =
 
 /// `--net user`, in the child after every op of the plan: add [`resolv_conf_op`], if
 /// any, to the new root.
-pub fn place_resolv_conf(
-    net: &NetSpec,
-    ops: &[Op],
-    root: &mut crate::mounts::Root,
-    in_pid_ns: bool,
-) -> Result<()> {
-    if let Some(op) = resolv_conf_op(net, ops)? {
-        root.apply(&op, Some(Path::new("")), in_pid_ns)
+pub fn place_resolv_conf(net: &NetSpec, ops: &[Op], root: &mut crate::mounts::Root) -> Result<()> {
+    // Kept linked (see Root::bind_data): a sandbox nested inside can bind its own.
+    if let Some(Op::BindData {
+        fd,
+        dest,
+        perms,
+        read_only,
+    }) = resolv_conf_op(net, ops)?
+    {
+        root.bind_data(fd, &dest, perms, read_only, true)
             .map_err(|e| Error::msg(format!("{}: {e} ({RESOLV_HINT})", mode_flag(net))))?;
     }
     Ok(())
