@@ -161,8 +161,15 @@ impl Host {
     }
 
     /// Whether hutch itself runs in a user namespace other than the initial one
-    /// (inside another sandbox, or a container with user namespaces).
+    /// (inside another sandbox, or a container with user namespaces): the initial one
+    /// has a fixed inode (PROC_USER_INIT_INO, since Linux 3.8). Where the link cannot
+    /// be read, a uid map other than the identity of every id tells; a sandbox that
+    /// root made with the full identity map cannot be told so, hence the link first.
     pub fn in_user_ns(&self) -> bool {
+        const INITIAL: &str = "user:[4026531837]";
+        if let Ok(ns) = std::fs::read_link(self.path("/proc/self/ns/user")) {
+            return ns.as_os_str() != INITIAL;
+        }
         match self.read("/proc/self/uid_map") {
             Some(map) => map.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"],
             None => false,
@@ -177,11 +184,26 @@ impl Host {
         })
     }
 
-    /// hutch runs inside another sandbox (a user namespace) that forbids `what`.
+    /// Whether no_new_privs is set on hutch itself (bwrap and hutch set it for their
+    /// command; a container engine only when asked).
+    fn no_new_privs(&self) -> bool {
+        self.read("/proc/self/status").is_some_and(|s| {
+            s.lines()
+                .any(|l| l.split_whitespace().eq(["NoNewPrivs:", "1"]))
+        })
+    }
+
+    /// hutch runs inside another sandbox that forbids `what`: in a user namespace, or
+    /// (a sandbox that real root made without one) under no_new_privs and a seccomp
+    /// filter, as bwrap and hutch leave their command.
     fn enclosing_sandbox_hint(&self, what: &str) -> Option<String> {
-        if !self.in_user_ns() {
+        let sign = if self.in_user_ns() {
+            "in a user namespace"
+        } else if self.no_new_privs() && self.seccomp_filtered() {
+            "under no_new_privs and a seccomp filter"
+        } else {
             return None;
-        }
+        };
         // A Landlock domain refuses every mount, with no trace in /proc to tell; a
         // seccomp filter shows in /proc/self/status.
         let why = match (what == "mounting", self.seccomp_filtered()) {
@@ -191,8 +213,7 @@ impl Host {
             (false, false) => ", which forbids it",
         };
         Some(format!(
-            "{what} is not permitted here: hutch runs inside another sandbox (in a user \
-             namespace){why}"
+            "{what} is not permitted here: hutch runs inside another sandbox ({sign}){why}"
         ))
     }
 
@@ -530,8 +551,47 @@ mod tests {
             "{m}"
         );
         // The initial user namespace is not nested.
-        let (_d, h) = fake(&[("/proc/self/uid_map", "0 0 4294967295\n")], 1000);
+        let (d, h) = fake(&[("/proc/self/uid_map", "0 0 4294967295\n")], 1000);
         assert!(!h.in_user_ns());
+        // Its inode says so first: a sandbox root made with the full identity map is
+        // nested all the same.
+        let ns = d.path().join("proc/self/ns");
+        std::fs::create_dir_all(&ns).unwrap();
+        std::os::unix::fs::symlink("user:[4026532871]", ns.join("user")).unwrap();
+        assert!(h.in_user_ns());
+        std::fs::remove_file(ns.join("user")).unwrap();
+        std::os::unix::fs::symlink("user:[4026531837]", ns.join("user")).unwrap();
+        assert!(!h.in_user_ns());
+        // Root's sandbox without a user namespace: no_new_privs and a filter tell.
+        let (_d, h) = fake(
+            &[
+                ("/proc/self/uid_map", "0 0 4294967295\n"),
+                (
+                    "/proc/self/status",
+                    "Name:\tx\nNoNewPrivs:\t1\nSeccomp:\t2\n",
+                ),
+                ("/.dockerenv", ""),
+            ],
+            0,
+        );
+        let m = setup_failed(Error::io("Failed to make / slave", eperm()), &h, true).to_string();
+        assert_eq!(
+            m,
+            format!("Failed to make / slave: Operation not permitted: mounting is not permitted here: hutch runs inside another sandbox (under no_new_privs and a seccomp filter), whose seccomp filter or Landlock rules forbid it{OFFER_LANDLOCK_ONLY}")
+        );
+        // A container's filter alone (no no_new_privs) is the container's.
+        let (_d, h) = fake(
+            &[
+                (
+                    "/proc/self/status",
+                    "Name:\tx\nNoNewPrivs:\t0\nSeccomp:\t2\n",
+                ),
+                ("/.dockerenv", ""),
+            ],
+            0,
+        );
+        let m = setup_failed(Error::io("Failed to make / slave", eperm()), &h, true).to_string();
+        assert!(m.contains("inside a container (docker)"), "{m}");
         let offer = clone_failed(eperm(), true, &fake(&[("/.dockerenv", "")], 1000).1).to_string();
         assert!(offer.ends_with("add --landlock-only"), "{offer}");
     }

@@ -422,3 +422,36 @@ fn the_hutch_name_prefixes_messages_with_hutch() {
         o.code(1).stderr_is("hutch: Unknown option --frob\n");
     });
 }
+
+/// hutch inside a hutch sandbox (whose Landlock rules and seccomp policy refuse every
+/// mount, and new user namespaces): one line that names the enclosing sandbox (by its user namespace, or, where
+/// root made it without one, by no_new_privs and its seccomp filter), not the
+/// container this machine may be (a bound /.dockerenv is visible inside).
+#[test]
+fn nested_in_a_hutch_sandbox_says_so() {
+    let inner = hutch_path().display().to_string();
+    for_each_user(|u| {
+        let o = hutch(u)
+            .args([
+                "--ro-bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "--",
+            ])
+            .args([&inner, "--ro-bind", "/", "/", "--", "true"])
+            .run();
+        o.code(1);
+        assert_eq!(o.stderr.lines().count(), 1, "{u:?}: {o:?}");
+        assert!(
+            o.stderr
+                .contains("is not permitted here: hutch runs inside another sandbox (")
+                && o.stderr.contains("), whose seccomp filter")
+                && !o.stderr.contains("container"),
+            "{u:?}: {o:?}"
+        );
+    });
+}
