@@ -385,8 +385,8 @@ fn created_modes_do_not_depend_on_the_callers_umask() {
             .umask(0o077)
             .args(["--dir", "/a/b", "--perms", "0755", "--dir", "/c"])
             .args(["--perms", "01777", "--dir", "/d", "--tmpfs", "/t"])
-            .args(["--file", "3", "/f", "--symlink", "x", "/s/l"])
-            .fd_in(3, &fixture().join("data"))
+            .args(["--file", "3", "/f", "--symlink", "x", "/s/l"]);
+        let o = with_data(o, &[3])
             .sh("stat -c '%n %a' /a /a/b /c /d /t /f /s; umask")
             .run();
         o.ok()
@@ -476,16 +476,27 @@ fn chmod_changes_modes_and_follows_symlinks() {
     });
 }
 
+/// `cmd` with the fixture's `data` file open on each of `fds`.
+fn with_data(cmd: Cmd, fds: &[u32]) -> Cmd {
+    let data = fixture().join("data");
+    fds.iter().fold(cmd, |cmd, fd| cmd.fd_in(*fd, &data))
+}
+
+/// The words of `s`: a fixed command line written on one line.
+fn words(s: &str) -> std::str::SplitWhitespace<'_> {
+    s.split_whitespace()
+}
+
+/// The fixture's overlay layer `name` (`lower1`, `lower2`).
+fn lower(name: &str) -> String {
+    fixture().join(name).display().to_string()
+}
+
 #[test]
 fn file_copies_fd_data() {
     for_each_user(|u| {
-        let data = fixture().join("data");
-        let o = minimal(u)
-            .args([
-                "--file", "3", "/f", "--perms", "0640", "--file", "4", "/p/g",
-            ])
-            .fd_in(3, &data)
-            .fd_in(4, &data)
+        let o = minimal(u).args(words("--file 3 /f --perms 0640 --file 4 /p/g"));
+        let o = with_data(o, &[3, 4])
             .sh("cat /f /p/g; stat -c '%n %a' /f /p /p/g; echo more >> /f && cat /f")
             .run();
         o.ok()
@@ -496,25 +507,10 @@ fn file_copies_fd_data() {
 #[test]
 fn bind_data_and_ro_bind_data() {
     for_each_user(|u| {
-        let data = fixture().join("data");
-        let o = minimal(u)
-            .args(["--proc", "/proc"])
-            .args([
-                "--bind-data",
-                "3",
-                "/b",
-                "--ro-bind-data",
-                "4",
-                "/r",
-                "--perms",
-                "0444",
-                "--ro-bind-data",
-                "5",
-                "/q",
-            ])
-            .fd_in(3, &data)
-            .fd_in(4, &data)
-            .fd_in(5, &data)
+        let o = minimal(u).args(words(
+            "--proc /proc --bind-data 3 /b --ro-bind-data 4 /r --perms 0444 --ro-bind-data 5 /q",
+        ));
+        let o = with_data(o, &[3, 4, 5])
             .sh(&format!(
                 "cat /b /r /q; stat -c '%n %a' /b /r /q; echo more >> /b && echo b-writable; \
                  echo more >> /r 2>&1 || echo r-read-only; {MOUNTS}"
@@ -545,10 +541,8 @@ fn bind_data_and_ro_bind_data() {
 #[test]
 fn a_data_fd_is_used_once() {
     for_each_user(|u| {
-        let o = minimal(u)
-            .args(["--file", "3", "/a", "--file", "3", "/b", "true"])
-            .fd_in(3, &fixture().join("data"))
-            .run();
+        let o = minimal(u).args(["--file", "3", "/a", "--file", "3", "/b", "true"]);
+        let o = with_data(o, &[3]).run();
         o.code(1)
             .stderr_is("bwrap: Can't write data to file /b: Bad file descriptor\n");
     });
@@ -684,6 +678,12 @@ fn squash(s: &str) -> String {
         .join("\n")
 }
 
+/// `o` succeeded and printed `want`, once [`squash`]ed.
+#[track_caller]
+fn squashed_is(o: &Out, want: &str) {
+    assert_eq!(squash(&o.ok().stdout), want, "{o:?}");
+}
+
 #[test]
 fn uid_and_gid_in_a_user_namespace() {
     for_each_user(|u| {
@@ -691,12 +691,8 @@ fn uid_and_gid_in_a_user_namespace() {
             .args(["--unshare-user", "--uid", "1234", "--gid", "5678"])
             .sh("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map")
             .run();
-        o.ok();
-        assert_eq!(
-            squash(&o.stdout),
-            format!("1234\n5678\n1234 {} 1\n5678 {} 1", u.uid(), u.gid()),
-            "{o:?}"
-        );
+        let want = format!("1234\n5678\n1234 {} 1\n5678 {} 1", u.uid(), u.gid());
+        squashed_is(&o, &want);
     });
 }
 
@@ -715,9 +711,8 @@ fn uid_with_dev_uses_a_nested_user_namespace() {
             ])
             .sh("id -u; id -g; cat /proc/self/uid_map; echo x > /dev/null && ls /dev/pts")
             .run();
-        o.ok();
         // The final ids map onto uid 0 of the first namespace, which owns the devpts.
-        assert_eq!(squash(&o.stdout), "1234\n5678\n1234 0 1\nptmx", "{o:?}");
+        squashed_is(&o, "1234\n5678\n1234 0 1\nptmx");
     });
 }
 
@@ -727,12 +722,7 @@ fn unprivileged_default_maps_the_caller() {
     let o = rooted(u)
         .sh("id -u; id -g; cat /proc/self/uid_map; cat /proc/self/setgroups")
         .run();
-    o.ok();
-    assert_eq!(
-        squash(&o.stdout),
-        format!("{0}\n{1}\n{0} {0} 1\ndeny", u.uid(), u.gid()),
-        "{o:?}"
-    );
+    squashed_is(&o, &format!("{0}\n{1}\n{0} {0} 1\ndeny", u.uid(), u.gid()));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1384,57 +1374,83 @@ fn seccomp_data_must_be_whole_instructions() {
 #[test]
 fn args_fd_splices_many_operations() {
     for_each_user(|u| {
-        let o = minimal(u)
-            .args(["--args", "3"])
-            .fd_in(3, &fixture().join("args-many"))
-            .sh("ls /many | wc -l; cat /many/f99")
-            .run();
-        o.ok().stdout_is("400\nhello\n");
-        let o = minimal(u)
-            .args(["--args", "3"])
-            .fd_in(3, &fixture().join("args-env"))
-            .sh("echo $FROM_ARGS")
-            .run();
-        o.ok().stdout_is("yes\n");
+        // Each row: the fixture file given to --args (which names it), the script, its stdout.
+        for (file, script, want) in [
+            (
+                "args-many",
+                "ls /many | wc -l; cat /many/f99",
+                "400\nhello\n",
+            ),
+            ("args-env", "echo $FROM_ARGS", "yes\n"),
+        ] {
+            let o = minimal(u)
+                .args(["--args", "3"])
+                .fd_in(3, &fixture().join(file))
+                .sh(script)
+                .run();
+            assert_eq!(o.code, 0, "{u:?} {file}{o:?}");
+            assert_eq!(o.stdout, want, "{u:?} {file}{o:?}");
+        }
+    });
+}
+
+/// Each row, as each user: `rooted` with the row's arguments (which name it) exits with
+/// its status and prints its stderr.
+fn statuses_and_stderr(rows: &[(&str, i32, &str)]) {
+    for_each_user(|u| {
+        for (args, code, stderr) in rows {
+            let o = rooted(u).args(args.split_whitespace()).run();
+            assert_eq!(
+                (o.code, o.stderr.as_str()),
+                (*code, *stderr),
+                "{u:?} {args}{o:?}"
+            );
+        }
     });
 }
 
 #[test]
 fn level_prefix_marks_errors_and_warnings() {
-    for_each_user(|u| {
-        let o = rooted(u)
-            .args(["--level-prefix", "--chdir", "/", "--chdir", "/", "true"])
-            .run();
-        o.ok()
-            .stderr_is("<4>bwrap: Only the last --chdir option will take effect\n");
-        let o = rooted(u)
-            .args(["--level-prefix", "--bind", "/nonexistent", "/x", "true"])
-            .run();
-        o.code(1).stderr_is(
+    statuses_and_stderr(&[
+        (
+            "--level-prefix --chdir / --chdir / true",
+            0,
+            "<4>bwrap: Only the last --chdir option will take effect\n",
+        ),
+        (
+            "--level-prefix --bind /nonexistent /x true",
+            1,
             "<3>bwrap: Can't find source path /nonexistent: No such file or directory\n",
-        );
-    });
+        ),
+    ]);
 }
 
 #[test]
 fn level_prefix_applies_from_where_it_is_parsed() {
-    for_each_user(|u| {
+    statuses_and_stderr(&[
         // bwrap sets the prefix when it parses --level-prefix: a warning emitted before is plain.
-        let o = rooted(u)
-            .args(["--chdir", "/", "--chdir", "/", "--level-prefix", "true"])
-            .run();
-        o.ok()
-            .stderr_is("bwrap: Only the last --chdir option will take effect\n");
+        (
+            "--chdir / --chdir / --level-prefix true",
+            0,
+            "bwrap: Only the last --chdir option will take effect\n",
+        ),
         // A parse error after --level-prefix is prefixed, one before it is not.
-        let o = rooted(u).args(["--level-prefix", "--frob", "true"]).run();
-        o.code(1).stderr_is("<3>bwrap: Unknown option --frob\n");
-        let o = rooted(u)
-            .args(["--level-prefix", "--uid", "abc", "true"])
-            .run();
-        o.code(1).stderr_is("<3>bwrap: Invalid uid: abc\n");
-        let o = rooted(u).args(["--frob", "--level-prefix", "true"]).run();
-        o.code(1).stderr_is("bwrap: Unknown option --frob\n");
-    });
+        (
+            "--level-prefix --frob true",
+            1,
+            "<3>bwrap: Unknown option --frob\n",
+        ),
+        (
+            "--level-prefix --uid abc true",
+            1,
+            "<3>bwrap: Invalid uid: abc\n",
+        ),
+        (
+            "--frob --level-prefix true",
+            1,
+            "bwrap: Unknown option --frob\n",
+        ),
+    ]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1444,28 +1460,19 @@ fn level_prefix_applies_from_where_it_is_parsed() {
 fn tmp_overlay_keeps_writes_in_the_sandbox() {
     for_each_user(|u| {
         let lower = fixture().join("lower1");
-        let o = minimal(u)
-            .args([
-                "--overlay-src",
-                &lower.display().to_string(),
-                "--tmp-overlay",
-                "/o",
-            ])
-            .sh("cat /o/one; echo new > /o/new; cat /o/new")
-            .run();
+        let lower_s = lower.display().to_string();
+        let in_overlay = |script: &str| {
+            minimal(u)
+                .args(["--overlay-src", &lower_s, "--tmp-overlay", "/o"])
+                .sh(script)
+                .run()
+        };
+        let o = in_overlay("cat /o/one; echo new > /o/new; cat /o/new");
         o.ok().stdout_is("lower1\nnew\n");
         if u.is_root() {
             // (Copy-up of a file whose owner is not mapped fails with EOVERFLOW, so only
             // root changes a lower file.)
-            let o = minimal(u)
-                .args([
-                    "--overlay-src",
-                    &lower.display().to_string(),
-                    "--tmp-overlay",
-                    "/o",
-                ])
-                .sh("echo changed > /o/one; cat /o/one")
-                .run();
+            let o = in_overlay("echo changed > /o/one; cat /o/one");
             o.ok().stdout_is("changed\n");
         }
         assert_eq!(read(lower.join("one")), "lower1\n");
@@ -1476,8 +1483,7 @@ fn tmp_overlay_keeps_writes_in_the_sandbox() {
 #[test]
 fn ro_overlay_stacks_later_sources_on_top() {
     for_each_user(|u| {
-        let l1 = fixture().join("lower1").display().to_string();
-        let l2 = fixture().join("lower2").display().to_string();
+        let (l1, l2) = (lower("lower1"), lower("lower2"));
         let o = minimal(u)
             .args([
                 "--overlay-src",
@@ -1507,11 +1513,10 @@ fn overlay_writes_go_to_the_upper_dir() {
                 std::os::unix::fs::chown(d.join(p), Some(u.uid()), Some(u.gid())).unwrap();
             }
         }
-        let l1 = fixture().join("lower1").display().to_string();
         let o = minimal(u)
             .args([
                 "--overlay-src",
-                &l1,
+                &lower("lower1"),
                 "--overlay",
                 &d.join("upper").display().to_string(),
                 &d.join("work").display().to_string(),
@@ -1533,77 +1538,31 @@ fn no_host_visible_leftovers() {
     let dirs = ["/tmp", "/var/tmp", "/", "/run", "/dev/shm"];
     let before: Vec<_> = dirs.iter().map(|d| listing(d)).collect();
     let mounts_before = host_mounts();
-    let data = fixture().join("data");
-    let lower = fixture().join("lower1").display().to_string();
+    let lower = lower("lower1");
     for_each_user(|u| {
-        minimal(u)
-            .args([
-                "--tmpfs",
-                "/t",
-                "--bind-data",
-                "3",
-                "/t/b",
-                "--ro-bind-data",
-                "4",
-                "/t/r",
-                "--file",
-                "5",
-                "/t/f",
-            ])
-            .args([
-                "--overlay-src",
-                &lower,
-                "--tmp-overlay",
-                "/o",
-                "--dev",
-                "/dev",
-                "--unshare-pid",
-                "--proc",
-                "/proc",
-            ])
-            .args([
-                "--mqueue",
-                "/mq",
-                "--unshare-ipc",
-                "--lock-file",
-                "/t/f",
-                "--sync-fd",
-                "6",
-            ])
-            .fd_in(3, &data)
-            .fd_in(4, &data)
-            .fd_in(5, &data)
+        let everything = minimal(u)
+            .args(words(
+                "--tmpfs /t --bind-data 3 /t/b --ro-bind-data 4 /t/r --file 5 /t/f",
+            ))
+            .args(["--overlay-src", &lower, "--tmp-overlay", "/o"])
+            .args(words(
+                "--dev /dev --unshare-pid --proc /proc --mqueue /mq --unshare-ipc \
+                 --lock-file /t/f --sync-fd 6",
+            ));
+        with_data(everything, &[3, 4, 5])
             .fd_out(6, Path::new("/dev/null"))
             .sh("echo x > /o/new && cat /t/b /t/r /t/f > /dev/null && ls / > /dev/null")
             .run()
             .ok();
-        rooted(u)
-            .args(["--tmpfs", "/tmp", "--bind-data", "3", "/tmp/b"])
-            .fd_in(3, &data)
-            .arg("true")
-            .run()
-            .ok();
+        let tmp_data = rooted(u).args(words("--tmpfs /tmp --bind-data 3 /tmp/b"));
+        with_data(tmp_data, &[3]).arg("true").run().ok();
         // Failures part-way through the setup.
-        rooted(u)
-            .args([
-                "--tmpfs",
-                "/tmp",
-                "--bind-data",
-                "3",
-                "/tmp/b",
-                "--bind",
-                "/nonexistent",
-                "/x",
-                "true",
-            ])
-            .fd_in(3, &data)
-            .run()
-            .code(1);
-        minimal(u)
-            .args(["--bind-data", "3", "/b", "--dir", "/usr/cannot", "true"])
-            .fd_in(3, &data)
-            .run()
-            .code(1);
+        let bad_bind = rooted(u).args(words(
+            "--tmpfs /tmp --bind-data 3 /tmp/b --bind /nonexistent /x true",
+        ));
+        with_data(bad_bind, &[3]).run().code(1);
+        let bad_dir = minimal(u).args(words("--bind-data 3 /b --dir /usr/cannot true"));
+        with_data(bad_dir, &[3]).run().code(1);
     });
     for (d, before) in dirs.iter().zip(&before) {
         assert_eq!(

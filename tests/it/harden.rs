@@ -17,9 +17,10 @@
 
 use crate::support;
 
-use crate::support::{bwrap, hutch, hutch_path, landlock_abi, tempdir_mode, users, Out, User};
+use crate::support::{bwrap_path, hutch_path, landlock_abi, tempdir_mode, users, Out, User};
 use std::fs;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
@@ -28,7 +29,12 @@ const PY: &str = "/usr/bin/python3";
 
 /// Run `hutch ARGS...` as `user` (nobody with setpriv's `--reset-env`).
 fn run<S: AsRef<std::ffi::OsStr>>(user: User, args: &[S]) -> Out {
-    hutch(user)
+    run_as(hutch_path(), user, args)
+}
+
+/// Run `BIN ARGS...` (hutch under some name) as `user`, as [`run`] does.
+fn run_as<S: AsRef<std::ffi::OsStr>>(bin: &Path, user: User, args: &[S]) -> Out {
+    user.cmd(bin)
         .reset_env()
         .args(args)
         .timeout(TIMEOUT)
@@ -36,22 +42,14 @@ fn run<S: AsRef<std::ffi::OsStr>>(user: User, args: &[S]) -> Out {
         .run()
 }
 
+/// The words of `s`, as arguments.
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(String::from).collect()
+}
+
 /// The usual system view: the host's root read-only, a private /dev, /proc and /tmp.
 fn system() -> Vec<String> {
-    [
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    words("--ro-bind / / --dev /dev --proc /proc --tmpfs /tmp")
 }
 
 fn with(mut base: Vec<String>, more: &[&str]) -> Vec<String> {
@@ -79,6 +77,59 @@ fn py_syscall(nr: i64, args: &str) -> String {
 
 fn errno_line(e: i32) -> String {
     format!("errno {e}")
+}
+
+/// `python3 -c SCRIPT` as `user`, in `view` with `flags` before it.
+fn py(user: User, view: Vec<String>, flags: &[&str], script: &str) -> Out {
+    run(user, &with(with(view, flags), &[PY, "-c", script]))
+}
+
+/// `o` exited 0 and printed `want` (trimmed); `user` and `case` name the case.
+#[track_caller]
+fn prints(o: &Out, want: &str, user: User, case: &str) {
+    assert_eq!(o.ok().stdout.trim(), want, "{user:?} {case}: {o:#?}");
+}
+
+/// What a [`py_errno`] snippet prints under `--seccomp-policy none`.
+#[derive(Clone, Copy, Debug)]
+enum Unprotected {
+    /// `ok`: the call works.
+    Ok,
+    /// Anything but EPERM: the kernel's own answer.
+    NotEperm,
+    /// `ok`, or this errno (a kernel built without the call).
+    OkOrErrno(i32),
+}
+
+/// The [`py_errno`] snippet `script`, run as `user` in `view` with `flags`, fails with
+/// EPERM under the default seccomp policy; with `--seccomp-policy none` too it prints
+/// what `unprotected` says (not run when `None`). `name` names the call.
+#[track_caller]
+fn refused_by_the_policy(
+    user: User,
+    name: &str,
+    view: fn() -> Vec<String>,
+    flags: &[&str],
+    script: &str,
+    unprotected: Option<Unprotected>,
+) {
+    let o = py(user, view(), flags, script);
+    prints(&o, &errno_line(libc::EPERM), user, name);
+    let Some(unprotected) = unprotected else {
+        return;
+    };
+    let none = [flags, &["--seccomp-policy", "none"]].concat();
+    let o = py(user, view(), &none, script);
+    let out = o.ok().stdout.trim();
+    let fine = match unprotected {
+        Unprotected::Ok => out == "ok",
+        Unprotected::NotEperm => out != errno_line(libc::EPERM),
+        Unprotected::OkOrErrno(e) => out == "ok" || out == errno_line(e),
+    };
+    assert!(
+        fine,
+        "{user:?} {name} without the policy: want {unprotected:?}: {o:#?}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -352,43 +403,23 @@ fn explicit_rules_deny_a_write_the_mount_allows() {
 
 #[test]
 fn explicit_rule_on_a_missing_path_is_an_error() {
+    // Each row: the command line (which names it), and what stderr says.
+    let rows = [
+        (
+            "--ro-bind / / --landlock-read /no/such/dir -- true",
+            "hutch: --landlock-read /no/such/dir: No such file or directory",
+        ),
+        (
+            "--ro-bind / / --landlock off --landlock-read / true",
+            "cannot be combined with --landlock off",
+        ),
+    ];
     for user in users() {
-        let o = run(
-            user,
-            &[
-                "--ro-bind",
-                "/",
-                "/",
-                "--landlock-read",
-                "/no/such/dir",
-                "--",
-                "true",
-            ],
-        );
-        assert_eq!(o.code, 1, "{o:#?}");
-        assert!(
-            o.stderr
-                .contains("hutch: --landlock-read /no/such/dir: No such file or directory"),
-            "{o:#?}"
-        );
-        let o = run(
-            user,
-            &[
-                "--ro-bind",
-                "/",
-                "/",
-                "--landlock",
-                "off",
-                "--landlock-read",
-                "/",
-                "true",
-            ],
-        );
-        assert_eq!(o.code, 1, "{o:#?}");
-        assert!(
-            o.stderr.contains("cannot be combined with --landlock off"),
-            "{o:#?}"
-        );
+        for (args, want) in rows {
+            let o = run(user, &words(args));
+            assert_eq!(o.code, 1, "{user:?} {args}: {o:#?}");
+            assert!(o.stderr.contains(want), "{user:?} {args}: {o:#?}");
+        }
     }
 }
 
@@ -397,16 +428,7 @@ fn derived_rule_for_a_missing_path_is_skipped_and_reported() {
     for user in users() {
         let o = run(
             user,
-            &[
-                "--ro-bind",
-                "/",
-                "/",
-                "--bind-try",
-                "/no/such/src",
-                "/no-such-dest",
-                "--report",
-                "true",
-            ],
+            &words("--ro-bind / / --bind-try /no/such/src /no-such-dest --report true"),
         );
         o.ok();
         assert!(
@@ -435,20 +457,18 @@ fn tcp_connect_is_limited_to_allowed_ports() {
     };
     for user in users() {
         // The network namespace is shared (no --unshare-net): the host's loopback.
-        let base = with(system(), &["--landlock-connect", &ap.to_string(), PY, "-c"]);
-        let o = run(user, &with(base.clone(), &[&connect(ap)]));
-        assert_eq!(o.ok().stdout.trim(), "ok", "{user:?}: {o:#?}");
-        let o = run(user, &with(base, &[&connect(dp)]));
+        let rule = ["--landlock-connect", &ap.to_string()];
+        prints(&py(user, system(), &rule, &connect(ap)), "ok", user, "");
+        let o = py(user, system(), &rule, &connect(dp));
         // TCP rules need ABI 4: before, the connect goes through (best effort).
         let want = if landlock_abi() >= 4 {
             errno_line(libc::EACCES)
         } else {
             "ok".to_string()
         };
-        assert_eq!(o.ok().stdout.trim(), want, "{user:?}: {o:#?}");
+        prints(&o, &want, user, "");
         // Without a port rule, TCP is not restricted.
-        let o = run(user, &with(system(), &[PY, "-c", &connect(dp)]));
-        assert_eq!(o.ok().stdout.trim(), "ok", "{user:?}: {o:#?}");
+        prints(&py(user, system(), &[], &connect(dp)), "ok", user, "");
     }
 }
 
@@ -464,24 +484,13 @@ fn signals_do_not_leave_the_sandbox() {
         let mut sleeper = host_sleeper(user);
         let pid = sleeper.id().to_string();
         // --share-pid: the host's process is visible by its pid.
-        let script = format!("os.kill({pid}, 0)");
-        let o = run(
+        let script = py_errno(&format!("os.kill({pid}, 0)"));
+        let o = py(user, system(), &["--share-pid"], &script);
+        let o2 = py(
             user,
-            &with(system(), &["--share-pid", PY, "-c", &py_errno(&script)]),
-        );
-        let o2 = run(
-            user,
-            &with(
-                system(),
-                &[
-                    "--share-pid",
-                    "--landlock-scope",
-                    "off",
-                    PY,
-                    "-c",
-                    &py_errno(&script),
-                ],
-            ),
+            system(),
+            &["--share-pid", "--landlock-scope", "off"],
+            &script,
         );
         let _ = sleeper.kill();
         let _ = sleeper.wait();
@@ -491,8 +500,8 @@ fn signals_do_not_leave_the_sandbox() {
         } else {
             "ok".to_string()
         };
-        assert_eq!(o.ok().stdout.trim(), want, "{user:?}: {o:#?}");
-        assert_eq!(o2.ok().stdout.trim(), "ok", "{user:?}: {o2:#?}");
+        prints(&o, &want, user, "");
+        prints(&o2, "ok", user, "");
     }
 }
 
@@ -513,13 +522,9 @@ fn abstract_unix_sockets_outside_are_unreachable() {
         "ok".to_string()
     };
     for user in users() {
-        let o = run(user, &with(system(), &[PY, "-c", &script]));
-        assert_eq!(o.ok().stdout.trim(), want, "{user:?}: {o:#?}");
-        let o = run(
-            user,
-            &with(system(), &["--landlock-scope", "off", PY, "-c", &script]),
-        );
-        assert_eq!(o.ok().stdout.trim(), "ok", "{user:?}: {o:#?}");
+        prints(&py(user, system(), &[], &script), &want, user, "");
+        let o = py(user, system(), &["--landlock-scope", "off"], &script);
+        prints(&o, "ok", user, "");
     }
 }
 
@@ -535,31 +540,15 @@ fn tiocsti_is_denied_by_the_default_policy() {
     let body = "if os.getsid(0) != os.getpid(): os.setsid()\nm, s = os.openpty()\nfcntl.ioctl(s, termios.TIOCSCTTY, 0)\nfcntl.ioctl(s, termios.TIOCSTI, b'x')";
     let script = py_errno(body);
     for user in users() {
-        let o = run(user, &with(system(), &["--new-session", PY, "-c", &script]));
-        assert_eq!(
-            o.ok().stdout.trim(),
-            errno_line(libc::EPERM),
-            "{user:?}: {o:#?}"
-        );
         // Without the policy: success, or EIO when dev.tty.legacy_tiocsti=0; never EPERM.
-        let o = run(
+        let unprotected = Some(Unprotected::NotEperm);
+        refused_by_the_policy(
             user,
-            &with(
-                system(),
-                &[
-                    "--new-session",
-                    "--seccomp-policy",
-                    "none",
-                    PY,
-                    "-c",
-                    &script,
-                ],
-            ),
-        );
-        assert_ne!(
-            o.ok().stdout.trim(),
-            errno_line(libc::EPERM),
-            "{user:?}: {o:#?}"
+            "TIOCSTI",
+            system,
+            &["--new-session"],
+            &script,
+            unprotected,
         );
     }
 }
@@ -571,30 +560,11 @@ fn keyctl_and_bpf_are_denied() {
     // bpf(BPF_MAP_CREATE, NULL, 0): EFAULT/EINVAL/EPERM when allowed.
     let bpf = py_errno(&py_syscall(libc::SYS_bpf, "0, None, 0"));
     for user in users() {
-        for script in [&keyctl, &bpf] {
-            let o = run(user, &with(system(), &[PY, "-c", script]));
-            assert_eq!(
-                o.ok().stdout.trim(),
-                errno_line(libc::EPERM),
-                "{user:?}: {o:#?}"
-            );
-        }
-        let o = run(
-            user,
-            &with(system(), &["--seccomp-policy", "none", PY, "-c", &keyctl]),
-        );
-        assert_ne!(
-            o.ok().stdout.trim(),
-            errno_line(libc::EPERM),
-            "{user:?}: {o:#?}"
-        );
-        if user == User::Root {
-            let o = run(
-                user,
-                &with(system(), &["--seccomp-policy", "none", PY, "-c", &bpf]),
-            );
-            assert_ne!(o.ok().stdout.trim(), errno_line(libc::EPERM), "{o:#?}");
-        }
+        let keyctl_unprotected = Some(Unprotected::NotEperm);
+        refused_by_the_policy(user, "keyctl", system, &[], &keyctl, keyctl_unprotected);
+        // Without the policy only root may call bpf.
+        let bpf_unprotected = (user == User::Root).then_some(Unprotected::NotEperm);
+        refused_by_the_policy(user, "bpf", system, &[], &bpf, bpf_unprotected);
     }
 }
 
@@ -612,24 +582,10 @@ fn no_new_user_namespaces() {
             libc::SYS_clone,
             &format!("{} | 17, None, None, None, 0", libc::CLONE_NEWUSER),
         ));
-        let o = run(user, &with(system(), &[PY, "-c", &clone]));
-        assert_eq!(
-            o.ok().stdout.trim(),
-            errno_line(libc::EPERM),
-            "{user:?}: {o:#?}"
-        );
+        refused_by_the_policy(user, "clone(CLONE_NEWUSER)", system, &[], &clone, None);
         // Ordinary threads and processes still work (clone3 falls back to clone).
-        let o = run(
-            user,
-            &with(
-                system(),
-                &[
-                    PY,
-                    "-c",
-                    "import threading, subprocess; t = threading.Thread(target=print, args=('thread',)); t.start(); t.join(); subprocess.run(['true'], check=True)",
-                ],
-            ),
-        );
+        let threads = "import threading, subprocess; t = threading.Thread(target=print, args=('thread',)); t.start(); t.join(); subprocess.run(['true'], check=True)";
+        let o = py(user, system(), &[], threads);
         assert_eq!(o.ok().stdout, "thread\n", "{user:?}: {o:#?}");
     }
 }
@@ -638,10 +594,7 @@ fn no_new_user_namespaces() {
 fn seccomp_kill_action_kills() {
     let keyctl = py_errno(&py_syscall(libc::SYS_keyctl, "0, -3, 0"));
     for user in users() {
-        let o = run(
-            user,
-            &with(system(), &["--seccomp-action", "kill", PY, "-c", &keyctl]),
-        );
+        let o = py(user, system(), &["--seccomp-action", "kill"], &keyctl);
         assert_eq!(o.code, 128 + libc::SIGSYS, "{user:?}: {o:#?}");
     }
 }
@@ -743,32 +696,13 @@ fn host_processes_cannot_be_changed_by_pid() {
         let pid = sleeper.id();
         for call in calls(pid) {
             let script = py_errno(&call);
-            let o = run(user, &with(host_view(), &[PY, "-c", &script]));
-            let shared = run(
-                user,
-                &with(host_view(), &["--share-pid", PY, "-c", &script]),
-            );
-            let bwrap = bwrap(user)
-                .reset_env()
-                .args(with(host_view(), &[PY, "-c", &script]))
-                .timeout(TIMEOUT)
-                .in_test_group()
-                .run();
-            assert_eq!(
-                o.ok().stdout.trim(),
-                errno_line(libc::ESRCH),
-                "{user:?} {call}: {o:#?}"
-            );
-            assert_eq!(
-                shared.ok().stdout.trim(),
-                "ok",
-                "{user:?} {call}: {shared:#?}"
-            );
-            assert_eq!(
-                bwrap.ok().stdout.trim(),
-                "ok",
-                "{user:?} {call}: {bwrap:#?}"
-            );
+            let o = py(user, host_view(), &[], &script);
+            let shared = py(user, host_view(), &["--share-pid"], &script);
+            let args = with(host_view(), &[PY, "-c", &script]);
+            let bwrap = run_as(bwrap_path(), user, &args);
+            prints(&o, &errno_line(libc::ESRCH), user, &call);
+            prints(&shared, "ok", user, &call);
+            prints(&bwrap, "ok", user, &call);
         }
         let _ = sleeper.kill();
         let _ = sleeper.wait();
@@ -781,8 +715,7 @@ fn host_processes_cannot_be_changed_by_pid() {
 fn threads_still_set_their_own_affinity_and_priority() {
     let body = "import threading\nres = []\ndef f():\n    tid = threading.get_native_id()\n    os.sched_setaffinity(tid, {0})\n    os.setpriority(os.PRIO_PROCESS, tid, 3)\n    res.append(os.getpriority(os.PRIO_PROCESS, tid))\nt = threading.Thread(target=f)\nt.start()\nt.join()\nassert res == [3], res";
     for user in users() {
-        let o = run(user, &with(host_view(), &[PY, "-c", &py_errno(body)]));
-        assert_eq!(o.ok().stdout.trim(), "ok", "{user:?}: {o:#?}");
+        prints(&py(user, host_view(), &[], &py_errno(body)), "ok", user, "");
     }
 }
 
@@ -795,31 +728,16 @@ fn priority_by_process_group_or_user_is_refused() {
     let pgrp = py_errno("os.setpriority(os.PRIO_PGRP, 0, 2)");
     let ioprio = py_errno(&py_syscall(libc::SYS_ioprio_set, "2, 0, (2 << 13) | 4"));
     for user in users() {
-        for script in [&pgrp, &ioprio] {
-            let o = run(
+        for (name, script) in [("setpriority(PRIO_PGRP)", &pgrp), ("ioprio_set", &ioprio)] {
+            let unprotected = Some(Unprotected::Ok);
+            refused_by_the_policy(
                 user,
-                &with(host_view(), &["--new-session", PY, "-c", script]),
+                name,
+                host_view,
+                &["--new-session"],
+                script,
+                unprotected,
             );
-            assert_eq!(
-                o.ok().stdout.trim(),
-                errno_line(libc::EPERM),
-                "{user:?}: {o:#?}"
-            );
-            let o = run(
-                user,
-                &with(
-                    host_view(),
-                    &[
-                        "--new-session",
-                        "--seccomp-policy",
-                        "none",
-                        PY,
-                        "-c",
-                        script,
-                    ],
-                ),
-            );
-            assert_eq!(o.ok().stdout.trim(), "ok", "{user:?}: {o:#?}");
         }
     }
 }
@@ -832,17 +750,14 @@ fn tiocsetd_is_denied_by_the_default_policy() {
     let script =
         py_errno("import struct\nm, s = os.openpty()\nfcntl.ioctl(s, 0x5423, struct.pack('i', 0))");
     for user in users() {
-        let o = run(user, &with(system(), &[PY, "-c", &script]));
-        assert_eq!(
-            o.ok().stdout.trim(),
-            errno_line(libc::EPERM),
-            "{user:?}: {o:#?}"
-        );
-        let o = run(
+        refused_by_the_policy(
             user,
-            &with(system(), &["--seccomp-policy", "none", PY, "-c", &script]),
+            "TIOCSETD",
+            system,
+            &[],
+            &script,
+            Some(Unprotected::Ok),
         );
-        assert_eq!(o.ok().stdout.trim(), "ok", "{user:?}: {o:#?}");
     }
 }
 
@@ -856,21 +771,8 @@ fn modify_ldt_is_denied() {
         py_syscall(libc::SYS_modify_ldt, "0, buf, 16")
     ));
     for user in users() {
-        let o = run(user, &with(system(), &[PY, "-c", &script]));
-        assert_eq!(
-            o.ok().stdout.trim(),
-            errno_line(libc::EPERM),
-            "{user:?}: {o:#?}"
-        );
-        let o = run(
-            user,
-            &with(system(), &["--seccomp-policy", "none", PY, "-c", &script]),
-        );
-        let out = o.ok().stdout.trim().to_string();
-        assert!(
-            out == "ok" || out == errno_line(libc::ENOSYS),
-            "{user:?}: {o:#?}"
-        );
+        let unprotected = Some(Unprotected::OkOrErrno(libc::ENOSYS));
+        refused_by_the_policy(user, "modify_ldt", system, &[], &script, unprotected);
     }
 }
 
@@ -903,27 +805,14 @@ fn pid_1_cannot_be_read_or_ptraced() {
                     &[PY, "-c", &py_errno(&body)],
                 )
             };
-            let o = user
-                .cmd(bin)
-                .reset_env()
-                .args(args("'1'"))
-                .timeout(TIMEOUT)
-                .in_test_group()
-                .run();
             let want = if refused {
                 errno_line(libc::EACCES)
             } else {
                 "ok".to_string()
             };
-            assert_eq!(o.ok().stdout.trim(), want, "{user:?} {bin:?}: {o:#?}");
-            let o = user
-                .cmd(bin)
-                .reset_env()
-                .args(args("str(p.pid)"))
-                .timeout(TIMEOUT)
-                .in_test_group()
-                .run();
-            assert_eq!(o.ok().stdout.trim(), "ok", "{user:?} {bin:?}: {o:#?}");
+            let case = format!("{bin:?}");
+            prints(&run_as(bin, user, &args("'1'")), &want, user, &case);
+            prints(&run_as(bin, user, &args("str(p.pid)")), "ok", user, &case);
         }
     }
 }
@@ -972,10 +861,8 @@ fn memfd_execution_is_refused_where_writable_places_may_not_execute() {
             assert!(r.contains("not execve of /proc/self/fd/N"), "{r}");
         }
         let with_rules = |rules: &[&str], script: &str| {
-            let mut a = host_view();
-            a.extend(rules.iter().map(|s| s.to_string()));
-            a.extend([PY.to_string(), "-c".into(), script.to_string()]);
-            run(user, &a).ok().stdout.trim().to_string()
+            let o = py(user, host_view(), rules, script);
+            o.ok().stdout.trim().to_string()
         };
         assert_eq!(
             with_rules(&strict, &run_memfd("fexecve")),
@@ -1027,12 +914,11 @@ fn report_and_explain_show_the_default_pid_namespace() {
             &with(host_view(), &["--share-pid", "--report", "true"]),
         );
         assert!(!r.ok().report().contains("\"pid\""), "{user:?}: {r:#?}");
-        let b = bwrap(user)
-            .reset_env()
-            .args(with(host_view(), &["--report", "true"]))
-            .timeout(TIMEOUT)
-            .in_test_group()
-            .run();
+        let b = run_as(
+            bwrap_path(),
+            user,
+            &with(host_view(), &["--report", "true"]),
+        );
         assert!(!b.ok().report().contains("\"pid\""), "{user:?}: {b:#?}");
         let e = run(user, &with(host_view(), &["--explain", "true"]));
         assert!(

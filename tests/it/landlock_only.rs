@@ -50,6 +50,13 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// The words of `s`, then `more`.
+fn words(s: &str, more: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+    v.extend(strings(more));
+    v
+}
+
 /// A test tree: `ro/f` (readable), `rw/` (writable), `bin/true` (a copy of true
 /// that no rule covers), all usable by nobody.
 struct Tree {
@@ -103,24 +110,79 @@ printf 'ns %s %s\n' "$(readlink /proc/self/ns/mnt)" "$(readlink /proc/self/ns/us
 
 /// `--landlock-only` with read-only /usr and /proc, `ro/` read-only, `rw/` writable.
 fn confined_args(t: &Tree) -> Vec<String> {
-    strings(&[
-        "--landlock-only",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-        "--ro-bind",
-        "/proc",
-        "/proc",
-        "--dev-bind",
-        "/dev/null",
-        "/dev/null",
-        "--ro-bind",
-        &t.p("ro"),
-        &t.p("ro"),
-        "--bind",
-        &t.p("rw"),
-        &t.p("rw"),
-    ])
+    let (ro, rw) = (t.p("ro"), t.p("rw"));
+    words(
+        "--landlock-only --ro-bind /usr /usr --ro-bind /proc /proc --dev-bind /dev/null /dev/null",
+        &["--ro-bind", &ro, &ro, "--bind", &rw, &rw],
+    )
+}
+
+/// [`confined_args`], then `rest`.
+fn confined(t: &Tree, rest: &[&str]) -> Vec<String> {
+    let mut args = confined_args(t);
+    args.extend(strings(rest));
+    args
+}
+
+/// The first six lines of [`attempts`] under [`confined_args`].
+const CONFINED: [&str; 6] = [
+    "read hello",
+    "ro-write refused",
+    "outside-write refused",
+    "rw-write done",
+    "exec-outside refused",
+    "etc-read refused",
+];
+
+/// Write `content` to `path`, mode 0644.
+fn write_644(path: &str, content: &str) {
+    fs::write(path, content).unwrap();
+    chmod(Path::new(path), 0o644);
+}
+
+/// [`attempts`] as a script file, `ro/attempts.sh`; its path.
+fn attempts_file(t: &Tree) -> String {
+    let f = t.p("ro/attempts.sh");
+    write_644(&f, &attempts(t));
+    f
+}
+
+/// A profile at `path` with `landlock_only = "auto"` and the binds of [`confined_args`].
+fn write_auto_profile(t: &Tree, path: &str) {
+    write_644(
+        path,
+        &format!(
+            "landlock_only = \"auto\"\nro_bind = [\"/usr\", \"/proc\"]\n\
+             dev_bind = [\"/dev/null\"]\nbind = [\"{}\"]\n",
+            t.p("rw")
+        ),
+    );
+}
+
+/// What the command run with [`write_auto_profile`]'s profile does: it prints `profile
+/// ran`, writes `rw/profile`, and prints `outside refused` when it cannot write outside.
+fn profile_script(t: &Tree) -> String {
+    format!(
+        "echo profile ran; echo x > {rw}/profile; (echo x > {top}/profile) 2>/dev/null || echo outside refused",
+        rw = t.p("rw"),
+        top = t.p("")
+    )
+}
+
+/// `hutch --profile PROFILE --report -- /bin/sh -c SCRIPT` as `user`.
+fn run_profile(user: User, profile: &str, script: &str) -> Out {
+    run(
+        user,
+        &[
+            "--profile",
+            profile,
+            "--report",
+            "--",
+            "/bin/sh",
+            "-c",
+            script,
+        ],
+    )
 }
 
 fn host_ns(user: User) -> String {
@@ -140,23 +202,10 @@ fn host_ns(user: User) -> String {
 fn binds_become_landlock_rules_and_nothing_else_is_allowed() {
     for user in users() {
         let t = Tree::new("rules");
-        let mut args = confined_args(&t);
-        args.extend(strings(&["--", "/bin/sh", "-c", &attempts(&t)]));
-        let o = run(user, &args);
+        let o = run(user, &confined(&t, &["--", "/bin/sh", "-c", &attempts(&t)]));
         o.ok();
         let lines: Vec<&str> = o.stdout.lines().collect();
-        assert_eq!(
-            &lines[..6],
-            [
-                "read hello",
-                "ro-write refused",
-                "outside-write refused",
-                "rw-write done",
-                "exec-outside refused",
-                "etc-read refused",
-            ],
-            "{user:?}: {o:#?}"
-        );
+        assert_eq!(&lines[..6], CONFINED, "{user:?}: {o:#?}");
         // No namespace: the host's mount and user namespaces, and the write in rw/
         // went to the host's directory.
         assert_eq!(lines[6], host_ns(user), "{user:?}");
@@ -188,13 +237,15 @@ fn binds_become_landlock_rules_and_nothing_else_is_allowed() {
 fn the_seccomp_policy_and_no_new_privs_apply() {
     for user in users() {
         let t = Tree::new("seccomp");
-        let mut args = confined_args(&t);
-        args.extend(strings(&[
-            "--",
-            "/bin/sh",
-            "-c",
-            "grep NoNewPrivs /proc/self/status; unshare -U true 2>/dev/null && echo unshare done || echo unshare refused",
-        ]));
+        let args = confined(
+            &t,
+            &[
+                "--",
+                "/bin/sh",
+                "-c",
+                "grep NoNewPrivs /proc/self/status; unshare -U true 2>/dev/null && echo unshare done || echo unshare refused",
+            ],
+        );
         let o = run(user, &args);
         o.ok();
         assert_eq!(
@@ -202,16 +253,14 @@ fn the_seccomp_policy_and_no_new_privs_apply() {
             "{user:?}: {o:#?}"
         );
         // Without the policy, the same unshare works (user namespaces work here).
-        let mut args = confined_args(&t);
-        args.extend(strings(&[
-            "--seccomp-policy",
-            "none",
-            "--",
-            "/bin/sh",
-            "-c",
-            "unshare -U true && echo unshare done",
-        ]));
-        let o = run(user, &args);
+        let unshare = "unshare -U true && echo unshare done";
+        let o = run(
+            user,
+            &confined(
+                &t,
+                &["--seccomp-policy", "none", "--", "/bin/sh", "-c", unshare],
+            ),
+        );
         o.ok();
         assert_eq!(o.stdout, "unshare done\n", "{user:?}: {o:#?}");
     }
@@ -273,17 +322,19 @@ fn options_that_need_namespaces_or_mounts_are_refused_by_name() {
             .stderr
             .contains("--landlock off cannot be combined with --landlock-only"));
         // The -try forms, and --disable-userns kept by the seccomp policy, are fine.
-        let mut args = confined_args(&t);
-        args.extend(strings(&[
-            "--unshare-user-try",
-            "--unshare-cgroup-try",
-            "--disable-userns",
-            "--assert-userns-disabled",
-            "--",
-            "/bin/sh",
-            "-c",
-            &format!("touch {marker}"),
-        ]));
+        let args = confined(
+            &t,
+            &[
+                "--unshare-user-try",
+                "--unshare-cgroup-try",
+                "--disable-userns",
+                "--assert-userns-disabled",
+                "--",
+                "/bin/sh",
+                "-c",
+                &format!("touch {marker}"),
+            ],
+        );
         run(user, &args).ok();
         assert!(Path::new(&marker).exists());
     }
@@ -293,9 +344,7 @@ fn options_that_need_namespaces_or_mounts_are_refused_by_name() {
 fn report_and_explain_say_which_mode_is_in_force() {
     for user in users() {
         let t = Tree::new("report");
-        let mut args = confined_args(&t);
-        args.extend(strings(&["--report", "--", "/usr/bin/true"]));
-        let o = run(user, &args);
+        let o = run(user, &confined(&t, &["--report", "--", "/usr/bin/true"]));
         o.ok();
         let r = o.report();
         let landlock = format!(
@@ -320,9 +369,7 @@ fn report_and_explain_say_which_mode_is_in_force() {
         o.ok();
         assert!(o.report().contains(r#""mode": "namespaces""#), "{o:#?}");
 
-        let mut args = confined_args(&t);
-        args.extend(strings(&["--explain", "--", "/usr/bin/true"]));
-        let o = run(user, &args);
+        let o = run(user, &confined(&t, &["--explain", "--", "/usr/bin/true"]));
         o.ok();
         for want in [
             "Landlock-only: no namespaces",
@@ -361,24 +408,11 @@ fn report_and_explain_say_which_mode_is_in_force() {
 /// The outer sandboxes where user namespaces are blocked: hutch's --disable-userns
 /// (ENOSPC), the same with hutch's seccomp policy (EPERM), and bubblewrap's.
 fn blocked_outer(user: User, t: &Tree, how: &str) -> (String, Vec<String>) {
-    let mut common = strings(&[
-        "--unshare-user",
-        "--disable-userns",
-        "--uid",
-        "1000",
-        "--gid",
-        "1000",
-        "--ro-bind",
-        "/",
-        "/",
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--bind",
-        &t.p(""),
-        &t.p(""),
-    ]);
+    let top = t.p("");
+    let mut common = words(
+        "--unshare-user --disable-userns --uid 1000 --gid 1000 --ro-bind / / --dev /dev --proc /proc",
+        &["--bind", &top, &top],
+    );
     let _ = user;
     match how {
         "hutch" => {
@@ -396,19 +430,8 @@ fn inside_a_sandbox_that_blocks_user_namespaces() {
         for how in ["hutch", "hutch-seccomp", "bwrap"] {
             let t = Tree::new("nested");
             let profile = t.p("prof/auto.toml");
-            fs::write(
-                &profile,
-                format!(
-                    "landlock_only = \"auto\"\nro_bind = [\"/usr\", \"/proc\"]\n\
-                     dev_bind = [\"/dev/null\"]\nbind = [\"{}\"]\n",
-                    t.p("rw")
-                ),
-            )
-            .unwrap();
-            chmod(Path::new(&profile), 0o644);
-            let script_file = t.p("ro/attempts.sh");
-            fs::write(&script_file, attempts(&t)).unwrap();
-            chmod(Path::new(&script_file), 0o644);
+            write_auto_profile(&t, &profile);
+            let script_file = attempts_file(&t);
             let confined = confined_args(&t).join(" ");
             let fallback = confined_args(&t)[1..].join(" ");
             let script = format!(
@@ -418,12 +441,11 @@ fn inside_a_sandbox_that_blocks_user_namespaces() {
 echo "confined $?"
 {h} --landlock-only-fallback {fallback} --report -- /bin/sh -c 'echo fallback ran' 2>fallback.err
 echo "fallback $?"
-{h} --profile {profile} --report -- /bin/sh -c 'echo profile ran; echo x > {rw}/profile; (echo x > {top}/profile) 2>/dev/null || echo outside refused' 2>profile.err
+{h} --profile {profile} --report -- /bin/sh -c '{profile_script}' 2>profile.err
 echo "profile $?"
 "#,
                 h = h(),
-                rw = t.p("rw"),
-                top = t.p(""),
+                profile_script = profile_script(&t),
             );
             let (prog, mut args) = blocked_outer(user, &t, how);
             args.extend(strings(&[
@@ -454,18 +476,7 @@ echo "profile $?"
             // With it: the command runs, confined.
             let lines: Vec<&str> = o.stdout.lines().collect();
             let at = lines.iter().position(|l| *l == "read hello").expect(&ctx);
-            assert_eq!(
-                &lines[at..at + 6],
-                [
-                    "read hello",
-                    "ro-write refused",
-                    "outside-write refused",
-                    "rw-write done",
-                    "exec-outside refused",
-                    "etc-read refused",
-                ],
-                "{ctx}"
-            );
+            assert_eq!(&lines[at..at + 6], CONFINED, "{ctx}");
             assert!(o.stdout.contains("confined 0\n"), "{ctx}");
             // --landlock-only-fallback: one warning line, then Landlock-only mode.
             assert!(o.stdout.contains("fallback ran\nfallback 0\n"), "{ctx}");
@@ -495,24 +506,11 @@ fn the_fallback_uses_namespaces_where_they_work() {
     for user in users() {
         let t = Tree::new("host");
         let profile = t.p("prof/auto.toml");
-        fs::write(
+        write_644(
             &profile,
             "landlock_only = \"auto\"\nro_bind = [\"/\"]\nproc = \"/proc\"\ndev = \"/dev\"\n",
-        )
-        .unwrap();
-        chmod(Path::new(&profile), 0o644);
-        let o = run(
-            user,
-            &[
-                "--profile",
-                &profile,
-                "--report",
-                "--",
-                "/bin/sh",
-                "-c",
-                "readlink /proc/self/ns/mnt",
-            ],
         );
+        let o = run_profile(user, &profile, "readlink /proc/self/ns/mnt");
         o.ok();
         assert!(o.report().contains(r#""mode": "namespaces""#), "{o:#?}");
         assert!(!o.stderr.contains("no namespaces here"), "{o:#?}");
@@ -574,8 +572,7 @@ fn metadata_changes_only_beneath_write_rules() {
         // Without user notification the report says so (see below); nothing to test.
         for user in users() {
             let t = Tree::new("meta-none");
-            let mut args = confined_args(&t);
-            args.extend(strings(&["--report", "--", "/usr/bin/true"]));
+            let args = confined(&t, &["--report", "--", "/usr/bin/true"]);
             assert!(run(user, &args).report().contains(r#""metadata": "none""#));
         }
         return;
@@ -604,16 +601,18 @@ fn metadata_changes_only_beneath_write_rules() {
         );
         // Without the protection: every change of ro/g works (the file system may
         // lack user extended attributes: then setxattr fails everywhere).
-        let mut args = confined_args(&t);
-        args.extend(strings(&[
-            "--landlock-only-metadata",
-            "allow",
-            "--report",
-            "--",
-            "/bin/sh",
-            "-c",
-            &metadata_attempts(&t.p("ro/g")),
-        ]));
+        let args = confined(
+            &t,
+            &[
+                "--landlock-only-metadata",
+                "allow",
+                "--report",
+                "--",
+                "/bin/sh",
+                "-c",
+                &metadata_attempts(&t.p("ro/g")),
+            ],
+        );
         let o = run(user, &args);
         o.ok();
         assert!(o.report().contains(r#""metadata": "allowed""#), "{o:#?}");
@@ -626,17 +625,19 @@ fn metadata_changes_only_beneath_write_rules() {
         let xattr = unprotected[3];
         assert_ne!(metadata(user, &t.p("ro/g")), before);
 
-        let mut args = confined_args(&t);
-        args.extend(strings(&[
-            "--setenv",
-            "TMPDIR",
-            &t.p("rw"),
-            "--report",
-            "--",
-            "/bin/sh",
-            "-c",
-            &script,
-        ]));
+        let args = confined(
+            &t,
+            &[
+                "--setenv",
+                "TMPDIR",
+                &t.p("rw"),
+                "--report",
+                "--",
+                "/bin/sh",
+                "-c",
+                &script,
+            ],
+        );
         let o = run(user, &args);
         o.ok();
         assert!(o.report().contains(r#""metadata": "supervised""#), "{o:#?}");
@@ -680,15 +681,17 @@ for path in sys.argv[1:]:
         except OSError as e:
             print(name, e.errno)
 "#;
-        let mut args = confined_args(&t);
-        args.extend(strings(&[
-            "--",
-            "/usr/bin/python3",
-            "-c",
-            fd_calls,
-            &t.p("ro/f"),
-            &t.p("rw/h"),
-        ]));
+        let args = confined(
+            &t,
+            &[
+                "--",
+                "/usr/bin/python3",
+                "-c",
+                fd_calls,
+                &t.p("ro/f"),
+                &t.p("rw/h"),
+            ],
+        );
         let o = run(user, &args);
         o.ok();
         assert_eq!(
@@ -730,8 +733,7 @@ fn nested_landlock_only_names_the_enclosing_supervisor() {
     for user in users() {
         let t = Tree::new("meta-nested");
         let bin = support::bin_dir().display().to_string();
-        let mut args = confined_args(&t);
-        args.extend(strings(&["--ro-bind", &bin, &bin, "--", &h()]));
+        let mut args = confined(&t, &["--ro-bind", &bin, &bin, "--", &h()]);
         args.extend(confined_args(&t));
         args.extend(strings(&["--report", "--", "/bin/sh", "-c"]));
         args.push(format!(
@@ -795,27 +797,10 @@ fn host_policy_without_user_namespaces() {
             ctx(&o)
         );
         // --landlock-only: confined as on any host.
-        let script = t.p("ro/attempts.sh");
-        fs::write(&script, attempts(&t)).unwrap();
-        chmod(Path::new(&script), 0o644);
-        let mut args = confined_args(&t);
-        args.extend(strings(&["--", "/bin/sh", &script]));
-        let o = run(user, &args);
+        let o = run(user, &confined(&t, &["--", "/bin/sh", &attempts_file(&t)]));
         o.ok();
         let lines: Vec<&str> = o.stdout.lines().collect();
-        assert_eq!(
-            &lines[..6],
-            [
-                "read hello",
-                "ro-write refused",
-                "outside-write refused",
-                "rw-write done",
-                "exec-outside refused",
-                "etc-read refused",
-            ],
-            "{}",
-            ctx(&o)
-        );
+        assert_eq!(&lines[..6], CONFINED, "{}", ctx(&o));
         assert_eq!(
             lines[6],
             host_ns(user),
@@ -832,21 +817,17 @@ fn host_policy_without_user_namespaces() {
             "-c",
             "echo fallback ran",
         ]));
+        // Exit status 0, `stdout`, and a report that says Landlock-only mode.
+        let ran_landlock_only = |o: &Out, stdout: &str| {
+            assert_eq!((o.code, o.stdout.as_str()), (0, stdout), "{}", ctx(o));
+            let confined = o.report().contains(r#""mode": "landlock-only""#);
+            assert!(confined, "{}", ctx(o));
+        };
         let o = run(user, &args);
-        assert_eq!(
-            (o.code, o.stdout.as_str()),
-            (0, "fallback ran\n"),
-            "{}",
-            ctx(&o)
-        );
+        ran_landlock_only(&o, "fallback ran\n");
         assert!(
             o.stderr
                 .starts_with("hutch: no namespaces here (Creating new namespace failed: "),
-            "{}",
-            ctx(&o)
-        );
-        assert!(
-            o.report().contains(r#""mode": "landlock-only""#),
             "{}",
             ctx(&o)
         );
@@ -856,44 +837,9 @@ fn host_policy_without_user_namespaces() {
         let _ = fs::create_dir(&dir);
         chmod(Path::new(&dir), 0o755);
         let profile = t.p("profiles/auto.toml");
-        fs::write(
-            &profile,
-            format!(
-                "landlock_only = \"auto\"\nro_bind = [\"/usr\", \"/proc\"]\n\
-                 dev_bind = [\"/dev/null\"]\nbind = [\"{}\"]\n",
-                t.p("rw")
-            ),
-        )
-        .unwrap();
-        chmod(Path::new(&profile), 0o644);
-        let script = format!(
-            "echo profile ran; echo x > {rw}/profile; (echo x > {top}/profile) 2>/dev/null || echo outside refused",
-            rw = t.p("rw"),
-            top = t.p("")
-        );
-        let o = run(
-            user,
-            &[
-                "--profile",
-                &profile,
-                "--report",
-                "--",
-                "/bin/sh",
-                "-c",
-                &script,
-            ],
-        );
-        assert_eq!(
-            (o.code, o.stdout.as_str()),
-            (0, "profile ran\noutside refused\n"),
-            "{}",
-            ctx(&o)
-        );
-        assert!(
-            o.report().contains(r#""mode": "landlock-only""#),
-            "{}",
-            ctx(&o)
-        );
+        write_auto_profile(&t, &profile);
+        let o = run_profile(user, &profile, &profile_script(&t));
+        ran_landlock_only(&o, "profile ran\noutside refused\n");
         assert_eq!(fs::read_to_string(t.p("rw/profile")).unwrap(), "x\n");
         assert!(!Path::new(&t.p("profile")).exists());
     }

@@ -52,6 +52,27 @@ fn sandbox<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     a
 }
 
+/// [`sandbox`] with `flags`, then `command`.
+fn sandboxed<'a>(flags: &[&'a str], command: &[&'a str]) -> Vec<&'a str> {
+    let mut a = sandbox(flags);
+    a.extend_from_slice(command);
+    a
+}
+
+/// `hutch` [`sandboxed`] as `user`.
+fn run_sandboxed(user: User, flags: &[&str], command: &[&str]) -> Out {
+    run(user, &sandboxed(flags, command))
+}
+
+/// Each user with each of `flag_sets` (each a row of extra flags, named by them).
+fn for_each_user_with(flag_sets: &[&[&str]], mut f: impl FnMut(User, &[&str])) {
+    for user in users() {
+        for flags in flag_sets {
+            f(user, flags);
+        }
+    }
+}
+
 /// A number for `sleep` that no other test uses.
 fn marker() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -89,14 +110,19 @@ fn left_behind(n: &str) -> Vec<i32> {
     sleepers(n)
 }
 
-/// A number from the --stats JSON (`"key": 1.5`).
-fn json_num(json: &str, key: &str) -> f64 {
+/// The --stats JSON from just after `"key": ` on.
+fn json_after<'a>(json: &'a str, key: &str) -> &'a str {
     let k = format!("\"{key}\": ");
     let i = json
         .find(&k)
         .unwrap_or_else(|| panic!("no {key} in {json}"))
         + k.len();
-    let rest = &json[i..];
+    &json[i..]
+}
+
+/// A number from the --stats JSON (`"key": 1.5`).
+fn json_num(json: &str, key: &str) -> f64 {
+    let rest = json_after(json, key);
     let end = rest.find([',', '}']).unwrap();
     rest[..end]
         .trim()
@@ -106,12 +132,7 @@ fn json_num(json: &str, key: &str) -> f64 {
 
 /// A raw JSON value from the --stats JSON (`"limits_hit": ["timeout"]` gives `["timeout"]`).
 fn json_raw<'a>(json: &'a str, key: &str) -> &'a str {
-    let k = format!("\"{key}\": ");
-    let i = json
-        .find(&k)
-        .unwrap_or_else(|| panic!("no {key} in {json}"))
-        + k.len();
-    let rest = &json[i..];
+    let rest = json_after(json, key);
     let end = if rest.starts_with('[') {
         rest.find(']').unwrap() + 1
     } else if let Some(body) = rest.strip_prefix('"') {
@@ -248,9 +269,7 @@ fn bad_values_are_one_line_naming_flag_and_value() {
     ];
     for user in users() {
         for (flags, want) in cases {
-            let mut args = sandbox(flags);
-            args.push("true");
-            let o = run(user, &args);
+            let o = run_sandboxed(user, flags, &["true"]);
             assert_eq!(o.code, 1, "{user:?} {flags:?}: {o:?}");
             assert_eq!(o.stderr, format!("{want}\n"), "{user:?} {flags:?}");
         }
@@ -260,9 +279,13 @@ fn bad_values_are_one_line_naming_flag_and_value() {
 #[test]
 fn the_flags_work_under_the_bwrap_name() {
     for user in users() {
-        let mut args = sandbox(&["--rlimit", "nofile=33", "--timeout", "10", "--stats"]);
-        args.extend(["sh", "-c", "ulimit -n"]);
-        let o = run_as(user, "bwrap", &args, None);
+        let flags = ["--rlimit", "nofile=33", "--timeout", "10", "--stats"];
+        let o = run_as(
+            user,
+            "bwrap",
+            &sandboxed(&flags, &["sh", "-c", "ulimit -n"]),
+            None,
+        );
         assert_eq!((o.code, o.stdout.as_str()), (0, "33\n"), "{user:?}: {o:?}");
         assert!(o.stderr.starts_with("{\"wall_time_s\""), "{o:?}");
         let o = run_as(user, "bwrap", &["--memory", "12X", "true"], None);
@@ -273,65 +296,62 @@ fn the_flags_work_under_the_bwrap_name() {
     }
 }
 
-#[test]
-fn rlimit_nofile_gives_emfile_inside() {
+/// Python's `script` as each user with `--rlimit LIMIT` and without it; `check` gets
+/// the user and both outputs (with, without).
+fn python_with_and_without_rlimit(limit: &str, script: &str, check: impl Fn(User, &Out, &Out)) {
     if !have_python() {
         return;
     }
-    let script = "import errno\nfs = []\ntry:\n    for i in range(200): fs.append(open('/etc/passwd'))\nexcept OSError as e:\n    print(errno.errorcode[e.errno], len(fs))";
     for user in users() {
-        let mut args = sandbox(&["--rlimit", "nofile=32"]);
-        args.extend([PYTHON, "-c", script]);
-        let o = run(user, &args);
-        assert_eq!(o.code, 0, "{user:?}: {o:?}");
-        assert!(o.stdout.starts_with("EMFILE "), "{user:?}: {o:?}");
-        // Without the limit the same script opens them all.
-        let mut args = sandbox(&[]);
-        args.extend([PYTHON, "-c", script]);
-        let o = run(user, &args);
-        assert_eq!(o.stdout, "", "{user:?}: {o:?}");
+        let with = run_sandboxed(user, &["--rlimit", limit], &[PYTHON, "-c", script]);
+        let without = run_sandboxed(user, &[], &[PYTHON, "-c", script]);
+        check(user, &with, &without);
     }
 }
 
 #[test]
+fn rlimit_nofile_gives_emfile_inside() {
+    let script = "import errno\nfs = []\ntry:\n    for i in range(200): fs.append(open('/etc/passwd'))\nexcept OSError as e:\n    print(errno.errorcode[e.errno], len(fs))";
+    python_with_and_without_rlimit("nofile=32", script, |user, o, without| {
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        assert!(o.stdout.starts_with("EMFILE "), "{user:?}: {o:?}");
+        // Without the limit the same script opens them all.
+        assert_eq!(without.stdout, "", "{user:?}: {without:?}");
+    });
+}
+
+#[test]
 fn rlimit_as_gives_memory_error() {
-    if !have_python() {
-        return;
-    }
     let script = "b = bytearray(300 << 20); print('allocated')";
-    for user in users() {
-        let mut args = sandbox(&["--rlimit", "as=200M"]);
-        args.extend([PYTHON, "-c", script]);
-        let o = run(user, &args);
+    python_with_and_without_rlimit("as=200M", script, |user, o, without| {
         assert_eq!(o.code, 1, "{user:?}: {o:?}");
         assert!(o.stderr.contains("MemoryError"), "{user:?}: {o:?}");
-        let mut args = sandbox(&[]);
-        args.extend([PYTHON, "-c", script]);
-        let o = run(user, &args);
         assert_eq!(
-            (o.code, o.stdout.as_str()),
+            (without.code, without.stdout.as_str()),
             (0, "allocated\n"),
-            "{user:?}: {o:?}"
+            "{user:?}: {without:?}"
         );
-    }
+    });
 }
 
 #[test]
 fn rlimits_bind_the_command_not_pid_1() {
     for user in users() {
-        let mut args = sandbox(&[
-            "--unshare-pid",
-            "--rlimit",
-            "nofile=40:50",
-            "--rlimit",
-            "core=0",
-        ]);
-        args.extend([
-            "sh",
-            "-c",
-            "grep -E 'Max (open files|core file size)' /proc/self/limits; grep 'Max open files' /proc/1/limits",
-        ]);
-        let o = run(user, &args);
+        let o = run_sandboxed(
+            user,
+            &[
+                "--unshare-pid",
+                "--rlimit",
+                "nofile=40:50",
+                "--rlimit",
+                "core=0",
+            ],
+            &[
+                "sh",
+                "-c",
+                "grep -E 'Max (open files|core file size)' /proc/self/limits; grep 'Max open files' /proc/1/limits",
+            ],
+        );
         assert_eq!(o.code, 0, "{user:?}: {o:?}");
         // "Max open files  40  50  files": the soft and hard limits before the unit.
         let limits: Vec<(String, String)> = o
@@ -360,9 +380,7 @@ fn rlimit_above_the_hard_limit_is_a_clean_error() {
         if user == User::Root {
             continue; // root may raise it
         }
-        let mut args = sandbox(&["--rlimit", "nofile=100000000"]);
-        args.push("true");
-        let o = run(user, &args);
+        let o = run_sandboxed(user, &["--rlimit", "nofile=100000000"], &["true"]);
         assert_eq!(o.code, 1, "{o:?}");
         assert!(
             o.stderr.starts_with(
@@ -376,64 +394,48 @@ fn rlimit_above_the_hard_limit_is_a_clean_error() {
 
 #[test]
 fn timeout_kills_the_command_and_exits_124() {
-    for user in users() {
-        for ns in [
-            &[][..],
-            &["--unshare-pid"][..],
-            &["--unshare-pid", "--as-pid-1"][..],
-        ] {
-            let n = marker();
-            let mut args = sandbox(ns);
-            args.extend(["--timeout", "1s", "sleep", &n]);
-            let o = run(user, &args);
-            assert_eq!(o.code, 124, "{user:?} {ns:?}: {o:?}");
-            assert_eq!(o.stderr, "hutch: timeout after 1s\n", "{user:?} {ns:?}");
-            // Long before the sleep would end (years), with room for a loaded 2-core machine
-            // or a VM without KVM.
-            assert!(
-                o.took >= Duration::from_millis(950) && o.took < Duration::from_secs(15),
-                "{user:?} {ns:?}: {o:?}"
-            );
-            assert_eq!(left_behind(&n), Vec::<i32>::new(), "{user:?} {ns:?}");
-        }
-    }
+    let nss: [&[&str]; 3] = [&[], &["--unshare-pid"], &["--unshare-pid", "--as-pid-1"]];
+    for_each_user_with(&nss, |user, ns| {
+        let n = marker();
+        let o = run_sandboxed(user, ns, &["--timeout", "1s", "sleep", &n]);
+        assert_eq!(o.code, 124, "{user:?} {ns:?}: {o:?}");
+        assert_eq!(o.stderr, "hutch: timeout after 1s\n", "{user:?} {ns:?}");
+        // Long before the sleep would end (years), with room for a loaded 2-core machine
+        // or a VM without KVM.
+        assert!(
+            o.took >= Duration::from_millis(950) && o.took < Duration::from_secs(15),
+            "{user:?} {ns:?}: {o:?}"
+        );
+        assert_eq!(left_behind(&n), Vec::<i32>::new(), "{user:?} {ns:?}");
+    });
 }
 
 #[test]
 fn timeout_leaves_no_descendant_behind() {
     // Background children, one in its own session, with and without a pid namespace,
     // with pid 1 (--lock-file) and without.
-    for user in users() {
-        for ns in [
-            &[][..],
-            &["--unshare-pid"][..],
-            &["--lock-file", "/etc/passwd"][..],
-        ] {
-            let (a, b, c) = (marker(), marker(), marker());
-            let script = format!("sleep {a} & setsid sleep {b} & sleep {c}");
-            let mut args = sandbox(ns);
-            args.extend(["--timeout", "0.5", "sh", "-c", &script]);
-            let o = run(user, &args);
-            assert_eq!(o.code, 124, "{user:?} {ns:?}: {o:?}");
-            assert!(o.stderr.contains("hutch: timeout after 500ms\n"), "{o:?}");
-            for n in [&a, &b, &c] {
-                assert_eq!(
-                    left_behind(n),
-                    Vec::<i32>::new(),
-                    "{user:?} {ns:?} sleep {n}"
-                );
-            }
+    let nss: [&[&str]; 3] = [&[], &["--unshare-pid"], &["--lock-file", "/etc/passwd"]];
+    for_each_user_with(&nss, |user, ns| {
+        let (a, b, c) = (marker(), marker(), marker());
+        let script = format!("sleep {a} & setsid sleep {b} & sleep {c}");
+        let o = run_sandboxed(user, ns, &["--timeout", "0.5", "sh", "-c", &script]);
+        assert_eq!(o.code, 124, "{user:?} {ns:?}: {o:?}");
+        assert!(o.stderr.contains("hutch: timeout after 500ms\n"), "{o:?}");
+        for n in [&a, &b, &c] {
+            assert_eq!(
+                left_behind(n),
+                Vec::<i32>::new(),
+                "{user:?} {ns:?} sleep {n}"
+            );
         }
-    }
+    });
 }
 
 #[test]
 fn timeout_not_reached_keeps_the_status() {
     for user in users() {
         // A long timeout, and a bound well below it (a loaded machine is slow to start).
-        let mut args = sandbox(&["--timeout", "25"]);
-        args.extend(["sh", "-c", "exit 7"]);
-        let o = run(user, &args);
+        let o = run_sandboxed(user, &["--timeout", "25"], &["sh", "-c", "exit 7"]);
         assert_eq!((o.code, o.stderr.as_str()), (7, ""), "{user:?}: {o:?}");
         assert!(o.took < Duration::from_secs(20), "{o:?}");
     }
@@ -447,40 +449,39 @@ fn stats_show_the_cpu_time_of_a_busy_loop() {
     // The machine is shared (other tests, other builds): a loop that stops after one
     // second of its own CPU time gives a figure that does not depend on the load.
     let bounded = "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.0: pass";
-    for user in users() {
-        for ns in [&[][..], &["--unshare-pid"][..]] {
-            let mut args = sandbox(ns);
-            args.extend(["--stats", "--timeout", "60", PYTHON, "-c", bounded]);
-            let o = run(user, &args);
-            assert_eq!(o.code, 0, "{user:?} {ns:?}: {o:?}");
-            let s = stats_line(&o.stderr);
-            let cpu = json_num(s, "user_cpu_s") + json_num(s, "system_cpu_s");
-            assert!(cpu >= 1.0, "{user:?} {ns:?}: {s}");
-            assert!(json_num(s, "wall_time_s") >= cpu - 0.1, "{s}");
-            assert_eq!(json_raw(s, "limits_hit"), "[]", "{s}");
-            // An endless loop ended by --timeout: its CPU time is still counted (with a
-            // pid namespace, pid 1 reaps the command before it goes).
-            let mut args = sandbox(ns);
-            args.extend([
-                "--stats",
-                "--timeout",
-                "1.5",
-                PYTHON,
-                "-c",
-                "while True: pass",
-            ]);
-            let o = run(user, &args);
-            assert_eq!(o.code, 124, "{user:?} {ns:?}: {o:?}");
-            let s = stats_line(&o.stderr);
-            // (User and system time together: in a VM without KVM much of it is
-            // accounted as system time.)
-            let cpu = json_num(s, "user_cpu_s") + json_num(s, "system_cpu_s");
-            assert!(cpu >= 0.2, "{user:?} {ns:?}: {s}");
-            assert!(json_num(s, "wall_time_s") >= 1.5, "{s}");
-            assert_eq!(json_num(s, "exit_status"), 124.0, "{s}");
-            assert_eq!(json_raw(s, "limits_hit"), "[\"timeout\"]", "{s}");
-        }
-    }
+    for_each_user_with(&[&[], &["--unshare-pid"]], |user, ns| {
+        let o = run_sandboxed(
+            user,
+            ns,
+            &["--stats", "--timeout", "60", PYTHON, "-c", bounded],
+        );
+        assert_eq!(o.code, 0, "{user:?} {ns:?}: {o:?}");
+        let s = stats_line(&o.stderr);
+        let cpu = json_num(s, "user_cpu_s") + json_num(s, "system_cpu_s");
+        assert!(cpu >= 1.0, "{user:?} {ns:?}: {s}");
+        assert!(json_num(s, "wall_time_s") >= cpu - 0.1, "{s}");
+        assert_eq!(json_raw(s, "limits_hit"), "[]", "{s}");
+        // An endless loop ended by --timeout: its CPU time is still counted (with a
+        // pid namespace, pid 1 reaps the command before it goes).
+        let endless = [
+            "--stats",
+            "--timeout",
+            "1.5",
+            PYTHON,
+            "-c",
+            "while True: pass",
+        ];
+        let o = run_sandboxed(user, ns, &endless);
+        assert_eq!(o.code, 124, "{user:?} {ns:?}: {o:?}");
+        let s = stats_line(&o.stderr);
+        // (User and system time together: in a VM without KVM much of it is
+        // accounted as system time.)
+        let cpu = json_num(s, "user_cpu_s") + json_num(s, "system_cpu_s");
+        assert!(cpu >= 0.2, "{user:?} {ns:?}: {s}");
+        assert!(json_num(s, "wall_time_s") >= 1.5, "{s}");
+        assert_eq!(json_num(s, "exit_status"), 124.0, "{s}");
+        assert_eq!(json_raw(s, "limits_hit"), "[\"timeout\"]", "{s}");
+    });
 }
 
 #[test]
@@ -488,27 +489,29 @@ fn stats_show_the_peak_memory() {
     if !have_python() {
         return;
     }
-    for user in users() {
-        for ns in [&[][..], &["--unshare-pid"][..]] {
-            let mut args = sandbox(ns);
-            args.extend(["--stats", PYTHON, "-c", "b = b'x' * (200 << 20)"]);
-            let o = run(user, &args);
-            assert_eq!(o.code, 0, "{user:?}: {o:?}");
-            let s = stats_line(&o.stderr);
-            assert!(
-                json_num(s, "peak_memory_bytes") >= (200u64 << 20) as f64,
-                "{user:?} {ns:?}: {s}"
-            );
-        }
-    }
+    for_each_user_with(&[&[], &["--unshare-pid"]], |user, ns| {
+        let o = run_sandboxed(
+            user,
+            ns,
+            &["--stats", PYTHON, "-c", "b = b'x' * (200 << 20)"],
+        );
+        assert_eq!(o.code, 0, "{user:?}: {o:?}");
+        let s = stats_line(&o.stderr);
+        assert!(
+            json_num(s, "peak_memory_bytes") >= (200u64 << 20) as f64,
+            "{user:?} {ns:?}: {s}"
+        );
+    });
 }
 
 #[test]
 fn stats_fd_gets_the_json_and_stderr_does_not() {
     for user in users() {
         let out = support::base().join(format!("stats-{user:?}"));
-        let mut args = sandbox(&["--stats-fd", "3"]);
-        args.extend(["sh", "-c", "ls /proc/self/fd/3 2>/dev/null; exit 5"]);
+        let args = sandboxed(
+            &["--stats-fd", "3"],
+            &["sh", "-c", "ls /proc/self/fd/3 2>/dev/null; exit 5"],
+        );
         let o = run_as(user, "hutch", &args, Some(Fd3::Write(&out)));
         assert_eq!(
             (o.code, o.stdout.as_str(), o.stderr.as_str()),
@@ -528,9 +531,11 @@ fn rlimit_cpu_is_reported_as_hit() {
     if !have_python() {
         return;
     }
-    let mut args = sandbox(&["--rlimit", "cpu=1", "--stats"]);
-    args.extend([PYTHON, "-c", "while True: pass"]);
-    let o = run(users()[0], &args);
+    let o = run_sandboxed(
+        users()[0],
+        &["--rlimit", "cpu=1", "--stats"],
+        &[PYTHON, "-c", "while True: pass"],
+    );
     assert_eq!(o.code, 137, "{o:?}");
     assert_eq!(
         json_raw(stats_line(&o.stderr), "limits_hit"),
@@ -544,10 +549,12 @@ fn rlimit_cpu_is_reported_as_hit() {
 /// 2.4 s of system time under an emulated CPU, well below that.)
 #[test]
 fn an_early_sigkill_is_not_the_cpu_limit() {
-    let mut args = sandbox(&["--rlimit", "cpu=60", "--stats"]);
-    args.extend(["sh", "-c", "kill -KILL $$"]);
     for user in users() {
-        let o = run(user, &args);
+        let o = run_sandboxed(
+            user,
+            &["--rlimit", "cpu=60", "--stats"],
+            &["sh", "-c", "kill -KILL $$"],
+        );
         assert_eq!(o.code, 137, "{o:?}");
         assert_eq!(json_raw(stats_line(&o.stderr), "limits_hit"), "[]", "{o:?}");
     }
@@ -568,9 +575,8 @@ fn cgroup_is_made_joined_and_removed() {
     if !can_make_cgroups_or_skip() {
         return;
     }
-    let mut args = sandbox(&["--cgroup", "required", "--stats"]);
-    args.extend(["cat", "/proc/self/cgroup"]);
-    let o = run(User::Root, &args);
+    let cat = ["cat", "/proc/self/cgroup"];
+    let o = run_sandboxed(User::Root, &["--cgroup", "required", "--stats"], &cat);
     assert_eq!(o.code, 0, "{o:?}");
     let s = stats_line(&o.stderr);
     let dir = json_raw(s, "cgroup").trim_matches('"').to_string();
@@ -590,9 +596,11 @@ fn cgroup_is_made_joined_and_removed() {
     assert_eq!(json_raw(s, "cpu_from"), "\"cgroup\"", "{s}");
     assert!(!Path::new(&dir).exists(), "{dir} is left behind");
     // With a cgroup namespace, the sandbox's cgroup is its root.
-    let mut args = sandbox(&["--cgroup", "required", "--unshare-cgroup"]);
-    args.extend(["cat", "/proc/self/cgroup"]);
-    let o = run(User::Root, &args);
+    let o = run_sandboxed(
+        User::Root,
+        &["--cgroup", "required", "--unshare-cgroup"],
+        &cat,
+    );
     assert!(o.stdout.lines().any(|l| l == "0::/"), "{o:?}");
 }
 
@@ -604,9 +612,7 @@ fn cgroup_kills_what_the_command_left_running() {
     // No pid namespace: without a cgroup the background sleep outlives the sandbox...
     let n = marker();
     let script = format!("sleep {n} & exit 0");
-    let mut args = sandbox(&["--share-pid"]);
-    args.extend(["sh", "-c", &script]);
-    let o = run(User::Root, &args);
+    let o = run_sandboxed(User::Root, &["--share-pid"], &["sh", "-c", &script]);
     assert_eq!(o.code, 0, "{o:?}");
     // The shell may exit before its child has become sleep (a slow machine).
     let mut left = sleepers(&n);
@@ -627,9 +633,11 @@ fn cgroup_kills_what_the_command_left_running() {
     // ... with one, cgroup.kill ends it.
     let n = marker();
     let script = format!("sleep {n} & exit 0");
-    let mut args = sandbox(&["--cgroup", "required"]);
-    args.extend(["sh", "-c", &script]);
-    let o = run(User::Root, &args);
+    let o = run_sandboxed(
+        User::Root,
+        &["--cgroup", "required"],
+        &["sh", "-c", &script],
+    );
     assert_eq!(o.code, 0, "{o:?}");
     assert_eq!(left_behind(&n), Vec::<i32>::new());
 }
@@ -641,9 +649,8 @@ fn cgroup_timeout_kills_the_whole_cgroup() {
     }
     let (a, b) = (marker(), marker());
     let script = format!("setsid sleep {a} & sleep {b}");
-    let mut args = sandbox(&["--cgroup", "required", "--timeout", "1", "--stats"]);
-    args.extend(["sh", "-c", &script]);
-    let o = run(User::Root, &args);
+    let flags = ["--cgroup", "required", "--timeout", "1", "--stats"];
+    let o = run_sandboxed(User::Root, &flags, &["sh", "-c", &script]);
     assert_eq!(o.code, 124, "{o:?}");
     let s = stats_line(&o.stderr);
     assert_eq!(json_raw(s, "limits_hit"), "[\"timeout\"]");
@@ -656,17 +663,15 @@ fn cgroup_timeout_kills_the_whole_cgroup() {
 fn memory_without_a_usable_controller() {
     if controller_available("memory") && root_can_make_cgroups() {
         // A fully delegated host: the limit applies.
-        let mut args = sandbox(&["--memory", "64M", "--cgroup", "required", "--stats"]);
-        args.extend(["true"]);
-        let o = run(User::Root, &args);
+        let flags = ["--memory", "64M", "--cgroup", "required", "--stats"];
+        let o = run_sandboxed(User::Root, &flags, &["true"]);
         assert_eq!(o.code, 0, "{o:?}");
         return;
     }
     // This machine: best-effort warns once and runs; required fails with the cause.
     for user in users() {
-        let mut args = sandbox(&["--memory", "64M", "--stats"]);
-        args.extend(["sh", "-c", "echo ran"]);
-        let o = run(user, &args);
+        let echo = ["sh", "-c", "echo ran"];
+        let o = run_sandboxed(user, &["--memory", "64M", "--stats"], &echo);
         assert_eq!((o.code, o.stdout.as_str()), (0, "ran\n"), "{user:?}: {o:?}");
         let warnings: Vec<&str> = o
             .stderr
@@ -682,9 +687,7 @@ fn memory_without_a_usable_controller() {
         assert_eq!(json_raw(s, "not_applied"), "[\"--memory\"]", "{s}");
         assert_ne!(json_raw(s, "cgroup_error"), "null", "{s}");
 
-        let mut args = sandbox(&["--memory", "64M", "--cgroup", "required"]);
-        args.extend(["sh", "-c", "echo ran"]);
-        let o = run(user, &args);
+        let o = run_sandboxed(user, &["--memory", "64M", "--cgroup", "required"], &echo);
         assert_eq!((o.code, o.stdout.as_str()), (1, ""), "{user:?}: {o:?}");
         assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
         if root_can_make_cgroups() && user == User::Root {
@@ -713,18 +716,14 @@ fn cgroup_required_without_delegation_names_the_fix() {
         if user != User::Nobody {
             continue;
         }
-        let mut args = sandbox(&["--cgroup", "required"]);
-        args.push("true");
-        let o = run(user, &args);
+        let o = run_sandboxed(user, &["--cgroup", "required"], &["true"]);
         assert_eq!(o.code, 1, "{o:?}");
         assert!(
             o.stderr.contains("is not writable by you (not delegated)"),
             "{o:?}"
         );
         // And --cgroup best-effort alone warns and runs.
-        let mut args = sandbox(&["--cgroup", "best-effort"]);
-        args.push("true");
-        let o = run(user, &args);
+        let o = run_sandboxed(user, &["--cgroup", "best-effort"], &["true"]);
         assert_eq!(o.code, 0, "{o:?}");
         assert!(
             o.stderr.starts_with("hutch: running without a cgroup: "),
@@ -915,10 +914,33 @@ fn each_user(args: &[&str], check: impl Fn(User, &Out)) {
     }
 }
 
+/// For each user, a new [`Delegated`] cgroup of its own, handed to `f` (removed when
+/// `f` drops it). Nothing (after saying why) without a [`real_cgroup`].
+fn each_delegated(mut f: impl FnMut(User, Delegated)) {
+    if !real_cgroup() {
+        return;
+    }
+    for user in users() {
+        f(user, Delegated::new(user));
+    }
+}
+
 /// A shell line that prints the sandbox's limits cgroup's FILE (`hutch-PID`, the
 /// parent of the sandbox's own cgroup).
 fn cat_limit(file: &str) -> String {
     format!("cat /sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)/../{file}")
+}
+
+/// `sh -c SCRIPT` with `flags` prints `want` (the limits cgroup's files) and exits 0, as
+/// each user ([`each_user`]).
+fn cgroup_files_are(flags: &[&str], script: &str, want: &str) {
+    each_user(&sandboxed(flags, &["sh", "-c", script]), |user, o| {
+        assert_eq!(
+            (o.code, o.stdout.as_str()),
+            (0, want),
+            "{user:?} {flags:?}: {o:?}"
+        );
+    });
 }
 
 #[test]
@@ -927,9 +949,9 @@ fn memory_limit_oom_kills_and_is_reported() {
         return;
     }
     // 200 MiB written under a 32 MiB limit (no swap: --memory-swap 0).
-    let mut args = sandbox(&["--memory", "32M", "--memory-swap", "0", "--stats"]);
-    args.extend([PYTHON, "-c", "b = b'x' * (200 << 20); print('survived')"]);
-    each_user(&args, |user, o| {
+    let flags = ["--memory", "32M", "--memory-swap", "0", "--stats"];
+    let python = [PYTHON, "-c", "b = b'x' * (200 << 20); print('survived')"];
+    each_user(&sandboxed(&flags, &python), |user, o| {
         assert_eq!(o.code, 128 + 9, "{user:?}: {o:?}");
         assert!(!o.stdout.contains("survived"), "{user:?}: {o:?}");
         let s = stats_line(&o.stderr);
@@ -941,16 +963,18 @@ fn memory_limit_oom_kills_and_is_reported() {
         );
     });
     // Under the limit, the same command runs.
-    let mut args = sandbox(&["--memory", "512M", "--stats"]);
-    args.extend([PYTHON, "-c", "b = b'x' * (100 << 20); print('survived')"]);
-    each_user(&args, |user, o| {
-        assert_eq!(
-            (o.code, o.stdout.as_str()),
-            (0, "survived\n"),
-            "{user:?}: {o:?}"
-        );
-        assert_eq!(json_raw(stats_line(&o.stderr), "limits_hit"), "[]");
-    });
+    let python = [PYTHON, "-c", "b = b'x' * (100 << 20); print('survived')"];
+    each_user(
+        &sandboxed(&["--memory", "512M", "--stats"], &python),
+        |user, o| {
+            assert_eq!(
+                (o.code, o.stdout.as_str()),
+                (0, "survived\n"),
+                "{user:?}: {o:?}"
+            );
+            assert_eq!(json_raw(stats_line(&o.stderr), "limits_hit"), "[]");
+        },
+    );
 }
 
 #[test]
@@ -958,18 +982,20 @@ fn memory_peak_comes_from_the_cgroup() {
     if !real_cgroup() {
         return;
     }
-    let mut args = sandbox(&["--memory", "512M", "--stats"]);
-    args.extend([PYTHON, "-c", "b = b'x' * (100 << 20)"]);
-    each_user(&args, |user, o| {
-        assert_eq!(o.code, 0, "{user:?}: {o:?}");
-        let s = stats_line(&o.stderr);
-        assert_eq!(json_raw(s, "peak_memory_from"), "\"cgroup\"", "{s}");
-        let peak = json_num(s, "peak_memory_bytes");
-        assert!(
-            (100u64 << 20) as f64 <= peak && peak <= (512u64 << 20) as f64,
-            "{user:?}: {s}"
-        );
-    });
+    let python = [PYTHON, "-c", "b = b'x' * (100 << 20)"];
+    each_user(
+        &sandboxed(&["--memory", "512M", "--stats"], &python),
+        |user, o| {
+            assert_eq!(o.code, 0, "{user:?}: {o:?}");
+            let s = stats_line(&o.stderr);
+            assert_eq!(json_raw(s, "peak_memory_from"), "\"cgroup\"", "{s}");
+            let peak = json_num(s, "peak_memory_bytes");
+            assert!(
+                (100u64 << 20) as f64 <= peak && peak <= (512u64 << 20) as f64,
+                "{user:?}: {s}"
+            );
+        },
+    );
 }
 
 #[test]
@@ -982,15 +1008,8 @@ fn memory_max_and_swap_max_are_written() {
         cat_limit("memory.max"),
         cat_limit("memory.swap.max")
     );
-    let mut args = sandbox(&["--memory", "64M", "--memory-swap", "16M"]);
-    args.extend(["sh", "-c", &script]);
-    each_user(&args, |user, o| {
-        assert_eq!(
-            (o.code, o.stdout.as_str()),
-            (0, "67108864\n16777216\n"),
-            "{user:?}: {o:?}"
-        );
-    });
+    let flags = ["--memory", "64M", "--memory-swap", "16M"];
+    cgroup_files_are(&flags, &script, "67108864\n16777216\n");
 }
 
 #[test]
@@ -1000,24 +1019,20 @@ fn pids_limit_stops_forks_and_is_reported() {
     }
     let script = "n=0; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 2 & n=$((n+1)); done; \
                   echo started; wait";
-    let mut args = sandbox(&["--pids", "4", "--stats"]);
-    args.extend(["sh", "-c", script]);
-    each_user(&args, |user, o| {
-        let s = stats_line(&o.stderr);
-        assert_eq!(json_raw(s, "limits_hit"), "[\"pids\"]", "{user:?}: {o:?}");
-        assert!(
-            o.stderr.contains("Resource temporarily unavailable")
-                || o.stderr.contains("Cannot fork")
-                || o.stderr.contains("fork"),
-            "{user:?}: {o:?}"
-        );
-    });
-    let mut args = sandbox(&["--pids", "4"]);
-    let pids_max = cat_limit("pids.max");
-    args.extend(["sh", "-c", &pids_max]);
-    each_user(&args, |user, o| {
-        assert_eq!((o.code, o.stdout.as_str()), (0, "4\n"), "{user:?}: {o:?}");
-    });
+    each_user(
+        &sandboxed(&["--pids", "4", "--stats"], &["sh", "-c", script]),
+        |user, o| {
+            let s = stats_line(&o.stderr);
+            assert_eq!(json_raw(s, "limits_hit"), "[\"pids\"]", "{user:?}: {o:?}");
+            assert!(
+                o.stderr.contains("Resource temporarily unavailable")
+                    || o.stderr.contains("Cannot fork")
+                    || o.stderr.contains("fork"),
+                "{user:?}: {o:?}"
+            );
+        },
+    );
+    cgroup_files_are(&["--pids", "4"], &cat_limit("pids.max"), "4\n");
 }
 
 #[test]
@@ -1031,34 +1046,26 @@ fn cpus_limit_throttles() {
         "i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done; {}",
         cat_limit("cpu.stat")
     );
-    let mut args = sandbox(&["--cpus", "0.1", "--stats"]);
-    args.extend(["sh", "-c", &script]);
-    each_user(&args, |user, o| {
-        assert_eq!(o.code, 0, "{user:?}: {o:?}");
-        let stat = |k: &str| -> u64 {
-            o.stdout
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{k} ")))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or_else(|| panic!("no {k} in {o:?}"))
-        };
-        assert!(stat("nr_throttled") > 0, "{user:?}: {o:?}");
-        assert!(stat("throttled_usec") > 0, "{user:?}: {o:?}");
-        // At most a tenth of the wall time (and a margin for a loaded machine).
-        let s = stats_line(&o.stderr);
-        let cpu = json_num(s, "user_cpu_s") + json_num(s, "system_cpu_s");
-        assert!(cpu < 0.5 * json_num(s, "wall_time_s"), "{user:?}: {s}");
-    });
-    let mut args = sandbox(&["--cpus", "1.5"]);
-    let cpu_max = cat_limit("cpu.max");
-    args.extend(["sh", "-c", &cpu_max]);
-    each_user(&args, |user, o| {
-        assert_eq!(
-            (o.code, o.stdout.as_str()),
-            (0, "150000 100000\n"),
-            "{user:?}: {o:?}"
-        );
-    });
+    each_user(
+        &sandboxed(&["--cpus", "0.1", "--stats"], &["sh", "-c", &script]),
+        |user, o| {
+            assert_eq!(o.code, 0, "{user:?}: {o:?}");
+            let stat = |k: &str| -> u64 {
+                o.stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{k} ")))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or_else(|| panic!("no {k} in {o:?}"))
+            };
+            assert!(stat("nr_throttled") > 0, "{user:?}: {o:?}");
+            assert!(stat("throttled_usec") > 0, "{user:?}: {o:?}");
+            // At most a tenth of the wall time (and a margin for a loaded machine).
+            let s = stats_line(&o.stderr);
+            let cpu = json_num(s, "user_cpu_s") + json_num(s, "system_cpu_s");
+            assert!(cpu < 0.5 * json_num(s, "wall_time_s"), "{user:?}: {s}");
+        },
+    );
+    cgroup_files_are(&["--cpus", "1.5"], &cat_limit("cpu.max"), "150000 100000\n");
 }
 
 #[test]
@@ -1066,49 +1073,40 @@ fn io_weight_is_written() {
     if !real_cgroup() {
         return;
     }
-    let mut args = sandbox(&["--io-weight", "250"]);
-    let io_weight = cat_limit("io.weight");
-    args.extend(["sh", "-c", &io_weight]);
-    each_user(&args, |user, o| {
-        assert_eq!(
-            (o.code, o.stdout.as_str()),
-            (0, "default 250\n"),
-            "{user:?}: {o:?}"
-        );
-    });
+    cgroup_files_are(
+        &["--io-weight", "250"],
+        &cat_limit("io.weight"),
+        "default 250\n",
+    );
 }
 
 #[test]
 fn cgroup_kill_ends_what_the_command_left_running_in_a_delegated_cgroup() {
-    if !real_cgroup() {
-        return;
-    }
-    for user in users() {
+    each_delegated(|user, d| {
         let n = marker();
         let script = format!("setsid sleep {n} & exit 0");
-        let mut args = sandbox(&["--pids", "100"]);
-        args.extend(["sh", "-c", &script]);
-        let d = Delegated::new(user);
-        let o = d.run(user, &args, None);
+        let o = d.run(
+            user,
+            &sandboxed(&["--pids", "100"], &["sh", "-c", &script]),
+            None,
+        );
         assert_eq!(o.code, 0, "{user:?}: {o:?}");
         assert_eq!(left_behind(&n), Vec::<i32>::new(), "{user:?}");
         assert_eq!(d.children(), Vec::<String>::new(), "{user:?}");
-    }
+    });
 }
 
 #[test]
 fn a_delegated_cgroup_holding_only_hutch_takes_the_monitor_leaf() {
-    if !real_cgroup() {
-        return;
-    }
-    for user in users() {
-        let d = Delegated::new(user);
+    each_delegated(|user, d| {
         let before = fs::read_to_string(d.dir.join("cgroup.subtree_control")).unwrap();
         // hutch is alone in the delegated cgroup: it steps into hutch-PID-monitor to
         // enable the controllers, and back out at the end.
         // --share-pid: the command's parent is then the monitor, not hutch's pid 1.
-        let mut args = sandbox(&["--share-pid", "--memory", "64M", "--pids", "50", "--stats"]);
-        args.extend(["sh", "-c", "grep 0:: /proc/self/cgroup /proc/$PPID/cgroup"]);
+        let args = sandboxed(
+            &["--share-pid", "--memory", "64M", "--pids", "50", "--stats"],
+            &["sh", "-c", "grep 0:: /proc/self/cgroup /proc/$PPID/cgroup"],
+        );
         let o = d.run(user, &args, None);
         assert_eq!(o.code, 0, "{user:?}: {o:?}");
         let lines: Vec<&str> = o.stdout.lines().collect();
@@ -1121,19 +1119,17 @@ fn a_delegated_cgroup_holding_only_hutch_takes_the_monitor_leaf() {
         assert_eq!(d.children(), Vec::<String>::new(), "{user:?}");
         let after = fs::read_to_string(d.dir.join("cgroup.subtree_control")).unwrap();
         assert_eq!(before, after, "{user:?}: subtree_control restored");
-    }
+    });
 }
 
 #[test]
 fn a_delegated_cgroup_holding_other_processes_is_named() {
-    if !real_cgroup() {
-        return;
-    }
-    for user in users() {
-        let d = Delegated::new(user);
+    each_delegated(|user, d| {
         let n = marker();
-        let mut args = sandbox(&["--memory", "64M", "--cgroup", "required"]);
-        args.extend(["sh", "-c", "echo ran"]);
+        let args = sandboxed(
+            &["--memory", "64M", "--cgroup", "required"],
+            &["sh", "-c", "echo ran"],
+        );
         let o = d.run(user, &args, Some(&format!("sleep {n}")));
         assert_eq!((o.code, o.stdout.as_str()), (1, ""), "{user:?}: {o:?}");
         assert_eq!(o.stderr.lines().count(), 1, "{user:?}: {o:?}");
@@ -1145,7 +1141,7 @@ fn a_delegated_cgroup_holding_other_processes_is_named() {
         );
         drop(d);
         assert_eq!(left_behind(&n), Vec::<i32>::new());
-    }
+    });
 }
 
 #[test]
@@ -1154,8 +1150,10 @@ fn an_undelegated_cgroup_is_named_with_the_fix() {
         return;
     }
     // Nobody, in root's cgroup: nothing delegated.
-    let mut args = sandbox(&["--memory", "64M", "--cgroup", "required"]);
-    args.extend(["sh", "-c", "echo ran"]);
+    let args = sandboxed(
+        &["--memory", "64M", "--cgroup", "required"],
+        &["sh", "-c", "echo ran"],
+    );
     let o = run(User::Nobody, &args);
     assert_eq!((o.code, o.stdout.as_str()), (1, ""), "{o:?}");
     assert_eq!(o.stderr.lines().count(), 1, "{o:?}");

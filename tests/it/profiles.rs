@@ -106,6 +106,22 @@ fn run_in(
         .run()
 }
 
+/// Run `hutch ARGS -- /bin/sh -c SCRIPT` as `user` (see [`run_in`]).
+fn hutch_sh(
+    user: User,
+    cwd: &Path,
+    home: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    script: &str,
+) -> support::Out {
+    let bin = hutch();
+    let mut argv = vec![bin.as_str()];
+    argv.extend_from_slice(args);
+    argv.extend(["--", "/bin/sh", "-c", script]);
+    run_in(user, cwd, home, env, &argv)
+}
+
 /// The C project: tests/make/ copied into the scratch directory.
 fn project(s: &Scratch) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/make");
@@ -124,21 +140,9 @@ fn build_profile_compiles_the_project_and_writes_nothing_else() {
         let s = Scratch::new(user);
         let proj = project(&s);
         let home = s.home();
-        let o = run_in(
-            user,
-            &proj,
-            &home,
-            &[],
-            &[
-                &hutch(),
-                "--profile",
-                "build",
-                "--",
-                "/bin/sh",
-                "-c",
-                "cc -o hello hello.c && ./hello > out.txt && cat out.txt",
-            ],
-        );
+        let build =
+            |script: &str| hutch_sh(user, &proj, &home, &[], &["--profile", "build"], script);
+        let o = build("cc -o hello hello.c && ./hello > out.txt && cat out.txt");
         assert_eq!(o.code, 0, "{user:?}: {o:?}");
         assert_eq!(
             o.stdout, "hello from the build sandbox\n",
@@ -152,21 +156,7 @@ fn build_profile_compiles_the_project_and_writes_nothing_else() {
 
         // /etc and the project's parent are read-only: the writes fail.
         for target in ["/etc/hutch-profiles-escape", "../escaped.txt"] {
-            let o = run_in(
-                user,
-                &proj,
-                &home,
-                &[],
-                &[
-                    &hutch(),
-                    "--profile",
-                    "build",
-                    "--",
-                    "/bin/sh",
-                    "-c",
-                    &format!("echo x > {target}"),
-                ],
-            );
+            let o = build(&format!("echo x > {target}"));
             assert_ne!(o.code, 0, "{user:?} writing {target}: {o:?}");
             // The user owns the scratch directory, so only the mount refuses that one.
             let why = if target.starts_with("..") || user == User::Root {
@@ -181,24 +171,10 @@ fn build_profile_compiles_the_project_and_writes_nothing_else() {
 
         // $HOME and /tmp are private: the write lands in a tmpfs that vanishes.
         let host_tmp = PathBuf::from(format!("/tmp/hutch-profiles-escape-{}", std::process::id()));
-        let o = run_in(
-            user,
-            &proj,
-            &home,
-            &[],
-            &[
-                &hutch(),
-                "--profile",
-                "build",
-                "--",
-                "/bin/sh",
-                "-c",
-                &format!(
-                    "echo x > \"$HOME/escaped\" && echo y > {} && ls -A \"$HOME\"",
-                    host_tmp.display()
-                ),
-            ],
-        );
+        let o = build(&format!(
+            "echo x > \"$HOME/escaped\" && echo y > {} && ls -A \"$HOME\"",
+            host_tmp.display()
+        ));
         assert_eq!(o.code, 0, "{user:?}: {o:?}");
         assert_eq!(
             o.stdout, "escaped\n",
@@ -313,20 +289,29 @@ impl Xvfb {
     }
 }
 
+/// Send SIGTERM to `target` (`child`'s pid, or its process group as a negative pid) and
+/// wait up to 5 s for `child` to exit; false if it is still running then.
+fn terminate(child: &mut Child, target: i32) -> bool {
+    let target = nix::unistd::Pid::from_raw(target);
+    let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 impl Drop for Xvfb {
     /// SIGTERM, so that Xvfb removes its socket and lock file; SIGKILL after 5 s.
     fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let pid = self.child.id() as i32;
+        if !terminate(&mut self.child, pid) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -361,21 +346,14 @@ fn desktop_profile_runs_an_x11_client() {
         assert_eq!(meta.permissions().mode() & 0o777, 0o700, "{user:?}");
         use std::os::unix::fs::MetadataExt;
         assert_eq!(meta.uid(), user.ids().0, "{user:?}");
-        let o = run_in(
+        let o = hutch_sh(
             user,
             s.path(),
             &home,
             &env,
-            &[
-                &hutch(),
-                "--profile",
-                "desktop",
-                "--",
-                "/bin/sh",
-                "-c",
-                "xmessage -timeout 1 hello && test ! -e \"$HOME/secret\" && \
-                 echo private > \"$HOME/note\" && echo ok",
-            ],
+            &["--profile", "desktop"],
+            "xmessage -timeout 1 hello && test ! -e \"$HOME/secret\" && \
+             echo private > \"$HOME/note\" && echo ok",
         );
         assert_eq!(o.code, 0, "{user:?}: {o:?}");
         assert_eq!(o.stdout, "ok\n", "{user:?}: {o:?}");
@@ -530,21 +508,13 @@ fn explain_lists_the_mounts_in_order_and_runs_nothing() {
         let proj = project(&s);
         let sentinel = s.path().join("sentinel");
         let home = s.home();
-        let o = run_in(
+        let o = hutch_sh(
             user,
             &proj,
             &home,
             &[],
-            &[
-                &hutch(),
-                "--profile",
-                "build",
-                "--explain",
-                "--",
-                "/bin/sh",
-                "-c",
-                &format!("touch {}", sentinel.display()),
-            ],
+            &["--profile", "build", "--explain"],
+            &format!("touch {}", sentinel.display()),
         );
         assert_eq!(o.code, 0, "{user:?}: {o:?}");
         assert!(o.stderr.is_empty(), "{user:?}: {o:?}");
@@ -691,18 +661,13 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let pg = nix::unistd::Pid::from_raw(-(self.child.id() as i32));
-        let _ = nix::sys::signal::kill(pg, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let pg = -(self.child.id() as i32);
+        if !terminate(&mut self.child, pg) {
+            eprintln!("{}: still running after SIGTERM, killed", self.name);
+            let pg = nix::unistd::Pid::from_raw(pg);
+            let _ = nix::sys::signal::kill(pg, nix::sys::signal::Signal::SIGKILL);
+            let _ = self.child.wait();
         }
-        eprintln!("{}: still running after SIGTERM, killed", self.name);
-        let _ = nix::sys::signal::kill(pg, nix::sys::signal::Signal::SIGKILL);
-        let _ = self.child.wait();
     }
 }
 
@@ -742,40 +707,37 @@ fn desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers() {
         let home = s.home();
         let (run_s, home_s) = (run.to_str().unwrap(), home.to_str().unwrap());
         let env = [("XDG_RUNTIME_DIR", run_s), ("HOME", home_s)];
-        let _weston = Daemon::start(
-            "weston",
-            user,
-            &env,
-            &[
+        // Each server: its name, its command line and the socket it makes.
+        let servers: [(&'static str, &[&str], &str); 3] = [
+            (
                 "weston",
-                "--backend=headless-backend.so",
-                "--socket=wayland-0",
-                "--idle-time=0",
-            ],
-            &run.join("wayland-0"),
-        );
-        let _pulse = Daemon::start(
-            "pulseaudio",
-            user,
-            &env,
-            &[
+                &[
+                    "weston",
+                    "--backend=headless-backend.so",
+                    "--socket=wayland-0",
+                    "--idle-time=0",
+                ],
+                "wayland-0",
+            ),
+            (
                 "pulseaudio",
-                "-n",
-                "--daemonize=no",
-                "--exit-idle-time=-1",
-                "--disable-shm=yes",
-                "--load=module-native-protocol-unix",
-                "--load=module-null-sink",
-            ],
-            &run.join("pulse/native"),
-        );
-        let _pipewire = Daemon::start(
-            "pipewire",
-            user,
-            &env,
-            &["pipewire"],
-            &run.join("pipewire-0"),
-        );
+                &[
+                    "pulseaudio",
+                    "-n",
+                    "--daemonize=no",
+                    "--exit-idle-time=-1",
+                    "--disable-shm=yes",
+                    "--load=module-native-protocol-unix",
+                    "--load=module-null-sink",
+                ],
+                "pulse/native",
+            ),
+            ("pipewire", &["pipewire"], "pipewire-0"),
+        ];
+        let _daemons: Vec<Daemon> = servers
+            .iter()
+            .map(|(name, argv, socket)| Daemon::start(name, user, &env, argv, &run.join(socket)))
+            .collect();
 
         let script =
             "test ! -e \"$XDG_RUNTIME_DIR/secret\" || { echo runtime dir not private; exit 1; }\n\
@@ -805,58 +767,31 @@ fn desktop_profile_reaches_real_wayland_pulseaudio_and_pipewire_servers() {
 
         // Without the profile's sockets (the runtime directory empty), every client fails:
         // what passed above went through the profile's binds.
-        let o = run_in(
-            user,
-            s.path(),
-            &home,
-            &[("XDG_RUNTIME_DIR", run_s)],
-            &[
-                &hutch(),
-                "--ro-bind",
-                "/",
-                "/",
-                "--tmpfs",
-                run_s,
-                "--",
-                "/bin/sh",
-                "-c",
-                "wayland-info >/dev/null 2>&1 && echo wayland; \
-                 pactl info >/dev/null 2>&1 && echo pulse; \
-                 timeout 5 pw-cli info 0 >/dev/null 2>&1 && echo pipewire; echo done",
-            ],
-        );
+        let clients = "wayland-info >/dev/null 2>&1 && echo wayland; \
+                       pactl info >/dev/null 2>&1 && echo pulse; \
+                       timeout 5 pw-cli info 0 >/dev/null 2>&1 && echo pipewire; echo done";
+        let env = [("XDG_RUNTIME_DIR", run_s)];
+        let args = ["--ro-bind", "/", "/", "--tmpfs", run_s];
+        let o = hutch_sh(user, s.path(), &home, &env, &args, clients);
         assert_eq!(o.stdout, "done\n", "{user:?}: {o:?}");
 
         // The whole runtime directory in view: the host's sockets are masked under the
         // hutch name (the profile's grants are what let the clients through above), and
         // reachable without the protection.
-        let clients = "wayland-info >/dev/null 2>&1 && echo wayland; \
-                       pactl info >/dev/null 2>&1 && echo pulse; \
-                       timeout 5 pw-cli info 0 >/dev/null 2>&1 && echo pipewire; echo done";
         for (extra, want) in [
             ("block", "done\n"),
             ("allow", "wayland\npulse\npipewire\ndone\n"),
         ] {
-            let o = run_in(
-                user,
-                s.path(),
-                &home,
-                &[("XDG_RUNTIME_DIR", run_s)],
-                &[
-                    &hutch(),
-                    "--host-sockets",
-                    extra,
-                    "--ro-bind",
-                    "/",
-                    "/",
-                    "--dev",
-                    "/dev",
-                    "--",
-                    "/bin/sh",
-                    "-c",
-                    clients,
-                ],
-            );
+            let args = [
+                "--host-sockets",
+                extra,
+                "--ro-bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+            ];
+            let o = hutch_sh(user, s.path(), &home, &env, &args, clients);
             assert_eq!(o.stdout, want, "{user:?} --host-sockets {extra}: {o:?}");
         }
     }
@@ -899,11 +834,8 @@ fn build_profile_cannot_reach_a_session_bus() {
             (&["--allow-socket", bus_s][..], "reached\ndone\n"),
             (&["--host-sockets", "allow"][..], "reached\ndone\n"),
         ] {
-            let mut argv = vec![hutch(), "--profile".into(), "build".into()];
-            argv.extend(extra.iter().map(|a| a.to_string()));
-            argv.extend(["--".into(), "/bin/sh".into(), "-c".into(), call.clone()]);
-            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            let o = run_in(user, &proj, &s.home(), &[], &argv);
+            let args = [&["--profile", "build"][..], extra].concat();
+            let o = hutch_sh(user, &proj, &s.home(), &[], &args, &call);
             assert_eq!(o.stdout, want, "{user:?} {extra:?}: {o:?}");
         }
     }
@@ -925,26 +857,14 @@ fn gpu_profile_passes_the_drm_nodes_when_there_are_some() {
     nodes.sort();
     for user in users() {
         let s = Scratch::new(user);
-        let o = run_in(
+        let o = hutch_sh(
             user,
             s.path(),
             &s.home(),
             &[],
-            &[
-                &hutch(),
-                "--ro-bind",
-                "/",
-                "/",
-                "--dev",
-                "/dev",
-                "--profile",
-                "gpu",
-                "--",
-                "/bin/sh",
-                "-c",
-                "ls /dev/dri; for n in /dev/dri/renderD*; do [ -e \"$n\" ] || continue; \
-                 : <>\"$n\" && echo opened; done",
-            ],
+            &["--ro-bind", "/", "/", "--dev", "/dev", "--profile", "gpu"],
+            "ls /dev/dri; for n in /dev/dri/renderD*; do [ -e \"$n\" ] || continue; \
+             : <>\"$n\" && echo opened; done",
         );
         assert_eq!(o.code, 0, "{user:?}: {o:?}");
         let listed: Vec<&str> = o.stdout.lines().filter(|l| *l != "opened").collect();
@@ -1021,35 +941,54 @@ fn profiles_others_may_write_are_refused_or_warned_about() {
                 &[&hutch(), "--profile", p.to_str().unwrap(), "true"],
             )
         };
-        support::chmod(&p, 0o644);
-        support::chmod(&dir, 0o755);
-        let o = run();
-        assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{o:?}");
-        support::chmod(&p, 0o664);
-        let o = run();
-        assert_eq!(o.code, 0, "{o:?}");
-        assert_eq!(o.stderr.lines().count(), 1, "{o:?}");
-        assert!(o.stderr.contains("the file is writable by group"), "{o:?}");
-        support::chmod(&p, 0o646);
-        let o = run();
-        assert_eq!(o.code, 1, "{o:?}");
-        assert!(
-            o.stderr
-                .contains("refused: the file is writable by everyone (mode 0646)"),
-            "{o:?}"
-        );
-        support::chmod(&p, 0o644);
-        support::chmod(&dir, 0o777);
-        let o = run();
-        assert_eq!(o.code, 1, "{o:?}");
-        assert!(
-            o.stderr
-                .contains("refused: its directory is writable by everyone"),
-            "{o:?}"
-        );
-        // A sticky directory (as /tmp) is fine.
-        support::chmod(&dir, 0o1777);
-        assert_eq!(run().code, 0);
+        enum Stderr {
+            Empty,
+            OneLine(&'static str),
+            Has(&'static str),
+            Unchecked,
+        }
+        // Each row: its name, the file's and the directory's modes, the exit status, stderr.
+        let rows = [
+            ("private", 0o644, 0o755, 0, Stderr::Empty),
+            (
+                "group-writable file",
+                0o664,
+                0o755,
+                0,
+                Stderr::OneLine("the file is writable by group"),
+            ),
+            (
+                "world-writable file",
+                0o646,
+                0o755,
+                1,
+                Stderr::Has("refused: the file is writable by everyone (mode 0646)"),
+            ),
+            (
+                "world-writable directory",
+                0o644,
+                0o777,
+                1,
+                Stderr::Has("refused: its directory is writable by everyone"),
+            ),
+            // A sticky directory (as /tmp) is fine.
+            ("sticky directory", 0o644, 0o1777, 0, Stderr::Unchecked),
+        ];
+        for (name, file_mode, dir_mode, code, stderr) in rows {
+            support::chmod(&p, file_mode);
+            support::chmod(&dir, dir_mode);
+            let o = run();
+            assert_eq!(o.code, code, "{user:?} {name}: {o:?}");
+            match stderr {
+                Stderr::Empty => assert_eq!(o.stderr, "", "{user:?} {name}: {o:?}"),
+                Stderr::OneLine(want) => {
+                    assert_eq!(o.stderr.lines().count(), 1, "{user:?} {name}: {o:?}");
+                    assert!(o.stderr.contains(want), "{user:?} {name}: {o:?}");
+                }
+                Stderr::Has(want) => assert!(o.stderr.contains(want), "{user:?} {name}: {o:?}"),
+                Stderr::Unchecked => {}
+            }
+        }
         support::chmod(&dir, 0o755);
         if is_root() {
             // Owned by another user than the caller and root.
