@@ -13,8 +13,20 @@ use std::time::{Duration, Instant};
 
 use super::user::User;
 
-/// A command is killed (and the test fails) after this long, unless told otherwise.
+/// A command is killed (and the test fails) after this long, unless told otherwise
+/// (times [`slow_factor`], as every time limit here).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How many times longer than usual a command may take here: `HUTCH_TEST_SLOW=N`, set
+/// by tests/vm/guest (QEMU's TCG emulates every instruction, and the host running it
+/// may be busy too); 1 otherwise.
+pub fn slow_factor() -> u32 {
+    std::env::var("HUTCH_TEST_SLOW")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1)
+}
 
 /// The PATH a command gets unless told otherwise.
 pub const PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
@@ -28,7 +40,7 @@ pub fn sq(s: impl AsRef<str>) -> String {
 /// from `/`, with stdin from /dev/null, the test's environment plus a fixed `PATH` and
 /// `LC_ALL=C`, in a process group of its own (killed when the command ends), output to
 /// files (not pipes: a process left behind must not keep the test waiting), killed
-/// after [`DEFAULT_TIMEOUT`] (a test failure).
+/// after [`DEFAULT_TIMEOUT`] (a test failure; see [`slow_factor`]).
 #[derive(Clone)]
 pub struct Cmd {
     prog: PathBuf,
@@ -65,7 +77,7 @@ impl Cmd {
             reset_env: false,
             stdin: None,
             own_group: true,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT * slow_factor(),
         }
     }
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
@@ -168,7 +180,7 @@ impl Cmd {
         self
     }
     pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = t;
+        self.timeout = t * slow_factor();
         self
     }
     pub fn user(&self) -> User {
@@ -328,7 +340,7 @@ pub fn spawn_retry(c: &mut Command) -> Child {
 /// Wait for `child` for up to `limit`; `None`: it was still running, and has been
 /// killed (SIGKILL) and reaped.
 pub fn wait_status(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
+    let deadline = Instant::now() + limit * slow_factor();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return Some(status);
