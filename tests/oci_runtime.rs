@@ -1390,13 +1390,13 @@ fn tmpcopyup_fills_the_tmpfs_with_the_images_files() {
 /// through python3 (the tests hold no unsafe code): "" when the file system refuses
 /// it or it is not there.
 fn xattr(path: &Path, name: &str, set: Option<&str>) -> String {
-    let script = "import os, sys\n\
+    let script = "import errno, os, sys\n\
         p, n = sys.argv[1], sys.argv[2]\n\
         try:\n    \
             if len(sys.argv) > 3: os.setxattr(p, n, bytes.fromhex(sys.argv[3]))\n    \
             print(os.getxattr(p, n).hex(), end='')\n\
         except OSError as e:\n    \
-            if e.errno not in (95, 61): raise\n";
+            if e.errno not in (errno.EOPNOTSUPP, errno.ENODATA): raise\n";
     let mut c = Command::new("python3");
     c.args(["-c", script]).arg(path).arg(name).args(set);
     let o = support::output(&mut c, LIMIT);

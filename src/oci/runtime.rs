@@ -882,8 +882,7 @@ fn copy_tree(from: &Path, into: &Path, dest: &Path) -> Result<()> {
 fn copy_xattrs(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> std::io::Result<()> {
     for name in sys::flistxattr(from)? {
         let value = sys::fgetxattr(from, &name)?;
-        let r = sys::fsetxattr(to, &name, &value);
-        match r {
+        match sys::fsetxattr(to, &name, &value) {
             Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EINVAL)) => {}
             r => r?,
         }

@@ -424,9 +424,10 @@ fn the_hutch_name_prefixes_messages_with_hutch() {
 }
 
 /// hutch inside a hutch sandbox (whose Landlock rules and seccomp policy refuse every
-/// mount, and new user namespaces): one line that names the enclosing sandbox (by its user namespace, or, where
-/// root made it without one, by no_new_privs and its seccomp filter), not the
-/// container this machine may be (a bound /.dockerenv is visible inside).
+/// mount, and new user namespaces): one line that names the enclosing sandbox (by its
+/// user namespace, or, where root made it without one, by no_new_privs and its seccomp
+/// filter), not the container this machine may be (a bound /.dockerenv is visible
+/// inside).
 #[test]
 fn nested_in_a_hutch_sandbox_says_so() {
     let inner = hutch_path().display().to_string();

@@ -337,8 +337,8 @@ pub fn spawn_retry(c: &mut Command) -> Child {
     panic!("{c:?}: text file busy")
 }
 
-/// Wait for `child` for up to `limit`; `None`: it was still running, and has been
-/// killed (SIGKILL) and reaped.
+/// Wait for `child` for up to `limit` (times [`slow_factor`]); `None`: it was still
+/// running, and has been killed (SIGKILL) and reaped.
 pub fn wait_status(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + limit * slow_factor();
     loop {
